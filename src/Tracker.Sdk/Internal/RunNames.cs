@@ -1,0 +1,32 @@
+using System.Security.Cryptography;
+
+namespace Tracker.Internal;
+
+/// <summary>Random run ids and friendly names such as <c>brisk-river-3</c>, as W&amp;B gives them.</summary>
+internal static class RunNames
+{
+    private const string IdAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+
+    private static readonly string[] Adjectives =
+    [
+        "brisk", "calm", "bold", "bright", "clever", "cosmic", "crisp", "daring", "eager", "fancy",
+        "gentle", "golden", "happy", "jolly", "keen", "lively", "lucky", "mellow", "misty", "noble",
+        "proud", "quiet", "rapid", "silver", "smooth", "solar", "stellar", "sunny", "swift", "vivid",
+    ];
+
+    private static readonly string[] Nouns =
+    [
+        "breeze", "brook", "canyon", "cloud", "comet", "dawn", "dream", "dune", "field", "firefly",
+        "forest", "frost", "glade", "harbor", "lake", "leaf", "meadow", "moon", "night", "ocean",
+        "pine", "plains", "rain", "river", "sea", "shadow", "sky", "snow", "star", "wave",
+    ];
+
+    public static string NewId() => RandomNumberGenerator.GetString(IdAlphabet, 8);
+
+    /// <summary>A name whose number counts the project's runs, so names sort in creation order.</summary>
+    public static string NewName(string projectDirectory)
+    {
+        var count = System.IO.Directory.Exists(projectDirectory) ? System.IO.Directory.GetDirectories(projectDirectory).Length : 0;
+        return $"{Adjectives[Random.Shared.Next(Adjectives.Length)]}-{Nouns[Random.Shared.Next(Nouns.Length)]}-{count + 1}";
+    }
+}

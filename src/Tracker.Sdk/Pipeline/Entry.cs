@@ -1,0 +1,57 @@
+namespace Tracker.Pipeline;
+
+internal enum EntryKind : byte
+{
+    Number,
+    Bool,
+    Text,
+    Record,
+}
+
+/// <summary>
+/// One logged value, or one metadata record. Entries of one history line share a step and
+/// follow each other with <see cref="SameLine"/> set on all but the first.
+/// </summary>
+internal struct Entry
+{
+    public EntryKind Kind;
+    public bool SameLine;
+    public int KeyId;
+    public long Step;
+    public long UnixMs;
+    public double Number;
+
+    /// <summary>The text of a <see cref="EntryKind.Text"/> value, or the <see cref="RecordPayload"/> of a record.</summary>
+    public object? Payload;
+}
+
+/// <summary>
+/// A non-history record, serialised when it is created so the writer only copies bytes.
+/// <see cref="Fields"/> is the JSON members after seq/type/ts, without braces.
+/// </summary>
+internal sealed record RecordPayload(string Type, byte[] Fields, byte[]? RunJson = null, byte[]? SummaryJson = null);
+
+/// <summary>A block of entries handed from the run to the worker in one piece.</summary>
+internal sealed class Chunk
+{
+    public Chunk(int capacity) => Entries = new Entry[capacity];
+
+    public Entry[] Entries { get; }
+
+    public int Count { get; set; }
+
+    public bool IsFull => Count == Entries.Length;
+
+    /// <summary>Set on a flush marker: completed once everything queued before it is written.</summary>
+    public TaskCompletionSource<bool>? FlushSignal { get; init; }
+
+    /// <summary>Whether the chunk took one of the queue's slots (and gives it back when returned).</summary>
+    public bool HoldsSlot { get; set; }
+
+    public void Reset()
+    {
+        Array.Clear(Entries, 0, Count); // drop references to payloads
+        Count = 0;
+        HoldsSlot = false;
+    }
+}

@@ -1,0 +1,80 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+
+namespace Tracker.Pipeline;
+
+/// <summary>
+/// The bounded hand-off between the run and its worker. Chunks travel through an unbounded
+/// channel; the bound is a semaphore of free slots, so a full queue blocks the producer
+/// synchronously without allocating. Chunks are pooled and come back after they are written.
+/// </summary>
+internal sealed class RecordQueue
+{
+    private readonly Channel<Chunk> _channel = Channel.CreateUnbounded<Chunk>(
+        new UnboundedChannelOptions { SingleReader = true, SingleWriter = false, AllowSynchronousContinuations = false });
+
+    private readonly SemaphoreSlim _slots;
+    private readonly ConcurrentQueue<Chunk> _pool = new();
+
+    public RecordQueue(int chunkSize, int capacityInChunks)
+    {
+        ChunkSize = chunkSize;
+        _slots = new SemaphoreSlim(capacityInChunks, capacityInChunks);
+    }
+
+    public int ChunkSize { get; }
+
+    public ChannelReader<Chunk> Reader => _channel.Reader;
+
+    public Chunk Rent() => _pool.TryDequeue(out var chunk) ? chunk : new Chunk(ChunkSize);
+
+    /// <summary>Queues a data chunk; waits for a free slot when <paramref name="wait"/> is set. False when full.</summary>
+    public bool TryPublish(Chunk chunk, bool wait)
+    {
+        if (!_slots.Wait(0))
+        {
+            if (!wait)
+            {
+                return false;
+            }
+
+            _slots.Wait();
+        }
+
+        chunk.HoldsSlot = true;
+        if (_channel.Writer.TryWrite(chunk))
+        {
+            return true;
+        }
+
+        chunk.HoldsSlot = false;
+        _slots.Release();
+        return false;
+    }
+
+    /// <summary>
+    /// Queues a chunk without taking a slot: flush markers and the final chunk at finish, which
+    /// must neither be dropped nor wait on a stuck writer. False once the queue is completed.
+    /// </summary>
+    public bool TryPublishUnbounded(Chunk chunk) => _channel.Writer.TryWrite(chunk);
+
+    public void Complete() => _channel.Writer.TryComplete();
+
+    /// <summary>Called by the worker once a chunk is written or dropped.</summary>
+    public void Return(Chunk chunk)
+    {
+        if (chunk.FlushSignal is not null)
+        {
+            return; // markers are small and one-off
+        }
+
+        var heldSlot = chunk.HoldsSlot;
+        chunk.Reset();
+        if (heldSlot)
+        {
+            _slots.Release();
+        }
+
+        _pool.Enqueue(chunk);
+    }
+}

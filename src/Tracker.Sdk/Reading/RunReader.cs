@@ -1,0 +1,327 @@
+using System.Text;
+using System.Text.Json;
+using Tracker.Backends;
+using Tracker.Internal;
+
+namespace Tracker.Reading;
+
+/// <summary>One line of <c>records.jsonl</c>.</summary>
+/// <param name="Seq">Per-run sequence number.</param>
+/// <param name="Type">Record type: <c>history</c>, <c>config</c>, <c>summary</c>, <c>metric</c>, <c>run</c>, <c>finish</c>.</param>
+/// <param name="Timestamp">When the record was made.</param>
+/// <param name="Json">The whole line as JSON.</param>
+public sealed record RunRecord(long Seq, string Type, DateTimeOffset Timestamp, string Json);
+
+/// <summary>One step of a run's history, with the values logged at that step.</summary>
+/// <param name="Step">The step (<c>_step</c>).</param>
+/// <param name="Timestamp">When the step's first value was logged (<c>_time</c>).</param>
+/// <param name="Runtime">Time since the run started (<c>_runtime</c>).</param>
+/// <param name="Values">Values by key: double (NaN and infinities included), bool or string.</param>
+public sealed record HistoryRow(long Step, DateTimeOffset Timestamp, TimeSpan Runtime, IReadOnlyDictionary<string, object?> Values);
+
+/// <summary>
+/// Reads a run directory written by Tracker. Tolerates a torn last line (a crash mid-write),
+/// skips lines that are not valid records, and ignores replayed sequence numbers.
+/// </summary>
+public sealed class RunReader
+{
+    private RunReader(string directory, RunInfo info)
+    {
+        Directory = directory;
+        Info = info;
+    }
+
+    /// <summary>The run directory.</summary>
+    public string Directory { get; }
+
+    /// <summary>The run's metadata from <c>run.json</c>.</summary>
+    public RunInfo Info { get; }
+
+    /// <summary>Lines skipped by the last full read: a torn last line or lines that are not valid records.</summary>
+    public int SkippedLines { get; private set; }
+
+    /// <summary>Opens a run directory.</summary>
+    /// <param name="runDirectory">A folder containing <c>run.json</c>.</param>
+    /// <exception cref="DirectoryNotFoundException">The folder or its run.json does not exist.</exception>
+    /// <exception cref="InvalidDataException">run.json is not valid.</exception>
+    public static RunReader Open(string runDirectory)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(runDirectory);
+        var runFile = Path.Combine(runDirectory, LocalFileBackend.RunFile);
+        if (!File.Exists(runFile))
+        {
+            throw new DirectoryNotFoundException($"{runDirectory} is not a run directory: it has no {LocalFileBackend.RunFile}.");
+        }
+
+        try
+        {
+            var info = JsonSerializer.Deserialize<RunInfo>(File.ReadAllBytes(runFile), Json.Options)
+                ?? throw new InvalidDataException($"{runFile} is empty.");
+            return new RunReader(Path.GetFullPath(runDirectory), info);
+        }
+        catch (JsonException ex)
+        {
+            throw new InvalidDataException($"{runFile} is not a valid run file: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>Run directories (<c>&lt;root&gt;/&lt;project&gt;/&lt;id&gt;</c>) under a root folder such as <c>./tracker-runs</c>.</summary>
+    /// <param name="root">The root folder.</param>
+    /// <returns>The run directories, sorted; empty when the root does not exist.</returns>
+    public static IReadOnlyList<string> FindRuns(string root) =>
+        !System.IO.Directory.Exists(root) ? [] :
+        System.IO.Directory.EnumerateDirectories(root)
+            .SelectMany(System.IO.Directory.EnumerateDirectories)
+            .Where(d => File.Exists(Path.Combine(d, LocalFileBackend.RunFile)))
+            .Order(StringComparer.Ordinal)
+            .ToList();
+
+    /// <summary>Streams the records in file order, each sequence number once.</summary>
+    /// <param name="afterSeq">Only records with a greater sequence number.</param>
+    /// <returns>The records.</returns>
+    public IEnumerable<RunRecord> ReadRecords(long afterSeq = 0)
+    {
+        foreach (var line in ReadLines())
+        {
+            if (line.Seq > afterSeq)
+            {
+                yield return new RunRecord(line.Seq, line.Type, line.Timestamp, Encoding.UTF8.GetString(line.Bytes.Span));
+            }
+        }
+    }
+
+    /// <summary>Streams the history, one row per step; lines of the same step are merged, later values winning.</summary>
+    /// <returns>The history rows in step order.</returns>
+    public IEnumerable<HistoryRow> ReadHistory()
+    {
+        Dictionary<string, object?>? values = null;
+        long step = 0;
+        DateTimeOffset timestamp = default;
+        foreach (var line in ReadLines())
+        {
+            if (line.Type != "history")
+            {
+                continue;
+            }
+
+            var reader = new Utf8JsonReader(line.Bytes.Span);
+            long lineStep = 0;
+            Dictionary<string, object?>? lineValues = null;
+            reader.Read();
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("step"u8))
+                {
+                    reader.Read();
+                    lineStep = reader.GetInt64();
+                }
+                else if (reader.ValueTextEquals("values"u8))
+                {
+                    reader.Read();
+                    lineValues = ReadValues(ref reader);
+                }
+                else
+                {
+                    reader.Read();
+                    reader.Skip();
+                }
+            }
+
+            if (values is not null && lineStep == step)
+            {
+                foreach (var (key, value) in lineValues ?? [])
+                {
+                    values[key] = value;
+                }
+
+                continue;
+            }
+
+            if (values is not null)
+            {
+                yield return Row(step, timestamp, values);
+            }
+
+            step = lineStep;
+            timestamp = line.Timestamp;
+            values = lineValues ?? [];
+        }
+
+        if (values is not null)
+        {
+            yield return Row(step, timestamp, values);
+        }
+    }
+
+    /// <summary>
+    /// The run's summary: <c>summary.json</c> when the run finished, otherwise each key's last
+    /// value from the history with the user's summary overrides applied.
+    /// </summary>
+    /// <returns>Summary values by key.</returns>
+    public IReadOnlyDictionary<string, object?> ReadSummary()
+    {
+        var summaryFile = Path.Combine(Directory, LocalFileBackend.SummaryFile);
+        if (Info.State != RunStates.Running && File.Exists(summaryFile))
+        {
+            return JsonSerializer.Deserialize<Dictionary<string, object?>>(File.ReadAllBytes(summaryFile), Json.Options) ?? [];
+        }
+
+        var summary = new Dictionary<string, object?>(StringComparer.Ordinal);
+        foreach (var row in ReadHistory())
+        {
+            foreach (var (key, value) in row.Values)
+            {
+                summary[key] = value;
+            }
+        }
+
+        foreach (var record in ReadRecords().Where(r => r.Type == "summary"))
+        {
+            using var document = JsonDocument.Parse(record.Json);
+            foreach (var property in document.RootElement.GetProperty("values").EnumerateObject())
+            {
+                summary[property.Name] = Json.ToPlain(property.Value);
+            }
+        }
+
+        return summary;
+    }
+
+    private HistoryRow Row(long step, DateTimeOffset timestamp, Dictionary<string, object?> values) =>
+        new(step, timestamp, timestamp - Info.StartTime, values);
+
+    private static Dictionary<string, object?> ReadValues(ref Utf8JsonReader reader)
+    {
+        var values = new Dictionary<string, object?>(StringComparer.Ordinal);
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var key = reader.GetString()!;
+            reader.Read();
+            values[key] = reader.TokenType switch
+            {
+                JsonTokenType.Number => reader.GetDouble(),
+                JsonTokenType.True => true,
+                JsonTokenType.False => false,
+                JsonTokenType.String => Json.ParseSpecialDouble(reader.GetString()!) is double d ? d : reader.GetString(),
+                JsonTokenType.Null => null,
+                _ => SkipAndNull(ref reader),
+            };
+        }
+
+        return values;
+    }
+
+    private static object? SkipAndNull(ref Utf8JsonReader reader)
+    {
+        reader.Skip();
+        return null;
+    }
+
+    private readonly record struct Line(long Seq, string Type, DateTimeOffset Timestamp, ReadOnlyMemory<byte> Bytes);
+
+    /// <summary>Valid lines in order; a line is valid when it is complete JSON with seq, type and ts.</summary>
+    private IEnumerable<Line> ReadLines()
+    {
+        SkippedLines = 0;
+        var path = Path.Combine(Directory, LocalFileBackend.RecordsFile);
+        if (!File.Exists(path))
+        {
+            yield break;
+        }
+
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
+        var buffer = new byte[1 << 20];
+        var filled = 0;
+        long lastSeq = 0;
+        while (true)
+        {
+            var read = stream.Read(buffer, filled, buffer.Length - filled);
+            filled += read;
+            var start = 0;
+            while (true)
+            {
+                var newline = Array.IndexOf(buffer, (byte)'\n', start, filled - start);
+                if (newline < 0)
+                {
+                    break;
+                }
+
+                var bytes = buffer.AsMemory(start, newline - start);
+                start = newline + 1;
+                if (TryParseHeader(bytes.Span, out var seq, out var type, out var ts) && seq > lastSeq)
+                {
+                    lastSeq = seq;
+                    yield return new Line(seq, type, DateTimeOffset.FromUnixTimeMilliseconds(ts), bytes);
+                }
+                else if (bytes.Length > 0)
+                {
+                    SkippedLines++;
+                }
+            }
+
+            // Keep the unfinished line; grow the buffer if one line is larger than it.
+            Array.Copy(buffer, start, buffer, 0, filled - start);
+            filled -= start;
+            if (read == 0)
+            {
+                if (filled > 0)
+                {
+                    SkippedLines++; // a torn last line: the writer died mid-line
+                }
+
+                yield break;
+            }
+
+            if (filled == buffer.Length)
+            {
+                Array.Resize(ref buffer, buffer.Length * 2);
+            }
+        }
+    }
+
+    private static bool TryParseHeader(ReadOnlySpan<byte> line, out long seq, out string type, out long ts)
+    {
+        seq = 0;
+        ts = 0;
+        type = string.Empty;
+        try
+        {
+            var reader = new Utf8JsonReader(line);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return false;
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("seq"u8))
+                {
+                    reader.Read();
+                    seq = reader.GetInt64();
+                }
+                else if (reader.ValueTextEquals("type"u8))
+                {
+                    reader.Read();
+                    type = reader.GetString() ?? string.Empty;
+                }
+                else if (reader.ValueTextEquals("ts"u8))
+                {
+                    reader.Read();
+                    ts = reader.GetInt64();
+                }
+                else
+                {
+                    reader.Read();
+                    reader.Skip();
+                }
+            }
+
+            return reader.TokenType == JsonTokenType.EndObject && seq > 0 && type.Length > 0
+                && !reader.Read(); // nothing after the object
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException or FormatException)
+        {
+            return false;
+        }
+    }
+}

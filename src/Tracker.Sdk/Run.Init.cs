@@ -1,0 +1,223 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
+using Tracker.Backends;
+using Tracker.Internal;
+using Tracker.Reading;
+
+namespace Tracker;
+
+public sealed partial class Run
+{
+    /// <summary>
+    /// Starts a run. Every argument is optional and falls back to its <c>TRACKER_*</c> environment
+    /// variable, then to a default; see <see cref="RunOptions"/> for each one.
+    /// </summary>
+    /// <param name="project">Project name.</param>
+    /// <param name="name">Display name.</param>
+    /// <param name="id">Run id, needed to resume.</param>
+    /// <param name="config">Hyper-parameters: anonymous object, POCO or dictionary.</param>
+    /// <param name="tags">Tags.</param>
+    /// <param name="notes">Notes.</param>
+    /// <param name="group">Group of related runs.</param>
+    /// <param name="jobType">Kind of job.</param>
+    /// <param name="mode">Online, offline or disabled.</param>
+    /// <param name="resume">Whether to continue an existing run with this id.</param>
+    /// <param name="dir">Root folder of run directories.</param>
+    /// <returns>The started run.</returns>
+    public static Run Init(
+        string? project = null, string? name = null, string? id = null, object? config = null,
+        IEnumerable<string>? tags = null, string? notes = null, string? group = null, string? jobType = null,
+        RunMode? mode = null, ResumeMode? resume = null, string? dir = null) =>
+        Init(new RunOptions
+        {
+            Project = project, Name = name, Id = id, Config = config, Tags = tags, Notes = notes,
+            Group = group, JobType = jobType, Mode = mode, Resume = resume, Dir = dir,
+        });
+
+    /// <summary>Starts a run with the given options.</summary>
+    /// <param name="options">The run's settings; unset ones fall back to environment variables and defaults.</param>
+    /// <returns>The started run.</returns>
+    /// <exception cref="ArgumentException">An option or environment variable has an invalid value, or the config cannot be serialised.</exception>
+    /// <exception cref="InvalidOperationException">Resuming was asked for and not possible, or the id is taken.</exception>
+    public static Run Init(RunOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var o = options.Clone();
+        ValidateLimits(o);
+        o.BaseUrl ??= Environment.GetEnvironmentVariable("TRACKER_BASE_URL") is { Length: > 0 } url
+            ? (Uri.TryCreate(url, UriKind.Absolute, out var uri) ? uri : throw new ArgumentException($"TRACKER_BASE_URL '{url}' is not an absolute URL such as http://127.0.0.1:5080."))
+            : null;
+        o.ApiKey ??= Environment.GetEnvironmentVariable("TRACKER_API_KEY");
+        var mode = o.Mode ?? ParseEnum<RunMode>("TRACKER_MODE") ?? (o.BaseUrl is null ? RunMode.Offline : RunMode.Online);
+        var resume = o.Resume ?? ParseEnum<ResumeMode>("TRACKER_RESUME") ?? ResumeMode.Never;
+        var project = o.Project ?? Env("TRACKER_PROJECT") ?? "uncategorized";
+        ValidateName(project, "project");
+        var id = o.Id ?? Env("TRACKER_RUN_ID") ?? RunNames.NewId();
+        ValidateName(id, "id");
+        var root = Path.GetFullPath(o.Dir ?? Env("TRACKER_DIR") ?? "tracker-runs");
+        var config = o.Config is null ? new Dictionary<string, object?>() : Json.Flatten(o.Config, "config");
+        var tags = (o.Tags ?? []).Select(t => string.IsNullOrWhiteSpace(t)
+            ? throw new ArgumentException("Tags must not be null, empty or whitespace.", nameof(options))
+            : t.Trim()).Distinct(StringComparer.Ordinal).ToArray();
+
+        if (mode == RunMode.Disabled)
+        {
+            var disabled = new RunInfo { Id = id, Project = project, Name = o.Name ?? "disabled", Mode = mode, Config = config, Tags = tags };
+            return new Run(o, disabled, directory: null, backend: null, resumed: null);
+        }
+
+        var directory = Path.Combine(root, project, id);
+        var exists = File.Exists(Path.Combine(directory, LocalFileBackend.RunFile));
+        if (exists && resume == ResumeMode.Never)
+        {
+            throw new InvalidOperationException(
+                $"A run with id '{id}' already exists in {directory}. Pass resume: ResumeMode.Allow to continue it, or choose another id.");
+        }
+
+        if (!exists && resume == ResumeMode.Must)
+        {
+            throw new InvalidOperationException(
+                $"There is no run with id '{id}' in {Path.Combine(root, project)} to resume (ResumeMode.Must). Check the id, project and dir, or pass ResumeMode.Allow to start it anew.");
+        }
+
+        RunInfo? previous = null;
+        ResumedState? resumed = null;
+        if (exists)
+        {
+            var reader = RunReader.Open(directory);
+            previous = reader.Info;
+            resumed = ResumedState.From(reader);
+
+            // Config given on resume updates the stored one.
+            var merged = new Dictionary<string, object?>(previous.Config, StringComparer.Ordinal);
+            foreach (var (key, value) in config)
+            {
+                merged[key] = value;
+            }
+
+            config = merged;
+        }
+
+        var time = o.TimeProvider;
+        var info = new RunInfo
+        {
+            Id = id,
+            Project = project,
+            Name = o.Name ?? previous?.Name ?? RunNames.NewName(Path.Combine(root, project)),
+            Tags = tags.Length > 0 || previous is null ? tags : previous.Tags,
+            Notes = o.Notes ?? previous?.Notes,
+            Group = o.Group ?? previous?.Group,
+            JobType = o.JobType ?? previous?.JobType,
+            Mode = mode,
+            Config = config,
+            Metrics = previous?.Metrics ?? [],
+            Host = Environment.MachineName,
+            Os = RuntimeInformation.OSDescription,
+            DotnetVersion = RuntimeInformation.FrameworkDescription,
+            CommandLine = Environment.CommandLine,
+            SdkVersion = typeof(Run).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion,
+            StartTime = previous?.StartTime ?? time.GetUtcNow(),
+            State = RunStates.Running,
+            Resumed = previous is null ? 0 : previous.Resumed + 1,
+        };
+
+        var backend = LocalFileBackend.Open(directory, Json.Serialize(info, indented: true));
+        var run = new Run(o, info, directory, backend, resumed);
+        if (mode == RunMode.Online)
+        {
+            run._diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Warning,
+                $"Online mode needs the Tracker server support, which this version of Tracker.Sdk does not include yet; run {id} is recorded locally in {directory}."));
+        }
+
+        return run;
+    }
+
+    internal Dictionary<string, object?> ConfigSnapshot()
+    {
+        lock (_sync)
+        {
+            return new Dictionary<string, object?>(_config, StringComparer.Ordinal);
+        }
+    }
+
+    internal void UpdateConfig(Dictionary<string, object?> values) =>
+        UpdateMetadata("config", () =>
+        {
+            foreach (var (key, value) in values)
+            {
+                _config[key] = value;
+            }
+        }, Json.Serialize(new { values }));
+
+    internal Dictionary<string, object?> SummaryValues()
+    {
+        lock (_sync)
+        {
+            return SummarySnapshot();
+        }
+    }
+
+    internal void OverrideSummary(string key, object? value) =>
+        UpdateMetadata("summary", () =>
+        {
+            if (_keys.TryFind(key, out var metric))
+            {
+                metric.Overridden = value is not null;
+            }
+
+            if (value is null)
+            {
+                _summaryOverrides.Remove(key);
+            }
+            else
+            {
+                _summaryOverrides[key] = value;
+            }
+        }, Json.Serialize(new { values = new Dictionary<string, object?> { [key] = value } }));
+
+    private static void ValidateLimits(RunOptions o)
+    {
+        if (o.FinishTimeout < TimeSpan.Zero)
+        {
+            throw new ArgumentException($"FinishTimeout must not be negative (was {o.FinishTimeout}).", nameof(o));
+        }
+
+        if (o.FlushInterval <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"FlushInterval must be positive (was {o.FlushInterval}).", nameof(o));
+        }
+
+        if (o.MaxQueuedRecords < 1 || o.MaxBatchRecords < 1 || o.MaxBatchBytes < 1 || o.MaxWriteAttempts < 1)
+        {
+            throw new ArgumentException("MaxQueuedRecords, MaxBatchRecords, MaxBatchBytes and MaxWriteAttempts must be at least 1.", nameof(o));
+        }
+
+        ArgumentNullException.ThrowIfNull(o.TimeProvider);
+    }
+
+    private static void ValidateName(string value, string what)
+    {
+        if (value.Length is 0 or > 128 || value is "." or ".."
+            || value.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
+        {
+            throw new ArgumentException(
+                $"The {what} '{value}' is not valid: use 1 to 128 letters, digits, '-', '_' or '.', since it names a folder.");
+        }
+    }
+
+    private static string? Env(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? v : null;
+
+    private static T? ParseEnum<T>(string variable)
+        where T : struct, Enum
+    {
+        var text = Env(variable);
+        if (text is null)
+        {
+            return null;
+        }
+
+        return Enum.TryParse<T>(text, ignoreCase: true, out var value) && Enum.IsDefined(value)
+            ? value
+            : throw new ArgumentException($"{variable}='{text}' is not valid; use one of: {string.Join(", ", Enum.GetNames<T>().Select(n => n.ToLowerInvariant()))}.");
+    }
+}

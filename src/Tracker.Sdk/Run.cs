@@ -1,0 +1,691 @@
+using System.Diagnostics.CodeAnalysis;
+using Tracker.Backends;
+using Tracker.Internal;
+using Tracker.Pipeline;
+using Tracker.Reading;
+
+namespace Tracker;
+
+/// <summary>
+/// One experiment run: the thread-safe object training code logs to. Start one with
+/// <see cref="Init(RunOptions)"/>, call <c>Log</c> once per step, and <see cref="Finish(int)"/>
+/// (or dispose it) at the end. <c>Log</c> validates and enqueues; a background worker writes.
+/// </summary>
+public sealed partial class Run : IDisposable, IAsyncDisposable
+{
+    private const int ChunkSize = 2048;
+
+    private readonly object _sync = new();
+    private readonly RunOptions _options;
+    private readonly TimeProvider _time;
+    private readonly long _startTimestamp;
+    private readonly long _startUnixMs;
+    private readonly double _msPerTick;
+    private readonly KeyRegistry _keys = new();
+    private readonly Dictionary<string, object?> _config;
+    private readonly Dictionary<string, object?> _summaryOverrides = new(StringComparer.Ordinal);
+    private readonly List<MetricDefinition> _metrics = [];
+    private readonly List<KeyValuePair<string, object?>> _scratch = [];
+    private readonly RunInfo _started;
+    private readonly RecordQueue? _queue;
+    private readonly RunWorker? _worker;
+    private readonly ITimer? _flushTimer;
+    private readonly DiagnosticsSink _diagnostics;
+    private Chunk? _current;
+    private bool _sealedSinceTick;
+    private long _step;
+    private long _received;
+    private long _droppedByQueue;
+    private long _stepsRejected;
+    private IReadOnlyList<string> _tags;
+    private string? _notes;
+    private Task? _finishTask;
+
+    private Run(RunOptions options, RunInfo started, string? directory, IRunBackend? backend, ResumedState? resumed)
+    {
+        _options = options;
+        _time = options.TimeProvider;
+        _started = started;
+        Directory = directory;
+        _diagnostics = new DiagnosticsSink(options.Diagnostics, options.Output);
+        _config = new Dictionary<string, object?>(started.Config, StringComparer.Ordinal);
+        _tags = started.Tags;
+        _notes = started.Notes;
+        _metrics.AddRange(started.Metrics);
+        _startTimestamp = _time.GetTimestamp();
+        _startUnixMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        _msPerTick = 1000.0 / _time.TimestampFrequency;
+        Config = new RunConfig(this);
+        Summary = new RunSummary(this);
+        if (backend is null)
+        {
+            return; // disabled
+        }
+
+        if (resumed is not null)
+        {
+            _step = resumed.NextStep;
+            foreach (var (key, value) in resumed.History)
+            {
+                ObserveReplayed(key, value);
+            }
+        }
+
+        var capacity = Math.Max(2, options.MaxQueuedRecords / ChunkSize);
+        _queue = new RecordQueue(ChunkSize, capacity);
+        _current = _queue.Rent();
+        _worker = new RunWorker(_queue, backend, _keys, options, _diagnostics, resumed?.NextSeq ?? 1);
+        _worker.Start();
+        _flushTimer = _time.CreateTimer(static s => ((Run)s!).OnFlushTick(), this, options.FlushInterval, options.FlushInterval);
+        if (options.FinishOnProcessExit)
+        {
+            ProcessHooks.Register(this);
+        }
+    }
+
+    /// <summary>The run's id, unique within its project.</summary>
+    public string Id => _started.Id;
+
+    /// <summary>The run's display name.</summary>
+    public string Name => _started.Name;
+
+    /// <summary>The project the run belongs to.</summary>
+    public string Project => _started.Project;
+
+    /// <summary>Online, offline or disabled.</summary>
+    public RunMode Mode => _started.Mode;
+
+    /// <summary>The run directory (<c>&lt;dir&gt;/&lt;project&gt;/&lt;id&gt;</c>); null when the run is disabled.</summary>
+    public string? Directory { get; }
+
+    /// <summary>The step the next committed <c>Log</c> call writes to.</summary>
+    public long Step
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _step;
+            }
+        }
+    }
+
+    /// <summary>The run's hyper-parameters; can be updated while the run is going.</summary>
+    public RunConfig Config { get; }
+
+    /// <summary>Each metric's summary value (its last value unless <see cref="DefineMetric"/> says otherwise); writable.</summary>
+    public RunSummary Summary { get; }
+
+    /// <summary>Tags of the run; assign to replace them.</summary>
+    [SuppressMessage("Usage", "CA2227:Collection properties should be read only", Justification = "Assigning replaces the tags, as in W&B.")]
+    public IReadOnlyList<string> Tags
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _tags;
+            }
+        }
+
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            var tags = value.Select(t => string.IsNullOrWhiteSpace(t)
+                ? throw new ArgumentException("Tags must not be null, empty or whitespace.", nameof(value))
+                : t.Trim()).Distinct(StringComparer.Ordinal).ToArray();
+            UpdateMetadata("run", () => _tags = tags, Json.Serialize(new { tags }));
+        }
+    }
+
+    /// <summary>Free-text notes of the run; assign to replace them.</summary>
+    public string? Notes
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _notes;
+            }
+        }
+
+        set => UpdateMetadata("run", () => _notes = value, Json.Serialize(new { notes = value }));
+    }
+
+    /// <summary>Whether <see cref="Finish(int)"/> has been called.</summary>
+    public bool IsFinished
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _finishTask is not null;
+            }
+        }
+    }
+
+    /// <summary>Counters of records received, written, retried and dropped.</summary>
+    public RunStatistics Statistics
+    {
+        get
+        {
+            lock (_sync)
+            {
+                var worker = _worker?.Counters ?? default;
+                return new RunStatistics(_received, worker.Written, worker.Retried, worker.Dropped + _droppedByQueue, _stepsRejected);
+            }
+        }
+    }
+
+    private bool IsDisabled => _queue is null;
+
+    /// <summary>
+    /// Logs one value at the current step. With the default <paramref name="commit"/> the step
+    /// then advances, so log several metrics of one step with a dictionary or <c>commit: false</c>.
+    /// Allocation-free.
+    /// </summary>
+    /// <param name="key">Metric name, such as <c>train/loss</c> (at most 256 characters, not starting with '_').</param>
+    /// <param name="value">The value; NaN and infinities are kept.</param>
+    /// <param name="step">Explicit step; must not be lower than <see cref="Step"/>.</param>
+    /// <param name="commit">Whether to advance the step afterwards; default: true without <paramref name="step"/>, false with it.</param>
+    /// <exception cref="ArgumentException">The key is empty, too long or reserved.</exception>
+    /// <exception cref="InvalidOperationException">The run is finished.</exception>
+    public void Log(string key, double value, long? step = null, bool? commit = null)
+    {
+        if (IsDisabled)
+        {
+            return;
+        }
+
+        ArgumentNullException.ThrowIfNull(key);
+        lock (_sync)
+        {
+            ThrowIfFinished();
+            if (step.HasValue && !MoveTo(step.Value))
+            {
+                return;
+            }
+
+            var metric = _keys.Find(key) ?? AddKey(key);
+            metric.Observe(value);
+            ref var entry = ref NextEntry(sameLine: false);
+            entry.Kind = EntryKind.Number;
+            entry.KeyId = metric.Id;
+            entry.Step = _step;
+            entry.UnixMs = NowUnixMs();
+            entry.Number = value;
+            _received++;
+            if (commit ?? !step.HasValue)
+            {
+                _step++;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Logs several values at the current step as one history row. Values may be numbers, bool,
+    /// string, or nested dictionaries (keys flatten to <c>parent/child</c>); null values are skipped.
+    /// Either every value is logged or, on bad input, none is.
+    /// </summary>
+    /// <param name="values">Metric names and values.</param>
+    /// <param name="step">Explicit step; must not be lower than <see cref="Step"/>.</param>
+    /// <param name="commit">Whether to advance the step afterwards; default: true without <paramref name="step"/>, false with it.</param>
+    /// <exception cref="ArgumentException">A key is invalid or a value has an unsupported type.</exception>
+    /// <exception cref="InvalidOperationException">The run is finished.</exception>
+    public void Log(IReadOnlyDictionary<string, object?> values, long? step = null, bool? commit = null)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        if (IsDisabled)
+        {
+            return;
+        }
+
+        lock (_sync)
+        {
+            ThrowIfFinished();
+            _scratch.Clear();
+            if (values is Dictionary<string, object?> concrete)
+            {
+                foreach (var pair in concrete)
+                {
+                    Collect(pair.Key, pair.Value, depth: 0);
+                }
+            }
+            else
+            {
+                foreach (var pair in values)
+                {
+                    Collect(pair.Key, pair.Value, depth: 0);
+                }
+            }
+
+            if (step.HasValue && !MoveTo(step.Value))
+            {
+                return;
+            }
+
+            var unixMs = NowUnixMs();
+            var sameLine = false;
+            foreach (var (key, value) in _scratch)
+            {
+                var metric = _keys.Find(key) ?? AddKey(key);
+                ref var entry = ref NextEntry(sameLine);
+                entry.KeyId = metric.Id;
+                entry.Step = _step;
+                entry.UnixMs = unixMs;
+                if (Values.TryGetNumber(value!, out var number))
+                {
+                    entry.Kind = EntryKind.Number;
+                    entry.Number = number;
+                    metric.Observe(number);
+                }
+                else if (value is bool flag)
+                {
+                    entry.Kind = EntryKind.Bool;
+                    entry.Number = flag ? 1 : 0;
+                    metric.ObserveOther(flag);
+                }
+                else
+                {
+                    entry.Kind = EntryKind.Text;
+                    entry.Payload = value;
+                    metric.ObserveOther(value!);
+                }
+
+                sameLine = true;
+                _received++;
+            }
+
+            _scratch.Clear();
+            if (commit ?? !step.HasValue)
+            {
+                _step++;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Says how a metric is summarised and which key is its x-axis, as W&amp;B's <c>define_metric</c>.
+    /// <paramref name="name"/> may end with '*' to match a prefix (<c>val/*</c>).
+    /// </summary>
+    /// <param name="name">Metric key or prefix glob.</param>
+    /// <param name="stepMetric">Key to chart this metric against, such as <c>epoch</c>.</param>
+    /// <param name="summary">How <see cref="Summary"/> computes the metric's value.</param>
+    /// <param name="goal">Whether smaller or larger is better; needed by <see cref="SummaryMode.Best"/>.</param>
+    public void DefineMetric(string name, string? stepMetric = null, SummaryMode summary = SummaryMode.Last, MetricGoal goal = MetricGoal.None)
+    {
+        Keys.ValidateConfig(name, nameof(name));
+        if (name.IndexOf('*', StringComparison.Ordinal) is var star && star >= 0 && star != name.Length - 1)
+        {
+            throw new ArgumentException($"Metric name '{name}' may contain '*' only at its end, as in \"val/*\".", nameof(name));
+        }
+
+        if (stepMetric is not null)
+        {
+            Keys.ValidateConfig(stepMetric, nameof(stepMetric));
+        }
+
+        if (summary == SummaryMode.Best && goal == MetricGoal.None)
+        {
+            throw new ArgumentException($"Summary 'Best' of '{name}' needs a goal: pass goal: MetricGoal.Minimize or MetricGoal.Maximize.", nameof(goal));
+        }
+
+        var definition = new MetricDefinition(name, stepMetric, summary, goal);
+        UpdateMetadata("metric", () =>
+        {
+            _metrics.RemoveAll(m => m.Name == name);
+            _metrics.Add(definition);
+            foreach (var key in _keys.All.Where(k => definition.Matches(k.Name)))
+            {
+                key.Mode = summary;
+                key.Goal = goal;
+            }
+        }, Json.Serialize(new { name, step_metric = stepMetric, summary, goal }));
+    }
+
+    /// <summary>
+    /// Writes everything logged before this call, waiting at most <paramref name="timeout"/>.
+    /// </summary>
+    /// <returns>True when everything was written in time.</returns>
+    public bool Flush(TimeSpan timeout)
+    {
+        var task = FlushAsync();
+        return task.Wait(timeout) && task.Result;
+    }
+
+    /// <summary>Writes everything logged before this call.</summary>
+    /// <returns>True when everything was written; false if the run finished before the flush completed.</returns>
+    public Task<bool> FlushAsync(CancellationToken cancellationToken = default)
+    {
+        if (IsDisabled)
+        {
+            return Task.FromResult(true);
+        }
+
+        var marker = new Chunk(0) { FlushSignal = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously) };
+        lock (_sync)
+        {
+            if (_finishTask is not null)
+            {
+                return _finishTask.ContinueWith(_ => true, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+            }
+
+            Seal(wait: true);
+            _queue!.TryPublishUnbounded(marker);
+        }
+
+        return marker.FlushSignal.Task.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Finishes the run: writes everything queued (within <see cref="RunOptions.FinishTimeout"/>),
+    /// records the final state, and prints the run's history and summary. Calling it again does nothing.
+    /// </summary>
+    /// <param name="exitCode">0 marks the run finished; anything else marks it failed.</param>
+    public void Finish(int exitCode = 0) => FinishAsync(exitCode).GetAwaiter().GetResult();
+
+    /// <summary>Asynchronous <see cref="Finish(int)"/>.</summary>
+    /// <param name="exitCode">0 marks the run finished; anything else marks it failed.</param>
+    public Task FinishAsync(int exitCode = 0) =>
+        FinishCoreAsync(exitCode, exitCode == 0 ? RunStates.Finished : RunStates.Failed, error: null);
+
+    /// <summary>Finishes the run with exit code 0 if it is not finished yet.</summary>
+    public void Dispose() => Finish();
+
+    /// <summary>Finishes the run with exit code 0 if it is not finished yet.</summary>
+    public ValueTask DisposeAsync() => new(FinishAsync());
+
+    internal Task FinishCoreAsync(int exitCode, string state, string? error)
+    {
+        lock (_sync)
+        {
+            if (_finishTask is not null)
+            {
+                return _finishTask;
+            }
+
+            if (IsDisabled)
+            {
+                return _finishTask = Task.CompletedTask;
+            }
+
+            var end = _time.GetUtcNow();
+            var summary = SummarySnapshot();
+            var summaryJson = Json.Serialize(summary, indented: true);
+            AppendRecord(new RecordPayload("summary", FieldsOf(new { values = summary }), SummaryJson: summaryJson));
+            var info = Snapshot(state, end, exitCode, error);
+            AppendRecord(new RecordPayload("finish", FieldsOf(new { state, exit_code = exitCode, error }), RunJson: Json.Serialize(info, indented: true)));
+
+            // The last chunk takes no slot: finishing must not wait on a writer that is stuck.
+            var last = _current!;
+            _current = null;
+            _queue!.TryPublishUnbounded(last);
+            _queue.Complete();
+            _finishTask = CompleteFinishAsync();
+            return _finishTask;
+        }
+    }
+
+    private async Task CompleteFinishAsync()
+    {
+        await _flushTimer!.DisposeAsync().ConfigureAwait(false);
+        await _worker!.StopAsync(_options.FinishTimeout, _time).ConfigureAwait(false);
+        ProcessHooks.Unregister(this);
+        var statistics = Statistics;
+        if (statistics.RecordsDropped > 0)
+        {
+            _diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Error,
+                $"{statistics.RecordsDropped:N0} records of run {Id} were not written (see earlier messages); {statistics.RecordsWritten:N0} were."));
+        }
+
+        if (_options.PrintSummary)
+        {
+            lock (_sync)
+            {
+                FinishSummary.Print(_options.Output ?? Console.Error, this, _keys.All.ToList(), SummarySnapshot(), statistics);
+            }
+        }
+    }
+
+    private void ThrowIfFinished()
+    {
+        if (_finishTask is not null)
+        {
+            throw new InvalidOperationException(
+                $"Run {Id} is finished; it cannot log any more. Start a new run with Run.Init, or resume this one with Run.Init(id: \"{Id}\", resume: ResumeMode.Allow).");
+        }
+    }
+
+    /// <summary>Applies an explicit step: forward moves the current step, backward is rejected.</summary>
+    private bool MoveTo(long step)
+    {
+        if (step >= _step)
+        {
+            _step = step;
+            return true;
+        }
+
+        _stepsRejected++;
+        var message = $"Step {step} is lower than the current step {_step}; the values were not logged. Steps must not go backwards: log at step {_step} or later.";
+        if (_options.StrictSteps)
+        {
+            throw new ArgumentOutOfRangeException(nameof(step), step, message);
+        }
+
+        _diagnostics.ReportRateLimited(new RunDiagnostic(DiagnosticLevel.Warning, message));
+        return false;
+    }
+
+    private void Collect(string key, object? value, int depth)
+    {
+        Keys.ValidateMetric(key);
+        if (value is null)
+        {
+            return;
+        }
+
+        if (Values.IsNested(value))
+        {
+            if (depth > 32)
+            {
+                throw new ArgumentException($"The value for key '{key}' nests more than 32 levels deep.", nameof(value));
+            }
+
+            foreach (var child in Values.Entries(value))
+            {
+                Keys.ValidateConfig(child.Key, nameof(value));
+                Collect(key + "/" + child.Key, child.Value, depth + 1);
+            }
+
+            return;
+        }
+
+        if (!Values.TryGetNumber(value, out _) && value is not (bool or string))
+        {
+            throw Values.Unsupported(key, value);
+        }
+
+        _scratch.Add(new KeyValuePair<string, object?>(key, value));
+    }
+
+    private MetricKey AddKey(string key)
+    {
+        Keys.ValidateMetric(key);
+        var metric = _keys.Add(key);
+        var definition = _metrics.LastOrDefault(m => m.Matches(key));
+        if (definition is not null)
+        {
+            metric.Mode = definition.Summary;
+            metric.Goal = definition.Goal;
+        }
+
+        return metric;
+    }
+
+    private long NowUnixMs() => _startUnixMs + (long)((_time.GetTimestamp() - _startTimestamp) * _msPerTick);
+
+    private ref Entry NextEntry(bool sameLine)
+    {
+        var chunk = _current!;
+        if (chunk.IsFull)
+        {
+            Seal(wait: _options.FullMode == QueueFullMode.Wait);
+            chunk = _current!;
+            sameLine = false; // a line never spans chunks; readers merge lines of one step
+        }
+
+        ref var entry = ref chunk.Entries[chunk.Count++];
+        entry.SameLine = sameLine;
+        return ref entry;
+    }
+
+    /// <summary>Hands the current chunk to the worker. Caller holds the lock.</summary>
+    private void Seal(bool wait)
+    {
+        var chunk = _current!;
+        if (chunk.Count == 0)
+        {
+            return;
+        }
+
+        _sealedSinceTick = true;
+        if (_queue!.TryPublish(chunk, wait))
+        {
+            _current = _queue.Rent();
+            return;
+        }
+
+        // Queue full in DropNewest mode: drop the chunk's points but keep its metadata records.
+        var kept = 0;
+        for (var i = 0; i < chunk.Count; i++)
+        {
+            if (chunk.Entries[i].Kind == EntryKind.Record)
+            {
+                chunk.Entries[kept++] = chunk.Entries[i];
+            }
+        }
+
+        var dropped = chunk.Count - kept;
+        Array.Clear(chunk.Entries, kept, dropped);
+        chunk.Count = kept;
+        _droppedByQueue += dropped;
+        _diagnostics.ReportRateLimited(new RunDiagnostic(DiagnosticLevel.Warning,
+            $"The queue of run {Id} is full (MaxQueuedRecords = {_options.MaxQueuedRecords:N0}) and FullMode is DropNewest: {dropped:N0} points were dropped, {_droppedByQueue:N0} so far. Raise MaxQueuedRecords or use QueueFullMode.Wait to lose nothing."));
+    }
+
+    private void OnFlushTick()
+    {
+        // Never block the timer thread behind a producer that waits for queue space.
+        if (!Monitor.TryEnter(_sync))
+        {
+            return;
+        }
+
+        try
+        {
+            if (_current is not null && !_sealedSinceTick)
+            {
+                Seal(wait: false);
+            }
+
+            _sealedSinceTick = false;
+        }
+        finally
+        {
+            Monitor.Exit(_sync);
+        }
+    }
+
+    private void AppendRecord(RecordPayload payload)
+    {
+        ref var entry = ref NextEntry(sameLine: false);
+        entry.Kind = EntryKind.Record;
+        entry.Step = _step;
+        entry.UnixMs = NowUnixMs();
+        entry.Payload = payload;
+        _received++;
+    }
+
+    /// <summary>Applies a metadata change and queues its record with a fresh run.json.</summary>
+    private void UpdateMetadata(string type, Action apply, byte[] fields)
+    {
+        lock (_sync)
+        {
+            if (!IsDisabled)
+            {
+                ThrowIfFinished();
+            }
+
+            apply();
+            if (!IsDisabled)
+            {
+                var runJson = Json.Serialize(Snapshot(RunStates.Running, endTime: null, exitCode: null, error: null), indented: true);
+                AppendRecord(new RecordPayload(type, StripBraces(fields), RunJson: runJson));
+            }
+        }
+    }
+
+    private static byte[] FieldsOf(object value) => StripBraces(Json.Serialize(value));
+
+    private static byte[] StripBraces(byte[] json) => json.AsSpan(1, json.Length - 2).ToArray();
+
+    private RunInfo Snapshot(string state, DateTimeOffset? endTime, int? exitCode, string? error) => new()
+    {
+        Id = _started.Id,
+        Project = _started.Project,
+        Name = _started.Name,
+        Tags = _tags,
+        Notes = _notes,
+        Group = _started.Group,
+        JobType = _started.JobType,
+        Mode = _started.Mode,
+        Config = new Dictionary<string, object?>(_config, StringComparer.Ordinal),
+        Metrics = _metrics.ToList(),
+        Host = _started.Host,
+        Os = _started.Os,
+        DotnetVersion = _started.DotnetVersion,
+        CommandLine = _started.CommandLine,
+        SdkVersion = _started.SdkVersion,
+        StartTime = _started.StartTime,
+        EndTime = endTime,
+        State = state,
+        ExitCode = exitCode,
+        Error = error,
+        Resumed = _started.Resumed,
+    };
+
+    private Dictionary<string, object?> SummarySnapshot()
+    {
+        var summary = new Dictionary<string, object?>(StringComparer.Ordinal);
+        foreach (var key in _keys.All)
+        {
+            if (!key.Overridden && key.TryGetSummary(out var value))
+            {
+                summary[key.Name] = value;
+            }
+        }
+
+        foreach (var (key, value) in _summaryOverrides)
+        {
+            if (!_keys.TryFind(key, out var metric) || metric.Overridden)
+            {
+                summary[key] = value;
+            }
+        }
+
+        return summary;
+    }
+
+    private void ObserveReplayed(string key, object? value)
+    {
+        var metric = _keys.Find(key) ?? AddKey(key);
+        if (value is double number)
+        {
+            metric.Observe(number);
+        }
+        else if (value is not null)
+        {
+            metric.ObserveOther(value);
+        }
+    }
+}

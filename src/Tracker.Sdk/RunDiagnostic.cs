@@ -1,0 +1,73 @@
+namespace Tracker;
+
+/// <summary>How serious a <see cref="RunDiagnostic"/> is.</summary>
+public enum DiagnosticLevel
+{
+    /// <summary>Something the user may want to know; nothing was lost.</summary>
+    Info,
+
+    /// <summary>Input was rejected or a write is being retried.</summary>
+    Warning,
+
+    /// <summary>Records were lost or a write failed for good.</summary>
+    Error,
+}
+
+/// <summary>A warning or error reported by a run through <see cref="RunOptions.Diagnostics"/>.</summary>
+/// <param name="Level">How serious it is.</param>
+/// <param name="Message">What happened and what to do about it.</param>
+/// <param name="Exception">The underlying exception, if any.</param>
+public sealed record RunDiagnostic(DiagnosticLevel Level, string Message, Exception? Exception = null)
+{
+    /// <inheritdoc />
+    public override string ToString() =>
+        Exception is null ? $"tracker: {Level.ToString().ToLowerInvariant()}: {Message}"
+                          : $"tracker: {Level.ToString().ToLowerInvariant()}: {Message} ({Exception.GetType().Name}: {Exception.Message})";
+}
+
+/// <summary>Counters of a run's pipeline. A record is one logged value or one metadata change.</summary>
+/// <param name="RecordsReceived">Records accepted by <c>Log</c> and the other run methods.</param>
+/// <param name="RecordsWritten">Records the backend has stored.</param>
+/// <param name="RecordsRetried">Records whose write was attempted again after a failure (once per attempt).</param>
+/// <param name="RecordsDropped">Records lost: queue full in <see cref="QueueFullMode.DropNewest"/>, a write that failed for good, or the finish budget running out.</param>
+/// <param name="StepsRejected">Log calls rejected because their step went backwards.</param>
+public readonly record struct RunStatistics(
+    long RecordsReceived, long RecordsWritten, long RecordsRetried, long RecordsDropped, long StepsRejected);
+
+/// <summary>How a metric's value in <see cref="Run.Summary"/> is computed from its history.</summary>
+public enum SummaryMode
+{
+    /// <summary>The last logged value (the default).</summary>
+    Last,
+
+    /// <summary>The first logged value.</summary>
+    First,
+
+    /// <summary>The smallest value.</summary>
+    Min,
+
+    /// <summary>The largest value.</summary>
+    Max,
+
+    /// <summary>The mean of all values.</summary>
+    Mean,
+
+    /// <summary>The minimum or maximum, depending on the metric's <see cref="MetricGoal"/>.</summary>
+    Best,
+
+    /// <summary>The metric is left out of the summary.</summary>
+    None,
+}
+
+/// <summary>Whether smaller or larger values of a metric are better.</summary>
+public enum MetricGoal
+{
+    /// <summary>No goal.</summary>
+    None,
+
+    /// <summary>Smaller is better (a loss).</summary>
+    Minimize,
+
+    /// <summary>Larger is better (an accuracy).</summary>
+    Maximize,
+}

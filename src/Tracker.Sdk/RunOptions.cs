@@ -1,0 +1,128 @@
+namespace Tracker;
+
+/// <summary>Where a run's records go.</summary>
+public enum RunMode
+{
+    /// <summary>Records are written to the local run directory and shipped to a Tracker server.</summary>
+    Online,
+
+    /// <summary>Records are written to the local run directory only (the default without a server URL).</summary>
+    Offline,
+
+    /// <summary>Every call is a cheap no-op; nothing is written anywhere.</summary>
+    Disabled,
+}
+
+/// <summary>What <see cref="Run.Init(RunOptions)"/> does when a run with the same id already exists.</summary>
+public enum ResumeMode
+{
+    /// <summary>Start a new run; an existing run with the same id is an error.</summary>
+    Never,
+
+    /// <summary>Continue the existing run with the same id, or start a new one if there is none.</summary>
+    Allow,
+
+    /// <summary>Continue the existing run with the same id; it is an error if there is none.</summary>
+    Must,
+}
+
+/// <summary>What <c>Log</c> does when the background queue is full.</summary>
+public enum QueueFullMode
+{
+    /// <summary>Wait until the writer catches up (back-pressure). Nothing is lost.</summary>
+    Wait,
+
+    /// <summary>Drop the newest points, count them in <see cref="RunStatistics.RecordsDropped"/> and report a warning.</summary>
+    DropNewest,
+}
+
+/// <summary>
+/// Settings of a run. Every property is optional; unset ones fall back to the <c>TRACKER_*</c>
+/// environment variables and then to defaults.
+/// </summary>
+public sealed class RunOptions
+{
+    /// <summary>Project the run belongs to. Fallback: <c>TRACKER_PROJECT</c>, then <c>uncategorized</c>.</summary>
+    public string? Project { get; set; }
+
+    /// <summary>Display name. Default: a generated name such as <c>brisk-river-3</c>.</summary>
+    public string? Name { get; set; }
+
+    /// <summary>Unique run id (letters, digits, '-' and '_'). Fallback: <c>TRACKER_RUN_ID</c>, then 8 random characters.</summary>
+    public string? Id { get; set; }
+
+    /// <summary>Hyper-parameters: an anonymous object, a POCO or a dictionary. Nested objects flatten with '/'.</summary>
+    public object? Config { get; set; }
+
+    /// <summary>Tags used to filter runs.</summary>
+    public IEnumerable<string>? Tags { get; set; }
+
+    /// <summary>Free-text notes.</summary>
+    public string? Notes { get; set; }
+
+    /// <summary>Group of related runs (for example the runs of one cross-validation).</summary>
+    public string? Group { get; set; }
+
+    /// <summary>Kind of job, such as <c>train</c> or <c>eval</c>.</summary>
+    public string? JobType { get; set; }
+
+    /// <summary>Online, offline or disabled. Fallback: <c>TRACKER_MODE</c>, then online when a base URL is set, else offline.</summary>
+    public RunMode? Mode { get; set; }
+
+    /// <summary>Whether to continue an existing run with the same id. Fallback: <c>TRACKER_RESUME</c>, then <see cref="ResumeMode.Never"/>.</summary>
+    public ResumeMode? Resume { get; set; }
+
+    /// <summary>Root folder of run directories. Fallback: <c>TRACKER_DIR</c>, then <c>./tracker-runs</c>.</summary>
+    public string? Dir { get; set; }
+
+    /// <summary>Tracker server URL for online mode. Fallback: <c>TRACKER_BASE_URL</c>.</summary>
+    public Uri? BaseUrl { get; set; }
+
+    /// <summary>API key for the server. Fallback: <c>TRACKER_API_KEY</c>.</summary>
+    public string? ApiKey { get; set; }
+
+    /// <summary>How long <see cref="Run.Finish(int)"/> may spend writing what is queued. Default 30 seconds.</summary>
+    public TimeSpan FinishTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Most records (logged values) held in memory before <see cref="FullMode"/> applies. Default 131,072.</summary>
+    public int MaxQueuedRecords { get; set; } = 131_072;
+
+    /// <summary>What <c>Log</c> does when <see cref="MaxQueuedRecords"/> is reached. Default <see cref="QueueFullMode.Wait"/>.</summary>
+    public QueueFullMode FullMode { get; set; } = QueueFullMode.Wait;
+
+    /// <summary>Longest time a logged value waits in memory before it is handed to the writer. Default 1 second.</summary>
+    public TimeSpan FlushInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Most records written in one batch. Default 65,536.</summary>
+    public int MaxBatchRecords { get; set; } = 65_536;
+
+    /// <summary>Approximate most bytes written in one batch. Default 8 MiB.</summary>
+    public int MaxBatchBytes { get; set; } = 8 * 1024 * 1024;
+
+    /// <summary>Attempts to write one batch before it is given up and counted as dropped. Default 5.</summary>
+    public int MaxWriteAttempts { get; set; } = 5;
+
+    /// <summary>When true, a step that goes backwards throws instead of being rejected with a warning.</summary>
+    public bool StrictSteps { get; set; }
+
+    /// <summary>Whether <see cref="Run.Finish(int)"/> prints the run history and summary. Default true.</summary>
+    public bool PrintSummary { get; set; } = true;
+
+    /// <summary>Where the finish summary and default warnings are printed. Default <see cref="Console.Error"/>.</summary>
+    public TextWriter? Output { get; set; }
+
+    /// <summary>
+    /// Receives warnings and errors from the run and its background writer (a step going backwards,
+    /// a failed write, dropped records). Called on the thread that observed the problem; must not throw.
+    /// When unset, they are printed to <see cref="Output"/>.
+    /// </summary>
+    public Action<RunDiagnostic>? Diagnostics { get; set; }
+
+    /// <summary>Whether the run is finished as failed when the process exits or crashes before <c>Finish</c>. Default true.</summary>
+    public bool FinishOnProcessExit { get; set; } = true;
+
+    /// <summary>Clock used for timestamps, flush intervals and retry back-off. Default <see cref="TimeProvider.System"/>.</summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    internal RunOptions Clone() => (RunOptions)MemberwiseClone();
+}
