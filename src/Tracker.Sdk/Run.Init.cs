@@ -39,7 +39,10 @@ public sealed partial class Run
     /// <returns>The started run.</returns>
     /// <exception cref="ArgumentException">An option or environment variable has an invalid value, or the config cannot be serialised.</exception>
     /// <exception cref="InvalidOperationException">Resuming was asked for and not possible, or the id is taken.</exception>
-    public static Run Init(RunOptions options)
+    public static Run Init(RunOptions options) => Init(options, LocalFileBackend.Open);
+
+    /// <summary>Starts a run whose batches go to the backend <paramref name="openBackend"/> makes from the run directory and first run.json.</summary>
+    internal static Run Init(RunOptions options, Func<string, byte[], IRunBackend> openBackend)
     {
         ArgumentNullException.ThrowIfNull(options);
         var o = options.Clone();
@@ -121,7 +124,7 @@ public sealed partial class Run
             Resumed = previous is null ? 0 : previous.Resumed + 1,
         };
 
-        var backend = LocalFileBackend.Open(directory, Json.Serialize(info, indented: true));
+        var backend = openBackend(directory, Json.Serialize(info, indented: true));
         var run = new Run(o, info, directory, backend, resumed);
         if (mode == RunMode.Online)
         {

@@ -197,7 +197,11 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
             return;
         }
 
-        ArgumentNullException.ThrowIfNull(key);
+        if (key is null)
+        {
+            Keys.ValidateMetric(key); // throws the explanatory ArgumentNullException
+        }
+
         lock (_sync)
         {
             ThrowIfFinished();

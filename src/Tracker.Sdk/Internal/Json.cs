@@ -14,6 +14,9 @@ internal static class Json
 
     public static readonly JsonSerializerOptions Compact = CreateOptions(indented: false);
 
+    /// <summary>For user objects (config): member names stay as the user wrote them.</summary>
+    private static readonly JsonSerializerOptions UserValues = new(Compact) { PropertyNamingPolicy = null, DictionaryKeyPolicy = null };
+
     private static JsonSerializerOptions CreateOptions(bool indented)
     {
         var options = new JsonSerializerOptions
@@ -38,7 +41,7 @@ internal static class Json
         JsonElement element;
         try
         {
-            element = values is JsonElement e ? e : JsonSerializer.SerializeToElement(values, values.GetType(), Compact);
+            element = values is JsonElement e ? e : JsonSerializer.SerializeToElement(values, values.GetType(), UserValues);
         }
         catch (Exception ex) when (ex is JsonException or NotSupportedException or InvalidOperationException or ArgumentException)
         {

@@ -1,0 +1,289 @@
+using Tracker.Reading;
+
+namespace Tracker.Tests;
+
+public sealed class LogTests : RunTestBase
+{
+    [Test]
+    public void Log_WithoutStep_AdvancesStepEachCall()
+    {
+        var run = Run.Init(Options());
+        run.Log("loss", 1.0);
+        run.Log("loss", 0.5);
+        run.Log("acc", 0.9);
+        Assert.That(run.Step, Is.EqualTo(3));
+        run.Finish();
+
+        var rows = History(run);
+        Assert.That(rows.Select(r => r.Step), Is.EqualTo(new long[] { 0, 1, 2 }));
+        Assert.That(rows[1].Values["loss"], Is.EqualTo(0.5));
+        Assert.That(rows[2].Values.Keys, Is.EquivalentTo(new[] { "acc" }));
+    }
+
+    [Test]
+    public void Log_CommitFalse_MergesIntoCurrentStepUntilCommitted()
+    {
+        var run = Run.Init(Options());
+        run.Log("loss", 1.0, commit: false);
+        run.Log("acc", 0.5, commit: false);
+        Assert.That(run.Step, Is.Zero);
+        run.Log(new Dictionary<string, object?> { ["lr"] = 0.1 });
+        run.Log("loss", 0.8);
+        run.Finish();
+
+        var rows = History(run);
+        Assert.That(rows, Has.Count.EqualTo(2));
+        Assert.That(rows[0].Values, Is.EquivalentTo(new Dictionary<string, object?> { ["loss"] = 1.0, ["acc"] = 0.5, ["lr"] = 0.1 }));
+        Assert.That(rows[1].Step, Is.EqualTo(1));
+    }
+
+    [Test]
+    public void Log_SameKeyTwiceInOneStep_LastValueWins()
+    {
+        var run = Run.Init(Options());
+        run.Log("loss", 1.0, commit: false);
+        run.Log("loss", 2.0);
+        run.Finish();
+
+        Assert.That(History(run).Single().Values["loss"], Is.EqualTo(2.0));
+    }
+
+    [Test]
+    public void Log_ExplicitStep_MergesUntilAHigherStepArrives()
+    {
+        var run = Run.Init(Options());
+        run.Log("train/loss", 1.0, step: 10);
+        run.Log("val/loss", 2.0, step: 10);
+        run.Log("train/loss", 0.5, step: 20);
+        Assert.That(run.Step, Is.EqualTo(20));
+        run.Log("train/acc", 0.7);
+        Assert.That(run.Step, Is.EqualTo(21));
+        run.Finish();
+
+        var rows = History(run);
+        Assert.That(rows.Select(r => r.Step), Is.EqualTo(new long[] { 10, 20 }));
+        Assert.That(rows[0].Values.Keys, Is.EquivalentTo(new[] { "train/loss", "val/loss" }));
+        Assert.That(rows[1].Values.Keys, Is.EquivalentTo(new[] { "train/loss", "train/acc" }));
+    }
+
+    [Test]
+    public void Log_StepGoingBackwards_IsRejectedWithAWarningAndCounted()
+    {
+        var run = Run.Init(Options());
+        run.Log("loss", 1.0, step: 5);
+        run.Log("loss", 9.0, step: 3);
+        run.Finish();
+
+        Assert.That(History(run).Select(r => r.Step), Is.EqualTo(new long[] { 5 }));
+        Assert.That(run.Statistics.StepsRejected, Is.EqualTo(1));
+        Assert.That(Diagnostics.Single(d => d.Level == DiagnosticLevel.Warning).Message, Does.Contain("Step 3 is lower than the current step 5"));
+    }
+
+    [Test]
+    public void Log_StepGoingBackwardsInStrictMode_Throws()
+    {
+        var options = Options();
+        options.StrictSteps = true;
+        using var run = Run.Init(options);
+        run.Log("loss", 1.0, step: 5);
+
+        Assert.That(() => run.Log("loss", 9.0, step: 3), Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("lower than the current step"));
+    }
+
+    [Test]
+    public void Log_NestedDictionaries_FlattenWithSlash()
+    {
+        var run = Run.Init(Options());
+        run.Log(new Dictionary<string, object?>
+        {
+            ["train"] = new Dictionary<string, object?> { ["loss"] = 1.5, ["inner"] = new Dictionary<string, double> { ["x"] = 2 } },
+            ["epoch"] = 3,
+            ["name"] = "warmup",
+            ["converged"] = false,
+            ["skipped"] = null,
+        });
+        run.Finish();
+
+        Assert.That(History(run).Single().Values, Is.EquivalentTo(new Dictionary<string, object?>
+        {
+            ["train/loss"] = 1.5, ["train/inner/x"] = 2.0, ["epoch"] = 3.0, ["name"] = "warmup", ["converged"] = false,
+        }));
+    }
+
+    [Test]
+    public void Log_NaNAndInfinities_RoundTripThroughTheFiles()
+    {
+        var run = Run.Init(Options());
+        run.Log("a", double.NaN);
+        run.Log("a", double.PositiveInfinity);
+        run.Log(new Dictionary<string, object?> { ["a"] = double.NegativeInfinity, ["b"] = float.NaN });
+        run.Log("a", 1.0 / 3);
+        run.Finish();
+
+        var values = History(run).Select(r => r.Values["a"]).ToList();
+        Assert.That(values, Is.EqualTo(new object[] { double.NaN, double.PositiveInfinity, double.NegativeInfinity, 1.0 / 3 }));
+        Assert.That(File.ReadAllText(Path.Combine(run.Directory!, "records.jsonl")), Does.Contain("\"a\":\"NaN\"").And.Contain("\"-Infinity\""));
+    }
+
+    [Test]
+    public void Log_RecordsCarryIncreasingSequenceNumbersAndAutomaticTimes()
+    {
+        var run = Run.Init(Options());
+        for (var i = 0; i < 5; i++)
+        {
+            run.Log("x", i);
+        }
+
+        run.Finish();
+
+        var reader = Read(run);
+        var records = reader.ReadRecords().ToList();
+        Assert.That(records.Select(r => r.Seq), Is.EqualTo(Enumerable.Range(1, records.Count).Select(i => (long)i)));
+        Assert.That(records.Select(r => r.Type), Is.EqualTo(new[] { "history", "history", "history", "history", "history", "summary", "finish" }));
+        var rows = reader.ReadHistory().ToList();
+        Assert.That(rows[0].Runtime, Is.GreaterThanOrEqualTo(TimeSpan.Zero));
+        Assert.That(rows.Last().Timestamp, Is.GreaterThanOrEqualTo(rows[0].Timestamp));
+    }
+
+    [Test]
+    public void Log_ManyValues_NoneLostAcrossChunks()
+    {
+        var run = Run.Init(Options());
+        for (var i = 0; i < 100_000; i++)
+        {
+            run.Log("x", i);
+        }
+
+        run.Finish();
+
+        var rows = History(run);
+        Assert.That(rows, Has.Count.EqualTo(100_000));
+        Assert.That(rows.Select(r => (double)r.Values["x"]!), Is.EqualTo(Enumerable.Range(0, 100_000).Select(i => (double)i)));
+        Assert.That(run.Statistics.RecordsWritten, Is.EqualTo(run.Statistics.RecordsReceived));
+    }
+
+    [Test]
+    public void Log_LargeDictionarySpanningChunks_KeepsEveryValueAtOneStep()
+    {
+        var run = Run.Init(Options());
+        var values = Enumerable.Range(0, 5000).ToDictionary(i => $"m{i}", i => (object?)(double)i);
+        run.Log(values);
+        run.Log("after", 1);
+        run.Finish();
+
+        var rows = History(run);
+        Assert.That(rows, Has.Count.EqualTo(2));
+        Assert.That(rows[0].Values, Has.Count.EqualTo(5000));
+    }
+
+    [Test]
+    public void Log_FromEightThreads_LosesNothingAndKeepsEachThreadsOrder()
+    {
+        const int Threads = 8;
+        const int PerThread = 100_000;
+        var run = Run.Init(Options());
+        using var start = new Barrier(Threads);
+        var workers = Enumerable.Range(0, Threads).Select(t => new Thread(() =>
+        {
+            var key = $"thread{t}";
+            start.SignalAndWait();
+            for (var i = 0; i < PerThread; i++)
+            {
+                run.Log(key, i);
+            }
+        })).ToList();
+        workers.ForEach(w => w.Start());
+        workers.ForEach(w => w.Join());
+        run.Finish();
+
+        var rows = History(run);
+        Assert.That(rows, Has.Count.EqualTo(Threads * PerThread));
+        Assert.That(rows.Select(r => r.Step), Is.Ordered.Ascending);
+        for (var t = 0; t < Threads; t++)
+        {
+            var seen = rows.Where(r => r.Values.ContainsKey($"thread{t}")).Select(r => (double)r.Values[$"thread{t}"]!).ToList();
+            Assert.That(seen, Is.EqualTo(Enumerable.Range(0, PerThread).Select(i => (double)i)), $"thread {t}");
+        }
+    }
+
+    [Test]
+    public void Log_AfterFinish_ThrowsInvalidOperation()
+    {
+        var run = Run.Init(Options());
+        run.Finish();
+
+        Assert.That(() => run.Log("loss", 1), Throws.InvalidOperationException.With.Message.Contains("is finished"));
+        Assert.That(() => run.Log(new Dictionary<string, object?> { ["loss"] = 1.0 }), Throws.InvalidOperationException);
+    }
+
+    [TestCase(null, typeof(ArgumentNullException), "must not be null")]
+    [TestCase("", typeof(ArgumentException), "must not be empty")]
+    [TestCase("   ", typeof(ArgumentException), "must not be empty")]
+    [TestCase("_step", typeof(ArgumentException), "reserved for automatic values")]
+    [TestCase("a//b", typeof(ArgumentException), "empty path segment")]
+    [TestCase("line\nbreak", typeof(ArgumentException), "control character")]
+    public void Log_BadKey_ThrowsAClearException(string? key, Type exception, string message)
+    {
+        using var run = Run.Init(Options());
+
+        Assert.That(() => run.Log(key!, 1.0), Throws.InstanceOf(exception).With.Message.Contains(message));
+        if (key is not null)
+        {
+            Assert.That(() => run.Log(new Dictionary<string, object?> { [key] = 1.0 }), Throws.InstanceOf(exception).With.Message.Contains(message));
+        }
+    }
+
+    [Test]
+    public void Log_KeyOver256Characters_Throws()
+    {
+        using var run = Run.Init(Options());
+
+        Assert.That(() => run.Log(new string('k', 257), 1.0), Throws.ArgumentException.With.Message.Contains("at most 256"));
+        Assert.DoesNotThrow(() => run.Log(new string('k', 256), 1.0));
+    }
+
+    [Test]
+    public void Log_UnsupportedValueType_ThrowsAndLogsNothingOfTheCall()
+    {
+        var run = Run.Init(Options());
+
+        Assert.That(
+            () => run.Log(new Dictionary<string, object?> { ["ok"] = 1.0, ["when"] = DateTime.UtcNow }),
+            Throws.ArgumentException.With.Message.Contains("'when'").And.Message.Contains("System.DateTime"));
+        run.Finish();
+
+        Assert.That(History(run), Is.Empty);
+        Assert.That(run.Step, Is.Zero);
+    }
+
+    [Test]
+    public void Flush_WritesEverythingLoggedBeforeIt()
+    {
+        using var run = Run.Init(Options());
+        for (var i = 0; i < 10; i++)
+        {
+            run.Log("x", i);
+        }
+
+        Assert.That(run.Flush(TimeSpan.FromSeconds(10)), Is.True);
+        Assert.That(Read(run).ReadHistory().Count(), Is.EqualTo(10));
+    }
+
+    [Test]
+    public void Disabled_EveryCallIsANoOpAndNothingIsWritten()
+    {
+        var options = Options();
+        options.Mode = RunMode.Disabled;
+        var run = Run.Init(options);
+        run.Log("loss", 1);
+        run.Log(new Dictionary<string, object?> { ["x"] = 1.0 });
+        run.Summary["x"] = 2;
+        run.Config["y"] = 3;
+        Assert.That(run.Flush(TimeSpan.FromSeconds(1)), Is.True);
+        run.Finish();
+
+        Assert.That(run.Directory, Is.Null);
+        Assert.That(Directory.Exists(Root), Is.False);
+        Assert.That(run.Statistics.RecordsReceived, Is.Zero);
+    }
+}
