@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace Tracker.Internal;
 
 /// <summary>The rules every logged key follows, with errors that say what to do.</summary>
@@ -6,10 +8,10 @@ internal static class Keys
     public const int MaxLength = 256;
 
     /// <summary>Validates a history or summary key. Keys starting with '_' are reserved for automatic values.</summary>
-    public static void ValidateMetric(string? key, string paramName = "key")
+    public static void ValidateMetric([NotNull] string? key, string paramName = "key")
     {
         ValidateConfig(key, paramName);
-        if (key![0] == '_')
+        if (key[0] == '_')
         {
             throw new ArgumentException(
                 $"Key '{key}' starts with '_', which is reserved for automatic values such as _step, _time and _runtime. Rename it, for example to '{key.TrimStart('_')}'.",
@@ -18,7 +20,7 @@ internal static class Keys
     }
 
     /// <summary>Validates a config key: non-empty, at most 256 characters, no control characters.</summary>
-    public static void ValidateConfig(string? key, string paramName = "key")
+    public static void ValidateConfig([NotNull] string? key, string paramName = "key")
     {
         if (key is null)
         {
