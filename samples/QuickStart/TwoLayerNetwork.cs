@@ -18,6 +18,8 @@ internal sealed class TwoLayerNetwork
     private readonly double[] _gradients;
     private readonly double[] _firstMoment;
     private readonly double[] _secondMoment;
+
+    // Hidden activations of the last Predict call, reused by backpropagation to avoid allocating per sample.
     private readonly double[] _activations;
     private int _updates;
 

@@ -97,6 +97,7 @@ public sealed class RunReader
         Dictionary<string, object?>? values = null;
         long step = 0;
         DateTimeOffset timestamp = default;
+        var rows = new List<(long Step, long UnixMs, Dictionary<string, object?> Values)>();
         foreach (var line in ReadLines())
         {
             if (line.Type != "history")
@@ -104,47 +105,34 @@ public sealed class RunReader
                 continue;
             }
 
-            var reader = new Utf8JsonReader(line.Bytes.Span);
-            long lineStep = 0;
-            Dictionary<string, object?>? lineValues = null;
-            reader.Read();
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            rows.Clear();
+            if (!TryReadRows(line.Bytes.Span, rows))
             {
-                if (reader.ValueTextEquals("step"u8))
-                {
-                    reader.Read();
-                    lineStep = reader.GetInt64();
-                }
-                else if (reader.ValueTextEquals("values"u8))
-                {
-                    reader.Read();
-                    lineValues = ReadValues(ref reader);
-                }
-                else
-                {
-                    reader.Read();
-                    reader.Skip();
-                }
-            }
-
-            if (values is not null && lineStep == step)
-            {
-                foreach (var (key, value) in lineValues ?? [])
-                {
-                    values[key] = value;
-                }
-
+                SkippedLines++;
                 continue;
             }
 
-            if (values is not null)
+            foreach (var (rowStep, unixMs, rowValues) in rows)
             {
-                yield return Row(step, timestamp, values);
-            }
+                if (values is not null && rowStep == step)
+                {
+                    foreach (var (key, value) in rowValues)
+                    {
+                        values[key] = value;
+                    }
 
-            step = lineStep;
-            timestamp = line.Timestamp;
-            values = lineValues ?? [];
+                    continue;
+                }
+
+                if (values is not null)
+                {
+                    yield return Row(step, timestamp, values);
+                }
+
+                step = rowStep;
+                timestamp = DateTimeOffset.FromUnixTimeMilliseconds(unixMs);
+                values = rowValues;
+            }
         }
 
         if (values is not null)
@@ -190,26 +178,136 @@ public sealed class RunReader
     private HistoryRow Row(long step, DateTimeOffset timestamp, Dictionary<string, object?> values) =>
         new(step, timestamp, timestamp - Info.StartTime, values);
 
-    private static Dictionary<string, object?> ReadValues(ref Utf8JsonReader reader)
+    /// <summary>
+    /// Parses a history line: one row (<c>step</c>, <c>ts</c>, <c>values</c> of scalars) or a block
+    /// (<c>steps</c> and <c>ts</c> as first value then differences, <c>values</c> of equal-length arrays).
+    /// </summary>
+    private static bool TryReadRows(ReadOnlySpan<byte> line, List<(long Step, long UnixMs, Dictionary<string, object?> Values)> rows)
     {
-        var values = new Dictionary<string, object?>(StringComparer.Ordinal);
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        try
         {
-            var key = reader.GetString()!;
+            var reader = new Utf8JsonReader(line);
+            long step = 0;
+            long ts = 0;
+            List<long>? steps = null;
+            List<long>? times = null;
+            Dictionary<string, object?>? scalars = null;
+            Dictionary<string, List<object?>>? columns = null;
             reader.Read();
-            values[key] = reader.TokenType switch
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                JsonTokenType.Number => reader.GetDouble(),
-                JsonTokenType.True => true,
-                JsonTokenType.False => false,
-                JsonTokenType.String => Json.ParseSpecialDouble(reader.GetString()!) is double d ? d : reader.GetString(),
-                JsonTokenType.Null => null,
-                _ => SkipAndNull(ref reader),
-            };
+                if (reader.ValueTextEquals("step"u8))
+                {
+                    reader.Read();
+                    step = reader.GetInt64();
+                }
+                else if (reader.ValueTextEquals("steps"u8))
+                {
+                    reader.Read();
+                    steps = ReadDeltas(ref reader);
+                }
+                else if (reader.ValueTextEquals("ts"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.StartArray)
+                    {
+                        times = ReadDeltas(ref reader);
+                    }
+                    else
+                    {
+                        ts = reader.GetInt64();
+                    }
+                }
+                else if (reader.ValueTextEquals("values"u8))
+                {
+                    reader.Read();
+                    ReadValues(ref reader, out scalars, out columns);
+                }
+                else
+                {
+                    reader.Read();
+                    reader.Skip();
+                }
+            }
+
+            if (steps is null)
+            {
+                rows.Add((step, ts, scalars ?? []));
+                return columns is null;
+            }
+
+            if (times is null || times.Count != steps.Count || scalars is { Count: > 0 }
+                || (columns ?? []).Values.Any(c => c.Count != steps.Count))
+            {
+                return false;
+            }
+
+            for (var r = 0; r < steps.Count; r++)
+            {
+                var row = new Dictionary<string, object?>(StringComparer.Ordinal);
+                foreach (var (key, column) in columns ?? [])
+                {
+                    row[key] = column[r];
+                }
+
+                rows.Add((steps[r], times[r], row));
+            }
+
+            return true;
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException or FormatException)
+        {
+            return false;
+        }
+    }
+
+    private static List<long> ReadDeltas(ref Utf8JsonReader reader)
+    {
+        var values = new List<long>();
+        long current = 0;
+        while (reader.Read() && reader.TokenType == JsonTokenType.Number)
+        {
+            current += reader.GetInt64();
+            values.Add(current);
         }
 
         return values;
     }
+
+    private static void ReadValues(ref Utf8JsonReader reader, out Dictionary<string, object?>? scalars, out Dictionary<string, List<object?>>? columns)
+    {
+        scalars = null;
+        columns = null;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var key = reader.GetString()!;
+            reader.Read();
+            if (reader.TokenType == JsonTokenType.StartArray)
+            {
+                var column = new List<object?>();
+                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                {
+                    column.Add(ReadValue(ref reader));
+                }
+
+                (columns ??= new(StringComparer.Ordinal))[key] = column;
+            }
+            else
+            {
+                (scalars ??= new(StringComparer.Ordinal))[key] = ReadValue(ref reader);
+            }
+        }
+    }
+
+    private static object? ReadValue(ref Utf8JsonReader reader) => reader.TokenType switch
+    {
+        JsonTokenType.Number => reader.GetDouble(),
+        JsonTokenType.True => true,
+        JsonTokenType.False => false,
+        JsonTokenType.String => Json.ParseSpecialDouble(reader.GetString()!) is double d ? d : reader.GetString(),
+        JsonTokenType.Null => null,
+        _ => SkipAndNull(ref reader),
+    };
 
     private static object? SkipAndNull(ref Utf8JsonReader reader)
     {
@@ -307,7 +405,19 @@ public sealed class RunReader
                 else if (reader.ValueTextEquals("ts"u8))
                 {
                     reader.Read();
-                    ts = reader.GetInt64();
+                    if (reader.TokenType == JsonTokenType.StartArray)
+                    {
+                        reader.Read(); // a block's first time is absolute
+                        ts = reader.GetInt64();
+                        reader.Skip();
+                        while (reader.TokenType != JsonTokenType.EndArray && reader.Read())
+                        {
+                        }
+                    }
+                    else
+                    {
+                        ts = reader.GetInt64();
+                    }
                 }
                 else
                 {

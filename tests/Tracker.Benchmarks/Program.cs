@@ -1,0 +1,17 @@
+using BenchmarkDotNet.Running;
+using Tracker.Benchmarks;
+
+// `throughput [points] [short|realistic]` runs the end-to-end program; anything else goes to BenchmarkDotNet.
+if (args.Length > 0 && args[0] == "throughput")
+{
+    var points = args.Length > 1 ? long.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 20_000_000;
+    var kinds = args.Length > 2 ? [args[2]] : new[] { "realistic", "short" };
+    foreach (var kind in kinds)
+    {
+        Throughput.Run(points, kind == "short");
+    }
+
+    return;
+}
+
+BenchmarkSwitcher.FromAssembly(typeof(LogBenchmarks).Assembly).Run(args);
