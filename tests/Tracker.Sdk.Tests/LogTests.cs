@@ -1,5 +1,3 @@
-using Tracker.Reading;
-
 namespace Tracker.Tests;
 
 public sealed class LogTests : RunTestBase

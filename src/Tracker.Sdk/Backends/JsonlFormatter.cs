@@ -181,6 +181,11 @@ internal sealed class JsonlFormatter
 
     private void AppendDouble(double value)
     {
+        if (TryAppendShortDecimal(value))
+        {
+            return;
+        }
+
         if (double.IsFinite(value))
         {
             value.TryFormat(_buffer.AsSpan(_length), out var written, default, CultureInfo.InvariantCulture);
@@ -190,6 +195,50 @@ internal sealed class JsonlFormatter
         {
             Append(double.IsNaN(value) ? "\"NaN\""u8 : value > 0 ? "\"Infinity\""u8 : "\"-Infinity\""u8);
         }
+    }
+
+    /// <summary>
+    /// Values with at most three decimals (counts, epochs, 0.5, 0.001) written as a scaled integer,
+    /// several times faster than the general shortest round-trip formatting. Exact: the text is
+    /// m/1000, and the double nearest to m/1000 is <paramref name="value"/> itself.
+    /// </summary>
+    private bool TryAppendShortDecimal(double value)
+    {
+        var scaled = value * 1000;
+        if (!(Math.Abs(scaled) < 1e15))
+        {
+            return false;
+        }
+
+        var m = (long)scaled;
+        if (m != scaled || m / 1000.0 != value || (m == 0 && double.IsNegative(value)))
+        {
+            return false;
+        }
+
+        if (m < 0)
+        {
+            _buffer[_length++] = (byte)'-';
+            m = -m;
+        }
+
+        AppendInt64(m / 1000);
+        var fraction = (int)(m % 1000);
+        if (fraction != 0)
+        {
+            _buffer[_length++] = (byte)'.';
+            _buffer[_length++] = (byte)('0' + (fraction / 100));
+            if (fraction % 100 != 0)
+            {
+                _buffer[_length++] = (byte)('0' + (fraction / 10 % 10));
+                if (fraction % 10 != 0)
+                {
+                    _buffer[_length++] = (byte)('0' + (fraction % 10));
+                }
+            }
+        }
+
+        return true;
     }
 
     private void AppendString(string value)

@@ -146,7 +146,12 @@ internal sealed class MetricKey
 /// </summary>
 internal sealed class KeyRegistry
 {
+    private const int MaxByReference = 1024;
     private readonly Dictionary<string, MetricKey> _byName = new(StringComparer.Ordinal);
+
+    // Callers pass the same string instances again and again (literals, a reused dictionary's keys):
+    // finding them by reference skips hashing their text. Bounded, since keys built per call never repeat.
+    private readonly Dictionary<string, MetricKey> _byReference = new(ReferenceEqualityComparer.Instance);
     private MetricKey[] _byId = new MetricKey[16];
     private MetricKey? _last;
 
@@ -165,9 +170,16 @@ internal sealed class KeyRegistry
             return last;
         }
 
-        if (_byName.TryGetValue(name, out var key))
+        if (_byReference.TryGetValue(name, out var key))
         {
             _last = key;
+            return key;
+        }
+
+        if (_byName.TryGetValue(name, out key))
+        {
+            _last = key;
+            Remember(name, key);
         }
 
         return key;
@@ -190,7 +202,16 @@ internal sealed class KeyRegistry
         Count++;
         _byName.Add(name, key);
         _last = key;
+        Remember(name, key);
         return key;
+    }
+
+    private void Remember(string name, MetricKey key)
+    {
+        if (_byReference.Count < MaxByReference)
+        {
+            _byReference[name] = key;
+        }
     }
 
 }
