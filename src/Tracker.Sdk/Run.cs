@@ -559,23 +559,19 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
         return ref entry;
     }
 
-    /// <summary>Hands the current chunk to the worker. Caller holds the lock.</summary>
+    /// <summary>
+    /// Hands the current chunk to the worker, waiting for room when <paramref name="wait"/> is set;
+    /// otherwise a full queue drops the chunk's points (DropNewest). Caller holds the lock.
+    /// </summary>
     private void Seal(bool wait)
     {
-        var chunk = _current!;
-        if (chunk.Count == 0)
+        if (TryHandOff(wait))
         {
-            return;
-        }
-
-        _sealedSinceTick = true;
-        if (_queue!.TryPublish(chunk, wait))
-        {
-            _current = _queue.Rent();
             return;
         }
 
         // Queue full in DropNewest mode: drop the chunk's points but keep its metadata records.
+        var chunk = _current!;
         var kept = 0;
         for (var i = 0; i < chunk.Count; i++)
         {
@@ -593,6 +589,25 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
             $"The queue of run {Id} is full (MaxQueuedRecords = {_options.MaxQueuedRecords:N0}) and FullMode is DropNewest: {dropped:N0} points were dropped, {_droppedByQueue:N0} so far. Raise MaxQueuedRecords or use QueueFullMode.Wait to lose nothing."));
     }
 
+    /// <summary>Publishes the current chunk if it holds anything; false when the queue is full.</summary>
+    private bool TryHandOff(bool wait)
+    {
+        var chunk = _current!;
+        if (chunk.Count == 0)
+        {
+            return true;
+        }
+
+        _sealedSinceTick = true;
+        if (!_queue!.TryPublish(chunk, wait))
+        {
+            return false;
+        }
+
+        _current = _queue.Rent();
+        return true;
+    }
+
     private void OnFlushTick()
     {
         // Never block the timer thread behind a producer that waits for queue space.
@@ -603,9 +618,10 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
 
         try
         {
+            // A full queue means the writer is busy anyway: keep the chunk, never drop it here.
             if (_current is not null && !_sealedSinceTick)
             {
-                Seal(wait: false);
+                TryHandOff(wait: false);
             }
 
             _sealedSinceTick = false;

@@ -6,6 +6,7 @@ namespace Tracker.Benchmarks;
 
 /// <summary>The cost of Log on the training thread, with a writer that discards batches.</summary>
 [MemoryDiagnoser]
+[MedianColumn]
 public class LogBenchmarks
 {
     private Run _run = null!;
@@ -40,6 +41,7 @@ public class LogBenchmarks
 
 /// <summary>Finish of a run whose queue is empty: flushing, writing the final state, closing files.</summary>
 [MemoryDiagnoser]
+[MedianColumn]
 public class FinishBenchmarks
 {
     private readonly string _root = Path.Combine(Path.GetTempPath(), "tracker-bench-finish");
@@ -62,6 +64,7 @@ public class FinishBenchmarks
 
 /// <summary>The writer's cost per point: formatting a batch of history lines as JSON.</summary>
 [MemoryDiagnoser]
+[MedianColumn]
 public class FormatterBenchmarks
 {
     private readonly JsonlFormatter _formatter = new();

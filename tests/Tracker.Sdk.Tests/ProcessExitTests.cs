@@ -40,7 +40,59 @@ public sealed class ProcessExitTests : RunTestBase
         Assert.That(RunReader.Open(Path.Combine(Root, "process", "finish")).Info.State, Is.EqualTo(RunStates.Finished));
     }
 
+    [Test]
+    public async Task KilledMidWrite_LeavesAConsistentPrefixThatResumeContinues()
+    {
+        using var process = Process.Start(AppStart("forever", 2_000_000))!;
+        try
+        {
+            // Kill (SIGKILL: no hook runs) while the writer is busy appending.
+            var line = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.That(line, Is.EqualTo("logging"));
+        }
+        finally
+        {
+            process.Kill();
+            await process.WaitForExitAsync();
+        }
+
+        var directory = Path.Combine(Root, "process", "forever");
+        var reader = RunReader.Open(directory);
+        Assert.That(reader.Info.State, Is.EqualTo(RunStates.Running), "nothing finished the killed run");
+        var rows = reader.ReadHistory().ToList();
+        Assert.That(rows, Is.Not.Empty);
+        Assert.That(reader.SkippedLines, Is.LessThanOrEqualTo(1), "at most the torn last line");
+        for (var i = 0; i < rows.Count; i++)
+        {
+            if (rows[i].Step != i || (double)rows[i].Values["value"]! != i)
+            {
+                Assert.Fail($"row {i} is step {rows[i].Step} with {rows[i].Values["value"]}: the file is not a gap-free prefix");
+            }
+        }
+
+        var options = Options("forever");
+        options.Project = "process";
+        options.Resume = ResumeMode.Must;
+        var resumed = Run.Init(options);
+        Assert.That(resumed.Step, Is.EqualTo(rows.Count));
+        resumed.Log("value", rows.Count);
+        resumed.Finish();
+        var after = RunReader.Open(directory);
+        Assert.That(after.ReadHistory().Select(r => r.Step), Is.EqualTo(Enumerable.Range(0, rows.Count + 1).Select(i => (long)i)));
+        Assert.That(after.SkippedLines, Is.Zero);
+    }
+
     private async Task<(int ExitCode, string Output)> RunAppAsync(string scenario, int steps)
+    {
+        using var process = Process.Start(AppStart(scenario, steps))!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await output + await error);
+    }
+
+    private ProcessStartInfo AppStart(string scenario, int steps)
     {
         var app = Path.Combine(TestContext.CurrentContext.TestDirectory, "..", "..", "..", "..", "Tracker.TestApp", "bin",
             Path.GetFileName(Path.GetDirectoryName(TestContext.CurrentContext.TestDirectory.TrimEnd('/'))!), "net10.0", "Tracker.TestApp.dll");
@@ -51,11 +103,6 @@ public sealed class ProcessExitTests : RunTestBase
             start.ArgumentList.Add(arg);
         }
 
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await output + await error);
+        return start;
     }
 }

@@ -68,13 +68,13 @@ internal sealed class RecordQueue
             return; // markers are small and one-off
         }
 
+        // Pool first, then free the slot: a producer woken by the slot must find the chunk to reuse.
         var heldSlot = chunk.HoldsSlot;
         chunk.Reset();
+        _pool.Enqueue(chunk);
         if (heldSlot)
         {
             _slots.Release();
         }
-
-        _pool.Enqueue(chunk);
     }
 }

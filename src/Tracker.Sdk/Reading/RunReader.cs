@@ -151,7 +151,8 @@ public sealed class RunReader
         var summaryFile = Path.Combine(Directory, LocalFileBackend.SummaryFile);
         if (Info.State != RunStates.Running && File.Exists(summaryFile))
         {
-            return JsonSerializer.Deserialize<Dictionary<string, object?>>(File.ReadAllBytes(summaryFile), Json.Options) ?? [];
+            using var document = JsonDocument.Parse(File.ReadAllBytes(summaryFile));
+            return document.RootElement.EnumerateObject().ToDictionary(p => p.Name, p => HistoryValue(p.Value), StringComparer.Ordinal);
         }
 
         var summary = new Dictionary<string, object?>(StringComparer.Ordinal);
@@ -168,12 +169,16 @@ public sealed class RunReader
             using var document = JsonDocument.Parse(record.Json);
             foreach (var property in document.RootElement.GetProperty("values").EnumerateObject())
             {
-                summary[property.Name] = Json.ToPlain(property.Value);
+                summary[property.Name] = HistoryValue(property.Value);
             }
         }
 
         return summary;
     }
+
+    /// <summary>History and summary values: every number is a double, as it was logged.</summary>
+    private static object? HistoryValue(JsonElement element) =>
+        element.ValueKind == JsonValueKind.Number ? element.GetDouble() : Json.ToPlain(element);
 
     private HistoryRow Row(long step, DateTimeOffset timestamp, Dictionary<string, object?> values) =>
         new(step, timestamp, timestamp - Info.StartTime, values);
