@@ -89,27 +89,9 @@ internal sealed class JsonlFormatter
         Append(SeqPrefix);
         AppendInt64(seq);
         Append(BlockSteps);
-        long previous = 0;
-        for (var r = 0; r < rows; r++)
-        {
-            Ensure(24);
-            var step = entries[r * width].Step;
-            AppendInt64(step - previous);
-            previous = step;
-            _buffer[_length++] = r == rows - 1 ? (byte)']' : (byte)',';
-        }
-
+        AppendDeltas(entries, rows, width, time: false);
         Append(BlockTs);
-        previous = 0;
-        for (var r = 0; r < rows; r++)
-        {
-            Ensure(24);
-            var ts = entries[r * width].UnixMs;
-            AppendInt64(ts - previous);
-            previous = ts;
-            _buffer[_length++] = r == rows - 1 ? (byte)']' : (byte)',';
-        }
-
+        AppendDeltas(entries, rows, width, time: true);
         Append(ValuesOpen);
         for (var k = 0; k < width; k++)
         {
@@ -133,6 +115,21 @@ internal sealed class JsonlFormatter
 
         Ensure(3);
         Append("}}\n"u8);
+    }
+
+    /// <summary>Each row's step (or time) as the first value then differences, closing the array.</summary>
+    private void AppendDeltas(ReadOnlySpan<Entry> entries, int rows, int width, bool time)
+    {
+        long previous = 0;
+        for (var r = 0; r < rows; r++)
+        {
+            Ensure(24);
+            ref readonly var entry = ref entries[r * width];
+            var value = time ? entry.UnixMs : entry.Step;
+            AppendInt64(value - previous);
+            previous = value;
+            _buffer[_length++] = r == rows - 1 ? (byte)']' : (byte)',';
+        }
     }
 
     private void AppendValue(in Entry entry)

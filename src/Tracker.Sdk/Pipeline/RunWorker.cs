@@ -15,6 +15,7 @@ internal readonly record struct WorkerCounters(long Written, long Retried, long 
 /// </summary>
 internal sealed class RunWorker
 {
+    private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(2);
     private readonly RecordQueue _queue;
     private readonly IRunBackend _backend;
     private readonly RecordBatch _batch;
@@ -84,9 +85,19 @@ internal sealed class RunWorker
         catch (TimeoutException)
         {
             await _abort.CancelAsync().ConfigureAwait(false);
-            await _loop.ConfigureAwait(false);
             _diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Error,
                 $"Finish ran out of its {budget.TotalSeconds:N1} s budget (FinishTimeout) before everything was written."));
+            try
+            {
+                // A backend that ignores cancellation must not hold Finish hostage either.
+                await _loop.WaitAsync(StopGrace, time).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                _diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Error,
+                    $"The backend did not stop within {StopGrace.TotalSeconds:N0} s of being cancelled; it is left running and not closed."));
+                return;
+            }
         }
 
         try
