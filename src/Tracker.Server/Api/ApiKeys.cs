@@ -1,0 +1,68 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using Tracker.Server.Storage;
+
+namespace Tracker.Server.Api;
+
+/// <summary>Creates API keys (shown once) and checks the Bearer key of a request against their hashes.</summary>
+internal static class ApiKeys
+{
+    public static string NewSecret() => "trk_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    public static string Hash(string secret) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
+
+    /// <summary>Null when the request may go on; otherwise the problem to answer with (401 or 403).</summary>
+    public static async Task<IResult?> CheckAsync(HttpContext context, SqlRunStore store, string project, CancellationToken cancellationToken)
+    {
+        var header = context.Request.Headers.Authorization.ToString();
+        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) || header.Length <= 7)
+        {
+            return Problems.Create(HttpStatusCode.Unauthorized, "API key required",
+                "Send the key as 'Authorization: Bearer <key>'. Create one with: dotnet run --project src/Tracker.Server -- keys create --name NAME");
+        }
+
+        var key = await store.FindKeyAsync(Hash(header[7..].Trim()), cancellationToken);
+        if (key is null || key.RevokedAt is not null)
+        {
+            return Problems.Create(HttpStatusCode.Unauthorized, "Invalid API key",
+                key is null ? "The key is not known to this server." : $"The key '{key.Name}' was revoked. Create a new one.");
+        }
+
+        if (key.Project is not null && !string.Equals(key.Project, project, StringComparison.Ordinal))
+        {
+            return Problems.Create(HttpStatusCode.Forbidden, "Key not valid for this project",
+                $"The key '{key.Name}' may write to project '{key.Project}' only, not '{project}'.");
+        }
+
+        return null;
+    }
+
+    /// <summary>Reads are open to loopback clients unless configured otherwise (Tracker:ReadAccess = loopback | open | key).</summary>
+    public static bool ReadNeedsKey(HttpContext context, string readAccess) => readAccess switch
+    {
+        "open" => false,
+        "key" => true,
+        _ => context.Connection.RemoteIpAddress is not { } ip || !IPAddress.IsLoopback(ip),
+    };
+}
+
+/// <summary>RFC 9457 problem responses that say what was wrong and what to do.</summary>
+internal static class Problems
+{
+    public static IResult Create(HttpStatusCode status, string title, string detail, string? field = null, long? expectedSeq = null)
+    {
+        var extensions = new Dictionary<string, object?>();
+        if (field is not null)
+        {
+            extensions["field"] = field;
+        }
+
+        if (expectedSeq is not null)
+        {
+            extensions["expected_seq"] = expectedSeq;
+        }
+
+        return Results.Problem(detail: detail, statusCode: (int)status, title: title, extensions: extensions);
+    }
+}

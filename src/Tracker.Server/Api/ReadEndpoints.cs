@@ -1,0 +1,250 @@
+using System.Globalization;
+using System.Net;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Options;
+using Tracker.Server.Storage;
+
+namespace Tracker.Server.Api;
+
+/// <summary>The read half of the protocol, for the web UI and the CLI.</summary>
+internal static class ReadEndpoints
+{
+    private const int MaxExportPoints = 100_000;
+
+    public static void Map(WebApplication app)
+    {
+        var api = app.MapGroup("/api/v1").AddEndpointFilter(async (context, next) =>
+        {
+            var http = context.HttpContext;
+            var options = http.RequestServices.GetRequiredService<IOptions<ServerOptions>>().Value;
+            if (ApiKeys.ReadNeedsKey(http, options.ReadAccess))
+            {
+                var project = http.Request.RouteValues["project"] as string ?? string.Empty;
+                var store = http.RequestServices.GetRequiredService<SqlRunStore>();
+                if (await ApiKeys.CheckAsync(http, store, project, http.RequestAborted) is { } denied)
+                {
+                    return denied;
+                }
+            }
+
+            return await next(context);
+        });
+        api.MapGet("/projects", ListProjectsAsync);
+        api.MapGet("/projects/{project}/runs", ListRunsAsync);
+        api.MapGet("/projects/{project}/runs/{runId}", GetRunAsync);
+        api.MapGet("/projects/{project}/runs/{runId}/metrics", ListMetricsAsync);
+        api.MapGet("/projects/{project}/runs/{runId}/series", SeriesAsync);
+        api.MapGet("/projects/{project}/runs/{runId}/export", ExportAsync);
+    }
+
+    private static async Task<IResult> ListProjectsAsync(SqlRunStore store, CancellationToken cancellationToken) =>
+        Results.Ok((await store.ListProjectsAsync(cancellationToken))
+            .Select(p => new { name = p.Name, run_count = p.RunCount, last_update = p.LastUpdate }));
+
+    private static async Task<IResult> ListRunsAsync(string project, HttpContext context, SqlRunStore store, CancellationToken cancellationToken)
+    {
+        var query = context.Request.Query;
+        IEnumerable<StoredRun> runs = await store.ListRunsAsync(project, cancellationToken);
+        if (query["state"].ToString() is { Length: > 0 } state)
+        {
+            runs = runs.Where(r => r.State == state);
+        }
+
+        if (query["tag"].ToString() is { Length: > 0 } tag)
+        {
+            runs = runs.Where(r => (r.Metadata["tags"] as JsonArray ?? []).Any(t => (string?)t == tag));
+        }
+
+        if (query["name"].ToString() is { Length: > 0 } name)
+        {
+            runs = runs.Where(r => r.Name.Contains(name, StringComparison.OrdinalIgnoreCase) || r.RunId.Contains(name, StringComparison.OrdinalIgnoreCase));
+        }
+
+        foreach (var (parameter, values) in query.Where(q => q.Key.StartsWith("config.", StringComparison.Ordinal)))
+        {
+            var key = parameter["config.".Length..];
+            var wanted = values.ToString();
+            runs = runs.Where(r => r.Config[key] is { } value && Text(value) == wanted);
+        }
+
+        if (query["sort"].ToString() is { Length: > 0 } sort)
+        {
+            var descending = sort.StartsWith('-');
+            var field = sort.TrimStart('-', '+');
+            Func<StoredRun, IComparable?> selector = field switch
+            {
+                "name" => r => r.Name,
+                "state" => r => r.State,
+                "start_time" => r => r.StartTime,
+                _ when field.StartsWith("summary.", StringComparison.Ordinal) => r => Number(r.Summary[field["summary.".Length..]]),
+                _ => r => null,
+            };
+
+            // Runs without the value go last either way.
+            runs = descending
+                ? runs.OrderBy(r => selector(r) is null).ThenByDescending(selector)
+                : runs.OrderBy(r => selector(r) is null).ThenBy(selector);
+        }
+
+        var offset = int.TryParse(query["offset"], CultureInfo.InvariantCulture, out var o) ? Math.Max(0, o) : 0;
+        var limit = int.TryParse(query["limit"], CultureInfo.InvariantCulture, out var l) ? Math.Clamp(l, 1, 10_000) : 1_000;
+        return Results.Ok(runs.Skip(offset).Take(limit).Select(RunJson));
+    }
+
+    private static async Task<IResult> GetRunAsync(string project, string runId, SqlRunStore store, CancellationToken cancellationToken) =>
+        await store.GetRunAsync(project, runId, cancellationToken) is { } run
+            ? Results.Ok(RunJson(run))
+            : NotFound(project, runId);
+
+    private static async Task<IResult> ListMetricsAsync(string project, string runId, SqlRunStore store, CancellationToken cancellationToken)
+    {
+        if (await store.GetRunAsync(project, runId, cancellationToken) is not { } run)
+        {
+            return NotFound(project, runId);
+        }
+
+        var metrics = await store.ListMetricsAsync(run.Pk, cancellationToken);
+        return Results.Ok(metrics.Select(m => new
+        {
+            key = m.Key, count = m.Count, first_step = m.FirstStep, last_step = m.LastStep, min = Json(m.Min), max = Json(m.Max), last = Json(m.Last),
+        }));
+    }
+
+    private static async Task<IResult> SeriesAsync(string project, string runId, HttpContext context, SqlRunStore store, CancellationToken cancellationToken)
+    {
+        var query = context.Request.Query;
+        if (query["key"].ToString() is not { Length: > 0 } key)
+        {
+            return Problems.Create(HttpStatusCode.BadRequest, "Missing key", "Name the metric with ?key=, for example ?key=train/loss.", "key");
+        }
+
+        var x = query["x"].ToString() is { Length: > 0 } axis ? axis : "step";
+        if (x is not ("step" or "time"))
+        {
+            return Problems.Create(HttpStatusCode.BadRequest, "Invalid x", "x must be step or time.", "x");
+        }
+
+        var buckets = SeriesQuery.DefaultBuckets;
+        if (query["buckets"].Count > 0 && (!int.TryParse(query["buckets"], CultureInfo.InvariantCulture, out buckets) || buckets is < 1 or > SeriesQuery.MaxBuckets))
+        {
+            return Problems.Create(HttpStatusCode.BadRequest, "Invalid buckets", $"buckets must be an integer from 1 to {SeriesQuery.MaxBuckets}.", "buckets");
+        }
+
+        if (!TryLong(query["from"], out var from) || !TryLong(query["to"], out var to))
+        {
+            return Problems.Create(HttpStatusCode.BadRequest, "Invalid range", "from and to must be integers (steps, or Unix milliseconds with x=time).", "from");
+        }
+
+        if (await store.GetRunAsync(project, runId, cancellationToken) is not { } run)
+        {
+            return NotFound(project, runId);
+        }
+
+        var result = await SeriesQuery.RunAsync(store, run.Pk, key, x == "time", buckets, from, to, cancellationToken);
+        return Results.Ok(new
+        {
+            key,
+            x,
+            buckets = result.Select(b => new { x0 = b.X0, x1 = b.X1, count = b.Count, min = Json(b.Min), max = Json(b.Max), last = Json(b.Last), last_x = b.LastX }),
+        });
+    }
+
+    private static async Task<IResult> ExportAsync(string project, string runId, HttpContext context, SqlRunStore store, CancellationToken cancellationToken)
+    {
+        var query = context.Request.Query;
+        if (query["key"].ToString() is not { Length: > 0 } key)
+        {
+            return Problems.Create(HttpStatusCode.BadRequest, "Missing key", "Name the metric with ?key=.", "key");
+        }
+
+        if (!TryLong(query["after_step"], out var afterStep))
+        {
+            return Problems.Create(HttpStatusCode.BadRequest, "Invalid after_step", "after_step must be an integer.", "after_step");
+        }
+
+        var limit = int.TryParse(query["limit"], CultureInfo.InvariantCulture, out var l) ? Math.Clamp(l, 1, MaxExportPoints) : 10_000;
+        if (await store.GetRunAsync(project, runId, cancellationToken) is not { } run)
+        {
+            return NotFound(project, runId);
+        }
+
+        var after = afterStep ?? long.MinValue;
+        var chunks = (await store.GetChunkSummariesAsync(run.Pk, key, cancellationToken))
+            .Where(c => c.LastStep > after).ToList();
+
+        // Chunks may overlap when points arrived out of order: read enough of them in step order.
+        var points = new List<(long Step, long Time, double Value)>();
+        var wanted = new List<long>();
+        var pointsSoFar = 0L;
+        foreach (var chunk in chunks.OrderBy(c => c.FirstStep))
+        {
+            if (pointsSoFar >= limit && chunk.FirstStep > points.Select(p => p.Step).DefaultIfEmpty(long.MaxValue).Max())
+            {
+                break;
+            }
+
+            wanted.Add(chunk.ChunkNo);
+            pointsSoFar += chunk.Count;
+        }
+
+        foreach (var block in await store.ReadChunksAsync(run.Pk, key, wanted, cancellationToken))
+        {
+            for (var i = 0; i < block.Count; i++)
+            {
+                if (block.Steps[i] > after)
+                {
+                    points.Add((block.Steps[i], block.Times[i], block.Values[i]));
+                }
+            }
+        }
+
+        var page = points.OrderBy(p => p.Step).Take(limit).ToList();
+        return Results.Ok(new
+        {
+            key,
+            points = page.Select(p => new object?[] { p.Step, p.Time, Json(p.Value) }),
+            next_after_step = page.Count == limit ? page[^1].Step : (long?)null,
+        });
+    }
+
+    private static IResult NotFound(string project, string runId) =>
+        Problems.Create(HttpStatusCode.NotFound, "Unknown run", $"Run '{runId}' of project '{project}' does not exist on this server.");
+
+    private static object RunJson(StoredRun run)
+    {
+        var json = (JsonObject)run.Metadata.DeepClone();
+        json["project"] = run.Project;
+        json["id"] = run.RunId;
+        json["name"] = run.Name;
+        json["state"] = run.State;
+        json["config"] = run.Config.DeepClone();
+        json["summary"] = run.Summary.DeepClone();
+        json["acked_seq"] = run.AckedSeq;
+        json["updated_at"] = run.UpdatedAt.ToString("O", CultureInfo.InvariantCulture);
+        return json;
+    }
+
+    /// <summary>JSON has no NaN or infinities: they travel as strings, as in records.jsonl.</summary>
+    private static object Json(double value) => double.IsFinite(value) ? value : value.ToString(CultureInfo.InvariantCulture);
+
+    private static double? Number(JsonNode? node) => node is JsonValue value && value.TryGetValue<double>(out var d) ? d : null;
+
+    private static string Text(JsonNode node) => node is JsonValue value && value.TryGetValue<string>(out var s) ? s : node.ToJsonString();
+
+    private static bool TryLong(Microsoft.Extensions.Primitives.StringValues text, out long? value)
+    {
+        value = null;
+        if (text.Count == 0 || string.IsNullOrEmpty(text))
+        {
+            return true;
+        }
+
+        if (long.TryParse(text, CultureInfo.InvariantCulture, out var parsed))
+        {
+            value = parsed;
+            return true;
+        }
+
+        return false;
+    }
+}

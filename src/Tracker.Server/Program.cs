@@ -1,0 +1,39 @@
+using System.Globalization;
+using Tracker.Server;
+using Tracker.Server.Api;
+using Tracker.Server.Storage;
+
+var builder = WebApplication.CreateBuilder(args);
+if (string.IsNullOrEmpty(builder.Configuration["urls"]))
+{
+    builder.WebHost.UseUrls("http://127.0.0.1:5080"); // loopback unless told otherwise
+}
+
+var options = builder.Configuration.GetSection("Tracker").Get<ServerOptions>() ?? new ServerOptions();
+builder.Services.Configure<ServerOptions>(builder.Configuration.GetSection("Tracker"));
+builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddSingleton(new SqlRunStore(options.Postgres is { Length: > 0 } postgres
+    ? new PostgresDialect(postgres)
+    : new SqliteDialect(Path.GetFullPath(options.Sqlite))));
+builder.Services.AddProblemDetails();
+builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = options.MaxBodyBytes);
+
+var app = builder.Build();
+var store = app.Services.GetRequiredService<SqlRunStore>();
+await store.MigrateAsync(CancellationToken.None);
+
+var command = args.Where(a => !a.StartsWith("--", StringComparison.Ordinal)).ToArray();
+if (command.Length > 0 && command[0] == "keys")
+{
+    return await KeysCommand.RunAsync(store, args, Console.Out, Console.Error);
+}
+
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+IngestEndpoints.Map(app);
+ReadEndpoints.Map(app);
+app.MapGet("/health", () => Results.Ok(new { status = "ok", storage = store.Kind }));
+app.Lifetime.ApplicationStarted.Register(() =>
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Tracker server listening on {string.Join(", ", app.Urls)} ({store.Kind})")));
+await app.RunAsync();
+return 0;

@@ -1,0 +1,17 @@
+namespace Tracker.Server;
+
+/// <summary>The server's settings, bound from the <c>Tracker</c> configuration section.</summary>
+internal sealed class ServerOptions
+{
+    /// <summary>SQLite database file, used when no PostgreSQL connection string is set.</summary>
+    public string Sqlite { get; set; } = "tracker.db";
+
+    /// <summary>PostgreSQL connection string; when set, the server stores runs there.</summary>
+    public string? Postgres { get; set; }
+
+    /// <summary>Largest request body, after decompression.</summary>
+    public long MaxBodyBytes { get; set; } = 32 * 1024 * 1024;
+
+    /// <summary><c>loopback</c> (reads open to local clients only), <c>open</c>, or <c>key</c> (reads need a key).</summary>
+    public string ReadAccess { get; set; } = "loopback";
+}

@@ -1,0 +1,43 @@
+using System.Text.Json.Nodes;
+
+namespace Tracker.Server.Storage;
+
+/// <summary>An API key as stored: only the SHA-256 hash of the secret, never the secret.</summary>
+internal sealed record ApiKey(string Name, string? Project, string Hash, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt);
+
+/// <summary>A run as stored: indexed columns plus its metadata, config and summary as JSON.</summary>
+internal sealed record StoredRun(
+    long Pk, string Project, string RunId, string Name, string State, DateTimeOffset? StartTime, DateTimeOffset UpdatedAt,
+    long AckedSeq, JsonObject Metadata, JsonObject Config, JsonObject Summary);
+
+/// <summary>One project and its number of runs.</summary>
+internal sealed record ProjectInfo(string Name, long RunCount, DateTimeOffset LastUpdate);
+
+/// <summary>What a chunk row says about its points without decoding them.</summary>
+internal sealed record ChunkSummary(
+    long ChunkNo, long FirstStep, long LastStep, long FirstTime, long LastTime, int Count, double Min, double Max, double Last);
+
+/// <summary>Per-key overview of a run's metrics.</summary>
+internal sealed record MetricInfo(string Key, long Count, long FirstStep, long LastStep, double Min, double Max, double Last);
+
+/// <summary>Points of one chunk, sorted by step; times in Unix milliseconds.</summary>
+internal sealed class PointBlock(long[] steps, long[] times, double[] values)
+{
+    public long[] Steps { get; } = steps;
+
+    public long[] Times { get; } = times;
+
+    public double[] Values { get; } = values;
+
+    public int Count => Steps.Length;
+}
+
+/// <summary>The outcome of appending a batch of records.</summary>
+internal sealed record AppendResult(long AckedSeq, int Stored, int Skipped);
+
+/// <summary>The batch refers to sequence numbers the server cannot take yet.</summary>
+internal sealed class SequenceGapException(long expected, long actual)
+    : Exception($"Expected the record with seq {expected} next, got {actual}. Resend from seq {expected}.")
+{
+    public long Expected { get; } = expected;
+}

@@ -1,0 +1,165 @@
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace Tracker.Server.Storage;
+
+/// <summary>What differs between SQLite and PostgreSQL: connections, DDL, locking and bulk insert.</summary>
+internal abstract class SqlDialect
+{
+    public abstract string Name { get; }
+
+    /// <summary>Versioned schema migrations, applied in order at start-up.</summary>
+    public abstract IReadOnlyList<(int Version, string Sql)> Migrations { get; }
+
+    /// <summary>Appended to the SELECT of a run row inside a write transaction.</summary>
+    public abstract string LockRowSuffix { get; }
+
+    public abstract Task<DbConnection> OpenAsync(CancellationToken cancellationToken);
+
+    /// <summary>Serialises migrations of several server instances starting at once.</summary>
+    public abstract Task LockMigrationsAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken);
+
+    /// <summary>Inserts new chunk rows; PostgreSQL overrides this with binary COPY.</summary>
+    public virtual async Task InsertChunksAsync(DbConnection connection, DbTransaction transaction, long runPk, string key, IReadOnlyList<ChunkRow> rows, CancellationToken cancellationToken)
+    {
+        foreach (var row in rows)
+        {
+            await using var command = Sql.Command(connection, transaction,
+                "INSERT INTO metric_chunks (run_pk, key, chunk_no, first_step, last_step, first_time, last_time, count, min, max, last, steps, times, vals) "
+                + "VALUES (@run, @key, @no, @fs, @ls, @ft, @lt, @count, @min, @max, @last, @steps, @times, @vals)",
+                ("run", runPk), ("key", key), ("no", row.ChunkNo), ("fs", row.FirstStep), ("ls", row.LastStep), ("ft", row.FirstTime), ("lt", row.LastTime),
+                ("count", row.Count), ("min", Sql.Real(row.Min)), ("max", Sql.Real(row.Max)), ("last", Sql.Real(row.Last)),
+                ("steps", row.Steps), ("times", row.Times), ("vals", row.Values));
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+    }
+}
+
+/// <summary>A chunk row ready to write.</summary>
+internal sealed record ChunkRow(long ChunkNo, long FirstStep, long LastStep, long FirstTime, long LastTime, int Count, double Min, double Max, double Last, byte[] Steps, byte[] Times, byte[] Values);
+
+internal sealed class SqliteDialect(string path) : SqlDialect
+{
+    private readonly string _connectionString = new SqliteConnectionStringBuilder
+    {
+        DataSource = path,
+        Mode = SqliteOpenMode.ReadWriteCreate,
+        Pooling = true,
+        DefaultTimeout = 30,
+    }.ToString();
+
+    public override string Name => "sqlite";
+
+    public override string LockRowSuffix => string.Empty; // BEGIN IMMEDIATE already serialises writers
+
+    public override IReadOnlyList<(int Version, string Sql)> Migrations { get; } =
+    [
+        (1, """
+            CREATE TABLE api_keys (name TEXT PRIMARY KEY, project TEXT NULL, key_hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, revoked_at TEXT NULL);
+            CREATE TABLE runs (pk INTEGER PRIMARY KEY AUTOINCREMENT, project TEXT NOT NULL, run_id TEXT NOT NULL, name TEXT NOT NULL, state TEXT NOT NULL,
+                start_time TEXT NULL, updated_at TEXT NOT NULL, acked_seq INTEGER NOT NULL DEFAULT 0,
+                metadata TEXT NOT NULL, config TEXT NOT NULL, summary TEXT NOT NULL, UNIQUE (project, run_id));
+            CREATE TABLE metric_chunks (run_pk INTEGER NOT NULL, key TEXT NOT NULL, chunk_no INTEGER NOT NULL,
+                first_step INTEGER NOT NULL, last_step INTEGER NOT NULL, first_time INTEGER NOT NULL, last_time INTEGER NOT NULL,
+                count INTEGER NOT NULL, min REAL NULL, max REAL NULL, last REAL NULL, steps BLOB NOT NULL, times BLOB NOT NULL, vals BLOB NOT NULL,
+                PRIMARY KEY (run_pk, key, chunk_no)) WITHOUT ROWID;
+            """),
+    ];
+
+    public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var pragma = Sql.Command(connection, null, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+        await pragma.ExecuteNonQueryAsync(cancellationToken);
+        return connection;
+    }
+
+    public override Task LockMigrationsAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+internal sealed class PostgresDialect(string connectionString) : SqlDialect
+{
+    private readonly NpgsqlDataSource _dataSource = NpgsqlDataSource.Create(connectionString);
+
+    public override string Name => "postgresql";
+
+    public override string LockRowSuffix => " FOR UPDATE";
+
+    public override IReadOnlyList<(int Version, string Sql)> Migrations { get; } =
+    [
+        (1, """
+            CREATE TABLE api_keys (name TEXT PRIMARY KEY, project TEXT NULL, key_hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, revoked_at TEXT NULL);
+            CREATE TABLE runs (pk BIGSERIAL PRIMARY KEY, project TEXT NOT NULL, run_id TEXT NOT NULL, name TEXT NOT NULL, state TEXT NOT NULL,
+                start_time TEXT NULL, updated_at TEXT NOT NULL, acked_seq BIGINT NOT NULL DEFAULT 0,
+                metadata TEXT NOT NULL, config TEXT NOT NULL, summary TEXT NOT NULL, UNIQUE (project, run_id));
+            CREATE TABLE metric_chunks (run_pk BIGINT NOT NULL, key TEXT NOT NULL, chunk_no BIGINT NOT NULL,
+                first_step BIGINT NOT NULL, last_step BIGINT NOT NULL, first_time BIGINT NOT NULL, last_time BIGINT NOT NULL,
+                count INTEGER NOT NULL, min DOUBLE PRECISION NULL, max DOUBLE PRECISION NULL, last DOUBLE PRECISION NULL,
+                steps BYTEA NOT NULL, times BYTEA NOT NULL, vals BYTEA NOT NULL, PRIMARY KEY (run_pk, key, chunk_no));
+            """),
+    ];
+
+    public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken) =>
+        await _dataSource.OpenConnectionAsync(cancellationToken);
+
+    public override async Task LockMigrationsAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken)
+    {
+        await using var command = Sql.Command(connection, transaction, "SELECT pg_advisory_xact_lock(7205846001)");
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public override async Task InsertChunksAsync(DbConnection connection, DbTransaction transaction, long runPk, string key, IReadOnlyList<ChunkRow> rows, CancellationToken cancellationToken)
+    {
+        var npgsql = (NpgsqlConnection)connection;
+        await using var import = await npgsql.BeginBinaryImportAsync(
+            "COPY metric_chunks (run_pk, key, chunk_no, first_step, last_step, first_time, last_time, count, min, max, last, steps, times, vals) FROM STDIN (FORMAT BINARY)",
+            cancellationToken);
+        foreach (var row in rows)
+        {
+            await import.StartRowAsync(cancellationToken);
+            await import.WriteAsync(runPk, NpgsqlTypes.NpgsqlDbType.Bigint, cancellationToken);
+            await import.WriteAsync(key, NpgsqlTypes.NpgsqlDbType.Text, cancellationToken);
+            await import.WriteAsync(row.ChunkNo, NpgsqlTypes.NpgsqlDbType.Bigint, cancellationToken);
+            await import.WriteAsync(row.FirstStep, NpgsqlTypes.NpgsqlDbType.Bigint, cancellationToken);
+            await import.WriteAsync(row.LastStep, NpgsqlTypes.NpgsqlDbType.Bigint, cancellationToken);
+            await import.WriteAsync(row.FirstTime, NpgsqlTypes.NpgsqlDbType.Bigint, cancellationToken);
+            await import.WriteAsync(row.LastTime, NpgsqlTypes.NpgsqlDbType.Bigint, cancellationToken);
+            await import.WriteAsync(row.Count, NpgsqlTypes.NpgsqlDbType.Integer, cancellationToken);
+            await import.WriteAsync(row.Min, NpgsqlTypes.NpgsqlDbType.Double, cancellationToken);
+            await import.WriteAsync(row.Max, NpgsqlTypes.NpgsqlDbType.Double, cancellationToken);
+            await import.WriteAsync(row.Last, NpgsqlTypes.NpgsqlDbType.Double, cancellationToken);
+            await import.WriteAsync(row.Steps, NpgsqlTypes.NpgsqlDbType.Bytea, cancellationToken);
+            await import.WriteAsync(row.Times, NpgsqlTypes.NpgsqlDbType.Bytea, cancellationToken);
+            await import.WriteAsync(row.Values, NpgsqlTypes.NpgsqlDbType.Bytea, cancellationToken);
+        }
+
+        await import.CompleteAsync(cancellationToken);
+    }
+}
+
+/// <summary>Small ADO.NET helpers shared by both dialects.</summary>
+internal static class Sql
+{
+    public static DbCommand Command(DbConnection connection, DbTransaction? transaction, string text, params (string Name, object? Value)[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = text;
+        foreach (var (name, value) in parameters)
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = name;
+            parameter.Value = value ?? DBNull.Value;
+            command.Parameters.Add(parameter);
+        }
+
+        return command;
+    }
+
+    /// <summary>SQLite cannot store NaN (it becomes NULL); NULL reads back as NaN in both.</summary>
+    public static object Real(double value) => double.IsNaN(value) ? DBNull.Value : value;
+
+    public static double ReadReal(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? double.NaN : reader.GetDouble(ordinal);
+}

@@ -1,0 +1,538 @@
+using System.Data.Common;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Tracker.Server.Ingest;
+
+namespace Tracker.Server.Storage;
+
+/// <summary>The run was never created on this server.</summary>
+internal sealed class RunNotFoundException(string project, string runId)
+    : Exception($"Run '{runId}' of project '{project}' does not exist on this server. Create it with PUT /api/v1/projects/{project}/runs/{runId} first.");
+
+/// <summary>
+/// The store, written once against ADO.NET for SQLite and PostgreSQL alike; <see cref="SqlDialect"/>
+/// holds what differs. Metric points live in chunk rows of up to <see cref="ChunkCodec.ChunkSize"/>
+/// points with their step range, min, max and last value.
+/// </summary>
+internal sealed class SqlRunStore(SqlDialect dialect)
+{
+    public string Kind => dialect.Name;
+
+    public async Task MigrateAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await dialect.LockMigrationsAsync(connection, transaction, cancellationToken);
+        await Execute(connection, transaction, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)", cancellationToken);
+        await using var read = Sql.Command(connection, transaction, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
+        var current = Convert.ToInt32(await read.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
+        foreach (var (version, sql) in dialect.Migrations.Where(m => m.Version > current))
+        {
+            await Execute(connection, transaction, sql, cancellationToken);
+            await using var record = Sql.Command(connection, transaction, "INSERT INTO schema_version (version) VALUES (@v)", ("v", version));
+            await record.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    // ---- API keys ----
+
+    public async Task CreateKeyAsync(ApiKey key, CancellationToken cancellationToken)
+    {
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        await using var command = Sql.Command(connection, null,
+            "INSERT INTO api_keys (name, project, key_hash, created_at) VALUES (@name, @project, @hash, @created)",
+            ("name", key.Name), ("project", key.Project), ("hash", key.Hash), ("created", Format(key.CreatedAt)));
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task<bool> RevokeKeyAsync(string name, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        await using var command = Sql.Command(connection, null,
+            "UPDATE api_keys SET revoked_at = @now WHERE name = @name AND revoked_at IS NULL", ("now", Format(now)), ("name", name));
+        return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
+    }
+
+    public async Task<IReadOnlyList<ApiKey>> ListKeysAsync(CancellationToken cancellationToken) =>
+        await QueryKeysAsync("SELECT name, project, key_hash, created_at, revoked_at FROM api_keys ORDER BY name", null, cancellationToken);
+
+    public async Task<ApiKey?> FindKeyAsync(string hash, CancellationToken cancellationToken) =>
+        (await QueryKeysAsync("SELECT name, project, key_hash, created_at, revoked_at FROM api_keys WHERE key_hash = @hash", hash, cancellationToken))
+        .SingleOrDefault();
+
+    // ---- Writing runs ----
+
+    /// <summary>Creates the run or replaces its metadata; returns the highest stored sequence number.</summary>
+    public async Task<long> UpsertRunAsync(string project, string runId, JsonObject metadata, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var config = metadata["config"] as JsonObject ?? [];
+        var name = (string?)metadata["name"] ?? runId;
+        var state = (string?)metadata["state"] ?? "running";
+        var start = (string?)metadata["start_time"];
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        await using var command = Sql.Command(connection, null,
+            "INSERT INTO runs (project, run_id, name, state, start_time, updated_at, acked_seq, metadata, config, summary) "
+            + "VALUES (@project, @run, @name, @state, @start, @now, 0, @metadata, @config, '{}') "
+            + "ON CONFLICT (project, run_id) DO UPDATE SET name = excluded.name, state = excluded.state, start_time = excluded.start_time, "
+            + "updated_at = excluded.updated_at, metadata = excluded.metadata, config = excluded.config "
+            + "RETURNING acked_seq",
+            ("project", project), ("run", runId), ("name", name), ("state", state), ("start", start), ("now", Format(now)),
+            ("metadata", metadata.ToJsonString()), ("config", config.ToJsonString()));
+        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
+    /// Stores the lines not stored yet, in one transaction: lines at or below the run's acked
+    /// sequence number are replays and skipped; the first new one must follow it without a gap.
+    /// </summary>
+    public async Task<AppendResult> AppendAsync(string project, string runId, IReadOnlyList<ParsedLine> lines, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var run = await ReadRunAsync(connection, transaction, project, runId, forUpdate: true, cancellationToken)
+            ?? throw new RunNotFoundException(project, runId);
+
+        var fresh = lines.Where(l => l.Seq > run.AckedSeq).ToList();
+        var expected = run.AckedSeq + 1;
+        foreach (var line in fresh)
+        {
+            if (line.Seq != expected)
+            {
+                throw new SequenceGapException(expected, line.Seq);
+            }
+
+            expected++;
+        }
+
+        if (fresh.Count == 0)
+        {
+            return new AppendResult(run.AckedSeq, 0, lines.Count);
+        }
+
+        var changes = RunChanges.Apply(run, fresh);
+        foreach (var (key, points) in changes.Points)
+        {
+            await AppendPointsAsync(connection, transaction, run.Pk, key, points, cancellationToken);
+        }
+
+        var acked = fresh[^1].Seq;
+        await using (var update = Sql.Command(connection, transaction,
+            "UPDATE runs SET acked_seq = @acked, state = @state, name = @name, updated_at = @now, metadata = @metadata, config = @config, summary = @summary WHERE pk = @pk",
+            ("acked", acked), ("state", (string?)run.Metadata["state"] ?? run.State), ("name", run.Name), ("now", Format(now)),
+            ("metadata", run.Metadata.ToJsonString()), ("config", run.Config.ToJsonString()), ("summary", run.Summary.ToJsonString()), ("pk", run.Pk)))
+        {
+            await update.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return new AppendResult(acked, fresh.Count, lines.Count - fresh.Count);
+    }
+
+    /// <summary>Sets a run's final state without any records, as <c>POST .../finish</c> asks.</summary>
+    public async Task FinishRunAsync(string project, string runId, string state, int? exitCode, DateTimeOffset endTime, CancellationToken cancellationToken)
+    {
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var run = await ReadRunAsync(connection, transaction, project, runId, forUpdate: true, cancellationToken)
+            ?? throw new RunNotFoundException(project, runId);
+        run.Metadata["state"] = state;
+        run.Metadata["exit_code"] = exitCode;
+        run.Metadata["end_time"] = endTime.ToString("O", CultureInfo.InvariantCulture);
+        await using (var update = Sql.Command(connection, transaction,
+            "UPDATE runs SET state = @state, updated_at = @now, metadata = @metadata WHERE pk = @pk",
+            ("state", state), ("now", Format(endTime)), ("metadata", run.Metadata.ToJsonString()), ("pk", run.Pk)))
+        {
+            await update.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    // ---- Reading ----
+
+    public async Task<IReadOnlyList<ProjectInfo>> ListProjectsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        await using var command = Sql.Command(connection, null, "SELECT project, COUNT(*), MAX(updated_at) FROM runs GROUP BY project ORDER BY project");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var projects = new List<ProjectInfo>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            projects.Add(new ProjectInfo(reader.GetString(0), reader.GetInt64(1), Parse(reader.GetString(2))));
+        }
+
+        return projects;
+    }
+
+    public async Task<IReadOnlyList<StoredRun>> ListRunsAsync(string project, CancellationToken cancellationToken)
+    {
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        return await QueryRunsAsync(connection, null, "WHERE project = @project ORDER BY start_time DESC, run_id", [("project", project)], cancellationToken);
+    }
+
+    public async Task<StoredRun?> GetRunAsync(string project, string runId, CancellationToken cancellationToken)
+    {
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        return await ReadRunAsync(connection, null, project, runId, forUpdate: false, cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<MetricInfo>> ListMetricsAsync(long runPk, CancellationToken cancellationToken)
+    {
+        var summaries = new Dictionary<string, List<ChunkSummary>>(StringComparer.Ordinal);
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        await using var command = Sql.Command(connection, null,
+            $"SELECT key, {SummaryColumns} FROM metric_chunks WHERE run_pk = @run ORDER BY key, chunk_no", ("run", runPk));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var key = reader.GetString(0);
+            if (!summaries.TryGetValue(key, out var list))
+            {
+                summaries[key] = list = [];
+            }
+
+            list.Add(ReadSummary(reader, 1));
+        }
+
+        return summaries.Select(p =>
+        {
+            var chunks = p.Value;
+            var last = chunks.MaxBy(c => c.LastStep)!;
+            var mins = chunks.Select(c => c.Min).Where(v => !double.IsNaN(v)).ToList();
+            var maxs = chunks.Select(c => c.Max).Where(v => !double.IsNaN(v)).ToList();
+            return new MetricInfo(p.Key, chunks.Sum(c => (long)c.Count), chunks.Min(c => c.FirstStep), last.LastStep,
+                mins.Count > 0 ? mins.Min() : double.NaN, maxs.Count > 0 ? maxs.Max() : double.NaN, last.Last);
+        }).ToList();
+    }
+
+    public async Task<IReadOnlyList<ChunkSummary>> GetChunkSummariesAsync(long runPk, string key, CancellationToken cancellationToken)
+    {
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        await using var command = Sql.Command(connection, null,
+            $"SELECT {SummaryColumns} FROM metric_chunks WHERE run_pk = @run AND key = @key ORDER BY chunk_no", ("run", runPk), ("key", key));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var chunks = new List<ChunkSummary>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            chunks.Add(ReadSummary(reader, 0));
+        }
+
+        return chunks;
+    }
+
+    /// <summary>Decodes the given chunks of a series.</summary>
+    public async Task<IReadOnlyList<PointBlock>> ReadChunksAsync(long runPk, string key, IReadOnlyCollection<long> chunkNumbers, CancellationToken cancellationToken)
+    {
+        var blocks = new List<PointBlock>(chunkNumbers.Count);
+        if (chunkNumbers.Count == 0)
+        {
+            return blocks;
+        }
+
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+
+        // The numbers come from our own summary query, so listing them inline is safe.
+        var list = string.Join(",", chunkNumbers.Select(n => n.ToString(CultureInfo.InvariantCulture)));
+        await using var command = Sql.Command(connection, null,
+            $"SELECT steps, times, vals FROM metric_chunks WHERE run_pk = @run AND key = @key AND chunk_no IN ({list}) ORDER BY chunk_no",
+            ("run", runPk), ("key", key));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            blocks.Add(new PointBlock(
+                ChunkCodec.UnpackInt64((byte[])reader[0]), ChunkCodec.UnpackInt64((byte[])reader[1]), ChunkCodec.UnpackDouble((byte[])reader[2])));
+        }
+
+        return blocks;
+    }
+
+    // ---- Internals ----
+
+    private const string SummaryColumns = "chunk_no, first_step, last_step, first_time, last_time, count, min, max, last";
+
+    private const string RunColumns = "pk, project, run_id, name, state, start_time, updated_at, acked_seq, metadata, config, summary";
+
+    private static ChunkSummary ReadSummary(DbDataReader reader, int at) => new(
+        reader.GetInt64(at), reader.GetInt64(at + 1), reader.GetInt64(at + 2), reader.GetInt64(at + 3), reader.GetInt64(at + 4),
+        reader.GetInt32(at + 5), Sql.ReadReal(reader, at + 6), Sql.ReadReal(reader, at + 7), Sql.ReadReal(reader, at + 8));
+
+    /// <summary>
+    /// Appends points (sorted by step) to a series: fills the last chunk while it has room and
+    /// the points come after it, replaces a value logged again at the last step, and writes the
+    /// rest as new chunks.
+    /// </summary>
+    private async Task AppendPointsAsync(DbConnection connection, DbTransaction transaction, long runPk, string key, List<(long Step, long Time, double Value)> points, CancellationToken cancellationToken)
+    {
+        long nextChunkNo = 0;
+        await using (var last = Sql.Command(connection, transaction,
+            "SELECT chunk_no, count, last_step, steps, times, vals FROM metric_chunks WHERE run_pk = @run AND key = @key ORDER BY chunk_no DESC LIMIT 1",
+            ("run", runPk), ("key", key)))
+        await using (var reader = await last.ExecuteReaderAsync(cancellationToken))
+        {
+            if (await reader.ReadAsync(cancellationToken))
+            {
+                var chunkNo = reader.GetInt64(0);
+                var count = reader.GetInt32(1);
+                var lastStep = reader.GetInt64(2);
+                nextChunkNo = chunkNo + 1;
+                if (points[0].Step >= lastStep && (count < ChunkCodec.ChunkSize || points[0].Step == lastStep))
+                {
+                    var merged = new List<(long Step, long Time, double Value)>(ChunkCodec.ChunkSize);
+                    var steps = ChunkCodec.UnpackInt64((byte[])reader[3]);
+                    var times = ChunkCodec.UnpackInt64((byte[])reader[4]);
+                    var values = ChunkCodec.UnpackDouble((byte[])reader[5]);
+                    for (var i = 0; i < steps.Length; i++)
+                    {
+                        merged.Add((steps[i], times[i], values[i]));
+                    }
+
+                    var taken = 0;
+                    if (points[0].Step == lastStep)
+                    {
+                        merged[^1] = points[0]; // the same step logged again: the later value wins
+                        taken = 1;
+                    }
+
+                    while (taken < points.Count && merged.Count < ChunkCodec.ChunkSize)
+                    {
+                        merged.Add(points[taken++]);
+                    }
+
+                    await reader.DisposeAsync();
+                    var row = ToRow(chunkNo, merged);
+                    await using var update = Sql.Command(connection, transaction,
+                        "UPDATE metric_chunks SET last_step = @ls, last_time = @lt, count = @count, min = @min, max = @max, last = @last, steps = @steps, times = @times, vals = @vals "
+                        + "WHERE run_pk = @run AND key = @key AND chunk_no = @no",
+                        ("ls", row.LastStep), ("lt", row.LastTime), ("count", row.Count), ("min", Sql.Real(row.Min)), ("max", Sql.Real(row.Max)),
+                        ("last", Sql.Real(row.Last)), ("steps", row.Steps), ("times", row.Times), ("vals", row.Values),
+                        ("run", runPk), ("key", key), ("no", chunkNo));
+                    await update.ExecuteNonQueryAsync(cancellationToken);
+                    points = points[taken..];
+                }
+            }
+        }
+
+        var rows = new List<ChunkRow>();
+        for (var start = 0; start < points.Count; start += ChunkCodec.ChunkSize)
+        {
+            rows.Add(ToRow(nextChunkNo++, points.GetRange(start, Math.Min(ChunkCodec.ChunkSize, points.Count - start))));
+        }
+
+        if (rows.Count > 0)
+        {
+            await dialect.InsertChunksAsync(connection, transaction, runPk, key, rows, cancellationToken);
+        }
+    }
+
+    private static ChunkRow ToRow(long chunkNo, List<(long Step, long Time, double Value)> points)
+    {
+        var steps = new long[points.Count];
+        var times = new long[points.Count];
+        var values = new double[points.Count];
+        for (var i = 0; i < points.Count; i++)
+        {
+            (steps[i], times[i], values[i]) = points[i];
+        }
+
+        var (min, max, last) = ChunkCodec.Summarise(values);
+        return new ChunkRow(chunkNo, steps[0], steps[^1], times.Min(), times.Max(), points.Count, min, max, last,
+            ChunkCodec.Pack(steps), ChunkCodec.Pack(times), ChunkCodec.Pack(values));
+    }
+
+    private async Task<StoredRun?> ReadRunAsync(DbConnection connection, DbTransaction? transaction, string project, string runId, bool forUpdate, CancellationToken cancellationToken) =>
+        (await QueryRunsAsync(connection, transaction, "WHERE project = @project AND run_id = @run" + (forUpdate ? dialect.LockRowSuffix : string.Empty),
+            [("project", project), ("run", runId)], cancellationToken)).SingleOrDefault();
+
+    private static async Task<List<StoredRun>> QueryRunsAsync(DbConnection connection, DbTransaction? transaction, string where, (string, object?)[] parameters, CancellationToken cancellationToken)
+    {
+        await using var command = Sql.Command(connection, transaction, $"SELECT {RunColumns} FROM runs {where}", parameters);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var runs = new List<StoredRun>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            runs.Add(new StoredRun(
+                reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
+                reader.IsDBNull(5) ? null : Parse(reader.GetString(5)), Parse(reader.GetString(6)), reader.GetInt64(7),
+                JsonNode.Parse(reader.GetString(8))!.AsObject(), JsonNode.Parse(reader.GetString(9))!.AsObject(), JsonNode.Parse(reader.GetString(10))!.AsObject()));
+        }
+
+        return runs;
+    }
+
+    private async Task<List<ApiKey>> QueryKeysAsync(string sql, string? hash, CancellationToken cancellationToken)
+    {
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        await using var command = Sql.Command(connection, null, sql, ("hash", hash));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var keys = new List<ApiKey>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            keys.Add(new ApiKey(reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetString(2),
+                Parse(reader.GetString(3)), reader.IsDBNull(4) ? null : Parse(reader.GetString(4))));
+        }
+
+        return keys;
+    }
+
+    private static async Task Execute(DbConnection connection, DbTransaction transaction, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = Sql.Command(connection, transaction, sql);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static string Format(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
+
+    private static DateTimeOffset Parse(string text) => DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
+}
+
+/// <summary>What a batch of new lines does to a run: points per key, and metadata, config and summary updates.</summary>
+internal sealed class RunChanges
+{
+    public Dictionary<string, List<(long Step, long Time, double Value)>> Points { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Applies the lines' metadata to <paramref name="run"/>'s JSON and gathers its points, sorted by step.</summary>
+    public static RunChanges Apply(StoredRun run, IReadOnlyList<ParsedLine> lines)
+    {
+        var changes = new RunChanges();
+        foreach (var line in lines)
+        {
+            switch (line.Type)
+            {
+                case "history":
+                    foreach (var point in line.Points)
+                    {
+                        changes.Add(run, point);
+                    }
+
+                    break;
+                case "config":
+                    Merge(run.Config, line.Body?["values"] as JsonObject);
+                    run.Metadata["config"] = run.Config.DeepClone();
+                    break;
+                case "summary":
+                    Merge(run.Summary, line.Body?["values"] as JsonObject);
+                    break;
+                case "run":
+                    foreach (var (name, value) in line.Body!)
+                    {
+                        if (name is "tags" or "notes")
+                        {
+                            run.Metadata[name] = value?.DeepClone();
+                        }
+                    }
+
+                    break;
+                case "metric":
+                    var metrics = run.Metadata["metrics"] as JsonArray ?? [];
+                    var definition = new JsonObject();
+                    foreach (var (name, value) in line.Body!)
+                    {
+                        if (name is not ("seq" or "type" or "ts"))
+                        {
+                            definition[name] = value?.DeepClone();
+                        }
+                    }
+
+                    metrics.Add(definition);
+                    run.Metadata["metrics"] = metrics.DeepClone();
+                    break;
+                case "finish":
+                    run.Metadata["state"] = line.Body?["state"]?.DeepClone();
+                    run.Metadata["exit_code"] = line.Body?["exit_code"]?.DeepClone();
+                    run.Metadata["error"] = line.Body?["error"]?.DeepClone();
+                    if (line.Body?["ts"] is JsonValue ts && ts.TryGetValue<long>(out var ms))
+                    {
+                        run.Metadata["end_time"] = DateTimeOffset.FromUnixTimeMilliseconds(ms).ToString("O", CultureInfo.InvariantCulture);
+                    }
+
+                    break;
+                default:
+                    break; // record types of later versions are acknowledged and kept out of the way
+            }
+        }
+
+        foreach (var points in changes.Points.Values)
+        {
+            if (!IsSorted(points))
+            {
+                // Stable, so of equal steps the later value stays last.
+                var sorted = points.OrderBy(p => p.Step).ToList();
+                points.Clear();
+                points.AddRange(sorted);
+            }
+
+            DropRepeatedSteps(points);
+        }
+
+        return changes;
+    }
+
+    private void Add(StoredRun run, HistoryPoint point)
+    {
+        if (ReferenceEquals(point.Other, RecordParser.Absent))
+        {
+            return;
+        }
+
+        // The summary holds each key's last value, text included; charts take numbers and bools.
+        run.Summary[point.Key] = point.Other switch
+        {
+            string text => text,
+            bool flag => flag,
+            _ => double.IsFinite(point.Number) ? point.Number : JsonValue.Create(point.Number.ToString(CultureInfo.InvariantCulture)),
+        };
+        if (point.Other is string)
+        {
+            return;
+        }
+
+        if (!Points.TryGetValue(point.Key, out var list))
+        {
+            Points[point.Key] = list = [];
+        }
+
+        list.Add((point.Step, point.Time, point.Number));
+    }
+
+    private static bool IsSorted(List<(long Step, long Time, double Value)> points)
+    {
+        for (var i = 1; i < points.Count; i++)
+        {
+            if (points[i].Step < points[i - 1].Step)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>A step logged twice (commit: false, explicit steps) keeps its later value.</summary>
+    private static void DropRepeatedSteps(List<(long Step, long Time, double Value)> points)
+    {
+        var kept = 0;
+        for (var i = 0; i < points.Count; i++)
+        {
+            if (kept > 0 && points[kept - 1].Step == points[i].Step)
+            {
+                points[kept - 1] = points[i];
+            }
+            else
+            {
+                points[kept++] = points[i];
+            }
+        }
+
+        points.RemoveRange(kept, points.Count - kept);
+    }
+
+    private static void Merge(JsonObject target, JsonObject? values)
+    {
+        foreach (var (name, value) in values ?? [])
+        {
+            target[name] = value?.DeepClone();
+        }
+    }
+}
