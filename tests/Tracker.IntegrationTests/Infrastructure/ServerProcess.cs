@@ -1,0 +1,152 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+
+namespace Tracker.IntegrationTests.Infrastructure;
+
+/// <summary>
+/// A real Tracker.Server process on 127.0.0.1 and a free port, over SQLite (a temporary file) or
+/// PostgreSQL (a fresh database). Can be killed (SIGKILL) and started again on the same store.
+/// </summary>
+internal sealed class ServerProcess : IAsyncDisposable
+{
+    private readonly string _storageArgument;
+    private readonly string _directory;
+    private Process? _process;
+
+    private ServerProcess(string storageArgument, string directory, int port)
+    {
+        _storageArgument = storageArgument;
+        _directory = directory;
+        Port = port;
+        BaseUrl = new Uri($"http://127.0.0.1:{port}");
+    }
+
+    public int Port { get; }
+
+    public Uri BaseUrl { get; }
+
+    public string ApiKey { get; private set; } = string.Empty;
+
+    public static string ServerDll => Path.Combine(AppContext.BaseDirectory, "Tracker.Server.dll");
+
+    public static async Task<ServerProcess> StartAsync(string storage)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "tracker-it", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        var argument = storage == "postgres"
+            ? $"--Tracker:Postgres={Postgres.NewDatabase()}"
+            : $"--Tracker:Sqlite={Path.Combine(directory, "tracker.db")}";
+        var server = new ServerProcess(argument, directory, Postgres.FreePort());
+        server.ApiKey = await server.CreateKeyAsync("tests");
+        await server.StartAsync();
+        return server;
+    }
+
+    /// <summary>Runs <c>keys create</c> against the same store and returns the secret it printed.</summary>
+    public async Task<string> CreateKeyAsync(string name, string? project = null)
+    {
+        var args = new List<string> { "keys", "create", "--name", name, _storageArgument };
+        if (project is not null)
+        {
+            args.AddRange(["--project", project]);
+        }
+
+        var (exit, output, error) = await RunServerCommandAsync(args);
+        Assert.That(exit, Is.Zero, error);
+        return output.Trim();
+    }
+
+    public async Task RevokeKeyAsync(string name)
+    {
+        var (exit, _, error) = await RunServerCommandAsync(["keys", "revoke", "--name", name, _storageArgument]);
+        Assert.That(exit, Is.Zero, error);
+    }
+
+    public async Task StartAsync()
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { ServerDll, "--urls", BaseUrl.ToString().TrimEnd('/'), _storageArgument, "--Logging:LogLevel:Default=Warning" })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        _process = Process.Start(start)!;
+        _process.OutputDataReceived += (_, _) => { };
+        _process.ErrorDataReceived += (_, _) => { };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+        using var http = new HttpClient { BaseAddress = BaseUrl, Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (DateTime.UtcNow < deadline)
+        {
+            Assert.That(_process.HasExited, Is.False, "the server process exited at start-up");
+            try
+            {
+                var health = await http.GetFromJsonAsync<Dictionary<string, string>>("/health");
+                if (health?["status"] == "ok")
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+            catch (TaskCanceledException)
+            {
+            }
+
+            await Task.Delay(100);
+        }
+
+        Assert.Fail("the server did not answer /health within 60 s");
+    }
+
+    /// <summary>SIGKILL: no shutdown code runs, as in a crash.</summary>
+    public void Kill()
+    {
+        _process?.Kill();
+        _process?.WaitForExit();
+        _process?.Dispose();
+        _process = null;
+    }
+
+    public HttpClient Client(string? key = null)
+    {
+        var client = new HttpClient { BaseAddress = BaseUrl };
+        if ((key ?? ApiKey) is { Length: > 0 } bearer)
+        {
+            client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", bearer);
+        }
+
+        return client;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Kill();
+        await Task.Yield();
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private async Task<(int Exit, string Output, string Error)> RunServerCommandAsync(IEnumerable<string> args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(ServerDll);
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return (process.ExitCode, await output, await error);
+    }
+}

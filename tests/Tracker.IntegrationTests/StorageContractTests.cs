@@ -1,0 +1,248 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using Tracker.IntegrationTests.Infrastructure;
+using Tracker.Server.Ingest;
+using Tracker.Server.Storage;
+
+namespace Tracker.IntegrationTests;
+
+/// <summary>The same contract, run against a real SQLite file and a real PostgreSQL database.</summary>
+[TestFixture("sqlite")]
+[TestFixture("postgres")]
+public sealed class StorageContractTests(string kind)
+{
+    private static readonly DateTimeOffset Now = new(2026, 11, 27, 0, 0, 0, TimeSpan.Zero);
+    private SqlRunStore _store = null!;
+    private string? _directory;
+
+    [SetUp]
+    public async Task CreateStore()
+    {
+        if (kind == "sqlite")
+        {
+            _directory = Path.Combine(Path.GetTempPath(), "tracker-store", Guid.NewGuid().ToString("N"));
+            Directory.CreateDirectory(_directory);
+            _store = new SqlRunStore(new SqliteDialect(Path.Combine(_directory, "t.db")));
+        }
+        else
+        {
+            _store = new SqlRunStore(new PostgresDialect(Postgres.NewDatabase()));
+        }
+
+        await _store.MigrateAsync(CancellationToken.None);
+        await _store.MigrateAsync(CancellationToken.None); // migrations are idempotent
+    }
+
+    [TearDown]
+    public void DeleteStore()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        if (_directory is not null)
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+    }
+
+    [Test]
+    public async Task Append_StoresEveryPointOnceInStepOrder()
+    {
+        var run = await CreateRunAsync();
+        var lines = History(1, Enumerable.Range(0, 5000).Select(i => (long)i), i => 1.0 / (i + 3));
+        var result = await _store.AppendAsync("p", "r", lines, Now, CancellationToken.None);
+
+        Assert.That(result, Is.EqualTo(new AppendResult(5000, 5000, 0)));
+        var points = await ReadAllAsync(run, "loss");
+        Assert.That(points.Select(p => p.Step), Is.EqualTo(Enumerable.Range(0, 5000).Select(i => (long)i)));
+        Assert.That(points.Select(p => p.Value), Is.EqualTo(Enumerable.Range(0, 5000).Select(i => 1.0 / (i + 3))));
+    }
+
+    [Test]
+    public async Task Append_ReplayedBatch_IsSkippedAndChangesNothing()
+    {
+        var run = await CreateRunAsync();
+        var lines = History(1, Enumerable.Range(0, 100).Select(i => (long)i), i => i);
+        await _store.AppendAsync("p", "r", lines, Now, CancellationToken.None);
+        var replay = await _store.AppendAsync("p", "r", lines, Now, CancellationToken.None);
+
+        Assert.That(replay, Is.EqualTo(new AppendResult(100, 0, 100)));
+        Assert.That(await ReadAllAsync(run, "loss"), Has.Count.EqualTo(100));
+    }
+
+    [Test]
+    public async Task Append_PartlyReplayedBatch_StoresOnlyTheNewTail()
+    {
+        var run = await CreateRunAsync();
+        await _store.AppendAsync("p", "r", History(1, Enumerable.Range(0, 60).Select(i => (long)i), i => i), Now, CancellationToken.None);
+        var result = await _store.AppendAsync("p", "r", History(41, Enumerable.Range(40, 60).Select(i => (long)i), i => i), Now, CancellationToken.None);
+
+        Assert.That(result, Is.EqualTo(new AppendResult(100, 40, 20)));
+        Assert.That((await ReadAllAsync(run, "loss")).Select(p => p.Step), Is.EqualTo(Enumerable.Range(0, 100).Select(i => (long)i)));
+    }
+
+    [Test]
+    public async Task Append_WithAGap_IsRefusedWhole()
+    {
+        var run = await CreateRunAsync();
+        await _store.AppendAsync("p", "r", History(1, [0, 1], i => i), Now, CancellationToken.None);
+
+        var gap = Assert.ThrowsAsync<SequenceGapException>(() => _store.AppendAsync("p", "r", History(5, [2, 3], i => i), Now, CancellationToken.None));
+        Assert.That(gap!.Expected, Is.EqualTo(3));
+        Assert.That(await ReadAllAsync(run, "loss"), Has.Count.EqualTo(2));
+        Assert.That((await _store.GetRunAsync("p", "r", CancellationToken.None))!.AckedSeq, Is.EqualTo(2));
+    }
+
+    [Test]
+    public async Task Append_UnknownRun_Throws() =>
+        Assert.ThrowsAsync<RunNotFoundException>(() => _store.AppendAsync("p", "missing", History(1, [0], i => i), Now, CancellationToken.None));
+
+    [Test]
+    public async Task Append_OutOfOrderAndRepeatedSteps_ReadBackOncePerStepInOrder()
+    {
+        var run = await CreateRunAsync();
+        await _store.AppendAsync("p", "r", History(1, Enumerable.Range(0, 1500).Select(i => (long)i), i => i), Now, CancellationToken.None);
+        await _store.AppendAsync("p", "r", Parse(
+            "{\"seq\":1501,\"type\":\"history\",\"step\":1499,\"ts\":1,\"values\":{\"loss\":-1}}",
+            "{\"seq\":1502,\"type\":\"history\",\"step\":3000,\"ts\":1,\"values\":{\"loss\":30}}",
+            "{\"seq\":1503,\"type\":\"history\",\"step\":2000,\"ts\":1,\"values\":{\"loss\":20}}"), Now, CancellationToken.None);
+        await _store.AppendAsync("p", "r", Parse("{\"seq\":1504,\"type\":\"history\",\"step\":10,\"ts\":1,\"values\":{\"loss\":99}}"), Now, CancellationToken.None);
+
+        var points = await ReadAllAsync(run, "loss");
+        Assert.That(points.Select(p => p.Step), Is.Ordered);
+        Assert.That(points.Count(p => p.Step == 1499), Is.EqualTo(1));
+        Assert.That(points.Single(p => p.Step == 1499).Value, Is.EqualTo(-1), "the step logged again keeps its later value");
+        Assert.That(points.Select(p => p.Step).TakeLast(2), Is.EqualTo(new long[] { 2000, 3000 }));
+    }
+
+    [Test]
+    public async Task Append_ManySmallBatches_FillChunksInsteadOfFragmenting()
+    {
+        var run = await CreateRunAsync();
+        for (var batch = 0; batch < 30; batch++)
+        {
+            var first = (batch * 100) + 1;
+            await _store.AppendAsync("p", "r", History(first, Enumerable.Range(batch * 100, 100).Select(i => (long)i), i => i), Now, CancellationToken.None);
+        }
+
+        var chunks = await _store.GetChunkSummariesAsync(run.Pk, "loss", CancellationToken.None);
+        Assert.That(chunks.Select(c => c.Count), Is.EqualTo(new[] { 1024, 1024, 952 }));
+        Assert.That(await ReadAllAsync(run, "loss"), Has.Count.EqualTo(3000));
+    }
+
+    [Test]
+    public async Task Append_NaNInfinitiesBoolsAndText_AreKeptAsLogged()
+    {
+        var run = await CreateRunAsync();
+        await _store.AppendAsync("p", "r", Parse(
+            "{\"seq\":1,\"type\":\"history\",\"steps\":[0,1,1,1],\"ts\":[5,0,0,1],\"values\":{\"x\":[\"NaN\",\"Infinity\",\"-Infinity\",1.5],\"ok\":[true,false,true,null],\"phase\":[\"a\",\"b\",\"c\",\"d\"]}}"),
+            Now, CancellationToken.None);
+
+        var x = await ReadAllAsync(run, "x");
+        Assert.That(x.Select(p => p.Value), Is.EqualTo(new[] { double.NaN, double.PositiveInfinity, double.NegativeInfinity, 1.5 }));
+        Assert.That((await ReadAllAsync(run, "ok")).Select(p => p.Value), Is.EqualTo(new[] { 1.0, 0.0, 1.0 }));
+        var stored = await _store.GetRunAsync("p", "r", CancellationToken.None);
+        Assert.That((string?)stored!.Summary["phase"], Is.EqualTo("d"));
+        Assert.That(stored.Summary["x"]!.GetValue<double>(), Is.EqualTo(1.5));
+    }
+
+    [Test]
+    public async Task Append_MetadataRecords_UpdateConfigSummaryTagsAndState()
+    {
+        await CreateRunAsync();
+        await _store.AppendAsync("p", "r", Parse(
+            "{\"seq\":1,\"type\":\"history\",\"step\":0,\"ts\":5,\"values\":{\"acc\":0.5}}",
+            "{\"seq\":2,\"type\":\"config\",\"ts\":6,\"values\":{\"lr\":0.1}}",
+            "{\"seq\":3,\"type\":\"summary\",\"ts\":7,\"values\":{\"best\":0.9}}",
+            "{\"seq\":4,\"type\":\"run\",\"ts\":8,\"tags\":[\"a\",\"b\"],\"notes\":\"n\"}",
+            "{\"seq\":5,\"type\":\"metric\",\"ts\":8,\"name\":\"acc\",\"summary\":\"max\",\"goal\":\"maximize\"}",
+            "{\"seq\":6,\"type\":\"system\",\"ts\":8,\"values\":{\"cpu\":3}}",
+            "{\"seq\":7,\"type\":\"finish\",\"ts\":1795736598404,\"state\":\"failed\",\"exit_code\":2}"), Now, CancellationToken.None);
+
+        var run = (await _store.GetRunAsync("p", "r", CancellationToken.None))!;
+        Assert.That(run.State, Is.EqualTo("failed"));
+        Assert.That(run.AckedSeq, Is.EqualTo(7));
+        Assert.That(run.Config["lr"]!.GetValue<double>(), Is.EqualTo(0.1));
+        Assert.That(run.Summary["best"]!.GetValue<double>(), Is.EqualTo(0.9));
+        Assert.That(run.Summary["acc"]!.GetValue<double>(), Is.EqualTo(0.5));
+        Assert.That(run.Metadata["tags"]!.AsArray().Select(t => (string?)t), Is.EqualTo(new[] { "a", "b" }));
+        Assert.That((int?)run.Metadata["exit_code"], Is.EqualTo(2));
+        Assert.That((string?)run.Metadata["metrics"]![0]!["name"], Is.EqualTo("acc"));
+        Assert.That((string?)run.Metadata["end_time"], Does.StartWith("2026-11-"));
+    }
+
+    [Test]
+    public async Task Series_BucketsKeepCountsAndSpikes()
+    {
+        var run = await CreateRunAsync();
+        await _store.AppendAsync("p", "r", History(1, Enumerable.Range(0, 100_000).Select(i => (long)i), i => i == 54_321 ? 1e9 : i % 7), Now, CancellationToken.None);
+
+        var buckets = await SeriesQuery.RunAsync(_store, run.Pk, "loss", byTime: false, 100, null, null, CancellationToken.None);
+        Assert.That(buckets, Has.Count.EqualTo(100));
+        Assert.That(buckets.Select(b => b.Count), Has.All.EqualTo(1000));
+        Assert.That(buckets.Sum(b => b.Count), Is.EqualTo(100_000));
+        Assert.That(buckets[54].Max, Is.EqualTo(1e9), "the spike survives bucketing");
+        Assert.That(buckets[0].Min, Is.Zero);
+        Assert.That(buckets[^1].LastX, Is.EqualTo(99_999));
+        Assert.That(buckets[^1].Last, Is.EqualTo(99_999 % 7));
+
+        var zoomed = await SeriesQuery.RunAsync(_store, run.Pk, "loss", byTime: false, 1000, 54_000, 54_499, CancellationToken.None);
+        Assert.That(zoomed, Has.Count.EqualTo(500), "a zoomed range returns at full resolution");
+        Assert.That(zoomed.Single(b => b.X0 == 54_321).Max, Is.EqualTo(1e9));
+    }
+
+    [Test]
+    public async Task Keys_CreateFindRevoke()
+    {
+        await _store.CreateKeyAsync(new ApiKey("ci", "p", "hash1", Now, null), CancellationToken.None);
+
+        Assert.That((await _store.FindKeyAsync("hash1", CancellationToken.None))!.Project, Is.EqualTo("p"));
+        Assert.That(await _store.RevokeKeyAsync("ci", Now, CancellationToken.None), Is.True);
+        Assert.That((await _store.FindKeyAsync("hash1", CancellationToken.None))!.RevokedAt, Is.EqualTo(Now));
+        Assert.That(await _store.RevokeKeyAsync("ci", Now, CancellationToken.None), Is.False);
+        Assert.That(await _store.FindKeyAsync("other", CancellationToken.None), Is.Null);
+    }
+
+    [Test]
+    public async Task NamesWithSqlMetacharacters_AreStoredAsText()
+    {
+        var name = "x'); DROP TABLE runs; --";
+        await _store.UpsertRunAsync("p", "r", new JsonObject { ["name"] = name }, Now, CancellationToken.None);
+        await _store.AppendAsync("p", "r", Parse($"{{\"seq\":1,\"type\":\"history\",\"step\":0,\"ts\":1,\"values\":{{\"{name.Replace("\"", "\\\"", StringComparison.Ordinal)}\":1}}}}"), Now, CancellationToken.None);
+
+        var run = (await _store.GetRunAsync("p", "r", CancellationToken.None))!;
+        Assert.That(run.Name, Is.EqualTo(name));
+        Assert.That((await _store.ListMetricsAsync(run.Pk, CancellationToken.None)).Single().Key, Is.EqualTo(name));
+    }
+
+    [Test]
+    public async Task ListProjectsAndRuns()
+    {
+        await CreateRunAsync("p", "r1");
+        await CreateRunAsync("p", "r2");
+        await CreateRunAsync("q", "r1");
+
+        Assert.That((await _store.ListProjectsAsync(CancellationToken.None)).Select(p => (p.Name, p.RunCount)), Is.EqualTo(new[] { ("p", 2L), ("q", 1L) }));
+        Assert.That((await _store.ListRunsAsync("p", CancellationToken.None)).Select(r => r.RunId), Is.EquivalentTo(new[] { "r1", "r2" }));
+    }
+
+    private async Task<StoredRun> CreateRunAsync(string project = "p", string runId = "r")
+    {
+        var acked = await _store.UpsertRunAsync(project, runId, new JsonObject { ["name"] = "run", ["state"] = "running", ["config"] = new JsonObject { ["lr"] = 0.5 } }, Now, CancellationToken.None);
+        Assert.That(acked, Is.Zero);
+        return (await _store.GetRunAsync(project, runId, CancellationToken.None))!;
+    }
+
+    private async Task<List<(long Step, double Value)>> ReadAllAsync(StoredRun run, string key)
+    {
+        var chunks = await _store.GetChunkSummariesAsync(run.Pk, key, CancellationToken.None);
+        var blocks = await _store.ReadChunksAsync(run.Pk, key, chunks.Select(c => c.ChunkNo).ToList(), CancellationToken.None);
+        return blocks.SelectMany(b => b.Steps.Zip(b.Values)).OrderBy(p => p.First).Select(p => (p.First, p.Second)).ToList();
+    }
+
+    /// <summary>One history line per step with key "loss", numbered from <paramref name="firstSeq"/>.</summary>
+    private static List<ParsedLine> History(long firstSeq, IEnumerable<long> steps, Func<long, double> value) =>
+        Parse(steps.Select((step, i) => string.Create(CultureInfo.InvariantCulture,
+            $"{{\"seq\":{firstSeq + i},\"type\":\"history\",\"step\":{step},\"ts\":{1_795_736_598_000 + step},\"values\":{{\"loss\":{value(step):R}}}}}")).ToArray());
+
+    private static List<ParsedLine> Parse(params string[] lines) => RecordParser.Parse(Encoding.UTF8.GetBytes(string.Join('\n', lines)));
+}
