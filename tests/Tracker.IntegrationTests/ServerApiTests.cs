@@ -1,0 +1,241 @@
+using System.IO.Compression;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json.Nodes;
+using Tracker.IntegrationTests.Infrastructure;
+
+namespace Tracker.IntegrationTests;
+
+/// <summary>The HTTP API of a real server process: bad input, auth, and the read endpoints.</summary>
+[TestFixture("sqlite")]
+[TestFixture("postgres")]
+public sealed class ServerApiTests(string storage)
+{
+    private ServerProcess _server = null!;
+    private HttpClient _http = null!;
+    private int _run;
+
+    [OneTimeSetUp]
+    public async Task StartServer()
+    {
+        _server = await ServerProcess.StartAsync(storage);
+        _http = _server.Client();
+    }
+
+    [OneTimeTearDown]
+    public async Task StopServer()
+    {
+        _http.Dispose();
+        await _server.DisposeAsync();
+    }
+
+    [Test]
+    public async Task Append_ValidBatchThenReplay_StoresOnceAndSaysSo()
+    {
+        var runUrl = await CreateRunAsync();
+        var body = Lines(1, 100);
+
+        var first = await PostRecordsAsync(runUrl, body);
+        var replay = await PostRecordsAsync(runUrl, body);
+
+        Assert.That(first.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That((await first.Content.ReadFromJsonAsync<JsonObject>())!.ToJsonString(), Is.EqualTo("{\"acked_seq\":100,\"stored\":100,\"skipped\":0}"));
+        Assert.That((await replay.Content.ReadFromJsonAsync<JsonObject>())!.ToJsonString(), Is.EqualTo("{\"acked_seq\":100,\"stored\":0,\"skipped\":100}"));
+        var metrics = await _http.GetFromJsonAsync<JsonArray>($"{runUrl}/metrics");
+        Assert.That((long)metrics![0]!["count"]!, Is.EqualTo(100));
+    }
+
+    [Test]
+    public async Task Append_GzipBody_IsAccepted()
+    {
+        var runUrl = await CreateRunAsync();
+        using var compressed = new MemoryStream();
+        await using (var gzip = new GZipStream(compressed, CompressionLevel.Fastest, leaveOpen: true))
+        {
+            await gzip.WriteAsync(Encoding.UTF8.GetBytes(Lines(1, 50)));
+        }
+
+        using var content = new ByteArrayContent(compressed.ToArray());
+        content.Headers.ContentEncoding.Add("gzip");
+        var response = await _http.PostAsync($"{runUrl}/records", content);
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That((long)(await response.Content.ReadFromJsonAsync<JsonObject>())!["acked_seq"]!, Is.EqualTo(50));
+    }
+
+    [TestCase("{not json", "body")]
+    [TestCase("{\"seq\":1,\"type\":\"history\",\"step\":\"zero\",\"ts\":1,\"values\":{\"x\":1}}", "body")]
+    [TestCase("{\"seq\":1,\"type\":\"history\",\"step\":0,\"ts\":1,\"values\":{\"x\":[1]}}", "step")]
+    [TestCase("{\"seq\":1,\"type\":\"history\",\"step\":0,\"ts\":1,\"values\":{\"x\":{\"y\":1}}}", "values.x")]
+    [TestCase("{\"seq\":1,\"type\":\"history\",\"step\":0,\"ts\":1,\"values\":{\"\":1}}", "values")]
+    [TestCase("{\"type\":\"history\",\"step\":0,\"ts\":1,\"values\":{\"x\":1}}", "seq")]
+    [TestCase("{\"seq\":1,\"step\":0,\"ts\":1,\"values\":{\"x\":1}}", "type")]
+    [TestCase("[1,2,3]", "body")]
+    public async Task Append_MalformedLine_Is400NamingTheFieldAndStoresNothing(string badLine, string field)
+    {
+        var runUrl = await CreateRunAsync();
+        var body = "{\"seq\":1,\"type\":\"history\",\"step\":0,\"ts\":1,\"values\":{\"x\":1}}\n" + badLine.Replace("\"seq\":1", "\"seq\":2", StringComparison.Ordinal);
+
+        var response = await PostRecordsAsync(runUrl, body);
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That(response.Content.Headers.ContentType!.MediaType, Is.EqualTo("application/problem+json"));
+        var problem = (await response.Content.ReadFromJsonAsync<JsonObject>())!;
+        Assert.That((string?)problem["field"], Is.EqualTo(field));
+        Assert.That((string?)problem["detail"], Does.StartWith("line 2"));
+        Assert.That(await AckedAsync(runUrl), Is.Zero, "nothing of a rejected batch is stored");
+    }
+
+    [Test]
+    public async Task Append_KeyOf10000Characters_Is400()
+    {
+        var runUrl = await CreateRunAsync();
+        var response = await PostRecordsAsync(runUrl, $"{{\"seq\":1,\"type\":\"history\",\"step\":0,\"ts\":1,\"values\":{{\"{new string('k', 10_000)}\":1}}}}");
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That((string?)(await response.Content.ReadFromJsonAsync<JsonObject>())!["detail"], Does.Contain("at most 256"));
+    }
+
+    [Test]
+    public async Task Append_NaNStrings_AreStoredAsNumbers()
+    {
+        var runUrl = await CreateRunAsync();
+        await PostRecordsAsync(runUrl, "{\"seq\":1,\"type\":\"history\",\"steps\":[0,1,1],\"ts\":[1,0,0],\"values\":{\"x\":[\"NaN\",\"Infinity\",2]}}");
+
+        var export = await _http.GetFromJsonAsync<JsonObject>($"{runUrl}/export?key=x");
+        Assert.That(export!["points"]!.AsArray().Select(p => p![2]!.ToJsonString()), Is.EqualTo(new[] { "\"NaN\"", "\"Infinity\"", "2" }));
+    }
+
+    [Test]
+    public async Task Append_OversizeBody_Is413()
+    {
+        var runUrl = await CreateRunAsync();
+
+        // With Expect: 100-continue the server can refuse before the client sends ~40 MB (the limit is 32 MiB).
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"{runUrl}/records") { Content = Ndjson(Lines(1, 450_000)) };
+        request.Headers.ExpectContinue = true;
+        var response = await _http.SendAsync(request);
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.RequestEntityTooLarge));
+        Assert.That(await AckedAsync(runUrl), Is.Zero);
+    }
+
+    [Test]
+    public async Task Append_GzipBombOverTheLimit_Is413()
+    {
+        var runUrl = await CreateRunAsync();
+        using var compressed = new MemoryStream();
+        await using (var gzip = new GZipStream(compressed, CompressionLevel.Optimal, leaveOpen: true))
+        {
+            var zeros = new byte[1 << 20];
+            for (var i = 0; i < 40; i++)
+            {
+                await gzip.WriteAsync(zeros);
+            }
+        }
+
+        using var content = new ByteArrayContent(compressed.ToArray());
+        content.Headers.ContentEncoding.Add("gzip");
+        var response = await _http.PostAsync($"{runUrl}/records", content);
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.RequestEntityTooLarge));
+    }
+
+    [Test]
+    public async Task Append_UnknownRun_Is404()
+    {
+        var response = await PostRecordsAsync("/api/v1/projects/it/runs/never-created", Lines(1, 1));
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+        Assert.That((string?)(await response.Content.ReadFromJsonAsync<JsonObject>())!["detail"], Does.Contain("PUT"));
+    }
+
+    [Test]
+    public async Task Append_Gap_Is409WithTheExpectedSeq()
+    {
+        var runUrl = await CreateRunAsync();
+        await PostRecordsAsync(runUrl, Lines(1, 10));
+        var response = await PostRecordsAsync(runUrl, Lines(20, 5));
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Conflict));
+        Assert.That((long)(await response.Content.ReadFromJsonAsync<JsonObject>())!["expected_seq"]!, Is.EqualTo(11));
+        Assert.That(await AckedAsync(runUrl), Is.EqualTo(10));
+    }
+
+    [Test]
+    public async Task Upsert_WrongTypesOrBadNames_Are400()
+    {
+        var wrongConfig = await _http.PutAsync("/api/v1/projects/it/runs/bad1", Json("{\"config\":[1,2]}"));
+        var wrongName = await _http.PutAsync("/api/v1/projects/it/runs/bad2", Json("{\"name\":5}"));
+        var badId = await _http.PutAsync("/api/v1/projects/it/runs/has%20space", Json("{}"));
+        var notJson = await _http.PutAsync("/api/v1/projects/it/runs/bad3", Json("{{{"));
+
+        Assert.That(new[] { wrongConfig.StatusCode, wrongName.StatusCode, badId.StatusCode, notJson.StatusCode }, Has.All.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That((await _http.GetAsync("/api/v1/projects/it/runs/bad1")).StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+    }
+
+    [Test]
+    public async Task Auth_MissingBadRevokedAndOtherProjectKeys_AreRefused()
+    {
+        var runUrl = await CreateRunAsync();
+        using var anonymous = _server.Client(key: string.Empty);
+        using var wrong = _server.Client(key: "trk_not-a-key");
+        var revokedKey = await _server.CreateKeyAsync($"revoked{storage}");
+        await _server.RevokeKeyAsync($"revoked{storage}");
+        using var revoked = _server.Client(revokedKey);
+        using var otherProject = _server.Client(await _server.CreateKeyAsync($"other{storage}", project: "elsewhere"));
+        using var sameProject = _server.Client(await _server.CreateKeyAsync($"scoped{storage}", project: "it"));
+
+        Assert.That((await anonymous.PostAsync($"{runUrl}/records", Ndjson(Lines(1, 1)))).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+        Assert.That((await wrong.PostAsync($"{runUrl}/records", Ndjson(Lines(1, 1)))).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+        var revokedResponse = await revoked.PostAsync($"{runUrl}/records", Ndjson(Lines(1, 1)));
+        Assert.That(revokedResponse.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+        Assert.That(await revokedResponse.Content.ReadAsStringAsync(), Does.Contain("revoked"));
+        Assert.That((await otherProject.PutAsync(runUrl, Json("{}"))).StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
+        Assert.That(await AckedAsync(runUrl), Is.Zero);
+        Assert.That((await sameProject.PostAsync($"{runUrl}/records", Ndjson(Lines(1, 1)))).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That((await anonymous.GetAsync(runUrl)).StatusCode, Is.EqualTo(HttpStatusCode.OK), "reads are open on loopback");
+    }
+
+    [Test]
+    public async Task ListRuns_FiltersAndSortsBySummary()
+    {
+        var project = $"list{storage}";
+        foreach (var (id, lr, acc) in new[] { ("a", 0.1, 0.7), ("b", 0.2, 0.9), ("c", 0.1, 0.8) })
+        {
+            var url = $"/api/v1/projects/{project}/runs/{id}";
+            await _http.PutAsync(url, Json($"{{\"name\":\"run-{id}\",\"tags\":[\"{(id == "b" ? "best" : "base")}\"],\"config\":{{\"lr\":{lr}}}}}"));
+            await PostRecordsAsync(url, $"{{\"seq\":1,\"type\":\"history\",\"step\":0,\"ts\":1,\"values\":{{\"acc\":{acc}}}}}");
+        }
+
+        async Task<string[]> Ids(string query) =>
+            (await _http.GetFromJsonAsync<JsonArray>($"/api/v1/projects/{project}/runs{query}"))!.Select(r => (string)r!["id"]!).ToArray();
+
+        Assert.That(await Ids("?sort=-summary.acc"), Is.EqualTo(new[] { "b", "c", "a" }));
+        Assert.That(await Ids("?sort=summary.acc"), Is.EqualTo(new[] { "a", "c", "b" }));
+        Assert.That(await Ids("?tag=best"), Is.EqualTo(new[] { "b" }));
+        Assert.That(await Ids("?config.lr=0.1&sort=name"), Is.EqualTo(new[] { "a", "c" }));
+        Assert.That(await Ids("?name=run-c"), Is.EqualTo(new[] { "c" }));
+        Assert.That((await _http.GetFromJsonAsync<JsonArray>("/api/v1/projects"))!.Select(p => (string?)p!["name"]), Does.Contain(project));
+    }
+
+    private async Task<string> CreateRunAsync()
+    {
+        var url = $"/api/v1/projects/it/runs/run{Interlocked.Increment(ref _run)}";
+        var response = await _http.PutAsync(url, Json("{\"name\":\"it\",\"state\":\"running\",\"config\":{\"lr\":0.1}}"));
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        return url;
+    }
+
+    private async Task<long> AckedAsync(string runUrl) => (long)(await _http.GetFromJsonAsync<JsonObject>(runUrl))!["acked_seq"]!;
+
+    private Task<HttpResponseMessage> PostRecordsAsync(string runUrl, string body) => _http.PostAsync($"{runUrl}/records", Ndjson(body));
+
+    private static string Lines(long firstSeq, int count) => string.Join('\n', Enumerable.Range(0, count).Select(i =>
+        $"{{\"seq\":{firstSeq + i},\"type\":\"history\",\"step\":{firstSeq + i - 1},\"ts\":{1_795_736_598_000 + i},\"values\":{{\"loss\":{(i % 100) / 7.0}}}}}"));
+
+    private static StringContent Ndjson(string body) => new(body, Encoding.UTF8, "application/x-ndjson");
+
+    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+}
