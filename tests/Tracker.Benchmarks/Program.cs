@@ -14,4 +14,10 @@ if (args.Length > 0 && args[0] == "throughput")
     return;
 }
 
+if (args.Length > 0 && args[0] == "series")
+{
+    await SeriesTiming.RunAsync(args.Length > 1 ? args[1] : "sqlite", args.Length > 2 ? args[2] : null);
+    return;
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(LogBenchmarks).Assembly).Run(args);

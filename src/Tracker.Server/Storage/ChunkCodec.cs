@@ -11,6 +11,34 @@ internal static class ChunkCodec
     /// <summary>Points per chunk row; a chunk summarises up to this many points.</summary>
     public const int ChunkSize = 1024;
 
+    /// <summary>Points per block: each chunk also carries a summary of every block of this many points.</summary>
+    public const int BlockSize = 64;
+
+    /// <summary>Summaries of consecutive blocks of <see cref="BlockSize"/> points, packed as one blob.</summary>
+    public static byte[] PackBlocks(ReadOnlySpan<long> steps, ReadOnlySpan<long> times, ReadOnlySpan<double> values)
+    {
+        var blocks = new BlockSummary[(steps.Length + BlockSize - 1) / BlockSize];
+        for (var b = 0; b < blocks.Length; b++)
+        {
+            var start = b * BlockSize;
+            var length = Math.Min(BlockSize, steps.Length - start);
+            var (min, max, last) = Summarise(values.Slice(start, length));
+            var blockTimes = times.Slice(start, length);
+            long minTime = long.MaxValue, maxTime = long.MinValue;
+            foreach (var t in blockTimes)
+            {
+                minTime = Math.Min(minTime, t);
+                maxTime = Math.Max(maxTime, t);
+            }
+
+            blocks[b] = new BlockSummary(steps[start], steps[start + length - 1], minTime, maxTime, length, min, max, last);
+        }
+
+        return MemoryMarshal.AsBytes(blocks.AsSpan()).ToArray();
+    }
+
+    public static ReadOnlySpan<BlockSummary> UnpackBlocks(ReadOnlySpan<byte> blob) => MemoryMarshal.Cast<byte, BlockSummary>(blob);
+
     public static byte[] Pack(ReadOnlySpan<long> values) => MemoryMarshal.AsBytes(values).ToArray();
 
     public static byte[] Pack(ReadOnlySpan<double> values) => MemoryMarshal.AsBytes(values).ToArray();
@@ -42,3 +70,7 @@ internal static class ChunkCodec
         return (min, max, values[^1]);
     }
 }
+
+/// <summary>What a block of up to <see cref="ChunkCodec.BlockSize"/> points of a chunk holds.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal readonly record struct BlockSummary(long FirstStep, long LastStep, long FirstTime, long LastTime, long Count, double Min, double Max, double Last);

@@ -4,9 +4,9 @@ namespace Tracker.Server.Storage;
 internal sealed record SeriesBucket(long X0, long X1, long Count, double Min, double Max, double Last, long LastX);
 
 /// <summary>
-/// Buckets a series server-side: the x range splits into at most N equal buckets. A chunk that
-/// falls inside one bucket is taken from its summary row; only chunks that straddle buckets are
-/// decoded. So a 10-million-point series answers in the same size, and nearly the same time, as a
+/// Buckets a series server-side: the x range splits into at most N equal buckets. A chunk or a
+/// 64-point block that falls inside one bucket is taken from its summary; only blocks that
+/// straddle buckets are decoded. So a 10-million-point series answers in the same size, and nearly the same time, as a
 /// small one, and min/max keep every spike.
 /// </summary>
 internal static class SeriesQuery
@@ -17,7 +17,7 @@ internal static class SeriesQuery
     public static async Task<IReadOnlyList<SeriesBucket>> RunAsync(
         SqlRunStore store, long runPk, string key, bool byTime, int buckets, long? from, long? to, CancellationToken cancellationToken)
     {
-        var chunks = await store.GetChunkSummariesAsync(runPk, key, cancellationToken);
+        var chunks = await store.GetChunkAndBlockSummariesAsync(runPk, key, cancellationToken);
         if (chunks.Count == 0)
         {
             return [];
@@ -25,8 +25,8 @@ internal static class SeriesQuery
 
         long First(ChunkSummary c) => byTime ? c.FirstTime : c.FirstStep;
         long Last(ChunkSummary c) => byTime ? c.LastTime : c.LastStep;
-        var lo = from ?? chunks.Min(First);
-        var hi = to ?? chunks.Max(Last);
+        var lo = from ?? chunks.Min(c => First(c.Chunk));
+        var hi = to ?? chunks.Max(c => Last(c.Chunk));
         if (hi < lo)
         {
             return [];
@@ -35,39 +35,50 @@ internal static class SeriesQuery
         var width = Math.Max(1, (long)Math.Ceiling((hi - lo + 1) / (double)buckets));
         var count = (int)((hi - lo) / width) + 1;
         var acc = new Accumulator[count];
-        var decode = new List<long>();
-        foreach (var chunk in chunks)
+
+        // Whole chunks inside one bucket come from their summary row. Of the others, whole blocks
+        // inside one bucket come from the block summaries; only blocks that straddle are decoded.
+        // For x = time, "last" assumes times rise with steps inside a block, as a run's clock does.
+        bool InOneBucket(long x0, long x1) => x0 >= lo && x1 <= hi && (x0 - lo) / width == (x1 - lo) / width;
+        var straddling = new List<(long ChunkNo, int Block)>();
+        foreach (var (chunk, blocks) in chunks)
         {
             if (Last(chunk) < lo || First(chunk) > hi)
             {
                 continue;
             }
 
-            var b0 = (First(chunk) - lo) / width;
-            var b1 = (Last(chunk) - lo) / width;
-
-            // Times within a chunk need not be sorted, so only step summaries are trusted for "last".
-            if (First(chunk) >= lo && Last(chunk) <= hi && b0 == b1 && !byTime)
+            if (InOneBucket(First(chunk), Last(chunk)))
             {
-                acc[b0].Add(chunk.Count, chunk.Min, chunk.Max, chunk.Last, chunk.LastStep);
+                acc[(First(chunk) - lo) / width].Add(chunk.Count, chunk.Min, chunk.Max, chunk.Last, Last(chunk));
+                continue;
             }
-            else
+
+            for (var b = 0; b < blocks.Length; b++)
             {
-                decode.Add(chunk.ChunkNo);
+                var block = blocks[b];
+                var (x0, x1) = byTime ? (block.FirstTime, block.LastTime) : (block.FirstStep, block.LastStep);
+                if (x1 < lo || x0 > hi)
+                {
+                    continue;
+                }
+
+                if (InOneBucket(x0, x1))
+                {
+                    acc[(x0 - lo) / width].Add(block.Count, block.Min, block.Max, block.Last, x1);
+                }
+                else
+                {
+                    straddling.Add((chunk.ChunkNo, b));
+                }
             }
         }
 
-        foreach (var block in await store.ReadChunksAsync(runPk, key, decode, cancellationToken))
+        foreach (var (x, v) in await store.ReadBlockPointsAsync(runPk, key, straddling, byTime, cancellationToken))
         {
-            var xs = byTime ? block.Times : block.Steps;
-            for (var i = 0; i < block.Count; i++)
+            if (x >= lo && x <= hi)
             {
-                var x = xs[i];
-                if (x >= lo && x <= hi)
-                {
-                    var v = block.Values[i];
-                    acc[(x - lo) / width].Add(1, v, v, v, x);
-                }
+                acc[(x - lo) / width].Add(1, v, v, v, x);
             }
         }
 

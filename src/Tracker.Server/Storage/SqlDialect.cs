@@ -9,7 +9,10 @@ internal abstract class SqlDialect
 {
     public abstract string Name { get; }
 
-    /// <summary>Versioned schema migrations, applied in order at start-up.</summary>
+    /// <summary>
+    /// Versioned schema migrations, applied in order at start-up. In chunk rows the small block
+    /// summaries come before the large blobs: SQLite reads a row's overflow pages in column order.
+    /// </summary>
     public abstract IReadOnlyList<(int Version, string Sql)> Migrations { get; }
 
     /// <summary>Appended to the SELECT of a run row inside a write transaction.</summary>
@@ -26,18 +29,18 @@ internal abstract class SqlDialect
         foreach (var row in rows)
         {
             await using var command = Sql.Command(connection, transaction,
-                "INSERT INTO metric_chunks (run_pk, key, chunk_no, first_step, last_step, first_time, last_time, count, min, max, last, steps, times, vals) "
-                + "VALUES (@run, @key, @no, @fs, @ls, @ft, @lt, @count, @min, @max, @last, @steps, @times, @vals)",
+                "INSERT INTO metric_chunks (run_pk, key, chunk_no, first_step, last_step, first_time, last_time, count, min, max, last, steps, times, vals, blocks) "
+                + "VALUES (@run, @key, @no, @fs, @ls, @ft, @lt, @count, @min, @max, @last, @steps, @times, @vals, @blocks)",
                 ("run", runPk), ("key", key), ("no", row.ChunkNo), ("fs", row.FirstStep), ("ls", row.LastStep), ("ft", row.FirstTime), ("lt", row.LastTime),
                 ("count", row.Count), ("min", Sql.Real(row.Min)), ("max", Sql.Real(row.Max)), ("last", Sql.Real(row.Last)),
-                ("steps", row.Steps), ("times", row.Times), ("vals", row.Values));
+                ("steps", row.Steps), ("times", row.Times), ("vals", row.Values), ("blocks", row.Blocks));
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
     }
 }
 
 /// <summary>A chunk row ready to write.</summary>
-internal sealed record ChunkRow(long ChunkNo, long FirstStep, long LastStep, long FirstTime, long LastTime, int Count, double Min, double Max, double Last, byte[] Steps, byte[] Times, byte[] Values);
+internal sealed record ChunkRow(long ChunkNo, long FirstStep, long LastStep, long FirstTime, long LastTime, int Count, double Min, double Max, double Last, byte[] Steps, byte[] Times, byte[] Values, byte[] Blocks);
 
 internal sealed class SqliteDialect(string path) : SqlDialect
 {
@@ -62,7 +65,8 @@ internal sealed class SqliteDialect(string path) : SqlDialect
                 metadata TEXT NOT NULL, config TEXT NOT NULL, summary TEXT NOT NULL, UNIQUE (project, run_id));
             CREATE TABLE metric_chunks (run_pk INTEGER NOT NULL, key TEXT NOT NULL, chunk_no INTEGER NOT NULL,
                 first_step INTEGER NOT NULL, last_step INTEGER NOT NULL, first_time INTEGER NOT NULL, last_time INTEGER NOT NULL,
-                count INTEGER NOT NULL, min REAL NULL, max REAL NULL, last REAL NULL, steps BLOB NOT NULL, times BLOB NOT NULL, vals BLOB NOT NULL,
+                count INTEGER NOT NULL, min REAL NULL, max REAL NULL, last REAL NULL,
+                blocks BLOB NOT NULL, steps BLOB NOT NULL, vals BLOB NOT NULL, times BLOB NOT NULL,
                 PRIMARY KEY (run_pk, key, chunk_no)) WITHOUT ROWID;
             """),
     ];
@@ -71,7 +75,7 @@ internal sealed class SqliteDialect(string path) : SqlDialect
     {
         var connection = new SqliteConnection(_connectionString);
         await connection.OpenAsync(cancellationToken);
-        await using var pragma = Sql.Command(connection, null, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+        await using var pragma = Sql.Command(connection, null, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA mmap_size=1073741824; PRAGMA cache_size=-65536;");
         await pragma.ExecuteNonQueryAsync(cancellationToken);
         return connection;
     }
@@ -97,7 +101,7 @@ internal sealed class PostgresDialect(string connectionString) : SqlDialect
             CREATE TABLE metric_chunks (run_pk BIGINT NOT NULL, key TEXT NOT NULL, chunk_no BIGINT NOT NULL,
                 first_step BIGINT NOT NULL, last_step BIGINT NOT NULL, first_time BIGINT NOT NULL, last_time BIGINT NOT NULL,
                 count INTEGER NOT NULL, min DOUBLE PRECISION NULL, max DOUBLE PRECISION NULL, last DOUBLE PRECISION NULL,
-                steps BYTEA NOT NULL, times BYTEA NOT NULL, vals BYTEA NOT NULL, PRIMARY KEY (run_pk, key, chunk_no));
+                blocks BYTEA NOT NULL, steps BYTEA NOT NULL, vals BYTEA NOT NULL, times BYTEA NOT NULL, PRIMARY KEY (run_pk, key, chunk_no));
             """),
     ];
 
@@ -114,7 +118,7 @@ internal sealed class PostgresDialect(string connectionString) : SqlDialect
     {
         var npgsql = (NpgsqlConnection)connection;
         await using var import = await npgsql.BeginBinaryImportAsync(
-            "COPY metric_chunks (run_pk, key, chunk_no, first_step, last_step, first_time, last_time, count, min, max, last, steps, times, vals) FROM STDIN (FORMAT BINARY)",
+            "COPY metric_chunks (run_pk, key, chunk_no, first_step, last_step, first_time, last_time, count, min, max, last, steps, times, vals, blocks) FROM STDIN (FORMAT BINARY)",
             cancellationToken);
         foreach (var row in rows)
         {
@@ -133,6 +137,7 @@ internal sealed class PostgresDialect(string connectionString) : SqlDialect
             await import.WriteAsync(row.Steps, NpgsqlTypes.NpgsqlDbType.Bytea, cancellationToken);
             await import.WriteAsync(row.Times, NpgsqlTypes.NpgsqlDbType.Bytea, cancellationToken);
             await import.WriteAsync(row.Values, NpgsqlTypes.NpgsqlDbType.Bytea, cancellationToken);
+            await import.WriteAsync(row.Blocks, NpgsqlTypes.NpgsqlDbType.Bytea, cancellationToken);
         }
 
         await import.CompleteAsync(cancellationToken);

@@ -1,5 +1,6 @@
 using System.Data.Common;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using Tracker.Server.Ingest;
 
@@ -222,6 +223,57 @@ internal sealed class SqlRunStore(SqlDialect dialect)
         return chunks;
     }
 
+    /// <summary>The chunk summaries of a series with each chunk's block summaries, in one pass.</summary>
+    public async Task<List<(ChunkSummary Chunk, BlockSummary[] Blocks)>> GetChunkAndBlockSummariesAsync(long runPk, string key, CancellationToken cancellationToken)
+    {
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        await using var command = Sql.Command(connection, null,
+            $"SELECT {SummaryColumns}, blocks FROM metric_chunks WHERE run_pk = @run AND key = @key ORDER BY chunk_no", ("run", runPk), ("key", key));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var chunks = new List<(ChunkSummary, BlockSummary[])>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            chunks.Add((ReadSummary(reader, 0), ChunkCodec.UnpackBlocks((byte[])reader[9]).ToArray()));
+        }
+
+        return chunks;
+    }
+
+    /// <summary>
+    /// Decodes single blocks of chunks: x (steps or times) and values, sliced out of the blobs by
+    /// the database so that only the block's bytes travel.
+    /// </summary>
+    public async Task<List<(long X, double Value)>> ReadBlockPointsAsync(long runPk, string key, IReadOnlyCollection<(long ChunkNo, int Block)> blocks, bool byTime, CancellationToken cancellationToken)
+    {
+        var points = new List<(long, double)>(blocks.Count * ChunkCodec.BlockSize);
+        if (blocks.Count == 0)
+        {
+            return points;
+        }
+
+        const int Bytes = ChunkCodec.BlockSize * sizeof(long);
+        var wanted = string.Join(",", blocks.Select(b => string.Create(CultureInfo.InvariantCulture, $"({b.ChunkNo},{(b.Block * Bytes) + 1})")));
+        var x = byTime ? "times" : "steps";
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        await using var command = Sql.Command(connection, null,
+            $"WITH wanted (chunk_no, offset_byte) AS (VALUES {wanted}) "
+            + $"SELECT substr(c.{x}, w.offset_byte, {Bytes}), substr(c.vals, w.offset_byte, {Bytes}) FROM wanted w "
+            + "JOIN metric_chunks c ON c.run_pk = @run AND c.key = @key AND c.chunk_no = w.chunk_no",
+            ("run", runPk), ("key", key));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var xs = MemoryMarshal.Cast<byte, long>((byte[])reader[0]);
+            var values = MemoryMarshal.Cast<byte, double>((byte[])reader[1]);
+            for (var i = 0; i < xs.Length; i++)
+            {
+                points.Add((xs[i], values[i]));
+            }
+        }
+
+        return points;
+    }
+
     /// <summary>Decodes the given chunks of a series.</summary>
     public async Task<IReadOnlyList<PointBlock>> ReadChunksAsync(long runPk, string key, IReadOnlyCollection<long> chunkNumbers, CancellationToken cancellationToken)
     {
@@ -233,16 +285,14 @@ internal sealed class SqlRunStore(SqlDialect dialect)
 
         await using var connection = await dialect.OpenAsync(cancellationToken);
 
-        // The numbers come from our own summary query, so listing them inline is safe.
-        var list = string.Join(",", chunkNumbers.Select(n => n.ToString(CultureInfo.InvariantCulture)));
         await using var command = Sql.Command(connection, null,
-            $"SELECT steps, times, vals FROM metric_chunks WHERE run_pk = @run AND key = @key AND chunk_no IN ({list}) ORDER BY chunk_no",
+            $"SELECT chunk_no, steps, times, vals FROM metric_chunks WHERE run_pk = @run AND key = @key AND chunk_no IN ({InList(chunkNumbers)}) ORDER BY chunk_no",
             ("run", runPk), ("key", key));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            blocks.Add(new PointBlock(
-                ChunkCodec.UnpackInt64((byte[])reader[0]), ChunkCodec.UnpackInt64((byte[])reader[1]), ChunkCodec.UnpackDouble((byte[])reader[2])));
+            blocks.Add(new PointBlock(reader.GetInt64(0),
+                ChunkCodec.UnpackInt64((byte[])reader[1]), ChunkCodec.UnpackInt64((byte[])reader[2]), ChunkCodec.UnpackDouble((byte[])reader[3])));
         }
 
         return blocks;
@@ -303,10 +353,10 @@ internal sealed class SqlRunStore(SqlDialect dialect)
                     await reader.DisposeAsync();
                     var row = ToRow(chunkNo, merged);
                     await using var update = Sql.Command(connection, transaction,
-                        "UPDATE metric_chunks SET last_step = @ls, last_time = @lt, count = @count, min = @min, max = @max, last = @last, steps = @steps, times = @times, vals = @vals "
+                        "UPDATE metric_chunks SET first_time = @ft, last_step = @ls, last_time = @lt, count = @count, min = @min, max = @max, last = @last, steps = @steps, times = @times, vals = @vals, blocks = @blocks "
                         + "WHERE run_pk = @run AND key = @key AND chunk_no = @no",
-                        ("ls", row.LastStep), ("lt", row.LastTime), ("count", row.Count), ("min", Sql.Real(row.Min)), ("max", Sql.Real(row.Max)),
-                        ("last", Sql.Real(row.Last)), ("steps", row.Steps), ("times", row.Times), ("vals", row.Values),
+                        ("ft", row.FirstTime), ("ls", row.LastStep), ("lt", row.LastTime), ("count", row.Count), ("min", Sql.Real(row.Min)), ("max", Sql.Real(row.Max)),
+                        ("last", Sql.Real(row.Last)), ("steps", row.Steps), ("times", row.Times), ("vals", row.Values), ("blocks", row.Blocks),
                         ("run", runPk), ("key", key), ("no", chunkNo));
                     await update.ExecuteNonQueryAsync(cancellationToken);
                     points = points[taken..];
@@ -338,7 +388,7 @@ internal sealed class SqlRunStore(SqlDialect dialect)
 
         var (min, max, last) = ChunkCodec.Summarise(values);
         return new ChunkRow(chunkNo, steps[0], steps[^1], times.Min(), times.Max(), points.Count, min, max, last,
-            ChunkCodec.Pack(steps), ChunkCodec.Pack(times), ChunkCodec.Pack(values));
+            ChunkCodec.Pack(steps), ChunkCodec.Pack(times), ChunkCodec.Pack(values), ChunkCodec.PackBlocks(steps, times, values));
     }
 
     private async Task<StoredRun?> ReadRunAsync(DbConnection connection, DbTransaction? transaction, string project, string runId, bool forUpdate, CancellationToken cancellationToken) =>
@@ -382,6 +432,9 @@ internal sealed class SqlRunStore(SqlDialect dialect)
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    /// <summary>Chunk numbers come from our own summary query, so listing them inline is safe.</summary>
+    private static string InList(IEnumerable<long> numbers) => string.Join(",", numbers.Select(n => n.ToString(CultureInfo.InvariantCulture)));
+
     private static string Format(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
 
     private static DateTimeOffset Parse(string text) => DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
@@ -391,6 +444,8 @@ internal sealed class SqlRunStore(SqlDialect dialect)
 internal sealed class RunChanges
 {
     public Dictionary<string, List<(long Step, long Time, double Value)>> Points { get; } = new(StringComparer.Ordinal);
+
+    private readonly Dictionary<string, HistoryPoint> _lastValues = new(StringComparer.Ordinal);
 
     /// <summary>Applies the lines' metadata to <paramref name="run"/>'s JSON and gathers its points, sorted by step.</summary>
     public static RunChanges Apply(StoredRun run, IReadOnlyList<ParsedLine> lines)
@@ -403,7 +458,7 @@ internal sealed class RunChanges
                 case "history":
                     foreach (var point in line.Points)
                     {
-                        changes.Add(run, point);
+                        changes.Add(point);
                     }
 
                     break;
@@ -412,6 +467,7 @@ internal sealed class RunChanges
                     run.Metadata["config"] = run.Config.DeepClone();
                     break;
                 case "summary":
+                    changes.FlushLastValues(run); // values logged before an override must not win over it
                     Merge(run.Summary, line.Body?["values"] as JsonObject);
                     break;
                 case "run":
@@ -453,6 +509,7 @@ internal sealed class RunChanges
             }
         }
 
+        changes.FlushLastValues(run);
         foreach (var points in changes.Points.Values)
         {
             if (!IsSorted(points))
@@ -469,23 +526,17 @@ internal sealed class RunChanges
         return changes;
     }
 
-    private void Add(StoredRun run, HistoryPoint point)
+    private void Add(HistoryPoint point)
     {
         if (ReferenceEquals(point.Other, RecordParser.Absent))
         {
             return;
         }
 
-        // The summary holds each key's last value, text included; charts take numbers and bools.
-        run.Summary[point.Key] = point.Other switch
-        {
-            string text => text,
-            bool flag => flag,
-            _ => double.IsFinite(point.Number) ? point.Number : JsonValue.Create(point.Number.ToString(CultureInfo.InvariantCulture)),
-        };
+        _lastValues[point.Key] = point;
         if (point.Other is string)
         {
-            return;
+            return; // text is kept in the summary, not charted
         }
 
         if (!Points.TryGetValue(point.Key, out var list))
@@ -494,6 +545,22 @@ internal sealed class RunChanges
         }
 
         list.Add((point.Step, point.Time, point.Number));
+    }
+
+    /// <summary>The summary holds each key's last value; written once per key, not per point.</summary>
+    private void FlushLastValues(StoredRun run)
+    {
+        foreach (var (key, point) in _lastValues)
+        {
+            run.Summary[key] = point.Other switch
+            {
+                string text => text,
+                bool flag => flag,
+                _ => double.IsFinite(point.Number) ? point.Number : JsonValue.Create(point.Number.ToString(CultureInfo.InvariantCulture)),
+            };
+        }
+
+        _lastValues.Clear();
     }
 
     private static bool IsSorted(List<(long Step, long Time, double Value)> points)
