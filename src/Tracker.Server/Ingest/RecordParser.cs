@@ -233,9 +233,10 @@ internal static class RecordParser
             throw new IngestValidationException(parsed.LineNumber, "values", "a history block needs \"ts\" and every value array as long as \"steps\".");
         }
 
-        for (var r = 0; r < steps.Count; r++)
+        // Column by column: consecutive points share their key, which the store takes advantage of.
+        foreach (var (key, values) in columns)
         {
-            foreach (var (key, values) in columns)
+            for (var r = 0; r < steps.Count; r++)
             {
                 var (number, other) = values[r];
                 parsed.Points.Add(new HistoryPoint(key, steps[r], times[r], number, other));

@@ -443,9 +443,13 @@ internal sealed class SqlRunStore(SqlDialect dialect)
 /// <summary>What a batch of new lines does to a run: points per key, and metadata, config and summary updates.</summary>
 internal sealed class RunChanges
 {
-    public Dictionary<string, List<(long Step, long Time, double Value)>> Points { get; } = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, KeyState> _keys = new(StringComparer.Ordinal);
+    private string? _lastKey;
+    private KeyState? _lastState;
 
-    private readonly Dictionary<string, HistoryPoint> _lastValues = new(StringComparer.Ordinal);
+    /// <summary>Numeric points per key, sorted by step, one per step.</summary>
+    public IEnumerable<(string Key, List<(long Step, long Time, double Value)> Points)> Points =>
+        _keys.Where(k => k.Value.Points.Count > 0).Select(k => (k.Key, k.Value.Points));
 
     /// <summary>Applies the lines' metadata to <paramref name="run"/>'s JSON and gathers its points, sorted by step.</summary>
     public static RunChanges Apply(StoredRun run, IReadOnlyList<ParsedLine> lines)
@@ -510,7 +514,7 @@ internal sealed class RunChanges
         }
 
         changes.FlushLastValues(run);
-        foreach (var points in changes.Points.Values)
+        foreach (var (_, points) in changes.Points)
         {
             if (!IsSorted(points))
             {
@@ -533,34 +537,48 @@ internal sealed class RunChanges
             return;
         }
 
-        _lastValues[point.Key] = point;
-        if (point.Other is string)
+        // Points of one key come in runs (a block's column): look the key up once per run.
+        if (!ReferenceEquals(point.Key, _lastKey))
         {
-            return; // text is kept in the summary, not charted
+            _lastKey = point.Key;
+            if (!_keys.TryGetValue(point.Key, out _lastState))
+            {
+                _keys[point.Key] = _lastState = new KeyState();
+            }
         }
 
-        if (!Points.TryGetValue(point.Key, out var list))
+        var state = _lastState!;
+        state.Last = point;
+        state.Unflushed = true;
+        if (point.Other is not string)
         {
-            Points[point.Key] = list = [];
+            state.Points.Add((point.Step, point.Time, point.Number)); // text is kept in the summary, not charted
         }
-
-        list.Add((point.Step, point.Time, point.Number));
     }
 
     /// <summary>The summary holds each key's last value; written once per key, not per point.</summary>
     private void FlushLastValues(StoredRun run)
     {
-        foreach (var (key, point) in _lastValues)
+        foreach (var (key, state) in _keys.Where(k => k.Value.Unflushed))
         {
+            var point = state.Last;
             run.Summary[key] = point.Other switch
             {
                 string text => text,
                 bool flag => flag,
                 _ => double.IsFinite(point.Number) ? point.Number : JsonValue.Create(point.Number.ToString(CultureInfo.InvariantCulture)),
             };
+            state.Unflushed = false;
         }
+    }
 
-        _lastValues.Clear();
+    private sealed class KeyState
+    {
+        public List<(long Step, long Time, double Value)> Points { get; } = [];
+
+        public HistoryPoint Last { get; set; }
+
+        public bool Unflushed { get; set; }
     }
 
     private static bool IsSorted(List<(long Step, long Time, double Value)> points)
