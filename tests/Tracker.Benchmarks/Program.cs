@@ -14,6 +14,12 @@ if (args.Length > 0 && args[0] == "throughput")
     return;
 }
 
+if (args.Length > 1 && args[0] == "online")
+{
+    await OnlineThroughput.RunAsync(long.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture), args.Length > 2 ? args[2] : "sqlite", args.Length > 3 ? args[3] : null);
+    return;
+}
+
 if (args.Length > 0 && args[0] == "series")
 {
     await SeriesTiming.RunAsync(args.Length > 1 ? args[1] : "sqlite", args.Length > 2 ? args[2] : null);

@@ -127,11 +127,11 @@ internal static class RecordParser
                 reader.Read();
                 reader.Skip();
             }
-        }
 
-        if (reader.Read())
-        {
-            throw new IngestValidationException(lineNumber, "body", "text after the JSON object; send one object per line.");
+            if (seq is not null && type is not null)
+            {
+                break; // the rest is read, and validated, by the parser for the record's type
+            }
         }
 
         if (seq is null or < 1)
@@ -211,6 +211,11 @@ internal static class RecordParser
                 reader.Read();
                 reader.Skip();
             }
+        }
+
+        if (reader.TokenType != JsonTokenType.EndObject || reader.Read())
+        {
+            throw new IngestValidationException(parsed.LineNumber, "body", "each line must be one JSON object and nothing after it.");
         }
 
         if (steps is null)

@@ -1,0 +1,117 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Tracker.Benchmarks;
+
+/// <summary>
+/// End to end online: one producer logs N points with an online run into a real server process
+/// (SQLite file, or PostgreSQL with a connection string), and Finish returns once the server has
+/// acknowledged everything. `online N sqlite` / `online N postgres CONN` / `online N down` (no server:
+/// the client's memory while the backlog grows).
+/// </summary>
+internal static class OnlineThroughput
+{
+    public static async Task RunAsync(long points, string storage, string? postgres)
+    {
+        var root = Path.Combine(Path.GetTempPath(), "tracker-online-bench");
+        if (Directory.Exists(root))
+        {
+            Directory.Delete(root, recursive: true);
+        }
+
+        Directory.CreateDirectory(root);
+        var port = FreePort();
+        var storageArgument = storage == "postgres" ? $"--Tracker:Postgres={postgres}" : $"--Tracker:Sqlite={Path.Combine(root, "tracker.db")}";
+        Process? server = null;
+        string? key = null;
+        if (storage != "down")
+        {
+            key = (await RunServerAsync(false, "keys", "create", "--name", $"bench{Guid.NewGuid():N}", storageArgument)).Trim();
+            server = Process.Start(ServerStart("--urls", $"http://127.0.0.1:{port}", storageArgument, "--Logging:LogLevel:Default=Warning"))!;
+            await WaitForHealthAsync(port);
+        }
+
+        using var process = Process.GetCurrentProcess();
+        long peak = 0;
+        using var sampler = new Timer(_ =>
+        {
+            process.Refresh();
+            Interlocked.Exchange(ref peak, Math.Max(Interlocked.Read(ref peak), process.WorkingSet64));
+        }, null, 0, 50);
+
+        var watch = Stopwatch.StartNew();
+        var run = Run.Init(new RunOptions
+        {
+            Project = "bench", Dir = Path.Combine(root, "runs"), Mode = RunMode.Online, BaseUrl = new Uri($"http://127.0.0.1:{port}"),
+            ApiKey = key, PrintSummary = false, FinishTimeout = storage == "down" ? TimeSpan.FromSeconds(2) : TimeSpan.FromMinutes(10),
+            Diagnostics = _ => { },
+        });
+        for (long i = 0; i < points; i++)
+        {
+            run.Log("loss", 1.0 / (i + 3));
+        }
+
+        var logged = watch.Elapsed;
+        await run.FinishAsync();
+        watch.Stop();
+        var statistics = run.Statistics;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"online/{storage,-8} {points:N0} points: logged in {logged.TotalSeconds:F2} s, all acknowledged by the server after {watch.Elapsed.TotalSeconds:F2} s = "
+            + $"{points / watch.Elapsed.TotalSeconds / 1e6:F2} M points/s end to end; peak working set {Interlocked.Read(ref peak) / 1048576.0:F0} MiB; unsynced lines {statistics.LinesUnsynced:N0}"));
+        server?.Kill();
+        server?.WaitForExit();
+        Directory.Delete(root, recursive: true);
+    }
+
+    private static ProcessStartInfo ServerStart(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Tracker.Server.dll"));
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        return start;
+    }
+
+    private static async Task<string> RunServerAsync(bool stderr, params string[] args)
+    {
+        using var process = Process.Start(ServerStart(args))!;
+        var output = await process.StandardOutput.ReadToEndAsync();
+        _ = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return stderr ? string.Empty : output;
+    }
+
+    private static async Task WaitForHealthAsync(int port)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        for (var i = 0; i < 600; i++)
+        {
+            try
+            {
+                if ((await http.GetAsync(new Uri($"http://127.0.0.1:{port}/health"))).IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new InvalidOperationException("the server did not start");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
