@@ -239,3 +239,36 @@ public sealed class ServerApiTests(string storage)
 
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 }
+
+/// <summary>Two stateless server processes on one PostgreSQL database, as behind a load balancer.</summary>
+public sealed class SharedDatabaseTests
+{
+    [Test]
+    public async Task TwoServersOnOneDatabase_BatchesSentToEitherAreStoredExactlyOnce()
+    {
+        await using var first = await ServerProcess.StartAsync("postgres");
+        await using var second = await first.StartTwinAsync();
+        using var a = first.Client();
+        using var b = second.Client();
+        const string Url = "/api/v1/projects/shared/runs/r1";
+        Assert.That((await a.PutAsync(Url, new StringContent("{\"name\":\"shared\"}"))).IsSuccessStatusCode, Is.True);
+
+        // Each batch goes to both servers at once: one stores it, the other sees a replay.
+        for (var batch = 0; batch < 20; batch++)
+        {
+            var body = string.Join('\n', Enumerable.Range(0, 500).Select(i =>
+            {
+                var seq = (batch * 500) + i + 1;
+                return $"{{\"seq\":{seq},\"type\":\"history\",\"step\":{seq - 1},\"ts\":1,\"values\":{{\"x\":{seq}}}}}";
+            }));
+            var responses = await Task.WhenAll(
+                a.PostAsync($"{Url}/records", new StringContent(body)),
+                b.PostAsync($"{Url}/records", new StringContent(body)));
+            Assert.That(responses.Select(r => r.StatusCode), Has.All.EqualTo(System.Net.HttpStatusCode.OK));
+        }
+
+        var metrics = await b.GetFromJsonAsync<JsonArray>($"{Url}/metrics");
+        Assert.That((long)metrics!.Single()!["count"]!, Is.EqualTo(10_000));
+        Assert.That((long)(await a.GetFromJsonAsync<JsonObject>(Url))!["acked_seq"]!, Is.EqualTo(10_000));
+    }
+}

@@ -42,6 +42,16 @@ internal sealed class ServerProcess : IAsyncDisposable
         return server;
     }
 
+    /// <summary>A second server process on the same database (stateless servers behind one balancer).</summary>
+    public async Task<ServerProcess> StartTwinAsync()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "tracker-it", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        var twin = new ServerProcess(_storageArgument, directory, Postgres.FreePort()) { ApiKey = ApiKey };
+        await twin.StartAsync();
+        return twin;
+    }
+
     /// <summary>Runs <c>keys create</c> against the same store and returns the secret it printed.</summary>
     public async Task<string> CreateKeyAsync(string name, string? project = null)
     {
