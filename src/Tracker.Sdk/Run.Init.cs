@@ -2,6 +2,7 @@ using System.Reflection;
 using System.Runtime.InteropServices;
 using Tracker.Backends;
 using Tracker.Internal;
+using Tracker.Online;
 using Tracker.Reading;
 
 namespace Tracker;
@@ -52,6 +53,11 @@ public sealed partial class Run
             : null;
         o.ApiKey ??= Environment.GetEnvironmentVariable("TRACKER_API_KEY");
         var mode = o.Mode ?? ParseEnum<RunMode>("TRACKER_MODE") ?? (o.BaseUrl is null ? RunMode.Offline : RunMode.Online);
+        if (mode == RunMode.Online)
+        {
+            ValidateServer(o.BaseUrl);
+        }
+
         var resume = o.Resume ?? ParseEnum<ResumeMode>("TRACKER_RESUME") ?? ResumeMode.Never;
         var project = o.Project ?? Env("TRACKER_PROJECT") ?? "uncategorized";
         ValidateName(project, "project");
@@ -66,7 +72,7 @@ public sealed partial class Run
         if (mode == RunMode.Disabled)
         {
             var disabled = new RunInfo { Id = id, Project = project, Name = o.Name ?? "disabled", Mode = mode, Config = config, Tags = tags };
-            return new Run(o, disabled, directory: null, backend: null, resumed: null);
+            return new Run(o, disabled, directory: null, backend: null, resumed: null, server: null);
         }
 
         var directory = Path.Combine(root, project, id);
@@ -124,15 +130,18 @@ public sealed partial class Run
             Resumed = previous is null ? 0 : previous.Resumed + 1,
         };
 
-        var backend = openBackend(directory, Json.Serialize(info, indented: true));
-        var run = new Run(o, info, directory, backend, resumed);
-        if (mode == RunMode.Online)
+        // Made first so that a faulty ConfigureHttpResilience fails before the run directory is opened.
+        var server = mode == RunMode.Online ? TrackerHttpClient.Create(o) : null;
+        try
         {
-            run._diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Warning,
-                $"Online mode needs the Tracker server support, which this version of Tracker.Sdk does not include yet; run {id} is recorded locally in {directory}."));
+            var backend = openBackend(directory, Json.Serialize(info, indented: true));
+            return new Run(o, info, directory, backend, resumed, server);
         }
-
-        return run;
+        catch
+        {
+            server?.Dispose();
+            throw;
+        }
     }
 
     internal Dictionary<string, object?> ConfigSnapshot()
@@ -196,6 +205,20 @@ public sealed partial class Run
         }
 
         ArgumentNullException.ThrowIfNull(o.TimeProvider);
+    }
+
+    private static void ValidateServer(Uri? baseUrl)
+    {
+        if (baseUrl is null)
+        {
+            throw new ArgumentException(
+                "Online mode needs a Tracker server: set RunOptions.BaseUrl or TRACKER_BASE_URL (such as http://127.0.0.1:5080), or use RunMode.Offline to record the run locally only.");
+        }
+
+        if (!baseUrl.IsAbsoluteUri || baseUrl.Scheme is not ("http" or "https"))
+        {
+            throw new ArgumentException($"The Tracker server URL '{baseUrl}' is not an absolute http or https URL such as http://127.0.0.1:5080.");
+        }
     }
 
     private static void ValidateName(string value, string what)

@@ -1,6 +1,8 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
 using Tracker.Backends;
 using Tracker.Internal;
+using Tracker.Online;
 using Tracker.Pipeline;
 using Tracker.Reading;
 
@@ -31,6 +33,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     private readonly RunInfo _started;
     private readonly RecordQueue? _queue;
     private readonly RunWorker? _worker;
+    private readonly RunSender? _sender;
     private readonly ITimer? _flushTimer;
     private readonly DiagnosticsSink _diagnostics;
     private Chunk? _current;
@@ -43,7 +46,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     private string? _notes;
     private Task? _finishTask;
 
-    private Run(RunOptions options, RunInfo started, string? directory, IRunBackend? backend, ResumedState? resumed)
+    private Run(RunOptions options, RunInfo started, string? directory, IRunBackend? backend, ResumedState? resumed, TrackerHttpClient? server)
     {
         _options = options;
         _time = options.TimeProvider;
@@ -78,11 +81,20 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
             }
         }
 
+        var firstSeq = resumed?.NextSeq ?? 1;
+        if (server is not null)
+        {
+            // Its own sink: outage reports must not rate-limit the run's warnings, nor the reverse.
+            _sender = new RunSender(server, started, directory!, firstSeq - 1, new DiagnosticsSink(options.Diagnostics, options.Output), _time);
+            backend = new NotifyingBackend(backend, _sender);
+        }
+
         var capacity = Math.Max(2, options.MaxQueuedRecords / ChunkSize);
         _queue = new RecordQueue(ChunkSize, capacity);
         _current = _queue.Rent();
-        _worker = new RunWorker(_queue, backend, _keys, options, _diagnostics, resumed?.NextSeq ?? 1);
+        _worker = new RunWorker(_queue, backend, _keys, options, _diagnostics, firstSeq);
         _worker.Start();
+        _sender?.Start();
         _flushTimer = _time.CreateTimer(static s => ((Run)s!).OnFlushTick(), this, options.FlushInterval, options.FlushInterval);
         if (options.FinishOnProcessExit)
         {
@@ -179,7 +191,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
             lock (_sync)
             {
                 var worker = _worker?.Counters ?? default;
-                return new RunStatistics(_received, worker.Written, worker.Retried, worker.Dropped + _droppedByQueue, _stepsRejected);
+                return new RunStatistics(_received, worker.Written, worker.Retried, worker.Dropped + _droppedByQueue, _stepsRejected, _sender?.Unsynced ?? 0);
             }
         }
     }
@@ -390,7 +402,9 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
 
     /// <summary>
     /// Finishes the run: writes everything queued (within <see cref="RunOptions.FinishTimeout"/>),
-    /// records the final state, and prints the run's history and summary. Calling it again does nothing.
+    /// records the final state, and prints the run's history and summary. In online mode it also
+    /// waits, within what is left of the same budget, for the server to acknowledge every line, and
+    /// prints how to upload the rest when it does not. Calling it again does nothing.
     /// </summary>
     /// <param name="exitCode">0 marks the run finished; anything else marks it failed.</param>
     public void Finish(int exitCode = 0) => FinishAsync(exitCode).GetAwaiter().GetResult();
@@ -439,8 +453,16 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
 
     private async Task CompleteFinishAsync()
     {
+        var started = _time.GetTimestamp();
         await _flushTimer!.DisposeAsync().ConfigureAwait(false);
         await _worker!.StopAsync(_options.FinishTimeout, _time).ConfigureAwait(false);
+        if (_sender is not null)
+        {
+            // Every local write is done, the finish record included: the server gets what is left of the budget.
+            var left = _options.FinishTimeout - _time.GetElapsedTime(started);
+            await _sender.StopAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero).ConfigureAwait(false);
+        }
+
         ProcessHooks.Unregister(this);
         var statistics = Statistics;
         if (statistics.RecordsDropped > 0)
@@ -455,6 +477,14 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
             {
                 FinishSummary.Print(_options.Output ?? Console.Error, this, _keys.All.ToList(), SummarySnapshot(), statistics);
             }
+        }
+
+        if (statistics.LinesUnsynced > 0)
+        {
+            var output = _options.Output ?? Console.Error;
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"tracker: {statistics.LinesUnsynced:N0} lines of run {Id} are not on the server yet; they are safe in {Directory}. Upload them later with: tracker sync {Directory}"));
+            output.Flush();
         }
     }
 

@@ -31,8 +31,13 @@ public sealed record RunDiagnostic(DiagnosticLevel Level, string Message, Except
 /// <param name="RecordsRetried">Records whose write was attempted again after a failure (once per attempt).</param>
 /// <param name="RecordsDropped">Records lost: queue full in <see cref="QueueFullMode.DropNewest"/>, a write that failed for good, or the finish budget running out.</param>
 /// <param name="StepsRejected">Log calls rejected because their step went backwards.</param>
+/// <param name="LinesUnsynced">
+/// Online mode: lines of <c>records.jsonl</c> (each a metadata change or one or more history rows)
+/// that the server has not acknowledged yet; after <see cref="Run.Finish(int)"/>, what
+/// <c>tracker sync</c> has left to upload. Always 0 offline.
+/// </param>
 public readonly record struct RunStatistics(
-    long RecordsReceived, long RecordsWritten, long RecordsRetried, long RecordsDropped, long StepsRejected);
+    long RecordsReceived, long RecordsWritten, long RecordsRetried, long RecordsDropped, long StepsRejected, long LinesUnsynced);
 
 /// <summary>How a metric's value in <see cref="Run.Summary"/> is computed from its history.</summary>
 public enum SummaryMode

@@ -1,3 +1,5 @@
+using Polly;
+
 namespace Tracker;
 
 /// <summary>Where a run's records go.</summary>
@@ -81,7 +83,27 @@ public sealed class RunOptions
     /// <summary>API key for the server. Fallback: <c>TRACKER_API_KEY</c>.</summary>
     public string? ApiKey { get; set; }
 
-    /// <summary>How long <see cref="Run.Finish(int)"/> may spend writing what is queued. Default 30 seconds.</summary>
+    /// <summary>
+    /// The HTTP handler online mode sends requests through: set one for a proxy, client
+    /// certificates or a test double. Default: a new <see cref="SocketsHttpHandler"/>. The run does
+    /// not dispose a handler given here.
+    /// </summary>
+    public HttpMessageHandler? HttpHandler { get; set; }
+
+    /// <summary>
+    /// Builds the resilience pipeline every request to the server runs through, in place of the
+    /// default one: a 2-minute total timeout around up to 3 retries of 408, 429, 5xx and transport
+    /// errors (exponential back-off with jitter, or the server's <c>Retry-After</c> on 429 and 503),
+    /// each attempt limited to 30 seconds. The builder's <see cref="ResiliencePipelineBuilderBase.TimeProvider"/>
+    /// is preset to <see cref="TimeProvider"/>. Whatever the pipeline gives up on, the run sends
+    /// again later with back-off until <see cref="Run.Finish(int)"/>, so nothing is lost either way.
+    /// </summary>
+    public Action<ResiliencePipelineBuilder<HttpResponseMessage>>? ConfigureHttpResilience { get; set; }
+
+    /// <summary>
+    /// How long <see cref="Run.Finish(int)"/> may spend writing what is queued and, in online mode,
+    /// waiting for the server to acknowledge it. Default 30 seconds.
+    /// </summary>
     public TimeSpan FinishTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Most records (logged values) held in memory before <see cref="FullMode"/> applies. Default 131,072.</summary>

@@ -3,7 +3,7 @@ namespace Tracker.Tests;
 [NonParallelizable]
 public sealed class EnvironmentTests : RunTestBase
 {
-    private static readonly string[] Variables = ["TRACKER_PROJECT", "TRACKER_MODE", "TRACKER_DIR", "TRACKER_RUN_ID", "TRACKER_RESUME", "TRACKER_BASE_URL"];
+    private static readonly string[] Variables = ["TRACKER_PROJECT", "TRACKER_MODE", "TRACKER_DIR", "TRACKER_RUN_ID", "TRACKER_RESUME", "TRACKER_BASE_URL", "TRACKER_API_KEY"];
 
     [TearDown]
     public void ClearVariables()
@@ -79,14 +79,28 @@ public sealed class EnvironmentTests : RunTestBase
     }
 
     [Test]
-    public void Init_OnlineMode_WarnsThatTheRunIsLocalOnly()
+    public void Init_OnlineModeFromEnvironmentWithoutBaseUrl_Throws()
     {
-        var options = Options();
-        options.Mode = RunMode.Online;
-        var run = Run.Init(options);
-        run.Finish();
+        Environment.SetEnvironmentVariable("TRACKER_MODE", "online");
 
-        Assert.That(Diagnostics.Select(d => d.Message), Has.Some.Contains("recorded locally"));
-        Assert.That(Read(run).Info.State, Is.EqualTo("finished"));
+        Assert.That(() => Run.Init(Options()), Throws.ArgumentException.With.Message.Contains("Online mode needs a Tracker server"));
+    }
+
+    [Test]
+    public async Task Init_BaseUrlAndApiKeyFromEnvironment_RunOnlineAgainstThatServer()
+    {
+        Environment.SetEnvironmentVariable("TRACKER_BASE_URL", "http://from-env.test:5080");
+        Environment.SetEnvironmentVariable("TRACKER_API_KEY", "trk_env");
+        using var server = new FakeTrackerServer(TimeProvider.System);
+        var options = Options();
+        options.HttpHandler = server;
+        var run = Run.Init(options);
+        run.Log("x", 1);
+        await run.FinishAsync();
+
+        Assert.That(run.Mode, Is.EqualTo(RunMode.Online));
+        Assert.That(server.Requests.Select(r => r.Uri.Authority), Has.All.EqualTo("from-env.test:5080"));
+        Assert.That(server.Requests.Select(r => r.Authorization), Has.All.EqualTo("Bearer trk_env"));
+        Assert.That(server.Stored, Is.EqualTo(File.ReadAllLines(Path.Combine(run.Directory!, "records.jsonl"))));
     }
 }

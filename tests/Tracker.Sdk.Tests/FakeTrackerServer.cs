@@ -1,0 +1,149 @@
+using System.IO.Compression;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+
+namespace Tracker.Tests;
+
+/// <summary>One request as the fake server saw it, with its body decompressed.</summary>
+public sealed record RecordedRequest(HttpMethod Method, Uri Uri, string? Authorization, string? ContentType, string? ContentEncoding, byte[] Body, DateTimeOffset At)
+{
+    public string Text => Encoding.UTF8.GetString(Body);
+
+    public string[] Lines => Text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+    public bool IsAppend => Method == HttpMethod.Post && Uri.AbsolutePath.EndsWith("/records", StringComparison.Ordinal);
+}
+
+/// <summary>
+/// An in-memory Tracker server behind an <see cref="HttpMessageHandler"/>: it records requests and
+/// follows the ingest protocol (acked cursor, replays skipped, 409 on a gap, 404 for an unknown
+/// run), unless <see cref="Fault"/> answers a request first.
+/// </summary>
+public sealed class FakeTrackerServer(TimeProvider time) : HttpMessageHandler
+{
+    private readonly object _lock = new();
+    private readonly List<RecordedRequest> _requests = [];
+    private readonly List<string> _stored = [];
+    private bool _known;
+    private long _ackedSeq;
+
+    /// <summary>Answers a request instead of the protocol when it returns a response; null lets the protocol answer.</summary>
+    public Func<RecordedRequest, CancellationToken, Task<HttpResponseMessage?>>? Fault { get; set; }
+
+    public IReadOnlyList<RecordedRequest> Requests
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _requests.ToList();
+            }
+        }
+    }
+
+    public IReadOnlyList<RecordedRequest> Appends => Requests.Where(r => r.IsAppend).ToList();
+
+    public IReadOnlyList<string> Stored
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _stored.ToList();
+            }
+        }
+    }
+
+    public long AckedSeq
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _ackedSeq;
+            }
+        }
+    }
+
+    /// <summary>Forgets everything from <paramref name="seq"/> on, as a server restored from an old backup.</summary>
+    public void ForgetFrom(long seq)
+    {
+        lock (_lock)
+        {
+            _stored.RemoveAll(line => SeqOf(line) >= seq);
+            _ackedSeq = Math.Min(_ackedSeq, seq - 1);
+        }
+    }
+
+    public static HttpResponseMessage Status(HttpStatusCode status, string? problemJson = null)
+    {
+        var response = new HttpResponseMessage(status);
+        if (problemJson is not null)
+        {
+            response.Content = new StringContent(problemJson, Encoding.UTF8, "application/problem+json");
+        }
+
+        return response;
+    }
+
+    public static long SeqOf(string line)
+    {
+        using var json = JsonDocument.Parse(line);
+        return json.RootElement.GetProperty("seq").GetInt64();
+    }
+
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        var body = request.Content is null ? [] : await request.Content.ReadAsByteArrayAsync(cancellationToken);
+        var encoding = request.Content?.Headers.ContentEncoding.FirstOrDefault();
+        if (encoding == "gzip")
+        {
+            using var gzip = new GZipStream(new MemoryStream(body), CompressionMode.Decompress);
+            using var plain = new MemoryStream();
+            await gzip.CopyToAsync(plain, cancellationToken);
+            body = plain.ToArray();
+        }
+
+        var recorded = new RecordedRequest(request.Method, request.RequestUri!, request.Headers.Authorization?.ToString(),
+            request.Content?.Headers.ContentType?.MediaType, encoding, body, time.GetUtcNow());
+        lock (_lock)
+        {
+            _requests.Add(recorded);
+        }
+
+        if (Fault is { } fault && await fault(recorded, cancellationToken) is { } faulted)
+        {
+            return faulted;
+        }
+
+        lock (_lock)
+        {
+            if (recorded.Method == HttpMethod.Put)
+            {
+                _known = true;
+                return Acked();
+            }
+
+            if (!_known)
+            {
+                return Status(HttpStatusCode.NotFound, """{"title":"Unknown run","status":404}""");
+            }
+
+            var fresh = recorded.Lines.Where(line => SeqOf(line) > _ackedSeq).ToList();
+            if (fresh.Count > 0 && SeqOf(fresh[0]) != _ackedSeq + 1)
+            {
+                return Status(HttpStatusCode.Conflict, $$"""{"title":"Sequence gap","status":409,"expected_seq":{{_ackedSeq + 1}}}""");
+            }
+
+            _stored.AddRange(fresh);
+            _ackedSeq = fresh.Count > 0 ? SeqOf(fresh[^1]) : _ackedSeq;
+            return Acked();
+        }
+    }
+
+    private HttpResponseMessage Acked() => new(HttpStatusCode.OK)
+    {
+        Content = new StringContent($$"""{"acked_seq":{{_ackedSeq}}}""", Encoding.UTF8, "application/json"),
+    };
+}

@@ -1,0 +1,202 @@
+using System.Diagnostics;
+using System.Net;
+
+namespace Tracker.Tests;
+
+/// <summary>Runs in online mode: written locally first, shipped to a fake server, bounded at Finish.</summary>
+public sealed class OnlineRunTests : OnlineTestBase
+{
+    private static readonly TimeSpan Budget = TimeSpan.FromSeconds(20);
+
+    [Test]
+    public async Task Finish_ServerTakesEverything_ServerHasExactlyTheLocalLines()
+    {
+        var run = Run.Init(OnlineOptions());
+        for (var i = 0; i < 5000; i++)
+        {
+            run.Log("loss", 1.0 / (i + 1));
+        }
+
+        run.Config["lr"] = 0.1;
+        run.Tags = ["baseline"];
+        await run.FinishAsync().WaitAsync(Budget);
+
+        var local = LocalLines(run.Directory!);
+        Assert.That(Server.Stored, Is.EqualTo(local));
+        Assert.That(Server.Requests[0].Method, Is.EqualTo(HttpMethod.Put));
+        Assert.That(Server.Requests[0].Uri.AbsolutePath, Is.EqualTo($"/api/v1/projects/tests/runs/{run.Id}"));
+        Assert.That(Server.Requests.Select(r => r.Authorization), Has.All.EqualTo("Bearer trk_test"));
+        Assert.That(Server.Appends.Select(r => r.ContentEncoding), Has.All.EqualTo("gzip"));
+        Assert.That(local[^1], Does.Contain("\"type\":\"finish\""));
+        Assert.That(SyncState(run.Directory!), Is.EqualTo((FakeTrackerServer.SeqOf(local[^1]), true, ServerUrl.ToString())));
+        Assert.That(run.Statistics.LinesUnsynced, Is.Zero);
+        Assert.That(Output.ToString(), Does.Not.Contain("tracker sync"));
+        Assert.That(Diagnostics.Where(d => d.Level != DiagnosticLevel.Info), Is.Empty);
+    }
+
+    [Test]
+    public async Task ServerUnavailableForAWhile_NothingIsLostAndRecoveryIsReportedOnce()
+    {
+        var down = true;
+        Server.Fault = (_, _) => Task.FromResult(Volatile.Read(ref down) ? FakeTrackerServer.Status(HttpStatusCode.ServiceUnavailable) : null);
+        var run = Run.Init(OnlineOptions());
+        for (var i = 0; i < 1000; i++)
+        {
+            run.Log("x", i);
+        }
+
+        await run.FlushAsync().WaitAsync(Budget);
+        await AdvanceUntil(() => Server.Requests.Count >= 12);
+        Volatile.Write(ref down, false);
+        await AdvanceUntil(() => Diagnostics.Any(d => d.Level == DiagnosticLevel.Info));
+        run.Log("x", 1000);
+        var finish = run.FinishAsync();
+        await AdvanceUntil(() => finish.IsCompleted);
+        await finish;
+
+        Assert.That(Server.Stored, Is.EqualTo(LocalLines(run.Directory!)));
+        var warnings = Diagnostics.Where(d => d.Level == DiagnosticLevel.Warning).ToList();
+        Assert.That(warnings, Is.Not.Empty);
+        Assert.That(warnings.Select(w => w.Message), Has.All.Contains("Nothing is lost"));
+        Assert.That(warnings, Has.Count.LessThan(Server.Requests.Count / 4), "outage reports are rate-limited");
+        Assert.That(Diagnostics.Single(d => d.Level == DiagnosticLevel.Info).Message, Does.Contain("up to date"));
+        Assert.That(SyncState(run.Directory!).Synced, Is.True);
+    }
+
+    [Test]
+    public async Task Init_ServerRefusesTheApiKey_ReportsAClearErrorAndTheRunCompletesLocally()
+    {
+        Server.Fault = (_, _) => Task.FromResult<HttpResponseMessage?>(
+            FakeTrackerServer.Status(HttpStatusCode.Unauthorized, """{"title":"Unauthorized","detail":"unknown or revoked API key","status":401}"""));
+        var run = Run.Init(OnlineOptions());
+        for (var i = 0; i < 100; i++)
+        {
+            run.Log("x", i);
+        }
+
+        await WaitUntil(() => Diagnostics.Any(d => d.Level == DiagnosticLevel.Error));
+        await run.FinishAsync().WaitAsync(Budget);
+
+        var error = Diagnostics.Single(d => d.Level == DiagnosticLevel.Error).Message;
+        Assert.That(error, Does.Contain("refused the API key").And.Contain("unknown or revoked API key").And.Contain("TRACKER_API_KEY"));
+        Assert.That(error, Does.Contain($"keeps logging locally in {run.Directory}"));
+        Assert.That(Server.Requests, Has.Count.EqualTo(1), "a refused key is not tried again");
+        Assert.That(Read(run).Info.State, Is.EqualTo("finished"));
+        Assert.That(History(run), Has.Count.EqualTo(100));
+        var lines = LocalLines(run.Directory!).Count;
+        Assert.That(run.Statistics.LinesUnsynced, Is.EqualTo(lines));
+        Assert.That(Output.ToString(), Does.Contain($"tracker: {lines} lines of run {run.Id} are not on the server yet").And.Contain($"tracker sync {run.Directory}"));
+        Assert.That(SyncState(run.Directory!).Synced, Is.False);
+    }
+
+    [Test]
+    public async Task Finish_ServerNeverAnswers_ReturnsWithinFinishTimeoutAndLeavesTheRunForTrackerSync()
+    {
+        Server.Fault = async (_, ct) =>
+        {
+            await Task.Delay(Timeout.InfiniteTimeSpan, ct);
+            return null;
+        };
+        var options = OnlineOptions();
+        options.FinishTimeout = TimeSpan.FromSeconds(10);
+        var run = Run.Init(options);
+        for (var i = 0; i < 100; i++)
+        {
+            run.Log("x", i);
+        }
+
+        var started = Time.GetUtcNow();
+        var finish = run.FinishAsync();
+        await AdvanceUntil(() => Time.GetUtcNow() - started >= options.FinishTimeout - TimeSpan.FromMilliseconds(250));
+        Assert.That(finish.IsCompleted, Is.False, "Finish waits for the server while it has budget");
+
+        // The clock then stands still: Finish must be done when its budget is.
+        Time.Advance(TimeSpan.FromMilliseconds(250));
+        await finish.WaitAsync(Budget);
+
+        Assert.That(Time.GetUtcNow() - started, Is.EqualTo(options.FinishTimeout));
+        var lines = LocalLines(run.Directory!).Count;
+        Assert.That(Read(run).Info.State, Is.EqualTo("finished"), "the local run is complete whatever the server does");
+        Assert.That(SyncState(run.Directory!), Is.EqualTo((0L, false, ServerUrl.ToString())));
+        Assert.That(run.Statistics.LinesUnsynced, Is.EqualTo(lines));
+        var printed = Output.ToString().Split('\n').Where(l => l.Contains("not on the server yet", StringComparison.Ordinal)).ToList();
+        Assert.That(printed, Has.Count.EqualTo(1));
+        Assert.That(printed[0], Does.Contain($"they are safe in {run.Directory}. Upload them later with: tracker sync {run.Directory}"));
+    }
+
+    [Test]
+    public void Finish_ServerRefusesConnections_WithRealClock_ReturnsWithinFinishTimeout()
+    {
+        var options = Options();
+        options.Mode = RunMode.Online;
+        options.BaseUrl = new Uri("http://127.0.0.1:1/"); // nothing listens on port 1
+        options.FinishTimeout = TimeSpan.FromSeconds(1);
+        var run = Run.Init(options);
+        run.Log("x", 1);
+
+        var clock = Stopwatch.StartNew();
+        run.Finish();
+
+        // Generous bound: this checks that Finish gives up, not how fast it is.
+        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(10)));
+        Assert.That(run.Statistics.LinesUnsynced, Is.GreaterThan(0));
+        Assert.That(Output.ToString(), Does.Contain($"tracker sync {run.Directory}"));
+    }
+
+    [Test]
+    public async Task Finish_WhileTheSenderBacksOff_SendsAgainAtOnce()
+    {
+        var down = true;
+        Server.Fault = (_, _) => Task.FromResult(Volatile.Read(ref down) ? FakeTrackerServer.Status(HttpStatusCode.ServiceUnavailable) : null);
+        var run = Run.Init(OnlineOptions());
+        run.Log("x", 1);
+        await AdvanceUntil(() => Diagnostics.Count(d => d.Level == DiagnosticLevel.Warning) >= 1 && Server.Requests.Count >= 8);
+        Volatile.Write(ref down, false);
+
+        // The clock stands still: only cutting the back-off short lets Finish send.
+        await run.FinishAsync().WaitAsync(Budget);
+
+        Assert.That(Server.Stored, Is.EqualTo(LocalLines(run.Directory!)));
+        Assert.That(SyncState(run.Directory!).Synced, Is.True);
+    }
+
+    [Test]
+    public async Task Resume_Online_SendsOnlyWhatTheServerLacks()
+    {
+        var first = Run.Init(OnlineOptions("resumed"));
+        first.Log("x", 1);
+        await first.FinishAsync().WaitAsync(Budget);
+        var before = Server.Requests.Count;
+        var firstLines = LocalLines(first.Directory!).Count;
+
+        var options = OnlineOptions("resumed");
+        options.Resume = ResumeMode.Must;
+        var second = Run.Init(options);
+        second.Log("x", 2);
+        await second.FinishAsync().WaitAsync(Budget);
+
+        var resent = Server.Requests.Skip(before).Where(r => r.IsAppend).SelectMany(r => r.Lines).Select(FakeTrackerServer.SeqOf).ToList();
+        Assert.That(resent, Has.All.GreaterThan(firstLines));
+        Assert.That(Server.Stored, Is.EqualTo(LocalLines(second.Directory!)));
+        Assert.That(SyncState(second.Directory!).Synced, Is.True);
+    }
+
+    [Test]
+    public void Init_OnlineWithoutBaseUrl_ThrowsAndSaysWhatToSet()
+    {
+        var options = Options();
+        options.Mode = RunMode.Online;
+
+        Assert.That(() => Run.Init(options), Throws.ArgumentException.With.Message.Contains("RunOptions.BaseUrl or TRACKER_BASE_URL"));
+        Assert.That(Directory.Exists(Root), Is.False, "nothing is written");
+    }
+
+    [Test]
+    public void Init_BaseUrlThatIsNotHttp_Throws()
+    {
+        var options = OnlineOptions();
+        options.BaseUrl = new Uri("ftp://tracker.test/");
+
+        Assert.That(() => Run.Init(options), Throws.ArgumentException.With.Message.Contains("not an absolute http or https URL"));
+    }
+}
