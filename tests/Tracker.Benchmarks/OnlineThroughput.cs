@@ -33,6 +33,12 @@ internal static class OnlineThroughput
             await WaitForHealthAsync(port);
         }
 
+        if (server is not null)
+        {
+            // A server runs for days: measure it warm, after one short run has been through it.
+            await LogAsync(root, port, key, 500_000, TimeSpan.FromMinutes(5), handler: null);
+        }
+
         using var process = Process.GetCurrentProcess();
         long peak = 0;
         using var sampler = new Timer(_ =>
@@ -42,19 +48,7 @@ internal static class OnlineThroughput
         }, null, 0, 50);
 
         var watch = Stopwatch.StartNew();
-        var run = Run.Init(new RunOptions
-        {
-            Project = "bench", Dir = Path.Combine(root, "runs"), Mode = RunMode.Online, BaseUrl = new Uri($"http://127.0.0.1:{port}"),
-            ApiKey = key, PrintSummary = false, FinishTimeout = storage == "down" ? TimeSpan.FromSeconds(2) : TimeSpan.FromMinutes(10),
-            Diagnostics = _ => { },
-        });
-        for (long i = 0; i < points; i++)
-        {
-            run.Log("loss", 1.0 / (i + 3));
-        }
-
-        var logged = watch.Elapsed;
-        await run.FinishAsync();
+        var (run, logged) = await LogAsync(root, port, key, points, storage == "down" ? TimeSpan.FromSeconds(2) : TimeSpan.FromMinutes(10), Verbose ? new TimingHandler(watch) : null);
         watch.Stop();
         var statistics = run.Statistics;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -63,6 +57,27 @@ internal static class OnlineThroughput
         server?.Kill();
         server?.WaitForExit();
         Directory.Delete(root, recursive: true);
+    }
+
+    private static bool Verbose => Environment.GetEnvironmentVariable("TRACKER_BENCH_VERBOSE") == "1";
+
+    private static async Task<(Run Run, TimeSpan Logged)> LogAsync(string root, int port, string? key, long points, TimeSpan finishTimeout, HttpMessageHandler? handler)
+    {
+        var watch = Stopwatch.StartNew();
+        var run = Run.Init(new RunOptions
+        {
+            Project = "bench", Dir = Path.Combine(root, "runs"), Mode = RunMode.Online, BaseUrl = new Uri($"http://127.0.0.1:{port}"),
+            ApiKey = key, PrintSummary = false, FinishTimeout = finishTimeout, HttpHandler = handler,
+            Diagnostics = d => Console.Error.WriteLine($"{watch.Elapsed.TotalSeconds:F2}s {d}"),
+        });
+        for (long i = 0; i < points; i++)
+        {
+            run.Log("loss", 1.0 / (i + 3));
+        }
+
+        var logged = watch.Elapsed;
+        await run.FinishAsync();
+        return (run, logged);
     }
 
     private static ProcessStartInfo ServerStart(params string[] args)
@@ -113,5 +128,17 @@ internal static class OnlineThroughput
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+internal sealed class TimingHandler(Stopwatch watch) : DelegatingHandler(new SocketsHttpHandler())
+{
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        var start = watch.Elapsed.TotalSeconds;
+        var size = request.Content?.Headers.ContentLength ?? 0;
+        var response = await base.SendAsync(request, cancellationToken);
+        Console.Error.WriteLine($"{start:F2}s +{watch.Elapsed.TotalSeconds - start:F3}s {size / 1024} KiB {(int)response.StatusCode}");
+        return response;
     }
 }

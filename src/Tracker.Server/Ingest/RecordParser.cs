@@ -40,30 +40,72 @@ internal static class RecordParser
     /// <summary>The <see cref="HistoryPoint.Other"/> of a null value: the key was not logged at that row.</summary>
     public static readonly object Absent = new();
 
-    public static List<ParsedLine> Parse(ReadOnlySpan<byte> body)
+    /// <summary>Bodies from this size on are parsed on several cores: lines are independent.</summary>
+    private const int ParallelFrom = 1 << 20;
+
+    public static List<ParsedLine> Parse(ReadOnlyMemory<byte> body)
+    {
+        var parts = body.Length >= ParallelFrom ? Math.Min(Environment.ProcessorCount, 4) : 1;
+        var segments = new List<(ReadOnlyMemory<byte> Bytes, int FirstLine)>(parts);
+        var start = 0;
+        var line = 1;
+        for (var part = 1; part <= parts; part++)
+        {
+            var end = part == parts ? body.Length : NextLineStart(body.Span, (int)((long)body.Length * part / parts));
+            if (end > start)
+            {
+                segments.Add((body[start..end], line));
+                line += body.Span[start..end].Count((byte)'\n');
+                start = end;
+            }
+        }
+
+        var parsed = new List<ParsedLine>[segments.Count];
+        if (segments.Count == 1)
+        {
+            parsed[0] = ParseSegment(segments[0].Bytes.Span, segments[0].FirstLine);
+        }
+        else
+        {
+            Parallel.For(0, segments.Count, i => parsed[i] = ParseSegment(segments[i].Bytes.Span, segments[i].FirstLine));
+        }
+
+        var lines = new List<ParsedLine>(parsed.Sum(p => p.Count));
+        long previousSeq = 0;
+        foreach (var parsedLine in parsed.SelectMany(p => p))
+        {
+            if (parsedLine.Seq <= previousSeq)
+            {
+                throw new IngestValidationException(parsedLine.LineNumber, "seq", $"seq {parsedLine.Seq} does not follow {previousSeq}; lines must be in increasing seq order.");
+            }
+
+            previousSeq = parsedLine.Seq;
+            lines.Add(parsedLine);
+        }
+
+        return lines;
+    }
+
+    private static int NextLineStart(ReadOnlySpan<byte> body, int from)
+    {
+        var newline = body[from..].IndexOf((byte)'\n');
+        return newline < 0 ? body.Length : from + newline + 1;
+    }
+
+    private static List<ParsedLine> ParseSegment(ReadOnlySpan<byte> body, int lineNumber)
     {
         var lines = new List<ParsedLine>();
-        var lineNumber = 0;
-        long previousSeq = 0;
+        lineNumber--;
         while (!body.IsEmpty)
         {
             lineNumber++;
             var end = body.IndexOf((byte)'\n');
             var line = end < 0 ? body : body[..end];
             body = end < 0 ? default : body[(end + 1)..];
-            if (line.Trim(" \r\t"u8).IsEmpty)
+            if (!line.Trim(" \r\t"u8).IsEmpty)
             {
-                continue;
+                lines.Add(ParseLine(line, lineNumber));
             }
-
-            var parsed = ParseLine(line, lineNumber);
-            if (parsed.Seq <= previousSeq)
-            {
-                throw new IngestValidationException(lineNumber, "seq", $"seq {parsed.Seq} does not follow {previousSeq}; lines must be in increasing seq order.");
-            }
-
-            previousSeq = parsed.Seq;
-            lines.Add(parsed);
         }
 
         return lines;

@@ -102,6 +102,9 @@ internal sealed class PostgresDialect(string connectionString) : SqlDialect
                 first_step BIGINT NOT NULL, last_step BIGINT NOT NULL, first_time BIGINT NOT NULL, last_time BIGINT NOT NULL,
                 count INTEGER NOT NULL, min DOUBLE PRECISION NULL, max DOUBLE PRECISION NULL, last DOUBLE PRECISION NULL,
                 blocks BYTEA NOT NULL, steps BYTEA NOT NULL, vals BYTEA NOT NULL, times BYTEA NOT NULL, PRIMARY KEY (run_pk, key, chunk_no));
+            -- Packed numbers do not compress: store them out of line without pglz, which only costs CPU.
+            ALTER TABLE metric_chunks ALTER COLUMN blocks SET STORAGE EXTERNAL, ALTER COLUMN steps SET STORAGE EXTERNAL,
+                ALTER COLUMN vals SET STORAGE EXTERNAL, ALTER COLUMN times SET STORAGE EXTERNAL;
             """),
     ];
 
