@@ -39,13 +39,7 @@ internal static class OnlineThroughput
             await LogAsync(root, port, key, 500_000, TimeSpan.FromMinutes(5), handler: null);
         }
 
-        using var process = Process.GetCurrentProcess();
-        long peak = 0;
-        using var sampler = new Timer(_ =>
-        {
-            process.Refresh();
-            Interlocked.Exchange(ref peak, Math.Max(Interlocked.Read(ref peak), process.WorkingSet64));
-        }, null, 0, 50);
+        using var peak = new PeakWorkingSet();
 
         var watch = Stopwatch.StartNew();
         var (run, logged) = await LogAsync(root, port, key, points, storage == "down" ? TimeSpan.FromSeconds(2) : TimeSpan.FromMinutes(10), Verbose ? new TimingHandler(watch) : null);
@@ -53,7 +47,7 @@ internal static class OnlineThroughput
         var statistics = run.Statistics;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"online/{storage,-8} {points:N0} points: logged in {logged.TotalSeconds:F2} s, all acknowledged by the server after {watch.Elapsed.TotalSeconds:F2} s = "
-            + $"{points / watch.Elapsed.TotalSeconds / 1e6:F2} M points/s end to end; peak working set {Interlocked.Read(ref peak) / 1048576.0:F0} MiB; unsynced lines {statistics.LinesUnsynced:N0}"));
+            + $"{points / watch.Elapsed.TotalSeconds / 1e6:F2} M points/s end to end; peak working set {peak.MiB:F0} MiB; unsynced lines {statistics.LinesUnsynced:N0}"));
         server?.Kill();
         server?.WaitForExit();
         Directory.Delete(root, recursive: true);

@@ -18,13 +18,7 @@ internal static class Throughput
             Directory.Delete(root, recursive: true);
         }
 
-        using var process = Process.GetCurrentProcess();
-        long peak = 0;
-        using var sampler = new Timer(_ =>
-        {
-            process.Refresh();
-            Interlocked.Exchange(ref peak, Math.Max(Interlocked.Read(ref peak), process.WorkingSet64));
-        }, null, 0, 50);
+        using var peak = new PeakWorkingSet();
 
         var watch = Stopwatch.StartNew();
         var run = Tracker.Run.Init(new RunOptions { Project = "throughput", Dir = root, PrintSummary = false });
@@ -39,7 +33,7 @@ internal static class Throughput
         var file = new FileInfo(Path.Combine(run.Directory!, "records.jsonl"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{(shortValues ? "short" : "realistic"),-10} {points:N0} points in {watch.Elapsed.TotalSeconds:F2} s = {rate / 1e6:F2} M points/s; "
-            + $"peak working set {Interlocked.Read(ref peak) / 1048576.0:F0} MiB; records.jsonl {file.Length / 1048576.0:F0} MiB; dropped {run.Statistics.RecordsDropped}"));
+            + $"peak working set {peak.MiB:F0} MiB; records.jsonl {file.Length / 1048576.0:F0} MiB; dropped {run.Statistics.RecordsDropped}"));
 
         // Check the file holds every point once (cheap for the counts used here).
         if (points <= 5_000_000)
@@ -49,5 +43,27 @@ internal static class Throughput
         }
 
         Directory.Delete(root, recursive: true);
+    }
+}
+
+/// <summary>Samples the process's working set every 50 ms and keeps the highest value.</summary>
+internal sealed class PeakWorkingSet : IDisposable
+{
+    private readonly Process _process = Process.GetCurrentProcess();
+    private readonly Timer _timer;
+    private long _peak;
+
+    public PeakWorkingSet() => _timer = new Timer(_ =>
+    {
+        _process.Refresh();
+        Interlocked.Exchange(ref _peak, Math.Max(Interlocked.Read(ref _peak), _process.WorkingSet64));
+    }, null, 0, 50);
+
+    public double MiB => Interlocked.Read(ref _peak) / 1048576.0;
+
+    public void Dispose()
+    {
+        _timer.Dispose();
+        _process.Dispose();
     }
 }

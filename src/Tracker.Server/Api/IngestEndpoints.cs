@@ -22,17 +22,7 @@ internal static class IngestEndpoints
 
     private static async Task<IResult> UpsertAsync(string project, string runId, HttpContext context, SqlRunStore store, IOptions<ServerOptions> options, TimeProvider time, CancellationToken cancellationToken)
     {
-        if (Validate(project, runId) is { } invalid)
-        {
-            return invalid;
-        }
-
-        if (await ApiKeys.CheckAsync(context, store, project, cancellationToken) is { } denied)
-        {
-            return denied;
-        }
-
-        var body = await ReadBodyAsync(context, options.Value.MaxBodyBytes, cancellationToken);
+        var body = await AcceptAsync(project, runId, context, store, options.Value, cancellationToken);
         if (body.Problem is not null)
         {
             return body.Problem;
@@ -66,17 +56,7 @@ internal static class IngestEndpoints
 
     private static async Task<IResult> AppendAsync(string project, string runId, HttpContext context, SqlRunStore store, IOptions<ServerOptions> options, TimeProvider time, CancellationToken cancellationToken)
     {
-        if (Validate(project, runId) is { } invalid)
-        {
-            return invalid;
-        }
-
-        if (await ApiKeys.CheckAsync(context, store, project, cancellationToken) is { } denied)
-        {
-            return denied;
-        }
-
-        var body = await ReadBodyAsync(context, options.Value.MaxBodyBytes, cancellationToken);
+        var body = await AcceptAsync(project, runId, context, store, options.Value, cancellationToken);
         if (body.Problem is not null)
         {
             return body.Problem;
@@ -104,17 +84,7 @@ internal static class IngestEndpoints
 
     private static async Task<IResult> FinishAsync(string project, string runId, HttpContext context, SqlRunStore store, IOptions<ServerOptions> options, TimeProvider time, CancellationToken cancellationToken)
     {
-        if (Validate(project, runId) is { } invalid)
-        {
-            return invalid;
-        }
-
-        if (await ApiKeys.CheckAsync(context, store, project, cancellationToken) is { } denied)
-        {
-            return denied;
-        }
-
-        var body = await ReadBodyAsync(context, options.Value.MaxBodyBytes, cancellationToken);
+        var body = await AcceptAsync(project, runId, context, store, options.Value, cancellationToken);
         if (body.Problem is not null)
         {
             return body.Problem;
@@ -162,6 +132,22 @@ internal static class IngestEndpoints
         }
 
         return null;
+    }
+
+    /// <summary>What every write does first: check the names and the key, then read the body.</summary>
+    private static async Task<(byte[] Bytes, IResult? Problem)> AcceptAsync(string project, string runId, HttpContext context, SqlRunStore store, ServerOptions options, CancellationToken cancellationToken)
+    {
+        if (Validate(project, runId) is { } invalid)
+        {
+            return ([], invalid);
+        }
+
+        if (await ApiKeys.CheckAsync(context, store, project, cancellationToken) is { } denied)
+        {
+            return ([], denied);
+        }
+
+        return await ReadBodyAsync(context, options.MaxBodyBytes, cancellationToken);
     }
 
     /// <summary>Reads the body, gunzipping it when sent so, and refuses more than the limit either way.</summary>
