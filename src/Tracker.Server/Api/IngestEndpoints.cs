@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Compression;
 using System.Net;
 using System.Text.Json;
@@ -22,16 +23,17 @@ internal static class IngestEndpoints
 
     private static async Task<IResult> UpsertAsync(string project, string runId, HttpContext context, SqlRunStore store, IOptions<ServerOptions> options, TimeProvider time, CancellationToken cancellationToken)
     {
-        var body = await AcceptAsync(project, runId, context, store, options.Value, cancellationToken);
-        if (body.Problem is not null)
+        var (body, problem) = await AcceptAsync(project, runId, context, store, options.Value, cancellationToken);
+        using var _ = body;
+        if (problem is not null)
         {
-            return body.Problem;
+            return problem;
         }
 
         JsonObject? metadata;
         try
         {
-            metadata = JsonNode.Parse(body.Bytes) as JsonObject;
+            metadata = JsonNode.Parse(body.Bytes.Span) as JsonObject;
         }
         catch (JsonException ex)
         {
@@ -56,10 +58,11 @@ internal static class IngestEndpoints
 
     private static async Task<IResult> AppendAsync(string project, string runId, HttpContext context, SqlRunStore store, IOptions<ServerOptions> options, TimeProvider time, CancellationToken cancellationToken)
     {
-        var body = await AcceptAsync(project, runId, context, store, options.Value, cancellationToken);
-        if (body.Problem is not null)
+        var (body, problem) = await AcceptAsync(project, runId, context, store, options.Value, cancellationToken);
+        using var _ = body;
+        if (problem is not null)
         {
-            return body.Problem;
+            return problem;
         }
 
         try
@@ -84,16 +87,17 @@ internal static class IngestEndpoints
 
     private static async Task<IResult> FinishAsync(string project, string runId, HttpContext context, SqlRunStore store, IOptions<ServerOptions> options, TimeProvider time, CancellationToken cancellationToken)
     {
-        var body = await AcceptAsync(project, runId, context, store, options.Value, cancellationToken);
-        if (body.Problem is not null)
+        var (body, problem) = await AcceptAsync(project, runId, context, store, options.Value, cancellationToken);
+        using var _ = body;
+        if (problem is not null)
         {
-            return body.Problem;
+            return problem;
         }
 
         FinishRequest? request;
         try
         {
-            request = JsonSerializer.Deserialize<FinishRequest>(body.Bytes, JsonOptions);
+            request = JsonSerializer.Deserialize<FinishRequest>(body.Bytes.Span, JsonOptions);
         }
         catch (JsonException ex)
         {
@@ -135,23 +139,23 @@ internal static class IngestEndpoints
     }
 
     /// <summary>What every write does first: check the names and the key, then read the body.</summary>
-    private static async Task<(byte[] Bytes, IResult? Problem)> AcceptAsync(string project, string runId, HttpContext context, SqlRunStore store, ServerOptions options, CancellationToken cancellationToken)
+    private static async Task<(RequestBody Body, IResult? Problem)> AcceptAsync(string project, string runId, HttpContext context, SqlRunStore store, ServerOptions options, CancellationToken cancellationToken)
     {
         if (Validate(project, runId) is { } invalid)
         {
-            return ([], invalid);
+            return (RequestBody.Empty, invalid);
         }
 
         if (await ApiKeys.CheckAsync(context, store, project, cancellationToken) is { } denied)
         {
-            return ([], denied);
+            return (RequestBody.Empty, denied);
         }
 
         return await ReadBodyAsync(context, options.MaxBodyBytes, cancellationToken);
     }
 
     /// <summary>Reads the body, gunzipping it when sent so, and refuses more than the limit either way.</summary>
-    private static async Task<(byte[] Bytes, IResult? Problem)> ReadBodyAsync(HttpContext context, long limit, CancellationToken cancellationToken)
+    private static async Task<(RequestBody Body, IResult? Problem)> ReadBodyAsync(HttpContext context, long limit, CancellationToken cancellationToken)
     {
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
         {
@@ -162,38 +166,85 @@ internal static class IngestEndpoints
             $"The request body is over {limit:N0} bytes (after decompression). Send smaller batches.");
         if (context.Request.ContentLength > limit)
         {
-            return ([], tooLarge);
+            return (RequestBody.Empty, tooLarge);
         }
 
         var gzip = context.Request.Headers.ContentEncoding.ToString().Contains("gzip", StringComparison.OrdinalIgnoreCase);
-        using var buffer = new MemoryStream();
+        var body = new RequestBody((int)Math.Min(limit, (context.Request.ContentLength ?? 0) * (gzip ? 4 : 1) + 4096));
         try
         {
             var source = gzip ? new GZipStream(context.Request.Body, CompressionMode.Decompress) : context.Request.Body;
             await using (source)
             {
-                var chunk = new byte[81920];
                 int read;
-                while ((read = await source.ReadAsync(chunk, cancellationToken)) > 0)
+                while ((read = await source.ReadAsync(body.FreeSpace(), cancellationToken)) > 0)
                 {
-                    if (buffer.Length + read > limit)
+                    if (body.Length + read > limit)
                     {
-                        return ([], tooLarge);
+                        body.Dispose();
+                        return (RequestBody.Empty, tooLarge);
                     }
 
-                    buffer.Write(chunk, 0, read);
+                    body.Advance(read);
                 }
             }
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            return ([], tooLarge);
+            body.Dispose();
+            return (RequestBody.Empty, tooLarge);
         }
         catch (InvalidDataException ex)
         {
-            return ([], Problems.Create(HttpStatusCode.BadRequest, "Malformed body", $"The body says Content-Encoding: gzip but is not gzip data: {ex.Message}", "body"));
+            body.Dispose();
+            return (RequestBody.Empty, Problems.Create(HttpStatusCode.BadRequest, "Malformed body", $"The body says Content-Encoding: gzip but is not gzip data: {ex.Message}", "body"));
         }
 
-        return (buffer.ToArray(), null);
+        return (body, null);
+    }
+
+    /// <summary>
+    /// A request body in a pooled buffer: bodies run to megabytes, and a fresh array for each would
+    /// land on the large-object heap and cost a full collection every few requests.
+    /// </summary>
+    private sealed class RequestBody(int capacity) : IDisposable
+    {
+        public static readonly RequestBody Empty = new(0);
+
+        private byte[] _buffer = capacity == 0 ? [] : ArrayPool<byte>.Shared.Rent(capacity);
+
+        public int Length { get; private set; }
+
+        public ReadOnlyMemory<byte> Bytes => _buffer.AsMemory(0, Length);
+
+        public Memory<byte> FreeSpace()
+        {
+            if (Length == _buffer.Length)
+            {
+                var grown = ArrayPool<byte>.Shared.Rent(Math.Max(81920, _buffer.Length * 2));
+                _buffer.AsSpan(0, Length).CopyTo(grown);
+                Return();
+                _buffer = grown;
+            }
+
+            return _buffer.AsMemory(Length);
+        }
+
+        public void Advance(int count) => Length += count;
+
+        public void Dispose()
+        {
+            Return();
+            _buffer = [];
+            Length = 0;
+        }
+
+        private void Return()
+        {
+            if (_buffer.Length > 0)
+            {
+                ArrayPool<byte>.Shared.Return(_buffer);
+            }
+        }
     }
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Data.Common;
 using System.Globalization;
 using System.Runtime.InteropServices;
@@ -112,7 +113,7 @@ internal sealed class SqlRunStore(SqlDialect dialect)
             return new AppendResult(run.AckedSeq, 0, lines.Count);
         }
 
-        var changes = RunChanges.Apply(run, fresh);
+        using var changes = RunChanges.Apply(run, fresh);
         foreach (var (key, points) in changes.Points)
         {
             await AppendPointsAsync(connection, transaction, run.Pk, key, points, cancellationToken);
@@ -313,7 +314,7 @@ internal sealed class SqlRunStore(SqlDialect dialect)
     /// the points come after it, replaces a value logged again at the last step, and writes the
     /// rest as new chunks.
     /// </summary>
-    private async Task AppendPointsAsync(DbConnection connection, DbTransaction transaction, long runPk, string key, List<(long Step, long Time, double Value)> points, CancellationToken cancellationToken)
+    private async Task AppendPointsAsync(DbConnection connection, DbTransaction transaction, long runPk, string key, ArraySegment<(long Step, long Time, double Value)> points, CancellationToken cancellationToken)
     {
         long nextChunkNo = 0;
         await using (var last = Sql.Command(connection, transaction,
@@ -351,7 +352,7 @@ internal sealed class SqlRunStore(SqlDialect dialect)
                     }
 
                     await reader.DisposeAsync();
-                    var row = ToRow(chunkNo, merged);
+                    var row = ToRow(chunkNo, merged.ToArray());
                     await using var update = Sql.Command(connection, transaction,
                         "UPDATE metric_chunks SET first_time = @ft, last_step = @ls, last_time = @lt, count = @count, min = @min, max = @max, last = @last, steps = @steps, times = @times, vals = @vals, blocks = @blocks "
                         + "WHERE run_pk = @run AND key = @key AND chunk_no = @no",
@@ -367,7 +368,7 @@ internal sealed class SqlRunStore(SqlDialect dialect)
         var rows = new List<ChunkRow>();
         for (var start = 0; start < points.Count; start += ChunkCodec.ChunkSize)
         {
-            rows.Add(ToRow(nextChunkNo++, points.GetRange(start, Math.Min(ChunkCodec.ChunkSize, points.Count - start))));
+            rows.Add(ToRow(nextChunkNo++, points.Slice(start, Math.Min(ChunkCodec.ChunkSize, points.Count - start))));
         }
 
         if (rows.Count > 0)
@@ -376,18 +377,18 @@ internal sealed class SqlRunStore(SqlDialect dialect)
         }
     }
 
-    private static ChunkRow ToRow(long chunkNo, List<(long Step, long Time, double Value)> points)
+    private static ChunkRow ToRow(long chunkNo, ReadOnlySpan<(long Step, long Time, double Value)> points)
     {
-        var steps = new long[points.Count];
-        var times = new long[points.Count];
-        var values = new double[points.Count];
-        for (var i = 0; i < points.Count; i++)
+        var steps = new long[points.Length];
+        var times = new long[points.Length];
+        var values = new double[points.Length];
+        for (var i = 0; i < points.Length; i++)
         {
             (steps[i], times[i], values[i]) = points[i];
         }
 
         var (min, max, last) = ChunkCodec.Summarise(values);
-        return new ChunkRow(chunkNo, steps[0], steps[^1], times.Min(), times.Max(), points.Count, min, max, last,
+        return new ChunkRow(chunkNo, steps[0], steps[^1], times.Min(), times.Max(), points.Length, min, max, last,
             ChunkCodec.Pack(steps), ChunkCodec.Pack(times), ChunkCodec.Pack(values), ChunkCodec.PackBlocks(steps, times, values));
     }
 
@@ -441,15 +442,23 @@ internal sealed class SqlRunStore(SqlDialect dialect)
 }
 
 /// <summary>What a batch of new lines does to a run: points per key, and metadata, config and summary updates.</summary>
-internal sealed class RunChanges
+internal sealed class RunChanges : IDisposable
 {
     private readonly Dictionary<string, KeyState> _keys = new(StringComparer.Ordinal);
     private string? _lastKey;
     private KeyState? _lastState;
 
     /// <summary>Numeric points per key, sorted by step, one per step.</summary>
-    public IEnumerable<(string Key, List<(long Step, long Time, double Value)> Points)> Points =>
-        _keys.Where(k => k.Value.Points.Count > 0).Select(k => (k.Key, k.Value.Points));
+    public IEnumerable<(string Key, ArraySegment<(long Step, long Time, double Value)> Points)> Points =>
+        _keys.Where(k => k.Value.Count > 0).Select(k => (k.Key, k.Value.Points));
+
+    public void Dispose()
+    {
+        foreach (var state in _keys.Values)
+        {
+            state.Dispose();
+        }
+    }
 
     /// <summary>Applies the lines' metadata to <paramref name="run"/>'s JSON and gathers its points, sorted by step.</summary>
     public static RunChanges Apply(StoredRun run, IReadOnlyList<ParsedLine> lines)
@@ -514,17 +523,9 @@ internal sealed class RunChanges
         }
 
         changes.FlushLastValues(run);
-        foreach (var (_, points) in changes.Points)
+        foreach (var state in changes._keys.Values)
         {
-            if (!IsSorted(points))
-            {
-                // Stable, so of equal steps the later value stays last.
-                var sorted = points.OrderBy(p => p.Step).ToList();
-                points.Clear();
-                points.AddRange(sorted);
-            }
-
-            DropRepeatedSteps(points);
+            state.SortAndDropRepeatedSteps();
         }
 
         return changes;
@@ -552,7 +553,7 @@ internal sealed class RunChanges
         state.Unflushed = true;
         if (point.Other is not string)
         {
-            state.Points.Add((point.Step, point.Time, point.Number)); // text is kept in the summary, not charted
+            state.Add((point.Step, point.Time, point.Number)); // text is kept in the summary, not charted
         }
     }
 
@@ -572,52 +573,77 @@ internal sealed class RunChanges
         }
     }
 
-    private sealed class KeyState
-    {
-        public List<(long Step, long Time, double Value)> Points { get; } = [];
-
-        public HistoryPoint Last { get; set; }
-
-        public bool Unflushed { get; set; }
-    }
-
-    private static bool IsSorted(List<(long Step, long Time, double Value)> points)
-    {
-        for (var i = 1; i < points.Count; i++)
-        {
-            if (points[i].Step < points[i - 1].Step)
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
-
-    /// <summary>A step logged twice (commit: false, explicit steps) keeps its later value.</summary>
-    private static void DropRepeatedSteps(List<(long Step, long Time, double Value)> points)
-    {
-        var kept = 0;
-        for (var i = 0; i < points.Count; i++)
-        {
-            if (kept > 0 && points[kept - 1].Step == points[i].Step)
-            {
-                points[kept - 1] = points[i];
-            }
-            else
-            {
-                points[kept++] = points[i];
-            }
-        }
-
-        points.RemoveRange(kept, points.Count - kept);
-    }
-
     private static void Merge(JsonObject target, JsonObject? values)
     {
         foreach (var (name, value) in values ?? [])
         {
             target[name] = value?.DeepClone();
+        }
+    }
+
+    /// <summary>
+    /// One key's points in a batch, in a pooled buffer: a batch holds hundreds of thousands of
+    /// points, and growing fresh arrays that size would churn the large-object heap.
+    /// </summary>
+    private sealed class KeyState : IDisposable
+    {
+        private (long Step, long Time, double Value)[] _buffer = ArrayPool<(long, long, double)>.Shared.Rent(1024);
+
+        public int Count { get; private set; }
+
+        public ArraySegment<(long Step, long Time, double Value)> Points => new(_buffer, 0, Count);
+
+        public HistoryPoint Last { get; set; }
+
+        public bool Unflushed { get; set; }
+
+        public void Add((long Step, long Time, double Value) point)
+        {
+            if (Count == _buffer.Length)
+            {
+                var grown = ArrayPool<(long, long, double)>.Shared.Rent(_buffer.Length * 2);
+                Array.Copy(_buffer, grown, Count);
+                ArrayPool<(long, long, double)>.Shared.Return(_buffer);
+                _buffer = grown;
+            }
+
+            _buffer[Count++] = point;
+        }
+
+        /// <summary>Sorts by step (stable, so of equal steps the later value stays last), then keeps one point per step, the later.</summary>
+        public void SortAndDropRepeatedSteps()
+        {
+            var points = _buffer.AsSpan(0, Count);
+            for (var i = 1; i < points.Length; i++)
+            {
+                if (points[i].Step < points[i - 1].Step)
+                {
+                    points.ToArray().OrderBy(p => p.Step).ToArray().CopyTo(points);
+                    break;
+                }
+            }
+
+            var kept = 0;
+            for (var i = 0; i < points.Length; i++)
+            {
+                if (kept > 0 && points[kept - 1].Step == points[i].Step)
+                {
+                    points[kept - 1] = points[i];
+                }
+                else
+                {
+                    points[kept++] = points[i];
+                }
+            }
+
+            Count = kept;
+        }
+
+        public void Dispose()
+        {
+            ArrayPool<(long, long, double)>.Shared.Return(_buffer);
+            _buffer = [];
+            Count = 0;
         }
     }
 }
