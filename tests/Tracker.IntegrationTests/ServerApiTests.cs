@@ -88,6 +88,29 @@ public sealed class ServerApiTests(string storage)
     }
 
     [Test]
+    public async Task Export_PagesNotAlignedToChunks_ReturnEveryPointOnceInOrder()
+    {
+        var runUrl = await CreateRunAsync();
+        await PostRecordsAsync(runUrl, Lines(1, 5000));
+
+        var steps = new List<long>();
+        var after = string.Empty;
+        for (var page = 0; page < 100; page++)
+        {
+            var body = (await _http.GetFromJsonAsync<JsonObject>($"{runUrl}/export?key=loss&limit=777{after}"))!;
+            steps.AddRange(body["points"]!.AsArray().Select(p => (long)p![0]!));
+            if (body["next_after_step"] is not { } next)
+            {
+                break;
+            }
+
+            after = $"&after_step={(long)next}";
+        }
+
+        Assert.That(steps, Is.EqualTo(Enumerable.Range(0, 5000).Select(i => (long)i)));
+    }
+
+    [Test]
     public async Task Append_KeyOf10000Characters_Is400()
     {
         var runUrl = await CreateRunAsync();

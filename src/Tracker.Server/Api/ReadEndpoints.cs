@@ -172,19 +172,22 @@ internal static class ReadEndpoints
         var chunks = (await store.GetChunkSummariesAsync(run.Pk, key, cancellationToken))
             .Where(c => c.LastStep > after).ToList();
 
-        // Chunks may overlap when points arrived out of order: read enough of them in step order.
+        // Chunks may overlap when points arrived out of order: take chunks in step order until they
+        // hold a page, plus any chunk that starts before the last step taken so far.
         var points = new List<(long Step, long Time, double Value)>();
         var wanted = new List<long>();
         var pointsSoFar = 0L;
+        var lastStepTaken = long.MinValue;
         foreach (var chunk in chunks.OrderBy(c => c.FirstStep))
         {
-            if (pointsSoFar >= limit && chunk.FirstStep > points.Select(p => p.Step).DefaultIfEmpty(long.MaxValue).Max())
+            if (pointsSoFar >= limit && chunk.FirstStep > lastStepTaken)
             {
                 break;
             }
 
             wanted.Add(chunk.ChunkNo);
-            pointsSoFar += chunk.Count;
+            pointsSoFar += chunk.FirstStep > after ? chunk.Count : 0; // a chunk begun on an earlier page adds only part of itself
+            lastStepTaken = Math.Max(lastStepTaken, chunk.LastStep);
         }
 
         foreach (var block in await store.ReadChunksAsync(run.Pk, key, wanted, cancellationToken))
