@@ -80,10 +80,3 @@ internal static class Postgres
     }
 }
 
-/// <summary>Stops the cluster this test run started, whatever the outcome.</summary>
-[SetUpFixture]
-public sealed class PostgresCleanup
-{
-    [OneTimeTearDown]
-    public void StopCluster() => Postgres.StopOwnCluster();
-}
