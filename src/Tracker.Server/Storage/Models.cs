@@ -21,10 +21,8 @@ internal sealed record ChunkSummary(
 internal sealed record MetricInfo(string Key, long Count, long FirstStep, long LastStep, double Min, double Max, double Last);
 
 /// <summary>Points of one chunk, sorted by step; times in Unix milliseconds.</summary>
-internal sealed class PointBlock(long chunkNo, long[] steps, long[] times, double[] values)
+internal sealed class PointBlock(long[] steps, long[] times, double[] values)
 {
-    public long ChunkNo { get; } = chunkNo;
-
     public long[] Steps { get; } = steps;
 
     public long[] Times { get; } = times;

@@ -287,13 +287,13 @@ internal sealed class SqlRunStore(SqlDialect dialect)
         await using var connection = await dialect.OpenAsync(cancellationToken);
 
         await using var command = Sql.Command(connection, null,
-            $"SELECT chunk_no, steps, times, vals FROM metric_chunks WHERE run_pk = @run AND key = @key AND chunk_no IN ({InList(chunkNumbers)}) ORDER BY chunk_no",
+            $"SELECT steps, times, vals FROM metric_chunks WHERE run_pk = @run AND key = @key AND chunk_no IN ({InList(chunkNumbers)}) ORDER BY chunk_no",
             ("run", runPk), ("key", key));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            blocks.Add(new PointBlock(reader.GetInt64(0),
-                ChunkCodec.UnpackInt64((byte[])reader[1]), ChunkCodec.UnpackInt64((byte[])reader[2]), ChunkCodec.UnpackDouble((byte[])reader[3])));
+            blocks.Add(new PointBlock(
+                ChunkCodec.UnpackInt64((byte[])reader[0]), ChunkCodec.UnpackInt64((byte[])reader[1]), ChunkCodec.UnpackDouble((byte[])reader[2])));
         }
 
         return blocks;
