@@ -38,6 +38,19 @@ public enum QueueFullMode
     DropNewest,
 }
 
+/// <summary>Whether online mode compresses the records it sends.</summary>
+public enum RequestCompression
+{
+    /// <summary>gzip, except to a server on this machine (a loopback address), where compressing only costs the training process CPU.</summary>
+    Auto,
+
+    /// <summary>Always gzip.</summary>
+    Gzip,
+
+    /// <summary>Never compress.</summary>
+    None,
+}
+
 /// <summary>
 /// Settings of a run. Every property is optional; unset ones fall back to the <c>TRACKER_*</c>
 /// environment variables and then to defaults.
@@ -82,6 +95,13 @@ public sealed class RunOptions
 
     /// <summary>API key for the server. Fallback: <c>TRACKER_API_KEY</c>.</summary>
     public string? ApiKey { get; set; }
+
+    /// <summary>
+    /// Whether record batches are sent gzip-compressed. Default <see cref="RequestCompression.Auto"/>:
+    /// gzip, except to a server on a loopback address, where there is no network to save and
+    /// compressing would take CPU from training.
+    /// </summary>
+    public RequestCompression Compression { get; set; } = RequestCompression.Auto;
 
     /// <summary>
     /// The HTTP handler online mode sends requests through: set one for a proxy, client

@@ -40,14 +40,20 @@ internal static class OnlineThroughput
         }
 
         using var peak = new PeakWorkingSet();
+        var clientCpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var serverCpu = server?.TotalProcessorTime ?? TimeSpan.Zero;
 
         var watch = Stopwatch.StartNew();
         var (run, logged) = await LogAsync(root, port, key, points, storage == "down" ? TimeSpan.FromSeconds(2) : TimeSpan.FromMinutes(10), Verbose ? new TimingHandler(watch) : null);
         watch.Stop();
+        clientCpu = Process.GetCurrentProcess().TotalProcessorTime - clientCpu;
+        server?.Refresh();
+        serverCpu = (server?.TotalProcessorTime ?? TimeSpan.Zero) - serverCpu;
         var statistics = run.Statistics;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"online/{storage,-8} {points:N0} points: logged in {logged.TotalSeconds:F2} s, all acknowledged by the server after {watch.Elapsed.TotalSeconds:F2} s = "
-            + $"{points / watch.Elapsed.TotalSeconds / 1e6:F2} M points/s end to end; peak working set {peak.MiB:F0} MiB; unsynced lines {statistics.LinesUnsynced:N0}"));
+            + $"{points / watch.Elapsed.TotalSeconds / 1e6:F2} M points/s end to end; peak working set {peak.MiB:F0} MiB; unsynced lines {statistics.LinesUnsynced:N0}; "
+            + $"CPU per point: client {clientCpu.TotalMicroseconds / points:F2} µs, server {serverCpu.TotalMicroseconds / points:F2} µs"));
         server?.Kill();
         server?.WaitForExit();
         Directory.Delete(root, recursive: true);
@@ -61,7 +67,7 @@ internal static class OnlineThroughput
         var run = Run.Init(new RunOptions
         {
             Project = "bench", Dir = Path.Combine(root, "runs"), Mode = RunMode.Online, BaseUrl = new Uri($"http://127.0.0.1:{port}"),
-            ApiKey = key, PrintSummary = false, FinishTimeout = finishTimeout, HttpHandler = handler,
+            ApiKey = key, PrintSummary = false, Compression = Enum.Parse<RequestCompression>(Environment.GetEnvironmentVariable("TRACKER_BENCH_COMPRESSION") ?? "Auto"), FinishTimeout = finishTimeout, HttpHandler = handler,
             Diagnostics = d => Console.Error.WriteLine($"{watch.Elapsed.TotalSeconds:F2}s {d}"),
         });
         for (long i = 0; i < points; i++)

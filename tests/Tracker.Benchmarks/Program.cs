@@ -20,6 +20,12 @@ if (args.Length > 1 && args[0] == "online")
     return;
 }
 
+if (args.Length > 0 && args[0] == "ingest")
+{
+    await IngestPhases.RunAsync();
+    return;
+}
+
 if (args.Length > 0 && args[0] == "series")
 {
     await SeriesTiming.RunAsync(args.Length > 1 ? args[1] : "sqlite", args.Length > 2 ? args[2] : null);

@@ -41,10 +41,13 @@ public sealed class OnlineRunTests(string storage)
         }
     }
 
-    [Test]
-    public async Task Online_EveryPointIsReadBackThroughTheApiExactlyOnce()
+    [TestCase(RequestCompression.Auto, Description = "plain bodies: the server is on loopback")]
+    [TestCase(RequestCompression.Gzip)]
+    public async Task Online_EveryPointIsReadBackThroughTheApiExactlyOnce(RequestCompression compression)
     {
-        var run = Run.Init(Options(_server.BaseUrl));
+        var options = Options(_server.BaseUrl);
+        options.Compression = compression;
+        var run = Run.Init(options);
         for (var i = 0; i < 100_000; i++)
         {
             run.Log("train/loss", 1.0 / (i + 3));

@@ -191,6 +191,20 @@ public sealed class StorageContractTests(string kind)
     }
 
     [Test]
+    public async Task Series_StepsWithAndWithoutGaps_ReadBackExactlyWholeAndZoomed()
+    {
+        // Consecutive steps are stored implicitly; a later batch that breaks the run in the same chunk must not be misread.
+        var run = await CreateRunAsync();
+        long[] steps = [.. Enumerable.Range(0, 500).Select(i => (long)i), .. Enumerable.Range(0, 300).Select(i => 700L + (3 * i))];
+        await _store.AppendAsync("p", "r", History(1, steps.Take(500), s => s * 0.5), Now, CancellationToken.None);
+        await _store.AppendAsync("p", "r", History(501, steps.Skip(500), s => s * 0.5), Now, CancellationToken.None);
+
+        Assert.That(await ReadAllAsync(run, "loss"), Is.EqualTo(steps.Select(s => (s, s * 0.5)).ToList()));
+        var zoomed = await SeriesQuery.RunAsync(_store, run.Pk, "loss", byTime: false, 1000, 400, 1000, CancellationToken.None);
+        Assert.That(zoomed.Select(b => (b.X0, b.Last)), Is.EqualTo(steps.Where(s => s is >= 400 and <= 1000).Select(s => (s, s * 0.5)).ToList()));
+    }
+
+    [Test]
     public async Task Keys_CreateFindRevoke()
     {
         await _store.CreateKeyAsync(new ApiKey("ci", "p", "hash1", Now, null), CancellationToken.None);

@@ -159,6 +159,23 @@ public sealed class TrackerHttpClientTests
         Assert.That(_server.Requests, Has.Count.EqualTo(4), "each attempt timed out on its own first");
     }
 
+    [TestCase("http://127.0.0.1:5080", RequestCompression.Auto, null, Description = "a loopback server: compressing would only cost CPU")]
+    [TestCase("http://localhost:5080", RequestCompression.Auto, null)]
+    [TestCase("http://[::1]:5080", RequestCompression.Auto, null)]
+    [TestCase("http://tracker.test", RequestCompression.Auto, "gzip")]
+    [TestCase("http://127.0.0.1:5080", RequestCompression.Gzip, "gzip")]
+    [TestCase("http://tracker.test", RequestCompression.None, null)]
+    public async Task AppendAsync_Compression_FollowsTheOptionAndWhereTheServerIs(string baseUrl, RequestCompression compression, string? expectedEncoding)
+    {
+        using var client = CreateClient(baseUrl: baseUrl, compression: compression);
+        await client.PutRunAsync("proj", "run1", "{\"id\":\"run1\"}"u8.ToArray(), CancellationToken.None);
+        await client.AppendAsync("proj", "run1", ThreeLines, CancellationToken.None);
+
+        var append = _server.Requests[1];
+        Assert.That(append.ContentEncoding, Is.EqualTo(expectedEncoding));
+        Assert.That(append.Body, Is.EqualTo(ThreeLines), "the body (decompressed where it was compressed) is exactly the lines");
+    }
+
     [Test]
     public void PutRunAsync_UnauthorizedWithoutApiKey_SaysThatNoKeyIsSet()
     {
@@ -277,10 +294,11 @@ public sealed class TrackerHttpClientTests
         Assert.That(done(), Is.True, "the condition did not come true");
     }
 
-    private TrackerHttpClient CreateClient(string? apiKey = "trk_test", Action<ResiliencePipelineBuilder<HttpResponseMessage>>? configure = null) =>
+    private TrackerHttpClient CreateClient(string? apiKey = "trk_test", Action<ResiliencePipelineBuilder<HttpResponseMessage>>? configure = null, string baseUrl = "http://tracker.test/base", RequestCompression compression = RequestCompression.Auto) =>
         TrackerHttpClient.Create(new RunOptions
         {
-            BaseUrl = new Uri("http://tracker.test/base"),
+            BaseUrl = new Uri(baseUrl),
+            Compression = compression,
             ApiKey = apiKey,
             HttpHandler = _server,
             TimeProvider = _time,

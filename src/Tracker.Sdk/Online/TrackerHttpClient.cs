@@ -10,7 +10,7 @@ namespace Tracker.Online;
 
 /// <summary>
 /// The SDK's side of the ingest protocol (docs/protocol.md): upserts a run and appends lines of
-/// its records.jsonl, gzip-compressed. Requests run through a resilience pipeline that retries
+/// its records.jsonl, gzip-compressed unless the server is on this machine. Requests run through a resilience pipeline that retries
 /// transient failures; what it gives up on is thrown, as a <see cref="TrackerServerException"/>
 /// when the server answered.
 /// </summary>
@@ -26,10 +26,12 @@ internal sealed class TrackerHttpClient : IDisposable
     private readonly HttpClient _http;
     private readonly TimeProvider _time;
     private readonly bool _hasApiKey;
+    private readonly bool _gzip;
 
-    private TrackerHttpClient(Uri baseUrl, string? apiKey, HttpMessageHandler handler, bool disposeHandler, TimeProvider time)
+    private TrackerHttpClient(Uri baseUrl, string? apiKey, RequestCompression compression, HttpMessageHandler handler, bool disposeHandler, TimeProvider time)
     {
         _time = time;
+        _gzip = compression == RequestCompression.Gzip || (compression == RequestCompression.Auto && !baseUrl.IsLoopback);
 
         // Relative request paths then extend a base path such as http://host/tracker.
         BaseUrl = baseUrl.AbsoluteUri.EndsWith('/') ? baseUrl : new Uri(baseUrl.AbsoluteUri + "/");
@@ -66,7 +68,7 @@ internal sealed class TrackerHttpClient : IDisposable
         {
             InnerHandler = options.HttpHandler ?? new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) },
         };
-        return new TrackerHttpClient(options.BaseUrl!, options.ApiKey, handler, disposeHandler: options.HttpHandler is null, options.TimeProvider);
+        return new TrackerHttpClient(options.BaseUrl!, options.ApiKey, options.Compression, handler, disposeHandler: options.HttpHandler is null, options.TimeProvider);
     }
 
     /// <summary>
@@ -100,17 +102,21 @@ internal sealed class TrackerHttpClient : IDisposable
         return await SendAsync(request, project, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Appends complete lines of records.jsonl (each ending in '\n'), gzip-compressed.</summary>
+    /// <summary>Appends complete lines of records.jsonl (each ending in '\n'), gzip-compressed unless the server is local.</summary>
     /// <returns>The highest sequence number the server has stored for the run.</returns>
     public async Task<long> AppendAsync(string project, string runId, ReadOnlyMemory<byte> ndjsonLines, CancellationToken cancellationToken)
     {
         // Compressed once: every attempt sends the same bytes.
         using var request = new HttpRequestMessage(HttpMethod.Post, RunUri(project, runId, "/records"))
         {
-            Content = new ByteArrayContent(Gzip(ndjsonLines.Span)),
+            Content = _gzip ? new ByteArrayContent(Gzip(ndjsonLines.Span)) : new ReadOnlyMemoryContent(ndjsonLines),
         };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/x-ndjson");
-        request.Content.Headers.ContentEncoding.Add("gzip");
+        if (_gzip)
+        {
+            request.Content.Headers.ContentEncoding.Add("gzip");
+        }
+
         return await SendAsync(request, project, cancellationToken).ConfigureAwait(false);
     }
 

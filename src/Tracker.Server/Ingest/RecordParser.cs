@@ -3,10 +3,34 @@ using System.Text.Json.Nodes;
 
 namespace Tracker.Server.Ingest;
 
-/// <summary>One value of a history row: a number (NaN and infinities included), or text or a bool.</summary>
-internal readonly record struct HistoryPoint(string Key, long Step, long Time, double Number, object? Other);
+/// <summary>
+/// The points of a history line, as columns: one row (a single step) or a block of rows sharing
+/// <see cref="Steps"/> and <see cref="Times"/>, with one column of values per key.
+/// </summary>
+internal sealed class HistoryColumns(long[] steps, long[] times)
+{
+    public long[] Steps { get; } = steps;
 
-/// <summary>One record line of a batch. History lines carry points; other lines their JSON.</summary>
+    public long[] Times { get; } = times;
+
+    public List<HistoryColumn> Columns { get; } = [];
+}
+
+/// <summary>
+/// One key's values in a history line. <see cref="Others"/> is null while every value is a number
+/// (NaN and infinities included); otherwise it holds, per row, null for a number, the text or
+/// bool logged, or <see cref="RecordParser.Absent"/> where the key was not logged.
+/// </summary>
+internal sealed class HistoryColumn(string key, int rows)
+{
+    public string Key { get; } = key;
+
+    public double[] Numbers { get; } = new double[rows];
+
+    public object?[]? Others { get; set; }
+}
+
+/// <summary>One record line of a batch. History lines carry columns of points; other lines their JSON.</summary>
 internal sealed class ParsedLine(long seq, string type, int lineNumber)
 {
     public long Seq { get; } = seq;
@@ -15,7 +39,7 @@ internal sealed class ParsedLine(long seq, string type, int lineNumber)
 
     public int LineNumber { get; } = lineNumber;
 
-    public List<HistoryPoint> Points { get; } = [];
+    public HistoryColumns? History { get; set; }
 
     public JsonObject? Body { get; set; }
 }
@@ -37,7 +61,7 @@ internal static class RecordParser
 {
     public const int MaxKeyLength = 256;
 
-    /// <summary>The <see cref="HistoryPoint.Other"/> of a null value: the key was not logged at that row.</summary>
+    /// <summary>What <see cref="HistoryColumn.Others"/> holds for a null value: the key was not logged at that row.</summary>
     public static readonly object Absent = new();
 
     /// <summary>Bodies from this size on are parsed on several cores: lines are independent.</summary>
@@ -195,10 +219,10 @@ internal static class RecordParser
         reader.Read();
         long step = -1;
         long time = 0;
-        List<long>? steps = null;
-        List<long>? times = null;
-        var scalars = new List<(string Key, double Number, object? Other)>();
-        var columns = new List<(string Key, List<(double Number, object? Other)> Values)>();
+        long[]? steps = null;
+        long[]? times = null;
+        var columns = new List<HistoryColumn>();
+        var scalars = false;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             if (reader.ValueTextEquals("step"u8))
@@ -209,14 +233,14 @@ internal static class RecordParser
             else if (reader.ValueTextEquals("steps"u8))
             {
                 reader.Read();
-                steps = ReadDeltas(ref reader, parsed.LineNumber, "steps");
+                steps = ReadDeltas(ref reader, line, parsed.LineNumber, "steps");
             }
             else if (reader.ValueTextEquals("ts"u8))
             {
                 reader.Read();
                 if (reader.TokenType == JsonTokenType.StartArray)
                 {
-                    times = ReadDeltas(ref reader, parsed.LineNumber, "ts");
+                    times = ReadDeltas(ref reader, line, parsed.LineNumber, "ts");
                 }
                 else
                 {
@@ -233,18 +257,33 @@ internal static class RecordParser
                     reader.Read();
                     if (reader.TokenType == JsonTokenType.StartArray)
                     {
-                        var column = new List<(double, object?)>();
+                        // A block's columns come after its "steps", which the SDK writes first.
+                        var rows = steps?.Length ?? throw new IngestValidationException(parsed.LineNumber, "step", "a history row needs scalar \"values\"; a block needs \"steps\", before its array values, and \"ts\".");
+                        var column = new HistoryColumn(key, rows);
+                        var row = 0;
                         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
                         {
-                            column.Add(ReadValue(ref reader, key, parsed.LineNumber));
+                            if (row == rows)
+                            {
+                                throw new IngestValidationException(parsed.LineNumber, "values", $"the values of \"{key}\" are more than the {rows} \"steps\".");
+                            }
+
+                            ReadValue(ref reader, column, row++, parsed.LineNumber);
                         }
 
-                        columns.Add((key, column));
+                        if (row != rows)
+                        {
+                            throw new IngestValidationException(parsed.LineNumber, "values", $"the values of \"{key}\" are {row}, not one per step ({rows}).");
+                        }
+
+                        columns.Add(column);
                     }
                     else
                     {
-                        var (number, other) = ReadValue(ref reader, key, parsed.LineNumber);
-                        scalars.Add((key, number, other));
+                        var column = new HistoryColumn(key, 1);
+                        ReadValue(ref reader, column, 0, parsed.LineNumber);
+                        columns.Add(column);
+                        scalars = true;
                     }
                 }
             }
@@ -262,69 +301,82 @@ internal static class RecordParser
 
         if (steps is null)
         {
-            if (step < 0 || columns.Count > 0)
+            if (step < 0)
             {
                 throw new IngestValidationException(parsed.LineNumber, "step", "a history row needs \"step\" (a non-negative integer) and scalar \"values\"; a block needs \"steps\", \"ts\" and array values.");
             }
 
-            foreach (var (key, number, other) in scalars)
-            {
-                parsed.Points.Add(new HistoryPoint(key, step, time, number, other));
-            }
-
-            return;
+            steps = [step];
+            times = [time];
         }
-
-        if (times is null || times.Count != steps.Count || scalars.Count > 0 || columns.Any(c => c.Values.Count != steps.Count))
+        else if (times is null || times.Length != steps.Length || scalars)
         {
-            throw new IngestValidationException(parsed.LineNumber, "values", "a history block needs \"ts\" and every value array as long as \"steps\".");
+            throw new IngestValidationException(parsed.LineNumber, "values", "a history block needs \"ts\" as long as \"steps\", and array values.");
         }
 
-        // Column by column: consecutive points share their key, which the store takes advantage of.
-        foreach (var (key, values) in columns)
-        {
-            for (var r = 0; r < steps.Count; r++)
-            {
-                var (number, other) = values[r];
-                parsed.Points.Add(new HistoryPoint(key, steps[r], times[r], number, other));
-            }
-        }
+        var history = new HistoryColumns(steps, times!);
+        history.Columns.AddRange(columns);
+        parsed.History = history;
     }
 
-    private static List<long> ReadDeltas(ref Utf8JsonReader reader, int lineNumber, string field)
+    /// <summary>Reads an array of a first value and differences, sized by counting its commas first.</summary>
+    private static long[] ReadDeltas(ref Utf8JsonReader reader, ReadOnlySpan<byte> line, int lineNumber, string field)
     {
         Expect(ref reader, JsonTokenType.StartArray, lineNumber, field, "an array of integers");
-        var values = new List<long>();
+        var rest = line[(int)reader.BytesConsumed..];
+        var close = rest.IndexOf((byte)']');
+        var text = close < 0 ? rest : rest[..close];
+        var values = new long[text.Trim(" \t\r\n"u8).IsEmpty ? 0 : text.Count((byte)',') + 1];
         long current = 0;
+        var count = 0;
         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
         {
+            if (count == values.Length)
+            {
+                throw new IngestValidationException(lineNumber, field, $"\"{field}\" must hold only integers.");
+            }
+
             current += reader.GetInt64();
             if (current < 0)
             {
                 throw new IngestValidationException(lineNumber, field, $"\"{field}\" adds up to a negative value.");
             }
 
-            values.Add(current);
+            values[count++] = current;
         }
 
         return values;
     }
 
-    private static (double Number, object? Other) ReadValue(ref Utf8JsonReader reader, string key, int lineNumber) => reader.TokenType switch
+    private static void ReadValue(ref Utf8JsonReader reader, HistoryColumn column, int row, int lineNumber)
     {
-        JsonTokenType.Number => (reader.GetDouble(), null),
-        JsonTokenType.True => (1, true),
-        JsonTokenType.False => (0, false),
-        JsonTokenType.Null => (double.NaN, Absent),
-        JsonTokenType.String => reader.GetString() switch
+        if (reader.TokenType == JsonTokenType.Number)
         {
-            "NaN" => (double.NaN, null),
-            "Infinity" => (double.PositiveInfinity, null),
-            "-Infinity" => (double.NegativeInfinity, null),
-            var text => (double.NaN, text),
-        },
-        _ => throw new IngestValidationException(lineNumber, $"values.{key}", $"the value of \"{key}\" must be a number, string, bool or null, not a {reader.TokenType}."),
-    };
+            column.Numbers[row] = reader.GetDouble();
+            return;
+        }
+
+        var (number, other) = reader.TokenType switch
+        {
+            JsonTokenType.True => (1, (object?)true),
+            JsonTokenType.False => (0, false),
+            JsonTokenType.Null => (double.NaN, Absent),
+            JsonTokenType.String => reader.GetString() switch
+            {
+                "NaN" => (double.NaN, (object?)null),
+                "Infinity" => (double.PositiveInfinity, null),
+                "-Infinity" => (double.NegativeInfinity, null),
+                var text => (double.NaN, text),
+            },
+            _ => throw new IngestValidationException(lineNumber, $"values.{column.Key}", $"the value of \"{column.Key}\" must be a number, string, bool or null, not a {reader.TokenType}."),
+        };
+        column.Numbers[row] = number;
+        if (other is not null)
+        {
+            column.Others ??= new object?[column.Numbers.Length];
+            column.Others[row] = other;
+        }
+    }
 
     private static string ValidKey(string key, int lineNumber)
     {

@@ -39,9 +39,39 @@ internal static class ChunkCodec
 
     public static ReadOnlySpan<BlockSummary> UnpackBlocks(ReadOnlySpan<byte> blob) => MemoryMarshal.Cast<byte, BlockSummary>(blob);
 
-    public static byte[] Pack(ReadOnlySpan<long> values) => MemoryMarshal.AsBytes(values).ToArray();
+    /// <summary>
+    /// Steps that count up by one from the first, as most runs log them, are stored as an empty
+    /// blob: the chunk's first step and count give them back, and a third of the bytes is saved.
+    /// </summary>
+    public static byte[] PackSteps(ReadOnlySpan<long> steps)
+    {
+        for (var i = 1; i < steps.Length; i++)
+        {
+            if (steps[i] != steps[0] + i)
+            {
+                return MemoryMarshal.AsBytes(steps).ToArray();
+            }
+        }
 
-    public static byte[] Pack(ReadOnlySpan<double> values) => MemoryMarshal.AsBytes(values).ToArray();
+        return [];
+    }
+
+    /// <summary>Steps <paramref name="from"/> to <paramref name="from"/> + <paramref name="count"/> of a chunk whose steps blob is <paramref name="blob"/>.</summary>
+    public static long[] UnpackSteps(ReadOnlySpan<byte> blob, long firstStep, int from, int count)
+    {
+        if (!blob.IsEmpty)
+        {
+            return MemoryMarshal.Cast<byte, long>(blob).ToArray();
+        }
+
+        var steps = new long[count];
+        for (var i = 0; i < count; i++)
+        {
+            steps[i] = firstStep + from + i;
+        }
+
+        return steps;
+    }
 
     public static long[] UnpackInt64(ReadOnlySpan<byte> blob) => MemoryMarshal.Cast<byte, long>(blob).ToArray();
 

@@ -26,14 +26,28 @@ internal abstract class SqlDialect
     /// <summary>Inserts new chunk rows; PostgreSQL overrides this with binary COPY.</summary>
     public virtual async Task InsertChunksAsync(DbConnection connection, DbTransaction transaction, long runPk, string key, IReadOnlyList<ChunkRow> rows, CancellationToken cancellationToken)
     {
+        // One command, prepared once, its parameters set again for each row.
+        await using var command = Sql.Command(connection, transaction,
+            "INSERT INTO metric_chunks (run_pk, key, chunk_no, first_step, last_step, first_time, last_time, count, min, max, last, steps, times, vals, blocks) "
+            + "VALUES (@run, @key, @no, @fs, @ls, @ft, @lt, @count, @min, @max, @last, @steps, @times, @vals, @blocks)",
+            ("run", runPk), ("key", key), ("no", null), ("fs", null), ("ls", null), ("ft", null), ("lt", null),
+            ("count", null), ("min", null), ("max", null), ("last", null), ("steps", null), ("times", null), ("vals", null), ("blocks", null));
+        var parameters = command.Parameters;
         foreach (var row in rows)
         {
-            await using var command = Sql.Command(connection, transaction,
-                "INSERT INTO metric_chunks (run_pk, key, chunk_no, first_step, last_step, first_time, last_time, count, min, max, last, steps, times, vals, blocks) "
-                + "VALUES (@run, @key, @no, @fs, @ls, @ft, @lt, @count, @min, @max, @last, @steps, @times, @vals, @blocks)",
-                ("run", runPk), ("key", key), ("no", row.ChunkNo), ("fs", row.FirstStep), ("ls", row.LastStep), ("ft", row.FirstTime), ("lt", row.LastTime),
-                ("count", row.Count), ("min", Sql.Real(row.Min)), ("max", Sql.Real(row.Max)), ("last", Sql.Real(row.Last)),
-                ("steps", row.Steps), ("times", row.Times), ("vals", row.Values), ("blocks", row.Blocks));
+            parameters[2].Value = row.ChunkNo;
+            parameters[3].Value = row.FirstStep;
+            parameters[4].Value = row.LastStep;
+            parameters[5].Value = row.FirstTime;
+            parameters[6].Value = row.LastTime;
+            parameters[7].Value = row.Count;
+            parameters[8].Value = Sql.Real(row.Min);
+            parameters[9].Value = Sql.Real(row.Max);
+            parameters[10].Value = Sql.Real(row.Last);
+            parameters[11].Value = row.Steps;
+            parameters[12].Value = row.Times;
+            parameters[13].Value = row.Values;
+            parameters[14].Value = row.Blocks;
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
     }

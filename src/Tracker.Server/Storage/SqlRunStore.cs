@@ -258,14 +258,14 @@ internal sealed class SqlRunStore(SqlDialect dialect)
         await using var connection = await dialect.OpenAsync(cancellationToken);
         await using var command = Sql.Command(connection, null,
             $"WITH wanted (chunk_no, offset_byte) AS (VALUES {wanted}) "
-            + $"SELECT substr(c.{x}, w.offset_byte, {Bytes}), substr(c.vals, w.offset_byte, {Bytes}) FROM wanted w "
+            + $"SELECT substr(c.{x}, w.offset_byte, {Bytes}), substr(c.vals, w.offset_byte, {Bytes}), c.first_step, w.offset_byte FROM wanted w "
             + "JOIN metric_chunks c ON c.run_pk = @run AND c.key = @key AND c.chunk_no = w.chunk_no",
             ("run", runPk), ("key", key));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            var xs = MemoryMarshal.Cast<byte, long>((byte[])reader[0]);
             var values = MemoryMarshal.Cast<byte, double>((byte[])reader[1]);
+            var xs = ChunkCodec.UnpackSteps(reader.IsDBNull(0) ? [] : (byte[])reader[0], reader.GetInt64(2), (int)((reader.GetInt64(3) - 1) / sizeof(long)), values.Length);
             for (var i = 0; i < xs.Length; i++)
             {
                 points.Add((xs[i], values[i]));
@@ -287,13 +287,13 @@ internal sealed class SqlRunStore(SqlDialect dialect)
         await using var connection = await dialect.OpenAsync(cancellationToken);
 
         await using var command = Sql.Command(connection, null,
-            $"SELECT steps, times, vals FROM metric_chunks WHERE run_pk = @run AND key = @key AND chunk_no IN ({InList(chunkNumbers)}) ORDER BY chunk_no",
+            $"SELECT steps, times, vals, first_step, count FROM metric_chunks WHERE run_pk = @run AND key = @key AND chunk_no IN ({InList(chunkNumbers)}) ORDER BY chunk_no",
             ("run", runPk), ("key", key));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
             blocks.Add(new PointBlock(
-                ChunkCodec.UnpackInt64((byte[])reader[0]), ChunkCodec.UnpackInt64((byte[])reader[1]), ChunkCodec.UnpackDouble((byte[])reader[2])));
+                ChunkCodec.UnpackSteps((byte[])reader[0], reader.GetInt64(3), 0, reader.GetInt32(4)), ChunkCodec.UnpackInt64((byte[])reader[1]), ChunkCodec.UnpackDouble((byte[])reader[2])));
         }
 
         return blocks;
@@ -318,7 +318,7 @@ internal sealed class SqlRunStore(SqlDialect dialect)
     {
         long nextChunkNo = 0;
         await using (var last = Sql.Command(connection, transaction,
-            "SELECT chunk_no, count, last_step, steps, times, vals FROM metric_chunks WHERE run_pk = @run AND key = @key ORDER BY chunk_no DESC LIMIT 1",
+            "SELECT chunk_no, count, last_step, steps, times, vals, first_step FROM metric_chunks WHERE run_pk = @run AND key = @key ORDER BY chunk_no DESC LIMIT 1",
             ("run", runPk), ("key", key)))
         await using (var reader = await last.ExecuteReaderAsync(cancellationToken))
         {
@@ -331,7 +331,7 @@ internal sealed class SqlRunStore(SqlDialect dialect)
                 if (points[0].Step >= lastStep && (count < ChunkCodec.ChunkSize || points[0].Step == lastStep))
                 {
                     var merged = new List<(long Step, long Time, double Value)>(ChunkCodec.ChunkSize);
-                    var steps = ChunkCodec.UnpackInt64((byte[])reader[3]);
+                    var steps = ChunkCodec.UnpackSteps((byte[])reader[3], reader.GetInt64(6), 0, count);
                     var times = ChunkCodec.UnpackInt64((byte[])reader[4]);
                     var values = ChunkCodec.UnpackDouble((byte[])reader[5]);
                     for (var i = 0; i < steps.Length; i++)
@@ -379,17 +379,23 @@ internal sealed class SqlRunStore(SqlDialect dialect)
 
     private static ChunkRow ToRow(long chunkNo, ReadOnlySpan<(long Step, long Time, double Value)> points)
     {
+        // Times and values are filled in place: their blobs are the arrays' bytes.
         var steps = new long[points.Length];
-        var times = new long[points.Length];
-        var values = new double[points.Length];
+        var timeBlob = new byte[points.Length * sizeof(long)];
+        var valueBlob = new byte[points.Length * sizeof(double)];
+        var times = MemoryMarshal.Cast<byte, long>(timeBlob.AsSpan());
+        var values = MemoryMarshal.Cast<byte, double>(valueBlob.AsSpan());
+        long minTime = long.MaxValue, maxTime = long.MinValue;
         for (var i = 0; i < points.Length; i++)
         {
             (steps[i], times[i], values[i]) = points[i];
+            minTime = Math.Min(minTime, times[i]);
+            maxTime = Math.Max(maxTime, times[i]);
         }
 
         var (min, max, last) = ChunkCodec.Summarise(values);
-        return new ChunkRow(chunkNo, steps[0], steps[^1], times.Min(), times.Max(), points.Length, min, max, last,
-            ChunkCodec.Pack(steps), ChunkCodec.Pack(times), ChunkCodec.Pack(values), ChunkCodec.PackBlocks(steps, times, values));
+        return new ChunkRow(chunkNo, steps[0], steps[^1], minTime, maxTime, points.Length, min, max, last,
+            ChunkCodec.PackSteps(steps), timeBlob, valueBlob, ChunkCodec.PackBlocks(steps, times, values));
     }
 
     private async Task<StoredRun?> ReadRunAsync(DbConnection connection, DbTransaction? transaction, string project, string runId, bool forUpdate, CancellationToken cancellationToken) =>
@@ -445,8 +451,6 @@ internal sealed class SqlRunStore(SqlDialect dialect)
 internal sealed class RunChanges : IDisposable
 {
     private readonly Dictionary<string, KeyState> _keys = new(StringComparer.Ordinal);
-    private string? _lastKey;
-    private KeyState? _lastState;
 
     /// <summary>Numeric points per key, sorted by step, one per step.</summary>
     public IEnumerable<(string Key, ArraySegment<(long Step, long Time, double Value)> Points)> Points =>
@@ -469,11 +473,7 @@ internal sealed class RunChanges : IDisposable
             switch (line.Type)
             {
                 case "history":
-                    foreach (var point in line.Points)
-                    {
-                        changes.Add(point);
-                    }
-
+                    changes.Add(line.History!);
                     break;
                 case "config":
                     Merge(run.Config, line.Body?["values"] as JsonObject);
@@ -531,29 +531,31 @@ internal sealed class RunChanges : IDisposable
         return changes;
     }
 
-    private void Add(HistoryPoint point)
+    private void Add(HistoryColumns history)
     {
-        if (ReferenceEquals(point.Other, RecordParser.Absent))
+        foreach (var column in history.Columns)
         {
-            return;
-        }
-
-        // Points of one key come in runs (a block's column): look the key up once per run.
-        if (!ReferenceEquals(point.Key, _lastKey))
-        {
-            _lastKey = point.Key;
-            if (!_keys.TryGetValue(point.Key, out _lastState))
+            if (!_keys.TryGetValue(column.Key, out var state))
             {
-                _keys[point.Key] = _lastState = new KeyState();
+                _keys[column.Key] = state = new KeyState();
             }
-        }
 
-        var state = _lastState!;
-        state.Last = point;
-        state.Unflushed = true;
-        if (point.Other is not string)
-        {
-            state.Add((point.Step, point.Time, point.Number)); // text is kept in the summary, not charted
+            var others = column.Others;
+            for (var row = 0; row < column.Numbers.Length; row++)
+            {
+                var other = others?[row];
+                if (ReferenceEquals(other, RecordParser.Absent))
+                {
+                    continue;
+                }
+
+                state.Last = (column.Numbers[row], other);
+                state.Unflushed = true;
+                if (other is not string)
+                {
+                    state.Add((history.Steps[row], history.Times[row], column.Numbers[row])); // text is kept in the summary, not charted
+                }
+            }
         }
     }
 
@@ -562,12 +564,12 @@ internal sealed class RunChanges : IDisposable
     {
         foreach (var (key, state) in _keys.Where(k => k.Value.Unflushed))
         {
-            var point = state.Last;
-            run.Summary[key] = point.Other switch
+            var (number, other) = state.Last;
+            run.Summary[key] = other switch
             {
                 string text => text,
                 bool flag => flag,
-                _ => double.IsFinite(point.Number) ? point.Number : JsonValue.Create(point.Number.ToString(CultureInfo.InvariantCulture)),
+                _ => double.IsFinite(number) ? number : JsonValue.Create(number.ToString(CultureInfo.InvariantCulture)),
             };
             state.Unflushed = false;
         }
@@ -593,7 +595,7 @@ internal sealed class RunChanges : IDisposable
 
         public ArraySegment<(long Step, long Time, double Value)> Points => new(_buffer, 0, Count);
 
-        public HistoryPoint Last { get; set; }
+        public (double Number, object? Other) Last { get; set; }
 
         public bool Unflushed { get; set; }
 

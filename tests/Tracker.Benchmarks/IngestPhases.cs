@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.IO.Compression;
+using System.Text;
+using Tracker.Server.Ingest;
+using Tracker.Server.Storage;
+
+namespace Tracker.Benchmarks;
+
+/// <summary>
+/// What each step of the server's ingest costs per point, in process on a SQLite store:
+/// `ingest`. Bodies like the SDK's (4 MiB, 160,000 points in 1,000-row blocks, 17-digit values).
+/// </summary>
+internal static class IngestPhases
+{
+    private const int Points = 4_000_000;
+    private const int PointsPerBody = 160_000;
+
+    public static async Task RunAsync()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "tracker-ingest-bench");
+        Directory.CreateDirectory(directory);
+        var store = new SqlRunStore(new SqliteDialect(Path.Combine(directory, $"{Guid.NewGuid():N}.db")));
+        await store.MigrateAsync(CancellationToken.None);
+        var bodies = Bodies();
+        var compressed = bodies.Select(Gzip).ToList();
+        for (var round = 0; round < 3; round++)
+        {
+            Console.WriteLine(round == 0 ? "round 1 (includes JIT)" : $"round {round + 1}");
+            Time("gzip (client)", () => bodies.ForEach(b => Gzip(b)));
+            Time("gunzip", () => compressed.ForEach(c => new GZipStream(new MemoryStream(c), CompressionMode.Decompress).CopyTo(Stream.Null)));
+            List<List<ParsedLine>> parsed = [];
+            Time("parse (all cores)", () => parsed = bodies.Select(b => RecordParser.Parse(b)).ToList());
+            var runId = $"r{round}";
+            await store.UpsertRunAsync("bench", runId, [], DateTimeOffset.UtcNow, CancellationToken.None);
+            await TimeAsync("store (one transaction a body)", async () =>
+            {
+                foreach (var lines in parsed)
+                {
+                    await store.AppendAsync("bench", runId, lines, DateTimeOffset.UtcNow, CancellationToken.None);
+                }
+            });
+        }
+
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(directory, recursive: true);
+    }
+
+    private static List<byte[]> Bodies()
+    {
+        var bodies = new List<byte[]>();
+        long seq = 1;
+        for (var start = 0; start < Points; start += PointsPerBody)
+        {
+            var body = new StringBuilder();
+            for (var block = start; block < start + PointsPerBody; block += 1000)
+            {
+                body.Append(CultureInfo.InvariantCulture, $"{{\"seq\":{seq++},\"type\":\"history\",\"steps\":[{block}{string.Concat(Enumerable.Repeat(",1", 999))}],\"ts\":[{1_795_736_598_000 + block}{string.Concat(Enumerable.Repeat(",0", 999))}],\"values\":{{\"loss\":[");
+                body.AppendJoin(',', Enumerable.Range(block, 1000).Select(i => (1.0 / (i + 3)).ToString("R", CultureInfo.InvariantCulture)));
+                body.Append("]}}\n");
+            }
+
+            bodies.Add(Encoding.UTF8.GetBytes(body.ToString()));
+        }
+
+        return bodies;
+    }
+
+    private static byte[] Gzip(byte[] body)
+    {
+        var compressed = new MemoryStream();
+        using (var gzip = new GZipStream(compressed, CompressionLevel.Fastest))
+        {
+            gzip.Write(body);
+        }
+
+        return compressed.ToArray();
+    }
+
+    private static void Time(string what, Action action) => TimeAsync(what, () =>
+    {
+        action();
+        return Task.CompletedTask;
+    }).GetAwaiter().GetResult();
+
+    private static async Task TimeAsync(string what, Func<Task> action)
+    {
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var watch = Stopwatch.StartNew();
+        await action();
+        var used = Process.GetCurrentProcess().TotalProcessorTime - cpu;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  {what,-32} wall {watch.Elapsed.TotalMicroseconds / Points:F3} µs/point, CPU {used.TotalMicroseconds / Points:F3} µs/point"));
+    }
+}
