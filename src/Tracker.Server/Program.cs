@@ -1,4 +1,5 @@
 using System.Globalization;
+using Microsoft.Extensions.FileProviders;
 using Tracker.Server;
 using Tracker.Server.Api;
 using Tracker.Server.Storage;
@@ -30,6 +31,11 @@ if (command.Length > 0 && command[0] == "keys")
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+
+// The web UI: its files are compiled into the server, so it works from any folder and with no network.
+var ui = new EmbeddedFileProvider(typeof(Program).Assembly, "Tracker.Server.wwwroot");
+app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = ui });
+app.UseStaticFiles(new StaticFileOptions { FileProvider = ui });
 IngestEndpoints.Map(app);
 ReadEndpoints.Map(app);
 app.MapGet("/health", () => Results.Ok(new { status = "ok", storage = store.Kind }));

@@ -31,6 +31,7 @@ internal static class ReadEndpoints
         });
         api.MapGet("/projects", ListProjectsAsync);
         api.MapGet("/projects/{project}/runs", ListRunsAsync);
+        api.MapGet("/projects/{project}/metric-ranges", MetricRangesAsync);
         api.MapGet("/projects/{project}/runs/{runId}", GetRunAsync);
         api.MapGet("/projects/{project}/runs/{runId}/metrics", ListMetricsAsync);
         api.MapGet("/projects/{project}/runs/{runId}/series", SeriesAsync);
@@ -89,6 +90,23 @@ internal static class ReadEndpoints
         var offset = int.TryParse(query["offset"], CultureInfo.InvariantCulture, out var o) ? Math.Max(0, o) : 0;
         var limit = int.TryParse(query["limit"], CultureInfo.InvariantCulture, out var l) ? Math.Clamp(l, 1, 10_000) : 1_000;
         return Results.Ok(runs.Skip(offset).Take(limit).Select(RunJson));
+    }
+
+    /// <summary>Min and max of every metric of every run in the project: <c>{"run-id": {"key": {"min", "max"}}}</c>.</summary>
+    private static async Task<IResult> MetricRangesAsync(string project, SqlRunStore store, CancellationToken cancellationToken)
+    {
+        var ranges = new Dictionary<string, Dictionary<string, object>>(StringComparer.Ordinal);
+        foreach (var (runId, key, min, max) in await store.GetMetricRangesAsync(project, cancellationToken))
+        {
+            if (!ranges.TryGetValue(runId, out var keys))
+            {
+                ranges[runId] = keys = new Dictionary<string, object>(StringComparer.Ordinal);
+            }
+
+            keys[key] = new { min = Json(min), max = Json(max) };
+        }
+
+        return Results.Ok(ranges);
     }
 
     private static async Task<IResult> GetRunAsync(string project, string runId, SqlRunStore store, CancellationToken cancellationToken) =>

@@ -209,6 +209,23 @@ internal sealed class SqlRunStore(SqlDialect dialect)
         }).ToList();
     }
 
+    /// <summary>Every run's min and max of every metric in a project, from the chunk summaries (for the runs table).</summary>
+    public async Task<IReadOnlyList<(string RunId, string Key, double Min, double Max)>> GetMetricRangesAsync(string project, CancellationToken cancellationToken)
+    {
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        await using var command = Sql.Command(connection, null,
+            "SELECT r.run_id, c.key, MIN(c.min), MAX(c.max) FROM metric_chunks c JOIN runs r ON r.pk = c.run_pk WHERE r.project = @project GROUP BY r.run_id, c.key",
+            ("project", project));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var ranges = new List<(string, string, double, double)>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            ranges.Add((reader.GetString(0), reader.GetString(1), Sql.ReadReal(reader, 2), Sql.ReadReal(reader, 3)));
+        }
+
+        return ranges;
+    }
+
     public async Task<IReadOnlyList<ChunkSummary>> GetChunkSummariesAsync(long runPk, string key, CancellationToken cancellationToken)
     {
         await using var connection = await dialect.OpenAsync(cancellationToken);
