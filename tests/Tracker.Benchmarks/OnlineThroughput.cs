@@ -80,7 +80,7 @@ internal static class OnlineThroughput
         return (run, logged);
     }
 
-    private static ProcessStartInfo ServerStart(params string[] args)
+    internal static ProcessStartInfo ServerStart(params string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Tracker.Server.dll"));
@@ -92,7 +92,7 @@ internal static class OnlineThroughput
         return start;
     }
 
-    private static async Task<string> RunServerAsync(bool stderr, params string[] args)
+    internal static async Task<string> RunServerAsync(bool stderr, params string[] args)
     {
         using var process = Process.Start(ServerStart(args))!;
         var output = await process.StandardOutput.ReadToEndAsync();
@@ -101,7 +101,7 @@ internal static class OnlineThroughput
         return stderr ? string.Empty : output;
     }
 
-    private static async Task WaitForHealthAsync(int port)
+    internal static async Task WaitForHealthAsync(int port)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
         for (var i = 0; i < 600; i++)
@@ -123,7 +123,7 @@ internal static class OnlineThroughput
         throw new InvalidOperationException("the server did not start");
     }
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

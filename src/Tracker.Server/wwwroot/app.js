@@ -139,6 +139,7 @@
   // ---- Runs table ----
 
   const tableStates = new Map(); // per project, kept while the page is open: sort, filters, columns
+  const PAGE_ROWS = 200; // a table lays out in time proportional to its cells: longer lists grow on demand
 
   async function runsView(gen, project) {
     setCrumbs([[project]]);
@@ -148,7 +149,7 @@
     const summaryKeys = [...new Set(runs.flatMap(r => Object.keys(r.summary || {})))].sort();
     let state = tableStates.get(project);
     if (!state) {
-      state = { sort: null, dir: 1, text: '', state: '', tag: '', config: '', agg: 'last', selected: new Set(),
+      state = { sort: null, dir: 1, text: '', state: '', tag: '', config: '', agg: 'last', selected: new Set(), rows: PAGE_ROWS,
         columns: new Set([...configKeys.slice(0, 8).map(k => `config.${k}`), ...summaryKeys.slice(0, 8).map(k => `summary.${k}`)]) };
       tableStates.set(project, state);
     }
@@ -168,7 +169,8 @@
         <button class="primary" id="compare" disabled>Compare selected</button>
         <span class="muted" id="shown"></span>
       </div>
-      <div class="table-wrap"><table id="runs"><thead></thead><tbody></tbody></table></div>`;
+      <div class="table-wrap"><table id="runs"><thead></thead><tbody></tbody></table></div>
+      <p><button id="more" hidden></button></p>`;
 
     const columns = () => [
       { id: 'name', label: 'Name' }, { id: 'state', label: 'State' }, { id: 'tags', label: 'Tags' },
@@ -231,8 +233,11 @@
       if (state.sort) shown = shown.map(r => [r, value(r, state.sort)]).sort((a, b) => compare(a[1], b[1])).map(p => p[0]);
       const table = document.getElementById('runs');
       table.tHead.innerHTML = `<tr>${cols.map(c => `<th data-col="${esc(c.id)}" ${state.sort === c.id ? `data-sort="${state.dir > 0 ? 'asc' : 'desc'}"` : ''}>${esc(c.label)}</th>`).join('')}</tr>`;
-      table.tBodies[0].innerHTML = shown.map(r => `<tr data-run-id="${esc(r.id)}">${cols.map(c => cell(r, c)).join('')}</tr>`).join('');
-      document.getElementById('shown').textContent = shown.length === runs.length ? '' : `${shown.length} of ${runs.length} shown`;
+      table.tBodies[0].innerHTML = shown.slice(0, state.rows).map(r => `<tr data-run-id="${esc(r.id)}">${cols.map(c => cell(r, c)).join('')}</tr>`).join('');
+      document.getElementById('shown').textContent = shown.length === runs.length ? '' : `${shown.length} of ${runs.length} match`;
+      const more = document.getElementById('more');
+      more.hidden = shown.length <= state.rows;
+      more.textContent = `Show ${Math.min(PAGE_ROWS, shown.length - state.rows)} more of ${shown.length - state.rows}`;
       document.getElementById('compare').disabled = state.selected.size === 0;
     }
 
@@ -264,6 +269,7 @@
       if (e.target.checked) state.selected.add(e.target.dataset.runId); else state.selected.delete(e.target.dataset.runId);
       document.getElementById('compare').disabled = state.selected.size === 0;
     });
+    document.getElementById('more').addEventListener('click', () => { state.rows += PAGE_ROWS; render(); });
     document.getElementById('compare').addEventListener('click', () => {
       location.hash = `#/projects/${enc(project)}/compare?runs=${[...state.selected].map(enc).join(',')}`;
     });
@@ -281,7 +287,8 @@
 
   async function runView(gen, project, id) {
     setCrumbs([[project, `#/projects/${enc(project)}`], [id]]);
-    const run = await api(`/projects/${enc(project)}/runs/${enc(id)}`);
+    // Fetched together: a page is as slow as its longest chain of requests.
+    const [run, metrics] = await Promise.all([api(`/projects/${enc(project)}/runs/${enc(id)}`), api(`/projects/${enc(project)}/runs/${enc(id)}/metrics`)]);
     if (gen !== generation) return;
     assignColours([run]);
     const git = run.git || {};
@@ -299,7 +306,7 @@
         <div class="card" id="run-summary"><h2>Summary</h2>${kv(run.summary)}</div>
       </div>
       <div id="workspace"></div>`;
-    await new Workspace(gen, project, [run], document.getElementById('workspace')).start();
+    await new Workspace(gen, project, [run], document.getElementById('workspace')).start([metrics]);
   }
 
   async function compareView(gen, project, ids) {
@@ -336,8 +343,8 @@
       this.settings = { x: 'step', smoothing: 0, log: false, groupBy: '' };
     }
 
-    async start() {
-      await this.loadMetrics();
+    async start(metricLists = null) {
+      await this.loadMetrics(metricLists);
       if (this.gen !== generation) return;
       const keys = [...this.metrics.keys()].sort();
       const grouping = this.runs.length > 1 ? `<label>group by <select id="group-by"><option value="">none</option>${this.groupKeys.map(k => `<option>${esc(k)}</option>`).join('')}</select></label>` : '';
@@ -376,8 +383,8 @@
       if (this.runs.some(r => r.state === 'running')) liveTimer = setInterval(() => this.refresh(), POLL_MS);
     }
 
-    async loadMetrics() {
-      const lists = await Promise.all(this.runs.map(r => api(`/projects/${enc(this.project)}/runs/${enc(r.id)}/metrics`)));
+    async loadMetrics(lists = null) {
+      lists ??= await Promise.all(this.runs.map(r => api(`/projects/${enc(this.project)}/runs/${enc(r.id)}/metrics`)));
       this.metrics = new Map(); // key -> Map(runId -> {count, first_step, last_step, ...})
       lists.forEach((list, i) => list.forEach(m => {
         if (!this.metrics.has(m.key)) this.metrics.set(m.key, new Map());

@@ -1,0 +1,145 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text;
+using Microsoft.Playwright;
+
+namespace Tracker.Benchmarks;
+
+/// <summary>
+/// The web UI's figures in headless Chromium against a real server process: `ui`. Seeds a project of
+/// 1,000 runs with 20 config keys, a run with 50 metrics of 100,000 points, and a run with one
+/// 10,000,000-point metric (straight through the ingest API), then times the pages until drawn.
+/// </summary>
+internal static class UiTiming
+{
+    public static async Task RunAsync()
+    {
+        var root = Path.Combine(Path.GetTempPath(), "tracker-ui-bench");
+        if (Directory.Exists(root))
+        {
+            Directory.Delete(root, recursive: true);
+        }
+
+        Directory.CreateDirectory(root);
+        var port = OnlineThroughput.FreePort();
+        var storage = $"--Tracker:Sqlite={Path.Combine(root, "tracker.db")}";
+        var key = (await OnlineThroughput.RunServerAsync(false, "keys", "create", "--name", "ui", storage)).Trim();
+        using var server = Process.Start(OnlineThroughput.ServerStart("--urls", $"http://127.0.0.1:{port}", storage, "--Logging:LogLevel:Default=Warning"))!;
+        try
+        {
+            await OnlineThroughput.WaitForHealthAsync(port);
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/api/v1/projects/"), Timeout = TimeSpan.FromMinutes(5) };
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+            var seeding = Stopwatch.StartNew();
+            await SeedTableAsync(http);
+            await SeedRunAsync(http, "wide", Enumerable.Range(0, 50).Select(i => $"train/metric{i:D2}").ToArray(), 100_000);
+            await SeedRunAsync(http, "long", ["train/loss"], 10_000_000);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"seeded in {seeding.Elapsed.TotalSeconds:F1} s; the UI at http://127.0.0.1:{port}/"));
+            if (Environment.GetEnvironmentVariable("TRACKER_BENCH_HOLD") == "1")
+            {
+                Console.WriteLine("holding the server open; press Enter to go on");
+                Console.ReadLine();
+            }
+
+            using var playwright = await Playwright.CreateAsync();
+            await using var browser = await playwright.Chromium.LaunchAsync(new()
+            {
+                ExecutablePath = "/usr/bin/chromium", Headless = true,
+                Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+            });
+            var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1600, Height = 1000 } });
+            var site = $"http://127.0.0.1:{port}/";
+            await page.GotoAsync(site); // scripts cached, as for a user who has the UI open
+            for (var round = 1; round <= 3; round++)
+            {
+                var table = await TimeAsync(page, $"{site}#/projects/table", "document.querySelectorAll('#runs tbody tr').length === 200 && document.getElementById('more').textContent.includes('of 800')");
+                var before = await page.GetAttributeAsync("th[data-col='config.c07']", "data-sort");
+                var sort = Stopwatch.StartNew();
+                await page.ClickAsync("th[data-col='config.c07']");
+                await page.WaitForFunctionAsync($"document.querySelector(\"th[data-col='config.c07']\").dataset.sort !== '{before}'");
+                var sorted = sort.Elapsed.TotalMilliseconds;
+                var split = await page.EvaluateAsync<double[]>("""
+                    () => { const t0 = performance.now(); document.querySelector("th[data-col='config.c03']").click();
+                            const t1 = performance.now(); void document.body.offsetHeight; return [t1 - t0, performance.now() - t1]; }
+                    """);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  sort again in page: script {split[0]:F0} ms, layout {split[1]:F0} ms"));
+                var wide = await TimeAsync(page, $"{site}#/projects/charts/runs/wide", "document.querySelectorAll('.chart[data-points] canvas').length === 50");
+                var longChart = await TimeAsync(page, $"{site}#/projects/charts/runs/long", "document.querySelector(\".chart[data-key='train/loss'][data-points] canvas\") !== null");
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"round {round}: runs table 1,000 x 20 config {table:F0} ms (sort {sorted:F0} ms); 50 charts x 100,000 points {wide:F0} ms; one 10,000,000-point chart {longChart:F0} ms"));
+                await page.GotoAsync($"{site}#/");
+            }
+        }
+        finally
+        {
+            server.Kill();
+            await server.WaitForExitAsync();
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    /// <summary>From navigation until <paramref name="drawn"/> holds, in milliseconds.</summary>
+    private static async Task<double> TimeAsync(IPage page, string url, string drawn)
+    {
+        var watch = Stopwatch.StartNew();
+        await page.GotoAsync(url);
+        await page.WaitForFunctionAsync(drawn, null, new() { Timeout = 60_000, PollingInterval = 10 });
+        return watch.Elapsed.TotalMilliseconds;
+    }
+
+    private static async Task SeedTableAsync(HttpClient http)
+    {
+        var runs = Enumerable.Range(0, 1000).Select(async i =>
+        {
+            var config = string.Join(',', Enumerable.Range(0, 20).Select(c => string.Create(CultureInfo.InvariantCulture, $"\"c{c:D2}\":{(i * 7 + c) % 13}")));
+            await PostAsync(http, HttpMethod.Put, $"table/runs/r{i:D4}", $"{{\"name\":\"run-{i:D4}\",\"state\":\"running\",\"config\":{{{config}}}}}");
+            var values = string.Join(',', Enumerable.Range(0, 5).Select(m => string.Create(CultureInfo.InvariantCulture, $"\"val/m{m}\":{(i * 31 + m) % 97 / 97.0}")));
+            await PostAsync(http, HttpMethod.Post, $"table/runs/r{i:D4}/records", $"{{\"seq\":1,\"type\":\"history\",\"step\":0,\"ts\":1795736598000,\"values\":{{{values}}}}}\n");
+        });
+        foreach (var batch in runs.Chunk(8))
+        {
+            await Task.WhenAll(batch);
+        }
+    }
+
+    /// <summary>One run whose keys each get <paramref name="points"/> points, in 1,000-row blocks.</summary>
+    private static async Task SeedRunAsync(HttpClient http, string runId, string[] keys, int points)
+    {
+        await PostAsync(http, HttpMethod.Put, $"charts/runs/{runId}", $"{{\"name\":\"{runId}\",\"state\":\"finished\",\"config\":{{}}}}");
+        var body = new StringBuilder();
+        long seq = 1;
+        var deltas = string.Concat(Enumerable.Repeat(",1", 999));
+        for (var start = 0; start < points; start += 1000)
+        {
+            body.Append(CultureInfo.InvariantCulture, $"{{\"seq\":{seq++},\"type\":\"history\",\"steps\":[{start}{deltas}],\"ts\":[{1_795_736_598_000L + start}{deltas}],\"values\":{{");
+            for (var k = 0; k < keys.Length; k++)
+            {
+                body.Append(CultureInfo.InvariantCulture, $"{(k > 0 ? "," : "")}\"{keys[k]}\":[");
+                for (var i = start; i < start + 1000; i++)
+                {
+                    body.Append((Math.Round(Math.Exp(-i / (points / 4.0)) + (0.05 * Math.Sin(i * 0.37 + k)), 4)).ToString(CultureInfo.InvariantCulture)).Append(i < start + 999 ? "," : "");
+                }
+
+                body.Append(']');
+            }
+
+            body.Append("}}\n");
+            if (body.Length > 8_000_000 || start + 1000 >= points)
+            {
+                await PostAsync(http, HttpMethod.Post, $"charts/runs/{runId}/records", body.ToString());
+                body.Clear();
+            }
+        }
+    }
+
+    private static async Task PostAsync(HttpClient http, HttpMethod method, string path, string body)
+    {
+        using var request = new HttpRequestMessage(method, path) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        using var response = await http.SendAsync(request);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new InvalidOperationException($"{method} {path}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        }
+    }
+}
