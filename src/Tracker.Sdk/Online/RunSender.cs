@@ -138,6 +138,31 @@ internal sealed class RunSender
         return unsynced;
     }
 
+    /// <summary>
+    /// Uploads every line written so far, once, for <c>tracker sync</c>: no waiting for new lines and
+    /// no retries beyond the client's own. Throws what stopped it; sync.json keeps how far it got.
+    /// </summary>
+    /// <param name="finished">The run has ended: once all of it is on the server, sync.json says synced.</param>
+    /// <param name="progress">Told the acknowledged sequence number after each batch.</param>
+    /// <param name="cancellationToken">Stops the upload between or during requests.</param>
+    /// <returns>The lines the server does not have.</returns>
+    public async Task<long> UploadAsync(bool finished, IProgress<long>? progress, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (await SendNextAsync(cancellationToken).ConfigureAwait(false))
+            {
+                progress?.Report(AckedSeq);
+            }
+        }
+        finally
+        {
+            WriteSyncFile(synced: finished && Unsynced == 0);
+        }
+
+        return Unsynced;
+    }
+
     private async Task LoopAsync()
     {
         var cancellation = _stop.Token;
@@ -146,47 +171,19 @@ internal sealed class RunSender
         {
             while (true)
             {
-                Batch batch = default;
                 try
                 {
-                    if (!_connected)
-                    {
-                        await ConnectAsync(cancellation).ConfigureAwait(false);
-                    }
-
                     // Armed before reading, so a write that lands after the read still wakes the loop.
                     var wake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                     Volatile.Write(ref _wake, wake);
-                    batch = ReadBatch();
-                    if (batch.Lines == 0)
+                    if (!await SendNextAsync(cancellation).ConfigureAwait(false))
                     {
                         OnCaughtUp();
                         await wake.Task.WaitAsync(cancellation).ConfigureAwait(false);
                         continue;
                     }
 
-                    var acked = await _client.AppendAsync(_project, _runId, _buffer.AsMemory(batch.Start, batch.Length), cancellation).ConfigureAwait(false);
-                    Acknowledge(batch, acked);
                     attempt = 0;
-                }
-                catch (TrackerSequenceException ex)
-                {
-                    if (!Resequence(batch, ex.ExpectedSeq))
-                    {
-                        ReportStopped(ex);
-                        return;
-                    }
-                }
-                catch (TrackerServerException ex) when (ex.StatusCode == HttpStatusCode.RequestEntityTooLarge && batch.Lines > 1)
-                {
-                    // The server takes smaller bodies than ours: send fewer lines from now on.
-                    _maxLines = Math.Max(1, batch.Lines / 2);
-                }
-                catch (TrackerServerException ex) when (ex.StatusCode == HttpStatusCode.NotFound && _appendedSinceConnect)
-                {
-                    // The server forgot the run (a reset database): upsert it again, once, and send from its cursor.
-                    _connected = false;
-                    _appendedSinceConnect = false;
                 }
                 catch (TrackerServerException ex) when (!ex.IsTransient)
                 {
@@ -215,6 +212,51 @@ internal sealed class RunSender
         {
             _caughtUp.TrySetResult();
         }
+    }
+
+    /// <summary>
+    /// Sends the next batch after the cursor; false when there is nothing to send. Answers that
+    /// only need another try are handled here: a 409 moves the cursor, a 413 shrinks the batches,
+    /// a 404 after appends upserts the run again. Anything else is thrown.
+    /// </summary>
+    private async Task<bool> SendNextAsync(CancellationToken cancellationToken)
+    {
+        if (!_connected)
+        {
+            await ConnectAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        var batch = ReadBatch();
+        if (batch.Lines == 0)
+        {
+            return false;
+        }
+
+        try
+        {
+            var acked = await _client.AppendAsync(_project, _runId, _buffer.AsMemory(batch.Start, batch.Length), cancellationToken).ConfigureAwait(false);
+            Acknowledge(batch, acked);
+        }
+        catch (TrackerSequenceException ex)
+        {
+            if (!Resequence(batch, ex.ExpectedSeq))
+            {
+                throw;
+            }
+        }
+        catch (TrackerServerException ex) when (ex.StatusCode == HttpStatusCode.RequestEntityTooLarge && batch.Lines > 1)
+        {
+            // The server takes smaller bodies than ours: send fewer lines from now on.
+            _maxLines = Math.Max(1, batch.Lines / 2);
+        }
+        catch (TrackerServerException ex) when (ex.StatusCode == HttpStatusCode.NotFound && _appendedSinceConnect)
+        {
+            // The server forgot the run (a reset database): upsert it again, once, and send from its cursor.
+            _connected = false;
+            _appendedSinceConnect = false;
+        }
+
+        return true;
     }
 
     private async Task ConnectAsync(CancellationToken cancellationToken)
