@@ -6,7 +6,7 @@
   const crumbs = document.getElementById('crumbs');
   const pageQuery = new URLSearchParams(location.search);
   const POLL_MS = Math.max(200, Number(pageQuery.get('poll')) || 3000);
-  const PALETTE = ['#3554d1', '#e4572e', '#17a673', '#9b51e0', '#f2a81d', '#0fa3b1', '#d1495b', '#6c757d', '#8ac926', '#ff7eb6'];
+  const PALETTE = ['#3554d1', '#e4572e', '#17a673', '#9b51e0', '#f2a81d', '#0fa3b1', '#d1495b', '#5c4d7d', '#8ac926', '#ff7eb6'];
   const SECTION_ORDER = name => (name === 'system' ? '~' : name);
 
   let generation = 0; // bumped on every navigation: late answers for an old page are dropped
