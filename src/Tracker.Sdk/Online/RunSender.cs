@@ -42,6 +42,7 @@ internal sealed class RunSender
     private readonly TaskCompletionSource _finishing = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _caughtUp = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly object _syncFileLock = new();
+    private readonly bool _keepCursor;
     private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _loop = Task.CompletedTask;
     private byte[] _buffer = [];
@@ -65,8 +66,10 @@ internal sealed class RunSender
     /// <param name="diagnostics">Where problems are reported.</param>
     /// <param name="time">Clock for back-off and outage reports.</param>
     /// <param name="backoff">Delays between attempts while the server is unreachable.</param>
-    public RunSender(TrackerHttpClient client, RunInfo run, string directory, long localSeq, DiagnosticsSink diagnostics, TimeProvider time, Backoff? backoff = null)
+    /// <param name="keepCursor">Record the cursor in sync.json; false for uploads to a server that is not the run's own, such as <c>tracker ui</c>'s.</param>
+    public RunSender(TrackerHttpClient client, RunInfo run, string directory, long localSeq, DiagnosticsSink diagnostics, TimeProvider time, Backoff? backoff = null, bool keepCursor = true)
     {
+        _keepCursor = keepCursor;
         _client = client;
         _project = run.Project;
         _runId = run.Id;
@@ -81,6 +84,9 @@ internal sealed class RunSender
         // Until the server answers, the last cursor this directory recorded for it is the best guess.
         _acked = ReadCursor();
     }
+
+    /// <summary>The server's cursor when the sender last connected: what it had before this sender sent anything.</summary>
+    public long AckedAtConnect { get; private set; }
 
     /// <summary>The highest sequence number the server has acknowledged.</summary>
     public long AckedSeq => Interlocked.Read(ref _acked);
@@ -265,6 +271,7 @@ internal sealed class RunSender
 
         // The server's cursor is the truth: it may be ahead of ours (a lost answer) or behind (a new server).
         Interlocked.Exchange(ref _acked, acked);
+        AckedAtConnect = acked;
         _offset = 0;
         _connected = true;
         _appendedSinceConnect = false;
@@ -510,6 +517,11 @@ internal sealed class RunSender
 
     private void WriteSyncFile(bool synced)
     {
+        if (!_keepCursor)
+        {
+            return;
+        }
+
         try
         {
             lock (_syncFileLock)

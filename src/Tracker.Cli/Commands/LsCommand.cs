@@ -1,0 +1,125 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Spectre.Console;
+using Tracker.Online;
+
+namespace Tracker.Cli.Commands;
+
+/// <summary><c>tracker ls</c>: runs as a table, from the local runs folder or from a server.</summary>
+internal static class LsCommand
+{
+    public static Command Create()
+    {
+        var dir = new Option<string>("--dir") { Description = "Runs root (default ./tracker-runs).", DefaultValueFactory = _ => LocalRuns.DefaultDir };
+        var project = new Option<string?>("--project") { Description = "Only this project." };
+        var server = new Option<string?>("--server") { Description = "List the runs on this Tracker server instead of the local folder." };
+        var apiKey = new Option<string?>("--api-key") { Description = "API key, when the server's reads need one (default: TRACKER_API_KEY)." };
+        var command = new Command("ls", "List runs: local ones, or a server's with --server.") { dir, project, server, apiKey };
+        command.SetAction((r, ct) => r.GetValue(server) is { } url
+            ? ServerAsync(SyncCommand.ServerUrl(url), r.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("TRACKER_API_KEY"), r.GetValue(project), ct)
+            : Task.FromResult(Local(r.GetValue(dir)!, r.GetValue(project))));
+        return command;
+    }
+
+    private static int Local(string dir, string? project)
+    {
+        var table = new Table().AddColumns("Project", "Run", "Name", "State", "Started", "Records", "On server");
+        var count = 0;
+        foreach (var directory in SyncCommand.FindRunDirectories(dir))
+        {
+            var projectName = Path.GetFileName(Path.GetDirectoryName(directory))!;
+            if (project is not null && projectName != project)
+            {
+                continue;
+            }
+
+            count++;
+            try
+            {
+                var info = Reading.RunReader.Open(directory).Info;
+                table.AddRow(Markup.Escape(info.Project), Markup.Escape(info.Id), Markup.Escape(info.Name), StateMarkup(info.State),
+                    info.StartTime.ToLocalTime().ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture),
+                    LocalRuns.LastSeq(directory).ToString("N0", CultureInfo.InvariantCulture), SyncState(directory));
+            }
+            catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
+            {
+                table.AddRow(Markup.Escape(projectName), Markup.Escape(Path.GetFileName(directory)), "", "[red]unreadable[/]", "", "", Markup.Escape(ex.Message));
+            }
+        }
+
+        if (count == 0)
+        {
+            Console.WriteLine($"No runs in {Path.GetFullPath(dir)}{(project is null ? "" : $" for project {project}")}.");
+            return CliExit.Success;
+        }
+
+        AnsiConsole.Write(table);
+        return CliExit.Success;
+    }
+
+    private static async Task<int> ServerAsync(Uri server, string? apiKey, string? project, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(server, "api/v1/"), Timeout = TimeSpan.FromSeconds(30) };
+        if (!string.IsNullOrEmpty(apiKey))
+        {
+            http.DefaultRequestHeaders.Authorization = new("Bearer", apiKey);
+        }
+
+        try
+        {
+            var projects = project is not null ? [project]
+                : (await http.GetFromJsonAsync<JsonArray>("projects", cancellationToken))!.Select(p => (string)p!["name"]!).ToList();
+            var table = new Table().AddColumns("Project", "Run", "Name", "State", "Started", "Updated");
+            foreach (var name in projects)
+            {
+                foreach (var run in (await http.GetFromJsonAsync<JsonArray>($"projects/{Uri.EscapeDataString(name)}/runs?sort=-start_time", cancellationToken))!)
+                {
+                    table.AddRow(Markup.Escape(name), Markup.Escape((string?)run!["id"] ?? ""), Markup.Escape((string?)run["name"] ?? ""), StateMarkup((string?)run["state"] ?? ""),
+                        Time((string?)run["start_time"]), Time((string?)run["updated_at"]));
+                }
+            }
+
+            AnsiConsole.Write(table);
+            return CliExit.Success;
+        }
+        catch (Exception ex) when (ex is HttpRequestException or JsonException or TaskCanceledException)
+        {
+            throw new CliException($"Could not list the runs on {server}: {ex.Message}");
+        }
+    }
+
+    private static string Time(string? iso) =>
+        DateTimeOffset.TryParse(iso, CultureInfo.InvariantCulture, DateTimeStyles.None, out var time)
+            ? time.ToLocalTime().ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)
+            : Markup.Escape(iso ?? "");
+
+    private static string SyncState(string directory)
+    {
+        var path = Path.Combine(directory, RunSender.SyncFile);
+        if (!File.Exists(path))
+        {
+            return "-";
+        }
+
+        try
+        {
+            var state = JsonNode.Parse(File.ReadAllText(path));
+            return (bool?)state?["synced"] == true ? "synced" : $"up to seq {(long?)state?["acked_seq"] ?? 0:N0}";
+        }
+        catch (JsonException)
+        {
+            return "?";
+        }
+    }
+
+    public static string StateMarkup(string state) => state switch
+    {
+        "running" => "[blue]running[/]",
+        "finished" => "[green]finished[/]",
+        "failed" or "crashed" => $"[red]{state}[/]",
+        _ => Markup.Escape(state),
+    };
+}

@@ -1,0 +1,78 @@
+using System.CommandLine;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Tracker.Server;
+using Tracker.Server.Storage;
+
+namespace Tracker.Cli.Commands;
+
+/// <summary><c>tracker serve</c> and <c>tracker keys</c>: the server, hosted in this process.</summary>
+internal static class ServeCommand
+{
+    private static readonly Option<string?> Db = new("--db") { Description = "SQLite database file (default: tracker.db in the current folder)." };
+    private static readonly Option<string?> Postgres = new("--postgres") { Description = "PostgreSQL connection string (Npgsql format) instead of SQLite." };
+
+    public static Command Create()
+    {
+        var urls = new Option<string?>("--urls") { Description = "Where to listen (default http://127.0.0.1:5080)." };
+        var command = new Command("serve", "Run the Tracker server: the ingest and read API and the web UI.") { Db, Postgres, urls };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var app = await ServerApp.BuildAsync(ServerArgs(result.GetValue(Db), result.GetValue(Postgres), result.GetValue(urls)));
+            await app.StartAsync(cancellationToken);
+            Console.WriteLine($"Tracker server listening on {string.Join(", ", app.Urls)} ({app.Services.GetRequiredService<SqlRunStore>().Kind}); Ctrl+C stops it.");
+            await app.WaitForShutdownAsync(cancellationToken);
+            return CliExit.Success;
+        });
+        return command;
+    }
+
+    public static Command CreateKeys()
+    {
+        var name = new Option<string>("--name") { Description = "The key's name.", Required = true };
+        var project = new Option<string?>("--project") { Description = "Limit the key to one project (default: all)." };
+        var create = new Command("create", "Create an API key and print it (once).") { name, project, Db, Postgres };
+        create.SetAction((r, _) => KeysAsync(r, r.GetValue(project) is { } scope
+            ? ["create", "--name", r.GetValue(name)!, "--project", scope]
+            : ["create", "--name", r.GetValue(name)!]));
+        var list = new Command("list", "List the keys (names and scopes; secrets are never stored).") { Db, Postgres };
+        list.SetAction((r, _) => KeysAsync(r, ["list"]));
+        var revokeName = new Option<string>("--name") { Description = "The key's name.", Required = true };
+        var revoke = new Command("revoke", "Revoke a key: requests with it get 401 from then on.") { revokeName, Db, Postgres };
+        revoke.SetAction((r, _) => KeysAsync(r, ["revoke", "--name", r.GetValue(revokeName)!]));
+        return new Command("keys", "Create, list and revoke the server's API keys.") { create, list, revoke };
+    }
+
+    /// <summary>The server's own arguments for a SQLite file or a PostgreSQL database, and where to listen.</summary>
+    public static string[] ServerArgs(string? db, string? postgres, string? urls)
+    {
+        if (db is not null && postgres is not null)
+        {
+            throw new UsageException("Give --db or --postgres, not both.");
+        }
+
+        var args = new List<string>();
+        if (postgres is not null)
+        {
+            args.Add($"--Tracker:Postgres={postgres}");
+        }
+        else if (db is not null)
+        {
+            args.Add($"--Tracker:Sqlite={Path.GetFullPath(db)}");
+        }
+
+        if (urls is not null)
+        {
+            args.Add($"--urls={urls}");
+        }
+
+        args.Add("--Logging:LogLevel:Default=Warning");
+        return [.. args];
+    }
+
+    private static async Task<int> KeysAsync(ParseResult result, string[] verb)
+    {
+        var app = await ServerApp.BuildAsync(ServerArgs(result.GetValue(Db), result.GetValue(Postgres), urls: null));
+        return await KeysCommand.RunAsync(app.Services.GetRequiredService<SqlRunStore>(), ["keys", .. verb], Console.Out, Console.Error);
+    }
+}

@@ -1,0 +1,151 @@
+using System.CommandLine;
+using System.Globalization;
+using Spectre.Console;
+using Tracker.Internal;
+using Tracker.Reading;
+
+namespace Tracker.Cli.Commands;
+
+/// <summary><c>tracker show RUN</c>: metadata, config, summary, and a sparkline per metric.</summary>
+internal static class ShowCommand
+{
+    private const int MaxSamples = 4096;
+
+    public static Command Create()
+    {
+        var run = new Argument<string>("RUN") { Description = "A run id (looked up under --dir) or a run directory." };
+        var dir = new Option<string>("--dir") { Description = "Runs root (default ./tracker-runs).", DefaultValueFactory = _ => LocalRuns.DefaultDir };
+        var command = new Command("show", "Show a run: metadata, config, summary and a sparkline per metric.") { run, dir };
+        command.SetAction(r => Show(LocalRuns.Open(r.GetValue(run)!, r.GetValue(dir)!)));
+        return command;
+    }
+
+    private static int Show(RunReader reader)
+    {
+        var info = reader.Info;
+        var meta = new Grid().AddColumn().AddColumn();
+        void Row(string name, object? value)
+        {
+            if (value is not null && value.ToString() is { Length: > 0 } text)
+            {
+                meta.AddRow($"[grey]{name}[/]", Markup.Escape(text));
+            }
+        }
+
+        Row("project", info.Project);
+        Row("id", info.Id);
+        meta.AddRow("[grey]state[/]", LsCommand.StateMarkup(info.State));
+        Row("started", info.StartTime.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture));
+        Row("ended", info.EndTime?.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture));
+        Row("exit code", info.ExitCode);
+        Row("error", info.Error);
+        Row("tags", string.Join(", ", info.Tags));
+        Row("notes", info.Notes);
+        Row("group", info.Group);
+        Row("host", info.Host);
+        Row("os", info.Os);
+        Row(".NET", info.DotnetVersion);
+        Row("command line", info.CommandLine);
+        Row("directory", reader.Directory);
+        AnsiConsole.Write(new Panel(meta).Header($"[bold]{Markup.Escape(info.Name)}[/]"));
+
+        AnsiConsole.Write(KeyValues("Config", info.Config));
+        AnsiConsole.Write(KeyValues("Summary", reader.ReadSummary()));
+
+        var series = new SortedDictionary<string, Samples>(StringComparer.Ordinal);
+        foreach (var row in reader.ReadHistory())
+        {
+            foreach (var (key, value) in row.Values)
+            {
+                if (value is double or bool)
+                {
+                    if (!series.TryGetValue(key, out var samples))
+                    {
+                        series[key] = samples = new Samples();
+                    }
+
+                    samples.Add(value is bool b ? (b ? 1 : 0) : (double)value);
+                }
+            }
+        }
+
+        if (series.Count > 0)
+        {
+            var metrics = new Table().AddColumns("Metric", "Points", "Last", "Min", "Max", "History");
+            foreach (var (key, samples) in series)
+            {
+                metrics.AddRow(Markup.Escape(key), samples.Count.ToString("N0", CultureInfo.InvariantCulture), Format(samples.Last),
+                    Format(samples.Min), Format(samples.Max), Markup.Escape(FinishSummary.Sparkline(samples.Kept.ToArray())));
+            }
+
+            AnsiConsole.Write(metrics);
+        }
+
+        if (reader.SkippedLines > 0)
+        {
+            AnsiConsole.MarkupLine($"[yellow]{reader.SkippedLines:N0} torn or corrupt lines of records.jsonl were skipped.[/]");
+        }
+
+        return CliExit.Success;
+    }
+
+    private static Table KeyValues(string title, IReadOnlyDictionary<string, object?> values)
+    {
+        var table = new Table().Title(title).AddColumns("Key", "Value");
+        foreach (var (key, value) in values.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            table.AddRow(Markup.Escape(key), Markup.Escape(value is double d ? Format(d) : Convert.ToString(value, CultureInfo.InvariantCulture) ?? ""));
+        }
+
+        if (values.Count == 0)
+        {
+            table.AddRow("[grey]none[/]", "");
+        }
+
+        return table;
+    }
+
+    private static string Format(double value) => value.ToString("G6", CultureInfo.InvariantCulture);
+
+    /// <summary>Every point's min, max and last, and an evenly spaced sample of at most <see cref="MaxSamples"/> points for the sparkline.</summary>
+    private sealed class Samples
+    {
+        private int _stride = 1;
+
+        public List<double> Kept { get; } = [];
+
+        public long Count { get; private set; }
+
+        public double Min { get; private set; } = double.NaN;
+
+        public double Max { get; private set; } = double.NaN;
+
+        public double Last { get; private set; }
+
+        public void Add(double value)
+        {
+            if (!double.IsNaN(value))
+            {
+                Min = double.IsNaN(Min) ? value : Math.Min(Min, value);
+                Max = double.IsNaN(Max) ? value : Math.Max(Max, value);
+            }
+
+            Last = value;
+            if (Count++ % _stride == 0)
+            {
+                Kept.Add(value);
+                if (Kept.Count == MaxSamples)
+                {
+                    // Keep every other sample and take half as many from now on: memory stays flat.
+                    for (var i = 0; i < MaxSamples / 2; i++)
+                    {
+                        Kept[i] = Kept[i * 2];
+                    }
+
+                    Kept.RemoveRange(MaxSamples / 2, MaxSamples / 2);
+                    _stride *= 2;
+                }
+            }
+        }
+    }
+}

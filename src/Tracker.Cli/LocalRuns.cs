@@ -1,0 +1,82 @@
+using System.Buffers.Text;
+using Tracker.Backends;
+using Tracker.Reading;
+
+namespace Tracker.Cli;
+
+/// <summary>Run directories on disk: <c>&lt;dir&gt;/&lt;project&gt;/&lt;run-id&gt;</c>, as the SDK writes them.</summary>
+internal static class LocalRuns
+{
+    public const string DefaultDir = "tracker-runs";
+
+    /// <summary>A run by its directory, or by its id under <paramref name="dir"/>.</summary>
+    public static RunReader Open(string run, string dir)
+    {
+        if (File.Exists(Path.Combine(run, LocalFileBackend.RunFile)))
+        {
+            return OpenOrFail(run);
+        }
+
+        var matches = RunReader.FindRuns(dir).Where(d => Path.GetFileName(d) == run).ToList();
+        return matches.Count switch
+        {
+            0 => throw new CliException($"No run '{run}' in {Path.GetFullPath(dir)}: give a run id found there (see 'tracker ls'), a run directory, or --dir."),
+            1 => OpenOrFail(matches[0]),
+            _ => throw new CliException($"Run id '{run}' is in several projects ({string.Join(", ", matches)}); give the run directory instead."),
+        };
+    }
+
+    public static RunReader OpenOrFail(string directory)
+    {
+        try
+        {
+            return RunReader.Open(directory);
+        }
+        catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            throw new CliException($"{directory} is not a readable run: {ex.Message}");
+        }
+    }
+
+    /// <summary>The seq of the last complete line of records.jsonl, read from its tail; 0 when there is none.</summary>
+    public static long LastSeq(string directory)
+    {
+        var path = Path.Combine(directory, LocalFileBackend.RecordsFile);
+        if (!File.Exists(path))
+        {
+            return 0;
+        }
+
+        using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        var length = RandomAccess.GetLength(file);
+        for (var window = 64 * 1024L; ; window *= 4)
+        {
+            var start = Math.Max(0, length - window);
+            var buffer = new byte[length - start];
+            var read = RandomAccess.Read(file, buffer, start);
+            var data = buffer.AsSpan(0, read);
+            var end = data.LastIndexOf((byte)'\n'); // a torn last line does not count
+            while (end >= 0)
+            {
+                var lineStart = data[..end].LastIndexOf((byte)'\n') + 1;
+                if (lineStart == 0 && start > 0)
+                {
+                    break; // the line goes on before the window: read more
+                }
+
+                var line = data[lineStart..end];
+                if (line.StartsWith("{\"seq\":"u8) && Utf8Parser.TryParse(line[7..], out long seq, out _))
+                {
+                    return seq;
+                }
+
+                end = lineStart - 1; // not a record: look at the line before
+            }
+
+            if (start == 0)
+            {
+                return 0;
+            }
+        }
+    }
+}
