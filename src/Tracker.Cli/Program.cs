@@ -11,6 +11,7 @@ var root = new RootCommand("tracker: look at, upload, export and report Tracker 
     LsCommand.Create(),
     ShowCommand.Create(),
     ExportCommand.Create(),
+    ReportCommand.Create(),
 };
 
 var parsed = root.Parse(args);

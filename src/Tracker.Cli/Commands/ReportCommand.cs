@@ -1,0 +1,221 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Markdig;
+using Tracker.Cli.Report;
+using Tracker.Reading;
+using Tracker.Server;
+
+namespace Tracker.Cli.Commands;
+
+/// <summary>
+/// <c>tracker report RUN... -o report.html</c>: one self-contained HTML file for people who will
+/// never open the tracker: title, notes, a summary table across the runs, the config keys that
+/// differ, and one chart per metric with the runs overlaid. uPlot and the bucketed data are
+/// inlined, so it opens from file:// with no network.
+/// </summary>
+internal static class ReportCommand
+{
+    private static readonly string[] Palette = ["#3554d1", "#e4572e", "#17a673", "#9b51e0", "#f2a81d", "#0fa3b1", "#d1495b", "#5c4d7d", "#8ac926", "#ff7eb6"];
+
+    public static Command Create()
+    {
+        var runs = new Argument<string[]>("RUN") { Description = "Run ids (looked up under --dir) or run directories.", Arity = ArgumentArity.OneOrMore };
+        var output = new Option<string>("--output", "-o") { Description = "The HTML file to write.", Required = true };
+        var title = new Option<string?>("--title") { Description = "The report's title (default: the project and run names)." };
+        var notes = new Option<string?>("--notes") { Description = "A Markdown file shown under the title." };
+        var dir = new Option<string>("--dir") { Description = "Runs root (default ./tracker-runs).", DefaultValueFactory = _ => LocalRuns.DefaultDir };
+        var command = new Command("report", "Write a self-contained HTML report of one or more runs.") { runs, output, title, notes, dir };
+        command.SetAction(async (r, ct) =>
+        {
+            var notesPath = r.GetValue(notes);
+            if (notesPath is not null && !File.Exists(notesPath))
+            {
+                throw new CliException($"The notes file {Path.GetFullPath(notesPath)} does not exist.");
+            }
+
+            var readers = r.GetValue(runs)!.Select(run => LocalRuns.Open(run, r.GetValue(dir)!)).ToList();
+            var html = Build(readers, r.GetValue(title), notesPath is null ? null : await File.ReadAllTextAsync(notesPath, ct));
+            var path = r.GetValue(output)!;
+            await File.WriteAllTextAsync(path, html, new UTF8Encoding(false), ct);
+            await Console.Error.WriteLineAsync($"Wrote {Path.GetFullPath(path)} ({new FileInfo(path).Length / 1024.0:N0} KiB, {readers.Count} runs).");
+            return CliExit.Success;
+        });
+        return command;
+    }
+
+    internal static string Build(IReadOnlyList<RunReader> readers, string? title, string? notes)
+    {
+        // Read each run's history once, bucketing every metric as it goes.
+        var runs = readers.Select((reader, i) => (Info: reader.Info, Summary: reader.ReadSummary(), Metrics: Downsample(reader), Colour: Palette[i % Palette.Length])).ToList();
+        var keys = runs.SelectMany(r => r.Metrics.Keys).Distinct().Order(StringComparer.Ordinal).ToList();
+        var data = new
+        {
+            runs = runs.Select(r => new { name = r.Info.Name, colour = r.Colour }),
+            metrics = keys.Select(key => new
+            {
+                key,
+                series = runs.Select((r, i) => (r, i)).Where(p => p.r.Metrics.ContainsKey(key)).Select(p =>
+                {
+                    var buckets = p.r.Metrics[key].Buckets.Where(b => b.Count > 0).ToList();
+                    return new { run = p.i, x = buckets.Select(b => b.LastStep), last = buckets.Select(b => Compact(b.Last)), min = buckets.Select(b => Compact(b.Min)), max = buckets.Select(b => Compact(b.Max)) };
+                }),
+            }),
+        };
+
+        var heading = title ?? $"{runs[0].Info.Project}: {string.Join(", ", runs.Select(r => r.Info.Name))}";
+        var parts = new Dictionary<string, string>
+        {
+            ["TITLE"] = WebUtility.HtmlEncode(heading),
+            ["GENERATED"] = WebUtility.HtmlEncode($"{runs.Count} run{(runs.Count == 1 ? "" : "s")} of {string.Join(", ", runs.Select(r => r.Info.Project).Distinct())} · generated {DateTimeOffset.Now:yyyy-MM-dd HH:mm}"),
+            ["NOTES"] = notes is null ? string.Empty : $"<section class=\"notes\">{Markdown.ToHtml(notes, new MarkdownPipelineBuilder().UseAdvancedExtensions().DisableHtml().Build())}</section>",
+            ["SUMMARY"] = SummaryTable(runs.Select(r => (r.Info, r.Summary, r.Colour)).ToList()),
+            ["CONFIG"] = ConfigDiff(runs.Select(r => (r.Info, r.Colour)).ToList()),
+            ["UPLOT_CSS"] = Resource(typeof(ServerApp).Assembly, "Tracker.Server.wwwroot.vendor.uplot.uPlot.min.css"),
+            ["DATA"] = ScriptSafe(JsonSerializer.Serialize(data)),
+            ["UPLOT"] = ScriptSafe(Resource(typeof(ServerApp).Assembly, "Tracker.Server.wwwroot.vendor.uplot.uPlot.iife.min.js")),
+            ["SCRIPT"] = ScriptSafe(Resource(typeof(ReportCommand).Assembly, "Tracker.Cli.Report.report.js")),
+        };
+
+        // One pass over the template: text put in (a run name, the notes) is never searched for placeholders.
+        return Regex.Replace(Template, @"\{\{([A-Z_]+)\}\}", m => parts[m.Groups[1].Value]);
+    }
+
+    private static Dictionary<string, Downsampler> Downsample(RunReader reader)
+    {
+        var metrics = new Dictionary<string, Downsampler>(StringComparer.Ordinal);
+        foreach (var row in reader.ReadHistory())
+        {
+            foreach (var (key, value) in row.Values)
+            {
+                if (value is double or bool)
+                {
+                    if (!metrics.TryGetValue(key, out var sampler))
+                    {
+                        metrics[key] = sampler = new Downsampler();
+                    }
+
+                    sampler.Add(row.Step, value is bool b ? (b ? 1 : 0) : (double)value);
+                }
+            }
+        }
+
+        return metrics;
+    }
+
+    /// <summary>Six significant digits are plenty for a chart and keep the file small; JSON has no NaN, so non-finite values travel as strings.</summary>
+    private static object Compact(double value) =>
+        double.IsFinite(value) ? double.Parse(value.ToString("G6", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture) : value.ToString(CultureInfo.InvariantCulture);
+
+    private static string SummaryTable(List<(RunInfo Info, IReadOnlyDictionary<string, object?> Summary, string Colour)> runs)
+    {
+        var keys = runs.SelectMany(r => r.Summary.Keys).Distinct().Order(StringComparer.Ordinal).ToList();
+        var html = new StringBuilder("<table class=\"summary\"><thead><tr><th>Run</th><th>State</th><th>Started</th>");
+        foreach (var key in keys)
+        {
+            html.Append(CultureInfo.InvariantCulture, $"<th>{WebUtility.HtmlEncode(key)}</th>");
+        }
+
+        html.Append("</tr></thead><tbody>");
+        foreach (var (info, summary, colour) in runs)
+        {
+            html.Append(CultureInfo.InvariantCulture, $"<tr><td><i class=\"swatch\" style=\"background:{colour}\"></i>{WebUtility.HtmlEncode(info.Name)} <span class=\"muted\">{WebUtility.HtmlEncode(info.Id)}</span></td><td>{WebUtility.HtmlEncode(info.State)}</td><td>{info.StartTime.ToLocalTime():yyyy-MM-dd HH:mm}</td>");
+            foreach (var key in keys)
+            {
+                html.Append(CultureInfo.InvariantCulture, $"<td class=\"num\">{WebUtility.HtmlEncode(Text(summary.GetValueOrDefault(key)))}</td>");
+            }
+
+            html.Append("</tr>");
+        }
+
+        return html.Append("</tbody></table>").ToString();
+    }
+
+    private static string ConfigDiff(List<(RunInfo Info, string Colour)> runs)
+    {
+        var keys = runs.SelectMany(r => r.Info.Config.Keys).Distinct().Order(StringComparer.Ordinal).ToList();
+        bool Differs(string key) => runs.Select(r => Text(r.Info.Config.GetValueOrDefault(key))).Distinct().Count() > 1;
+        string Rows(IEnumerable<string> rows) => string.Concat(rows.Select(key =>
+            $"<tr><td>{WebUtility.HtmlEncode(key)}</td>{string.Concat(runs.Select(r => $"<td>{WebUtility.HtmlEncode(Text(r.Info.Config.GetValueOrDefault(key)))}</td>"))}</tr>"));
+        var header = $"<thead><tr><th>Key</th>{string.Concat(runs.Select(r => $"<th><i class=\"swatch\" style=\"background:{r.Colour}\"></i>{WebUtility.HtmlEncode(r.Info.Name)}</th>"))}</tr></thead>";
+        var differing = keys.Where(Differs).ToList();
+        var table = runs.Count == 1
+            ? $"<table class=\"config\">{header}<tbody>{Rows(keys)}</tbody></table>"
+            : differing.Count == 0 ? "<p class=\"muted\">The runs' config is the same.</p>" : $"<table class=\"config\" id=\"config-diff\">{header}<tbody>{Rows(differing)}</tbody></table>";
+        var all = runs.Count > 1 && keys.Count > differing.Count
+            ? $"<details><summary>All {keys.Count} config keys</summary><table class=\"config\">{header}<tbody>{Rows(keys)}</tbody></table></details>"
+            : string.Empty;
+        return table + all;
+    }
+
+    private static string Text(object? value) => value switch
+    {
+        null => string.Empty,
+        double d => d.ToString("G6", CultureInfo.InvariantCulture),
+        bool b => b ? "true" : "false",
+        JsonElement element => element.ValueKind == JsonValueKind.String ? element.GetString()! : element.GetRawText(),
+        _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? string.Empty,
+    };
+
+    /// <summary>Text inside a script element must not close it: "&lt;/" becomes "&lt;\/", which JavaScript and JSON read the same.</summary>
+    private static string ScriptSafe(string text) => text.Replace("</", "<\\/", StringComparison.Ordinal);
+
+    private static string Resource(System.Reflection.Assembly assembly, string name)
+    {
+        using var stream = assembly.GetManifestResourceStream(name) ?? throw new InvalidOperationException($"The resource {name} is missing from {assembly.GetName().Name}.");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+
+    private const string Template = """
+        <!doctype html>
+        <html lang="en">
+        <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>{{TITLE}}</title>
+        <style>{{UPLOT_CSS}}</style>
+        <style>
+        body { margin: 0; font: 14px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1d2330; background: #f6f7f9; }
+        header { background: #1d2330; color: #fff; padding: 1.6em 2em 1.2em; }
+        header h1 { margin: 0 0 .2em; font-size: 1.6em; }
+        header p { margin: 0; color: #c9d0e0; }
+        main { padding: 1.2em 2em 3em; max-width: 1400px; }
+        h2 { font-size: 1.1em; margin: 1.6em 0 .6em; color: #39415a; }
+        .notes { background: #fff; border: 1px solid #e3e6ec; border-radius: 8px; padding: .2em 1.2em; }
+        table { border-collapse: collapse; background: #fff; border: 1px solid #e3e6ec; }
+        th, td { padding: .35em .8em; border-bottom: 1px solid #e3e6ec; text-align: left; white-space: nowrap; }
+        th { background: #fafbfc; color: #39415a; }
+        td.num { text-align: right; font-variant-numeric: tabular-nums; }
+        .muted { color: #6b7385; }
+        .swatch, .readout i { display: inline-block; width: .8em; height: .8em; border-radius: 2px; margin-right: .4em; vertical-align: -1px; }
+        .wide { overflow-x: auto; }
+        details { margin-top: .6em; }
+        #charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(440px, 1fr)); gap: 1em; }
+        .chart { background: #fff; border: 1px solid #e3e6ec; border-radius: 8px; padding: .5em .6em .3em; min-width: 0; }
+        .chart h3 { margin: 0 0 .2em; font-size: .95em; }
+        .readout { font-size: .8em; color: #6b7385; min-height: 1.3em; }
+        .readout span { margin-right: 1em; white-space: nowrap; }
+        </style>
+        </head>
+        <body>
+        <header><h1>{{TITLE}}</h1><p>{{GENERATED}}</p></header>
+        <main>
+        {{NOTES}}
+        <h2>Summary</h2>
+        <div class="wide">{{SUMMARY}}</div>
+        <h2>Config</h2>
+        <div class="wide">{{CONFIG}}</div>
+        <h2>Metrics</h2>
+        <div id="charts"></div>
+        </main>
+        <script type="application/json" id="report-data">{{DATA}}</script>
+        <script>{{UPLOT}}</script>
+        <script>{{SCRIPT}}</script>
+        </body>
+        </html>
+        """;
+}
