@@ -54,6 +54,34 @@ public sealed class ResumeAndReaderTests : RunTestBase
     }
 
     [Test]
+    public void Reader_ReadPoints_GivesEveryNumericValueThatReadHistoryGives()
+    {
+        var run = Run.Init(Options("points"));
+        for (var i = 0; i < 3000; i++)
+        {
+            run.Log("train/loss", i % 97 == 0 ? double.NaN : 1.0 / (i + 3)); // blocks of rows
+            if (i % 500 == 0)
+            {
+                run.Log(new Dictionary<string, object?> { ["val/ok"] = i % 1000 == 0, ["val/note"] = "text", ["val/inf"] = double.NegativeInfinity }, commit: false);
+            }
+        }
+
+        run.Log(new Dictionary<string, object?> { ["late"] = 1.5 }, step: 10_000);
+        run.Finish();
+
+        var expected = Read(run).ReadHistory()
+            .SelectMany(row => row.Values.Where(v => v.Value is double or bool)
+                .Select(v => (v.Key, row.Step, v.Value is bool b ? (b ? 1.0 : 0.0) : (double)v.Value!)))
+            .OrderBy(p => p.Key, StringComparer.Ordinal).ThenBy(p => p.Step).ToList();
+        var points = new List<(string, long, double)>();
+        Read(run).ReadPoints((key, step, value) => points.Add((key, step, value)));
+
+        Assert.That(points.OrderBy(p => p.Item1, StringComparer.Ordinal).ThenBy(p => p.Item2).ToList(), Is.EqualTo(expected));
+        Assert.That(points.Count(p => p.Item1 == "train/loss"), Is.EqualTo(3000));
+        Assert.That(points.Where(p => p.Item1 == "val/note"), Is.Empty, "text is not a point");
+    }
+
+    [Test]
     public void Reader_TornLastLine_IsSkippedAndResumeCutsItOff()
     {
         var run = Run.Init(Options("torn"));

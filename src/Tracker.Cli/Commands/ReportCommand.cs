@@ -49,8 +49,10 @@ internal static class ReportCommand
 
     internal static string Build(IReadOnlyList<RunReader> readers, string? title, string? notes)
     {
-        // Read each run's history once, bucketing every metric as it goes.
-        var runs = readers.Select((reader, i) => (Info: reader.Info, Summary: reader.ReadSummary(), Metrics: Downsample(reader), Colour: Palette[i % Palette.Length])).ToList();
+        // Read each run's history once, bucketing every metric as it goes; runs are read in parallel.
+        var runs = readers.AsParallel().AsOrdered()
+            .Select((reader, i) => (Info: reader.Info, Summary: reader.ReadSummary(), Metrics: Downsample(reader), Colour: Palette[i % Palette.Length]))
+            .ToList();
         var keys = runs.SelectMany(r => r.Metrics.Keys).Distinct().Order(StringComparer.Ordinal).ToList();
         var data = new
         {
@@ -87,22 +89,18 @@ internal static class ReportCommand
     private static Dictionary<string, Downsampler> Downsample(RunReader reader)
     {
         var metrics = new Dictionary<string, Downsampler>(StringComparer.Ordinal);
-        foreach (var row in reader.ReadHistory())
+        Downsampler? last = null;
+        string? lastKey = null;
+        reader.ReadPoints((key, step, value) =>
         {
-            foreach (var (key, value) in row.Values)
+            if (!ReferenceEquals(key, lastKey) && !metrics.TryGetValue(key, out last))
             {
-                if (value is double or bool)
-                {
-                    if (!metrics.TryGetValue(key, out var sampler))
-                    {
-                        metrics[key] = sampler = new Downsampler();
-                    }
-
-                    sampler.Add(row.Step, value is bool b ? (b ? 1 : 0) : (double)value);
-                }
+                metrics[key] = last = new Downsampler();
             }
-        }
 
+            lastKey = key;
+            last!.Add(step, value);
+        });
         return metrics;
     }
 

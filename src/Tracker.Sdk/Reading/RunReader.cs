@@ -142,6 +142,143 @@ public sealed class RunReader
     }
 
     /// <summary>
+    /// Every numeric history value as (key, step, value), in file order, without building rows:
+    /// the fast way to chart or bucket a long run. Bools count as 1 and 0; text and nulls are left out.
+    /// </summary>
+    internal void ReadPoints(Action<string, long, double> onPoint)
+    {
+        var points = new List<(string Key, long Step, double Value)>();
+        var rows = new List<(long Step, long UnixMs, Dictionary<string, object?> Values)>();
+        foreach (var line in ReadLines())
+        {
+            if (line.Type != "history")
+            {
+                continue;
+            }
+
+            points.Clear();
+            if (!TryReadPoints(line.Bytes.Span, points))
+            {
+                // Not in the order the SDK writes: the general parser decides.
+                points.Clear();
+                rows.Clear();
+                if (!TryReadRows(line.Bytes.Span, rows))
+                {
+                    SkippedLines++;
+                    continue;
+                }
+
+                foreach (var (step, _, values) in rows)
+                {
+                    foreach (var (key, value) in values)
+                    {
+                        if (value is double or bool)
+                        {
+                            points.Add((key, step, value is bool b ? (b ? 1 : 0) : (double)value));
+                        }
+                    }
+                }
+            }
+
+            foreach (var (key, step, value) in points)
+            {
+                onPoint(key, step, value);
+            }
+        }
+    }
+
+    /// <summary>A history line as the SDK writes it (steps before values); false for anything else.</summary>
+    private static bool TryReadPoints(ReadOnlySpan<byte> line, List<(string Key, long Step, double Value)> points)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(line);
+            long step = -1;
+            List<long>? steps = null;
+            reader.Read();
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("step"u8))
+                {
+                    reader.Read();
+                    step = reader.GetInt64();
+                }
+                else if (reader.ValueTextEquals("steps"u8))
+                {
+                    reader.Read();
+                    steps = ReadDeltas(ref reader);
+                }
+                else if (reader.ValueTextEquals("values"u8) && (steps is not null || step >= 0))
+                {
+                    reader.Read();
+                    while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                    {
+                        var key = reader.GetString()!;
+                        reader.Read();
+                        if (reader.TokenType != JsonTokenType.StartArray)
+                        {
+                            AddNumber(ref reader, key, step, points);
+                            continue;
+                        }
+
+                        var row = 0;
+                        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                        {
+                            if (steps is null || row >= steps.Count)
+                            {
+                                return false;
+                            }
+
+                            AddNumber(ref reader, key, steps[row++], points);
+                        }
+
+                        if (row != steps?.Count)
+                        {
+                            return false;
+                        }
+                    }
+                }
+                else if (reader.ValueTextEquals("values"u8))
+                {
+                    return false; // values before the steps
+                }
+                else
+                {
+                    reader.Read();
+                    reader.Skip();
+                }
+            }
+
+            return reader.TokenType == JsonTokenType.EndObject;
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException or FormatException)
+        {
+            return false;
+        }
+    }
+
+    private static void AddNumber(ref Utf8JsonReader reader, string key, long step, List<(string Key, long Step, double Value)> points)
+    {
+        switch (reader.TokenType)
+        {
+            case JsonTokenType.Number:
+                points.Add((key, step, reader.GetDouble()));
+                break;
+            case JsonTokenType.True or JsonTokenType.False:
+                points.Add((key, step, reader.TokenType == JsonTokenType.True ? 1 : 0));
+                break;
+            case JsonTokenType.String when Json.ParseSpecialDouble(reader.GetString()!) is double special:
+                points.Add((key, step, special));
+                break;
+            case JsonTokenType.StartObject or JsonTokenType.StartArray:
+                reader.Skip();
+                break;
+            default:
+                break; // text and nulls are not points
+        }
+    }
+
+    /// <summary>
     /// The run's summary: <c>summary.json</c> when the run finished, otherwise each key's last
     /// value from the history with the user's summary overrides applied.
     /// </summary>
