@@ -173,6 +173,7 @@ internal sealed class Browser : IAsyncDisposable
         }
 
         return uri.Scheme is "data" or "blob" or "about"
-            || (uri.Scheme == Uri.UriSchemeHttp && uri.Host == _server.Host && uri.Port == _server.Port);
+            || (uri.Scheme == Uri.UriSchemeHttp && uri.Host == _server.Host && uri.Port == _server.Port)
+            || (_server.IsFile && uri.IsFile && uri.AbsolutePath == _server.AbsolutePath); // a report opened from file://
     }
 }
