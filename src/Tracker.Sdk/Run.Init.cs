@@ -108,6 +108,10 @@ public sealed partial class Run
         }
 
         var time = o.TimeProvider;
+        var capture = o.Capture;
+        var (git, diff) = capture.HasFlag(EnvironmentCapture.Git)
+            ? EnvironmentInfo.ReadGit(Environment.CurrentDirectory, capture.HasFlag(EnvironmentCapture.GitDiff))
+            : (null, null);
         var info = new RunInfo
         {
             Id = id,
@@ -120,10 +124,16 @@ public sealed partial class Run
             Mode = mode,
             Config = config,
             Metrics = previous?.Metrics ?? [],
-            Host = Environment.MachineName,
-            Os = RuntimeInformation.OSDescription,
-            DotnetVersion = RuntimeInformation.FrameworkDescription,
-            CommandLine = Environment.CommandLine,
+            Host = capture.HasFlag(EnvironmentCapture.Host) ? Environment.MachineName : null,
+            Os = capture.HasFlag(EnvironmentCapture.Host) ? RuntimeInformation.OSDescription : null,
+            DotnetVersion = capture.HasFlag(EnvironmentCapture.Libraries) ? RuntimeInformation.FrameworkDescription : null,
+            Libraries = capture.HasFlag(EnvironmentCapture.Libraries) ? EnvironmentInfo.Libraries() : new Dictionary<string, string>(),
+            CommandLine = capture.HasFlag(EnvironmentCapture.CommandLine) ? Environment.CommandLine : null,
+            EntryAssembly = capture.HasFlag(EnvironmentCapture.CommandLine) ? EnvironmentInfo.EntryAssembly() : null,
+            CpuModel = capture.HasFlag(EnvironmentCapture.Hardware) ? EnvironmentInfo.CpuModel() : null,
+            CpuCount = capture.HasFlag(EnvironmentCapture.Hardware) ? Environment.ProcessorCount : null,
+            Gpus = capture.HasFlag(EnvironmentCapture.Hardware) ? EnvironmentInfo.Gpus() : [],
+            Git = git,
             SdkVersion = typeof(Run).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion,
             StartTime = previous?.StartTime ?? time.GetUtcNow(),
             State = RunStates.Running,
@@ -135,12 +145,32 @@ public sealed partial class Run
         try
         {
             var backend = openBackend(directory, Json.Serialize(info, indented: true));
+            if (diff is not null)
+            {
+                SaveDiff(directory, diff, new DiagnosticsSink(o.Diagnostics, o.Output));
+            }
+
             return new Run(o, info, directory, backend, resumed, server);
         }
         catch
         {
             server?.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>The uncommitted changes the run's code had, next to the run, so it can be reproduced.</summary>
+    private static void SaveDiff(string directory, string diff, DiagnosticsSink diagnostics)
+    {
+        try
+        {
+            var files = Path.Combine(directory, "files");
+            System.IO.Directory.CreateDirectory(files);
+            File.WriteAllText(Path.Combine(files, "diff.patch"), diff + "\n");
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Warning, $"Could not save the uncommitted changes as files/diff.patch: {ex.Message}", ex));
         }
     }
 

@@ -695,29 +695,16 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
 
     private static byte[] StripBraces(byte[] json) => json.AsSpan(1, json.Length - 2).ToArray();
 
-    private RunInfo Snapshot(string state, DateTimeOffset? endTime, int? exitCode, string? error) => new()
+    private RunInfo Snapshot(string state, DateTimeOffset? endTime, int? exitCode, string? error) => _started with
     {
-        Id = _started.Id,
-        Project = _started.Project,
-        Name = _started.Name,
         Tags = _tags,
         Notes = _notes,
-        Group = _started.Group,
-        JobType = _started.JobType,
-        Mode = _started.Mode,
         Config = new Dictionary<string, object?>(_config, StringComparer.Ordinal),
         Metrics = _metrics.ToList(),
-        Host = _started.Host,
-        Os = _started.Os,
-        DotnetVersion = _started.DotnetVersion,
-        CommandLine = _started.CommandLine,
-        SdkVersion = _started.SdkVersion,
-        StartTime = _started.StartTime,
         EndTime = endTime,
         State = state,
         ExitCode = exitCode,
         Error = error,
-        Resumed = _started.Resumed,
     };
 
     private Dictionary<string, object?> SummarySnapshot()

@@ -51,6 +51,35 @@ public enum RequestCompression
     None,
 }
 
+/// <summary>What <see cref="Run.Init(RunOptions)"/> records about the code and the machine in <c>run.json</c>; each piece can be turned off.</summary>
+[Flags]
+public enum EnvironmentCapture
+{
+    /// <summary>Nothing.</summary>
+    None = 0,
+
+    /// <summary>Git commit, branch, remote URL (credentials stripped) and whether there are uncommitted changes.</summary>
+    Git = 1,
+
+    /// <summary>The uncommitted changes themselves, saved as <c>files/diff.patch</c> in the run directory.</summary>
+    GitDiff = 2,
+
+    /// <summary>Host name and operating system.</summary>
+    Host = 4,
+
+    /// <summary>CPU model and count, and NVIDIA GPU names.</summary>
+    Hardware = 8,
+
+    /// <summary>The command line and the program (entry assembly) that started the run.</summary>
+    CommandLine = 16,
+
+    /// <summary>The .NET runtime version and the versions of ML.NET and TorchSharp when loaded.</summary>
+    Libraries = 32,
+
+    /// <summary>Everything above (the default).</summary>
+    All = Git | GitDiff | Host | Hardware | CommandLine | Libraries,
+}
+
 /// <summary>
 /// Settings of a run. Every property is optional; unset ones fall back to the <c>TRACKER_*</c>
 /// environment variables and then to defaults.
@@ -162,6 +191,13 @@ public sealed class RunOptions
 
     /// <summary>Whether the run is finished as failed when the process exits or crashes before <c>Finish</c>. Default true.</summary>
     public bool FinishOnProcessExit { get; set; } = true;
+
+    /// <summary>
+    /// What the run records about the code and the machine (git, host, hardware, command line,
+    /// libraries). Default: everything. Turn pieces off for privacy, such as
+    /// <c>EnvironmentCapture.All &amp; ~EnvironmentCapture.GitDiff</c>.
+    /// </summary>
+    public EnvironmentCapture Capture { get; set; } = EnvironmentCapture.All;
 
     /// <summary>Clock used for timestamps, flush intervals and retry back-off. Default <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;

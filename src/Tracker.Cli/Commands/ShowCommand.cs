@@ -44,8 +44,13 @@ internal static class ShowCommand
         Row("group", info.Group);
         Row("host", info.Host);
         Row("os", info.Os);
+        Row("cpu", info.CpuModel is null ? info.CpuCount : $"{info.CpuModel} ({info.CpuCount} logical)");
+        Row("gpus", string.Join(", ", info.Gpus));
         Row(".NET", info.DotnetVersion);
+        Row("libraries", string.Join(", ", info.Libraries.Select(l => $"{l.Key} {l.Value}")));
+        Row("program", info.EntryAssembly);
         Row("command line", info.CommandLine);
+        Row("git", info.Git is { } git ? $"{git.Commit[..Math.Min(12, git.Commit.Length)]} {git.Branch ?? "(detached)"}{(git.Dirty ? " +uncommitted changes (files/diff.patch)" : "")} {git.Remote}" : null);
         Row("directory", reader.Directory);
         AnsiConsole.Write(new Panel(meta).Header($"[bold]{Markup.Escape(info.Name)}[/]"));
 

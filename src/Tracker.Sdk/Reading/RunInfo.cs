@@ -24,8 +24,15 @@ public sealed record MetricDefinition(string Name, string? StepMetric, SummaryMo
         Name.EndsWith('*') ? key.StartsWith(Name.AsSpan(0, Name.Length - 1), StringComparison.Ordinal) : key == Name;
 }
 
+/// <summary>Where the code came from: its git commit, branch and remote, and whether it had uncommitted changes.</summary>
+/// <param name="Commit">The commit hash of HEAD.</param>
+/// <param name="Branch">The branch; null on a detached HEAD.</param>
+/// <param name="Remote">The origin remote's URL, without any credentials in it.</param>
+/// <param name="Dirty">Tracked files had uncommitted changes; the run saved them as <c>files/diff.patch</c> unless turned off.</param>
+public sealed record GitInfo(string Commit, string? Branch, string? Remote, bool Dirty);
+
 /// <summary>The metadata of a run, as stored in its <c>run.json</c>.</summary>
-public sealed class RunInfo
+public sealed record RunInfo
 {
     /// <summary>Unique id of the run within its project.</summary>
     public required string Id { get; init; }
@@ -68,6 +75,24 @@ public sealed class RunInfo
 
     /// <summary>Command line of the process that started the run.</summary>
     public string? CommandLine { get; init; }
+
+    /// <summary>Name and version of the program that started the run.</summary>
+    public string? EntryAssembly { get; init; }
+
+    /// <summary>CPU model, when the OS tells it.</summary>
+    public string? CpuModel { get; init; }
+
+    /// <summary>Logical processors.</summary>
+    public int? CpuCount { get; init; }
+
+    /// <summary>Names of the NVIDIA GPUs that <c>nvidia-smi</c> lists; empty without one.</summary>
+    public IReadOnlyList<string> Gpus { get; init; } = [];
+
+    /// <summary>Versions of the ML libraries loaded when the run started (ML.NET, TorchSharp), by assembly name.</summary>
+    public IReadOnlyDictionary<string, string> Libraries { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The git commit the code was at, when it runs from a git working tree.</summary>
+    public GitInfo? Git { get; init; }
 
     /// <summary>Version of Tracker.Sdk that wrote the run.</summary>
     public string? SdkVersion { get; init; }

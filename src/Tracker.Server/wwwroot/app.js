@@ -294,7 +294,10 @@
     const git = run.git || {};
     const meta = {
       id: run.id, state: run.state, started: run.start_time && new Date(run.start_time).toLocaleString(), duration: fmtDuration(duration(run)),
-      'exit code': run.exit_code, error: run.error, host: run.host, os: run.os, '.NET': run.dotnet_version, 'command line': run.command_line,
+      'exit code': run.exit_code, error: run.error, host: run.host, os: run.os,
+      cpu: run.cpu_model ? `${run.cpu_model}${run.cpu_count ? ` (${run.cpu_count} logical)` : ''}` : run.cpu_count, gpus: (run.gpus || []).join(', '),
+      '.NET': run.dotnet_version, libraries: Object.entries(run.libraries || {}).map(([k, v]) => `${k} ${v}`).join(', '),
+      program: run.entry_assembly, 'command line': run.command_line,
       'git commit': git.commit, 'git branch': git.branch, 'git remote': git.remote, 'git dirty': git.dirty, group: run.group, 'job type': run.job_type,
       tags: (run.tags || []).join(', '), notes: run.notes, sdk: run.sdk_version,
     };
