@@ -5,6 +5,7 @@ using Tracker.Internal;
 using Tracker.Online;
 using Tracker.Pipeline;
 using Tracker.Reading;
+using Tracker.SystemMetrics;
 
 namespace Tracker;
 
@@ -35,6 +36,8 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     private readonly RunWorker? _worker;
     private readonly RunSender? _sender;
     private readonly ITimer? _flushTimer;
+    private readonly SystemSampler? _sampler;
+    private long _systemSamples;
     private readonly DiagnosticsSink _diagnostics;
     private Chunk? _current;
     private bool _sealedSinceTick;
@@ -96,6 +99,11 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
         _worker.Start();
         _sender?.Start();
         _flushTimer = _time.CreateTimer(static s => ((Run)s!).OnFlushTick(), this, options.FlushInterval, options.FlushInterval);
+        if (options.SystemMetricsInterval is { } interval && interval > TimeSpan.Zero)
+        {
+            _sampler = new SystemSampler(options.SystemProbes ?? SystemSampler.DefaultProbes(directory!), interval, _time, WriteSystemSample,
+                ex => _diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Warning, $"A system metrics probe failed and is no longer sampled: {ex.Message}", ex)));
+        }
         if (options.FinishOnProcessExit)
         {
             ProcessHooks.Register(this);
@@ -422,6 +430,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
 
     internal Task FinishCoreAsync(int exitCode, string state, string? error)
     {
+        _sampler?.Dispose(); // outside the lock: a sample in progress takes it to write
         lock (_sync)
         {
             if (_finishTask is not null)
@@ -659,6 +668,18 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
         finally
         {
             Monitor.Exit(_sync);
+        }
+    }
+
+    /// <summary>A system metrics sample, as a <c>system</c> record numbered on its own axis.</summary>
+    private void WriteSystemSample(IReadOnlyDictionary<string, double> values)
+    {
+        lock (_sync)
+        {
+            if (_finishTask is null)
+            {
+                AppendRecord(new RecordPayload("system", FieldsOf(new { step = _systemSamples++, values })));
+            }
         }
     }
 

@@ -164,6 +164,17 @@ public sealed class RunOptions
     /// <summary>Longest time a logged value waits in memory before it is handed to the writer. Default 1 second.</summary>
     public TimeSpan FlushInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How often system metrics are sampled: process CPU and memory, machine memory, disk and
+    /// network, and per NVIDIA GPU its utilisation, memory, temperature and power (keys such as
+    /// <c>system/cpu</c>, <c>system/gpu.0.util</c>), logged as <c>system</c> records apart from the
+    /// run's steps. Default 10 seconds; null or zero turns them off.
+    /// </summary>
+    public TimeSpan? SystemMetricsInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Test seam: the probes the system sampler reads instead of the real ones.</summary>
+    internal IReadOnlyList<SystemMetrics.ISystemProbe>? SystemProbes { get; set; }
+
     /// <summary>Most records written in one batch. Default 65,536.</summary>
     public int MaxBatchRecords { get; set; } = 65_536;
 

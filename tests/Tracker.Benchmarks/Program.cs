@@ -20,6 +20,12 @@ if (args.Length > 1 && args[0] == "online")
     return;
 }
 
+if (args.Length > 0 && args[0] == "sampler")
+{
+    SamplerCost.Run();
+    return;
+}
+
 if (args.Length > 1 && args[0] == "runs")
 {
     SampleRuns.Write(args[1]);

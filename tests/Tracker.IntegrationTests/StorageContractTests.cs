@@ -205,6 +205,20 @@ public sealed class StorageContractTests(string kind)
     }
 
     [Test]
+    public async Task Append_SystemRecords_AreChartedButNotSummarised()
+    {
+        var run = await CreateRunAsync();
+        await _store.AppendAsync("p", "r", Parse(
+            "{\"seq\":1,\"type\":\"history\",\"step\":0,\"ts\":1795736598000,\"values\":{\"loss\":0.5}}",
+            "{\"seq\":2,\"type\":\"system\",\"ts\":1795736608000,\"step\":0,\"values\":{\"system/cpu\":12.5,\"system/memory_rss_mb\":300}}",
+            "{\"seq\":3,\"type\":\"system\",\"ts\":1795736618000,\"step\":1,\"values\":{\"system/cpu\":20,\"system/memory_rss_mb\":310}}"), Now, CancellationToken.None);
+
+        Assert.That(await ReadAllAsync(run, "system/cpu"), Is.EqualTo(new List<(long, double)> { (0, 12.5), (1, 20) }));
+        var stored = (await _store.GetRunAsync("p", "r", CancellationToken.None))!;
+        Assert.That(stored.Summary.Select(kv => kv.Key), Is.EqualTo(new[] { "loss" }), "system metrics are not in the summary");
+    }
+
+    [Test]
     public async Task Keys_CreateFindRevoke()
     {
         await _store.CreateKeyAsync(new ApiKey("ci", "p", "hash1", Now, null), CancellationToken.None);

@@ -141,9 +141,9 @@ internal static class RecordParser
         {
             var (seq, type) = ReadHeader(line, lineNumber);
             var parsed = new ParsedLine(seq, type, lineNumber);
-            if (type == "history")
+            if (type is "history" or "system")
             {
-                ReadHistory(line, parsed);
+                ReadHistory(line, parsed); // system metrics are rows of their own, numbered by sample
             }
             else
             {

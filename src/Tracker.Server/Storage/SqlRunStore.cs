@@ -490,7 +490,10 @@ internal sealed class RunChanges : IDisposable
             switch (line.Type)
             {
                 case "history":
-                    changes.Add(line.History!);
+                    changes.Add(line.History!, intoSummary: true);
+                    break;
+                case "system":
+                    changes.Add(line.History!, intoSummary: false); // charted, not summarised
                     break;
                 case "config":
                     Merge(run.Config, line.Body?["values"] as JsonObject);
@@ -548,7 +551,7 @@ internal sealed class RunChanges : IDisposable
         return changes;
     }
 
-    private void Add(HistoryColumns history)
+    private void Add(HistoryColumns history, bool intoSummary)
     {
         foreach (var column in history.Columns)
         {
@@ -566,8 +569,12 @@ internal sealed class RunChanges : IDisposable
                     continue;
                 }
 
-                state.Last = (column.Numbers[row], other);
-                state.Unflushed = true;
+                if (intoSummary)
+                {
+                    state.Last = (column.Numbers[row], other);
+                    state.Unflushed = true;
+                }
+
                 if (other is not string)
                 {
                     state.Add((history.Steps[row], history.Times[row], column.Numbers[row])); // text is kept in the summary, not charted
