@@ -14,12 +14,22 @@ var root = new RootCommand("tracker: look at, upload, export and report Tracker 
     ReportCommand.Create(),
 };
 
+if (Console.IsOutputRedirected)
+{
+    // Piped into grep or a file: tables as wide as COLUMNS says (default 160), not wrapped at 80.
+    Spectre.Console.AnsiConsole.Profile.Width = int.TryParse(Environment.GetEnvironmentVariable("COLUMNS"), out var columns) && columns > 0 ? columns : 160;
+}
+
 var parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)
 {
-    foreach (var error in parsed.Errors)
+    // The most useful line first: an unknown word, then what the parser says, each on one line.
+    var messages = parsed.UnmatchedTokens.Take(1).Select(token => $"unknown command, option or argument '{token}'.")
+        .Concat(parsed.Errors.Select(e => string.Join(' ', e.Message.Split(['\r', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))))
+        .Distinct();
+    foreach (var message in messages)
     {
-        await Console.Error.WriteLineAsync($"tracker: {error.Message}");
+        await Console.Error.WriteLineAsync($"tracker: {message}");
     }
 
     await Console.Error.WriteLineAsync("Run 'tracker --help' (or 'tracker COMMAND --help') for usage.");

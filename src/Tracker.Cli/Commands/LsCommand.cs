@@ -107,7 +107,10 @@ internal static class LsCommand
         try
         {
             var state = JsonNode.Parse(File.ReadAllText(path));
-            return (bool?)state?["synced"] == true ? "synced" : $"up to seq {(long?)state?["acked_seq"] ?? 0:N0}";
+            var acked = (long?)state?["acked_seq"] ?? 0;
+
+            // A resumed run may have logged more since its sync: synced only if the server has every line.
+            return (bool?)state?["synced"] == true && acked >= LocalRuns.LastSeq(directory) ? "synced" : $"up to seq {acked:N0}";
         }
         catch (JsonException)
         {

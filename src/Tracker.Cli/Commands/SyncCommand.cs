@@ -56,6 +56,11 @@ internal static class SyncCommand
 
     private static async Task<int> RunAsync(string dir, Uri server, string? apiKey, CancellationToken cancellationToken)
     {
+        if (dir.StartsWith('-'))
+        {
+            throw new UsageException($"unknown option '{dir}'; see 'tracker sync --help'.");
+        }
+
         var directories = FindRunDirectories(dir);
         if (directories.Count == 0)
         {
@@ -93,6 +98,7 @@ internal static class SyncCommand
     private static async Task<(string Run, long Sent, long Records, string State)> SyncOneAsync(
         string directory, Uri server, string? apiKey, ProgressContext progress, CancellationToken cancellationToken)
     {
+        directory = Path.TrimEndingDirectorySeparator(directory);
         var label = $"{Path.GetFileName(Path.GetDirectoryName(directory))}/{Path.GetFileName(directory)}";
         RunReader reader;
         try
@@ -114,6 +120,10 @@ internal static class SyncCommand
             task.Value = task.MaxValue;
             var sent = sender.AckedSeq - sender.AckedAtConnect;
             return (label, sent, lastSeq, unsynced > 0 ? $"failed: {unsynced:N0} records not acknowledged" : sent == 0 ? "up to date" : "synced");
+        }
+        catch (TrackerAuthException ex)
+        {
+            return (label, 0, lastSeq, $"rejected: the server refused the API key ({(int?)ex.StatusCode}); give one for this project with --api-key or TRACKER_API_KEY");
         }
         catch (TrackerServerException ex)
         {

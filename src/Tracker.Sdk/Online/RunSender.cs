@@ -83,6 +83,7 @@ internal sealed class RunSender
 
         // Until the server answers, the last cursor this directory recorded for it is the best guess.
         _acked = ReadCursor();
+        AckedAtConnect = _acked;
     }
 
     /// <summary>The server's cursor when the sender last connected: what it had before this sender sent anything.</summary>

@@ -98,6 +98,9 @@ internal sealed class CliTable
     /// <summary>A row's cell in a named column.</summary>
     public string Cell(IReadOnlyList<string> row, string column) => row[Column(column)];
 
+    /// <summary>A row's cell in a named column, compacted: for a word or a state however it wrapped.</summary>
+    public string Words(IReadOnlyList<string> row, string column) => Compact(Cell(row, column));
+
     /// <summary>A number as the tables print them (<c>N0</c>: 12,345).</summary>
     public long Number(IReadOnlyList<string> row, string column) =>
         long.Parse(Compact(Cell(row, column)).Replace(",", string.Empty, StringComparison.Ordinal), System.Globalization.CultureInfo.InvariantCulture);
