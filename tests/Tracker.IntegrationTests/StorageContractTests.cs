@@ -155,7 +155,7 @@ public sealed class StorageContractTests(string kind)
             "{\"seq\":3,\"type\":\"summary\",\"ts\":7,\"values\":{\"best\":0.9}}",
             "{\"seq\":4,\"type\":\"run\",\"ts\":8,\"tags\":[\"a\",\"b\"],\"notes\":\"n\"}",
             "{\"seq\":5,\"type\":\"metric\",\"ts\":8,\"name\":\"acc\",\"summary\":\"max\",\"goal\":\"maximize\"}",
-            "{\"seq\":6,\"type\":\"system\",\"ts\":8,\"values\":{\"cpu\":3}}",
+            "{\"seq\":6,\"type\":\"custom\",\"ts\":8,\"values\":{\"cpu\":3}}",
             "{\"seq\":7,\"type\":\"finish\",\"ts\":1795736598404,\"state\":\"failed\",\"exit_code\":2}"), Now, CancellationToken.None);
 
         var run = (await _store.GetRunAsync("p", "r", CancellationToken.None))!;
