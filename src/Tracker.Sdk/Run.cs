@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using Tracker.Backends;
@@ -37,6 +38,8 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     private readonly RunSender? _sender;
     private readonly ITimer? _flushTimer;
     private readonly SystemSampler? _sampler;
+    private readonly ConsoleCapture? _console;
+    private readonly ConcurrentQueue<(string Stream, string Line)> _outputLines = new();
     private long _systemSamples;
     private readonly DiagnosticsSink _diagnostics;
     private Chunk? _current;
@@ -99,6 +102,11 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
         _worker.Start();
         _sender?.Start();
         _flushTimer = _time.CreateTimer(static s => ((Run)s!).OnFlushTick(), this, options.FlushInterval, options.FlushInterval);
+        if (options.CaptureConsole)
+        {
+            _console = new ConsoleCapture(directory!, WriteOutputLine);
+        }
+
         if (options.SystemMetricsInterval is { } interval && interval > TimeSpan.Zero)
         {
             _sampler = new SystemSampler(options.SystemProbes ?? SystemSampler.DefaultProbes(directory!), interval, _time, WriteSystemSample,
@@ -431,6 +439,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     internal Task FinishCoreAsync(int exitCode, string state, string? error)
     {
         _sampler?.Dispose(); // outside the lock: a sample in progress takes it to write
+        _console?.Dispose(); // before the finish record, so the last line is in the run
         lock (_sync)
         {
             if (_finishTask is not null)
@@ -443,6 +452,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
                 return _finishTask = Task.CompletedTask;
             }
 
+            DrainOutputLines();
             var end = _time.GetUtcNow();
             var summary = SummarySnapshot();
             var summaryJson = Json.Serialize(summary, indented: true);
@@ -657,6 +667,8 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
 
         try
         {
+            DrainOutputLines();
+
             // A full queue means the writer is busy anyway: keep the chunk, never drop it here.
             if (_current is not null && !_sealedSinceTick)
             {
@@ -680,6 +692,22 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
             {
                 AppendRecord(new RecordPayload("system", FieldsOf(new { step = _systemSamples++, values })));
             }
+        }
+    }
+
+    /// <summary>
+    /// A line the program wrote to the console. Only queued here: the console's own lock is held
+    /// while this runs, so taking the run's lock could deadlock with a thread that holds the run's
+    /// lock and writes to the console. The flush tick and Finish turn the lines into records.
+    /// </summary>
+    private void WriteOutputLine(string stream, string line) => _outputLines.Enqueue((stream, line));
+
+    /// <summary>Queued console lines as <c>output</c> records; called with the run's lock held.</summary>
+    private void DrainOutputLines()
+    {
+        while (_outputLines.TryDequeue(out var output))
+        {
+            AppendRecord(new RecordPayload("output", FieldsOf(new { stream = output.Stream, line = output.Line })));
         }
     }
 

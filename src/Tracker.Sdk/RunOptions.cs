@@ -172,6 +172,13 @@ public sealed class RunOptions
     /// </summary>
     public TimeSpan? SystemMetricsInterval { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Also keep what the program writes to <see cref="Console.Out"/> and <see cref="Console.Error"/>
+    /// while the run lasts: in the run's <c>output.log</c>, and as <c>output</c> records that go to
+    /// the server with the rest. The console still shows it. Default false.
+    /// </summary>
+    public bool CaptureConsole { get; set; }
+
     /// <summary>Test seam: the probes the system sampler reads instead of the real ones.</summary>
     internal IReadOnlyList<SystemMetrics.ISystemProbe>? SystemProbes { get; set; }
 

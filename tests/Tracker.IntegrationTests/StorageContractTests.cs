@@ -219,6 +219,25 @@ public sealed class StorageContractTests(string kind)
     }
 
     [Test]
+    public async Task Append_OutputRecords_AreKeptInOrderAndReadInPages()
+    {
+        var run = await CreateRunAsync();
+        await _store.AppendAsync("p", "r", Parse(
+            "{\"seq\":1,\"type\":\"output\",\"ts\":1795736598000,\"stream\":\"stdout\",\"line\":\"epoch 1\"}",
+            "{\"seq\":2,\"type\":\"history\",\"step\":0,\"ts\":1795736598001,\"values\":{\"loss\":0.5}}",
+            "{\"seq\":3,\"type\":\"output\",\"ts\":1795736598002,\"stream\":\"stderr\",\"line\":\"it's ';-- not SQL\"}"), Now, CancellationToken.None);
+        await _store.AppendAsync("p", "r", Parse(
+            "{\"seq\":3,\"type\":\"output\",\"ts\":1795736598002,\"stream\":\"stderr\",\"line\":\"it's ';-- not SQL\"}",
+            "{\"seq\":4,\"type\":\"output\",\"ts\":1795736598003,\"stream\":\"stdout\",\"line\":\"epoch 2\"}"), Now, CancellationToken.None);
+
+        var all = await _store.ReadOutputAsync(run.Pk, afterSeq: 0, limit: 100, CancellationToken.None);
+        Assert.That(all.Select(l => (l.Seq, l.Stream, l.Line)), Is.EqualTo(new[] { (1L, "stdout", "epoch 1"), (3L, "stderr", "it's ';-- not SQL"), (4L, "stdout", "epoch 2") }), "the replayed line is kept once");
+        Assert.That((await _store.ReadOutputAsync(run.Pk, afterSeq: 1, limit: 1, CancellationToken.None)).Single().Seq, Is.EqualTo(3));
+        var stored = (await _store.GetRunAsync("p", "r", CancellationToken.None))!;
+        Assert.That(stored.Summary.Select(kv => kv.Key), Is.EqualTo(new[] { "loss" }));
+    }
+
+    [Test]
     public async Task Keys_CreateFindRevoke()
     {
         await _store.CreateKeyAsync(new ApiKey("ci", "p", "hash1", Now, null), CancellationToken.None);

@@ -36,6 +36,7 @@ internal static class ReadEndpoints
         api.MapGet("/projects/{project}/runs/{runId}/metrics", ListMetricsAsync);
         api.MapGet("/projects/{project}/runs/{runId}/series", SeriesAsync);
         api.MapGet("/projects/{project}/runs/{runId}/export", ExportAsync);
+        api.MapGet("/projects/{project}/runs/{runId}/output", OutputAsync);
     }
 
     private static async Task<IResult> ListProjectsAsync(SqlRunStore store, CancellationToken cancellationToken) =>
@@ -225,6 +226,29 @@ internal static class ReadEndpoints
             key,
             points = page.Select(p => new object?[] { p.Step, p.Time, Json(p.Value) }),
             next_after_step = page.Count == limit ? page[^1].Step : (long?)null,
+        });
+    }
+
+    /// <summary>The run's captured console lines after <c>after_seq</c>, oldest first, a page at a time.</summary>
+    private static async Task<IResult> OutputAsync(string project, string runId, HttpContext context, SqlRunStore store, CancellationToken cancellationToken)
+    {
+        var query = context.Request.Query;
+        if (!TryLong(query["after_seq"], out var afterSeq))
+        {
+            return Problems.Create(HttpStatusCode.BadRequest, "Invalid after_seq", "after_seq must be an integer.", "after_seq");
+        }
+
+        var limit = int.TryParse(query["limit"], CultureInfo.InvariantCulture, out var l) ? Math.Clamp(l, 1, 10_000) : 1_000;
+        if (await store.GetRunAsync(project, runId, cancellationToken) is not { } run)
+        {
+            return NotFound(project, runId);
+        }
+
+        var lines = await store.ReadOutputAsync(run.Pk, afterSeq ?? 0, limit, cancellationToken);
+        return Results.Ok(new
+        {
+            lines = lines.Select(x => new { seq = x.Seq, ts = x.Time, stream = x.Stream, line = x.Line }),
+            next_after_seq = lines.Count == limit ? lines[^1].Seq : (long?)null,
         });
     }
 

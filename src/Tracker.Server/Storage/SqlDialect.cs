@@ -83,6 +83,10 @@ internal sealed class SqliteDialect(string path) : SqlDialect
                 blocks BLOB NOT NULL, steps BLOB NOT NULL, vals BLOB NOT NULL, times BLOB NOT NULL,
                 PRIMARY KEY (run_pk, key, chunk_no)) WITHOUT ROWID;
             """),
+        (2, """
+            CREATE TABLE run_output (run_pk INTEGER NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL, stream TEXT NOT NULL, line TEXT NOT NULL,
+                PRIMARY KEY (run_pk, seq)) WITHOUT ROWID;
+            """),
     ];
 
     public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
@@ -119,6 +123,10 @@ internal sealed class PostgresDialect(string connectionString) : SqlDialect
             -- Packed numbers do not compress: store them out of line without pglz, which only costs CPU.
             ALTER TABLE metric_chunks ALTER COLUMN blocks SET STORAGE EXTERNAL, ALTER COLUMN steps SET STORAGE EXTERNAL,
                 ALTER COLUMN vals SET STORAGE EXTERNAL, ALTER COLUMN times SET STORAGE EXTERNAL;
+            """),
+        (2, """
+            CREATE TABLE run_output (run_pk BIGINT NOT NULL, seq BIGINT NOT NULL, ts BIGINT NOT NULL, stream TEXT NOT NULL, line TEXT NOT NULL,
+                PRIMARY KEY (run_pk, seq));
             """),
     ];
 

@@ -119,6 +119,11 @@ internal sealed class SqlRunStore(SqlDialect dialect)
             await AppendPointsAsync(connection, transaction, run.Pk, key, points, cancellationToken);
         }
 
+        if (changes.Output.Count > 0)
+        {
+            await InsertOutputAsync(connection, transaction, run.Pk, changes.Output, cancellationToken);
+        }
+
         var acked = fresh[^1].Seq;
         await using (var update = Sql.Command(connection, transaction,
             "UPDATE runs SET acked_seq = @acked, state = @state, name = @name, updated_at = @now, metadata = @metadata, config = @config, summary = @summary WHERE pk = @pk",
@@ -207,6 +212,22 @@ internal sealed class SqlRunStore(SqlDialect dialect)
             return new MetricInfo(p.Key, chunks.Sum(c => (long)c.Count), chunks.Min(c => c.FirstStep), last.LastStep,
                 mins.Count > 0 ? mins.Min() : double.NaN, maxs.Count > 0 ? maxs.Max() : double.NaN, last.Last);
         }).ToList();
+    }
+
+    /// <summary>A page of a run's captured console output, after a sequence number.</summary>
+    public async Task<List<(long Seq, long Time, string Stream, string Line)>> ReadOutputAsync(long runPk, long afterSeq, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        await using var command = Sql.Command(connection, null,
+            $"SELECT seq, ts, stream, line FROM run_output WHERE run_pk = @run AND seq > @after ORDER BY seq LIMIT {limit}", ("run", runPk), ("after", afterSeq));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var lines = new List<(long, long, string, string)>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            lines.Add((reader.GetInt64(0), reader.GetInt64(1), reader.GetString(2), reader.GetString(3)));
+        }
+
+        return lines;
     }
 
     /// <summary>Every run's min and max of every metric in a project, from the chunk summaries (for the runs table).</summary>
@@ -394,6 +415,18 @@ internal sealed class SqlRunStore(SqlDialect dialect)
         }
     }
 
+    private static async Task InsertOutputAsync(DbConnection connection, DbTransaction transaction, long runPk, List<(long Seq, long Time, string Stream, string Line)> lines, CancellationToken cancellationToken)
+    {
+        await using var command = Sql.Command(connection, transaction,
+            "INSERT INTO run_output (run_pk, seq, ts, stream, line) VALUES (@run, @seq, @ts, @stream, @line)",
+            ("run", runPk), ("seq", null), ("ts", null), ("stream", null), ("line", null));
+        foreach (var (seq, time, stream, line) in lines)
+        {
+            (command.Parameters[1].Value, command.Parameters[2].Value, command.Parameters[3].Value, command.Parameters[4].Value) = (seq, time, stream, line);
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+    }
+
     private static ChunkRow ToRow(long chunkNo, ReadOnlySpan<(long Step, long Time, double Value)> points)
     {
         // Times and values are filled in place: their blobs are the arrays' bytes.
@@ -469,6 +502,9 @@ internal sealed class RunChanges : IDisposable
 {
     private readonly Dictionary<string, KeyState> _keys = new(StringComparer.Ordinal);
 
+    /// <summary>Console lines the run captured (seq, time, stream, text), in order.</summary>
+    public List<(long Seq, long Time, string Stream, string Line)> Output { get; } = [];
+
     /// <summary>Numeric points per key, sorted by step, one per step.</summary>
     public IEnumerable<(string Key, ArraySegment<(long Step, long Time, double Value)> Points)> Points =>
         _keys.Where(k => k.Value.Count > 0).Select(k => (k.Key, k.Value.Points));
@@ -494,6 +530,14 @@ internal sealed class RunChanges : IDisposable
                     break;
                 case "system":
                     changes.Add(line.History!, intoSummary: false); // charted, not summarised
+                    break;
+                case "output":
+                    if (line.Body?["line"] is JsonValue text && text.TryGetValue<string>(out var outputLine))
+                    {
+                        var time = line.Body["ts"] is JsonValue t && t.TryGetValue<long>(out var unixMs) ? unixMs : 0;
+                        changes.Output.Add((line.Seq, time, (string?)line.Body["stream"] ?? "stdout", outputLine));
+                    }
+
                     break;
                 case "config":
                     Merge(run.Config, line.Body?["values"] as JsonObject);

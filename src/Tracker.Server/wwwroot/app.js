@@ -308,8 +308,12 @@
         <div class="card" id="run-config"><h2>Config</h2>${kv(run.config)}</div>
         <div class="card" id="run-summary"><h2>Summary</h2>${kv(run.summary)}</div>
       </div>
+      <details class="card" id="run-output" style="margin-top:1em"><summary>Console output</summary><pre class="output"></pre></details>
       <div id="workspace"></div>`;
-    await new Workspace(gen, project, [run], document.getElementById('workspace')).start([metrics]);
+    const output = new ConsoleOutput(project, id, document.getElementById('run-output'));
+    const workspace = new Workspace(gen, project, [run], document.getElementById('workspace'));
+    workspace.onRefresh = () => output.load();
+    await workspace.start([metrics]);
   }
 
   async function compareView(gen, project, ids) {
@@ -429,9 +433,40 @@
         if (stateEl && runs.length === 1) { stateEl.textContent = runs[0].state; stateEl.className = `state state-${runs[0].state}`; }
         if ([...this.metrics.keys()].some(k => !known.has(k))) { route(); return; } // a new metric: lay the page out again
         await Promise.all(this.charts.filter(c => !c.zoom).map(c => c.load()));
+        await this.onRefresh?.();
         if (!this.runs.some(r => r.state === 'running')) stopLive();
       } catch { /* the next poll tries again */ } finally {
         this.refreshing = false;
+      }
+    }
+  }
+
+  /** The run's captured console lines (RunOptions.CaptureConsole), fetched when opened and as they grow. */
+  class ConsoleOutput {
+    constructor(project, id, el) {
+      Object.assign(this, { project, id, el, after: 0, count: 0 });
+      el.addEventListener('toggle', () => el.open && this.load());
+    }
+
+    async load() {
+      if (!this.el.open || this.loading) return;
+      this.loading = true;
+      try {
+        const pre = this.el.querySelector('pre');
+        for (let page = 0; page < 20; page++) {
+          const answer = await api(`/projects/${enc(this.project)}/runs/${enc(this.id)}/output?after_seq=${this.after}&limit=5000`);
+          if (answer.lines.length) {
+            if (this.count === 0) pre.textContent = '';
+            pre.insertAdjacentText('beforeend', answer.lines.map(l => `${l.line}\n`).join(''));
+            this.after = answer.lines[answer.lines.length - 1].seq;
+            this.count += answer.lines.length;
+          }
+          if (answer.next_after_seq === null) break;
+        }
+        if (this.count === 0) pre.textContent = 'Nothing captured: start the run with CaptureConsole = true to keep its console output.';
+        this.el.querySelector('summary').textContent = `Console output (${this.count} lines)`;
+      } finally {
+        this.loading = false;
       }
     }
   }
