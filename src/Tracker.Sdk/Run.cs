@@ -112,6 +112,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
             _sampler = new SystemSampler(options.SystemProbes ?? SystemSampler.DefaultProbes(directory!), interval, _time, WriteSystemSample,
                 ex => _diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Warning, $"A system metrics probe failed and is no longer sampled: {ex.Message}", ex)));
         }
+
         if (options.FinishOnProcessExit)
         {
             ProcessHooks.Register(this);
