@@ -7,7 +7,8 @@
   const pageQuery = new URLSearchParams(location.search);
   const POLL_MS = Math.max(200, Number(pageQuery.get('poll')) || 3000);
   const PALETTE = ['#3554d1', '#e4572e', '#17a673', '#9b51e0', '#f2a81d', '#0fa3b1', '#d1495b', '#5c4d7d', '#8ac926', '#ff7eb6'];
-  const SECTION_ORDER = name => (name === 'system' ? '~' : name);
+  /** Sections in name order, with the system metrics last: they describe the machine, not the model. */
+  const bySection = (a, b) => (a === 'system') - (b === 'system') || a.localeCompare(b);
 
   let generation = 0; // bumped on every navigation: late answers for an old page are dropped
   let liveTimer = null;
@@ -377,7 +378,7 @@
         sections.get(prefix).push(key);
       }
       const sectionsEl = this.el.querySelector('#sections');
-      for (const prefix of [...sections.keys()].sort((a, b) => SECTION_ORDER(a).localeCompare(SECTION_ORDER(b)))) {
+      for (const prefix of [...sections.keys()].sort(bySection)) {
         const section = document.createElement('section');
         section.className = 'chart-section';
         section.dataset.prefix = prefix;
