@@ -83,7 +83,7 @@ internal static class EnvironmentInfo
                 ?? g.First().Assembly.GetName().Version?.ToString() ?? "?", StringComparer.Ordinal);
 
     /// <summary>A command's trimmed output; null when it is missing, fails or takes too long.</summary>
-    private static string? Run(string program, string directory, params string[] args)
+    public static string? Run(string program, string directory, params string[] args)
     {
         var start = new ProcessStartInfo(program)
         {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Tracker.Internal;
 
 namespace Tracker.SystemMetrics;
 
@@ -185,30 +186,6 @@ internal sealed class GpuProbe(Func<string?> query) : ISystemProbe
     }
 
     /// <summary>Runs nvidia-smi; null when it is missing or fails.</summary>
-    public static string? RunNvidiaSmi(string program = "nvidia-smi")
-    {
-        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in QueryArguments.Split(' '))
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        try
-        {
-            using var process = Process.Start(start)!;
-            var output = process.StandardOutput.ReadToEndAsync();
-            _ = process.StandardError.ReadToEndAsync();
-            if (!process.WaitForExit(TimeSpan.FromSeconds(5)))
-            {
-                process.Kill(entireProcessTree: true);
-                return null;
-            }
-
-            return process.ExitCode == 0 ? output.GetAwaiter().GetResult() : null;
-        }
-        catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException or IOException)
-        {
-            return null;
-        }
-    }
+    public static string? RunNvidiaSmi(string program = "nvidia-smi") =>
+        EnvironmentInfo.Run(program, Environment.CurrentDirectory, QueryArguments.Split(' '));
 }

@@ -303,7 +303,8 @@ internal sealed class SqlRunStore(SqlDialect dialect)
         while (await reader.ReadAsync(cancellationToken))
         {
             var values = MemoryMarshal.Cast<byte, double>((byte[])reader[1]);
-            var xs = ChunkCodec.UnpackSteps(reader.IsDBNull(0) ? [] : (byte[])reader[0], reader.GetInt64(2), (int)((reader.GetInt64(3) - 1) / sizeof(long)), values.Length);
+            var blob = reader.IsDBNull(0) ? [] : (byte[])reader[0];
+            var xs = byTime ? ChunkCodec.UnpackInt64(blob) : ChunkCodec.UnpackSteps(blob, reader.GetInt64(2), (int)((reader.GetInt64(3) - 1) / sizeof(long)), values.Length);
             for (var i = 0; i < xs.Length; i++)
             {
                 points.Add((xs[i], values[i]));
