@@ -42,6 +42,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     private readonly ConcurrentQueue<(string Stream, string Line)> _outputLines = new();
     private long _systemSamples;
     private readonly DiagnosticsSink _diagnostics;
+    private readonly MediaBacklog _mediaBacklog = new();
     private Chunk? _current;
     private bool _sealedSinceTick;
     private long _step;
@@ -263,8 +264,26 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     }
 
     /// <summary>
+    /// Logs an image, histogram, table or text at the current step. Its file is written on the run's
+    /// writer thread, so this returns at once; only when the writer falls more than 128 MiB of
+    /// pixels behind does the call write the media itself, so memory stays bounded.
+    /// </summary>
+    /// <param name="key">Media name, such as <c>samples</c> (at most 256 characters, not starting with '_').</param>
+    /// <param name="media">An <see cref="Image"/>, <see cref="Histogram"/>, <see cref="Table"/> or <see cref="Text"/>.</param>
+    /// <param name="step">Explicit step; must not be lower than <see cref="Step"/>.</param>
+    /// <param name="commit">Whether to advance the step afterwards; default: true without <paramref name="step"/>, false with it.</param>
+    /// <exception cref="ArgumentException">The key is empty, too long or reserved.</exception>
+    /// <exception cref="InvalidOperationException">The run is finished.</exception>
+    public void Log(string key, Media media, long? step = null, bool? commit = null)
+    {
+        ArgumentNullException.ThrowIfNull(media);
+        Log(new Dictionary<string, object?>(1, StringComparer.Ordinal) { [key] = media }, step, commit);
+    }
+
+    /// <summary>
     /// Logs several values at the current step as one history row. Values may be numbers, bool,
-    /// string, or nested dictionaries (keys flatten to <c>parent/child</c>); null values are skipped.
+    /// string, <see cref="Media"/> (images, histograms, tables, texts), or nested dictionaries
+    /// (keys flatten to <c>parent/child</c>); null values are skipped.
     /// Either every value is logged or, on bad input, none is.
     /// </summary>
     /// <param name="values">Metric names and values.</param>
@@ -280,6 +299,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
             return;
         }
 
+        WriteMediaWhenBehind(values);
         lock (_sync)
         {
             ThrowIfFinished();
@@ -306,8 +326,15 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
 
             var unixMs = NowUnixMs();
             var sameLine = false;
+            var media = 0;
             foreach (var (known, name, value) in _scratch)
             {
+                if (value is Media)
+                {
+                    media++;
+                    continue; // records of their own, after the row
+                }
+
                 var metric = known ?? _keys.Find(name) ?? AddKey(name);
                 ref var entry = ref NextEntry(sameLine);
                 entry.KeyId = metric.Id;
@@ -334,6 +361,11 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
 
                 sameLine = true;
                 _received++;
+            }
+
+            if (media > 0)
+            {
+                AppendMedia(unixMs);
             }
 
             _scratch.Clear();
@@ -552,6 +584,12 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
             return;
         }
 
+        if (value is Media)
+        {
+            _scratch.Add((known, key, value));
+            return;
+        }
+
         if (value is not double && Values.IsNested(value))
         {
             if (depth > 32)
@@ -629,6 +667,10 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
             {
                 chunk.Entries[kept++] = chunk.Entries[i];
             }
+            else if (chunk.Entries[i].Payload is MediaEntry media)
+            {
+                media.Release();
+            }
         }
 
         var dropped = chunk.Count - kept;
@@ -681,6 +723,52 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
         finally
         {
             Monitor.Exit(_sync);
+        }
+    }
+
+    /// <summary>The media values of the scratch list as <c>media</c> records at the current step; caller holds the lock.</summary>
+    private void AppendMedia(long unixMs)
+    {
+        foreach (var (_, name, value) in _scratch)
+        {
+            if (value is not Media media)
+            {
+                continue;
+            }
+
+            Keys.ValidateMetric(name);
+            if (media is Histogram histogram && histogram.NaNCount + histogram.InfinityCount > 0)
+            {
+                _diagnostics.ReportRateLimited(new RunDiagnostic(DiagnosticLevel.Warning,
+                    $"Histogram '{name}' at step {_step} has {histogram.NaNCount:N0} NaN and {histogram.InfinityCount:N0} infinite values; they are counted in the histogram but not binned."));
+            }
+
+            ref var entry = ref NextEntry(sameLine: false);
+            entry.Kind = EntryKind.Media;
+            entry.Step = _step;
+            entry.UnixMs = unixMs;
+            entry.Payload = new MediaEntry(name, media, _mediaBacklog);
+            _received++;
+        }
+    }
+
+    /// <summary>
+    /// Back-pressure for media: when the writer is more than <see cref="MediaBacklog.Limit"/> bytes
+    /// behind, this call encodes and writes its own media before queueing them (outside the lock).
+    /// </summary>
+    private void WriteMediaWhenBehind(IReadOnlyDictionary<string, object?> values)
+    {
+        if (IsDisabled || _mediaBacklog.Bytes <= MediaBacklog.Limit)
+        {
+            return;
+        }
+
+        foreach (var value in values.Values)
+        {
+            if (value is Media { PendingBytes: > 0 } media)
+            {
+                media.Materialize(Path.Combine(Directory!, MediaFiles.Folder));
+            }
         }
     }
 

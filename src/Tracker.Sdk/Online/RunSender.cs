@@ -28,6 +28,7 @@ internal sealed class RunSender
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan OutageReportInterval = TimeSpan.FromMinutes(1);
     private static readonly byte[] SeqPrefix = "{\"seq\":"u8.ToArray();
+    private static readonly byte[] MediaType = ",\"type\":\"media\","u8.ToArray();
 
     private readonly TrackerHttpClient _client;
     private readonly string _project;
@@ -43,6 +44,7 @@ internal sealed class RunSender
     private readonly TaskCompletionSource _caughtUp = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly object _syncFileLock = new();
     private readonly bool _keepCursor;
+    private readonly HashSet<string> _blobsOnServer = new(StringComparer.Ordinal);
     private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _loop = Task.CompletedTask;
     private byte[] _buffer = [];
@@ -239,6 +241,7 @@ internal sealed class RunSender
             return false;
         }
 
+        await UploadMediaFilesAsync(batch, cancellationToken).ConfigureAwait(false);
         try
         {
             var acked = await _client.AppendAsync(_project, _runId, _buffer.AsMemory(batch.Start, batch.Length), cancellationToken).ConfigureAwait(false);
@@ -264,6 +267,61 @@ internal sealed class RunSender
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// Uploads the files that the batch's image and table records name and the server lacks, before
+    /// the records: the server then never holds a record whose file is still on its way. A file it
+    /// refuses, or one gone from the run directory, is reported and left out; its record still goes.
+    /// </summary>
+    private async Task UploadMediaFilesAsync(Batch batch, CancellationToken cancellationToken)
+    {
+        var lines = _buffer.AsMemory(batch.Start, batch.Length);
+        while (!lines.IsEmpty)
+        {
+            var end = lines.Span.IndexOf((byte)'\n');
+            var line = lines[..end];
+            lines = lines[(end + 1)..];
+            if (line.Span.IndexOf(MediaType) is < 0 or > 32 || ReadMediaFile(line) is not { } file || _blobsOnServer.Contains(file.Sha256))
+            {
+                continue;
+            }
+
+            var path = Path.Combine(_directory, file.Path);
+            try
+            {
+                if (!await _client.HasBlobAsync(_project, file.Sha256, cancellationToken).ConfigureAwait(false))
+                {
+                    var content = await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
+                    await _client.PutBlobAsync(_project, file.Sha256, content, MediaFiles.ContentType(path), cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException or TrackerServerException { IsTransient: false } and not TrackerAuthException)
+            {
+                _diagnostics.ReportRateLimited(new RunDiagnostic(DiagnosticLevel.Warning,
+                    $"The media file {path} of run {_runId} was not uploaded to {_server}: {ex.Message} Its record is sent without it.", ex));
+            }
+
+            _blobsOnServer.Add(file.Sha256);
+        }
+    }
+
+    /// <summary>The file an image or table record names, or null for other records.</summary>
+    private static (string Sha256, string Path)? ReadMediaFile(ReadOnlyMemory<byte> line)
+    {
+        try
+        {
+            using var json = JsonDocument.Parse(line);
+            return json.RootElement.TryGetProperty("media", out var media) && media.ValueKind == JsonValueKind.Object
+                && media.TryGetProperty("sha256", out var sha) && sha.GetString() is { Length: 64 } sha256
+                && media.TryGetProperty("path", out var p) && p.GetString() is { } path && !path.Contains("..", StringComparison.Ordinal)
+                ? (sha256, path)
+                : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     private async Task ConnectAsync(CancellationToken cancellationToken)

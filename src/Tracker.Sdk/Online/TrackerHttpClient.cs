@@ -120,6 +120,27 @@ internal sealed class TrackerHttpClient : IDisposable
         return await SendAsync(request, project, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Whether the server has the media file named <paramref name="sha256"/> in the project.</summary>
+    public async Task<bool> HasBlobAsync(string project, string sha256, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Head, BlobUri(project, sha256));
+        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
+        return response.StatusCode != HttpStatusCode.NotFound
+            && (response.IsSuccessStatusCode ? true : throw Failure(request, response, [], project));
+    }
+
+    /// <summary>Uploads a media file; the server checks that its bytes hash to <paramref name="sha256"/>.</summary>
+    public async Task PutBlobAsync(string project, string sha256, byte[] content, string contentType, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Put, BlobUri(project, sha256)) { Content = new ByteArrayContent(content) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue(contentType);
+        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw Failure(request, response, await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false), project);
+        }
+    }
+
     public void Dispose() => _http.Dispose();
 
     /// <summary>408, 429, 5xx, a transport error or an attempt that timed out: worth another try.</summary>
@@ -157,6 +178,9 @@ internal sealed class TrackerHttpClient : IDisposable
         return compressed.ToArray();
     }
 
+    private Uri BlobUri(string project, string sha256) =>
+        new(BaseUrl, $"api/v1/projects/{Uri.EscapeDataString(project)}/blobs/{sha256}");
+
     private Uri RunUri(string project, string runId, string? suffix) =>
         new(BaseUrl, $"api/v1/projects/{Uri.EscapeDataString(project)}/runs/{Uri.EscapeDataString(runId)}{suffix}");
 
@@ -171,10 +195,16 @@ internal sealed class TrackerHttpClient : IDisposable
                 statusCode: null, isTransient: false);
         }
 
+        throw Failure(request, response, body, project);
+    }
+
+    /// <summary>The exception for an answer that is not a success: auth, sequence, or a plain server error.</summary>
+    private Exception Failure(HttpRequestMessage request, HttpResponseMessage response, byte[] body, string project)
+    {
         var problem = ReadProblem(body);
         var status = response.StatusCode;
         var what = $"{(int)status} {response.ReasonPhrase}{(problem.Detail ?? problem.Title) switch { null => string.Empty, var d => ": " + d }}";
-        throw status switch
+        return status switch
         {
             HttpStatusCode.Unauthorized => new TrackerAuthException(
                 $"The Tracker server at {BaseUrl} refused {(_hasApiKey ? "the API key" : "the request: no API key is set")} ({what}). Set TRACKER_API_KEY or RunOptions.ApiKey to a valid key.",

@@ -7,7 +7,7 @@ namespace Tracker.Reading;
 
 /// <summary>One line of <c>records.jsonl</c>.</summary>
 /// <param name="Seq">Per-run sequence number.</param>
-/// <param name="Type">Record type: <c>history</c>, <c>config</c>, <c>summary</c>, <c>metric</c>, <c>run</c>, <c>finish</c>.</param>
+/// <param name="Type">Record type: <c>history</c>, <c>config</c>, <c>summary</c>, <c>metric</c>, <c>run</c>, <c>system</c>, <c>output</c>, <c>media</c>, <c>finish</c>.</param>
 /// <param name="Timestamp">When the record was made.</param>
 /// <param name="Json">The whole line as JSON.</param>
 public sealed record RunRecord(long Seq, string Type, DateTimeOffset Timestamp, string Json);
@@ -18,6 +18,15 @@ public sealed record RunRecord(long Seq, string Type, DateTimeOffset Timestamp, 
 /// <param name="Runtime">Time since the run started (<c>_runtime</c>).</param>
 /// <param name="Values">Values by key: double (NaN and infinities included), bool or string.</param>
 public sealed record HistoryRow(long Step, DateTimeOffset Timestamp, TimeSpan Runtime, IReadOnlyDictionary<string, object?> Values);
+
+/// <summary>One media value of a run: an image, histogram, table or text logged at a step.</summary>
+/// <param name="Step">The step it was logged at.</param>
+/// <param name="Key">Its key.</param>
+/// <param name="Timestamp">When it was logged.</param>
+/// <param name="Kind"><c>image</c>, <c>histogram</c>, <c>table</c> or <c>text</c>.</param>
+/// <param name="Json">The record's <c>media</c> object (docs/protocol.md): sizes, bins and counts, text, or the file's hash.</param>
+/// <param name="FilePath">The full path of the image or table file; null for histograms and texts.</param>
+public sealed record MediaRecord(long Step, string Key, DateTimeOffset Timestamp, string Kind, string Json, string? FilePath);
 
 /// <summary>
 /// Reads a run directory written by Tracker. Tolerates a torn last line (a crash mid-write),
@@ -87,6 +96,37 @@ public sealed class RunReader
             {
                 yield return new RunRecord(line.Seq, line.Type, line.Timestamp, Encoding.UTF8.GetString(line.Bytes.Span));
             }
+        }
+    }
+
+    /// <summary>Streams the run's media records in file order (so in step order per key).</summary>
+    /// <param name="key">Only this key's media; all when null.</param>
+    /// <returns>The media records.</returns>
+    public IEnumerable<MediaRecord> ReadMedia(string? key = null)
+    {
+        foreach (var line in ReadLines())
+        {
+            if (line.Type != "media")
+            {
+                continue;
+            }
+
+            using var json = JsonDocument.Parse(line.Bytes);
+            var root = json.RootElement;
+            if (!root.TryGetProperty("key", out var name) || name.ValueKind != JsonValueKind.String
+                || !root.TryGetProperty("media", out var media) || media.ValueKind != JsonValueKind.Object
+                || !media.TryGetProperty("_type", out var kind) || kind.ValueKind != JsonValueKind.String
+                || (key is not null && !name.ValueEquals(key)))
+            {
+                continue;
+            }
+
+            var path = media.TryGetProperty("path", out var relative) && relative.ValueKind == JsonValueKind.String
+                && relative.GetString() is { } file && !file.Contains("..", StringComparison.Ordinal)
+                ? Path.Combine(Directory, file)
+                : null;
+            var step = root.TryGetProperty("step", out var s) && s.TryGetInt64(out var n) ? n : 0;
+            yield return new MediaRecord(step, name.GetString()!, line.Timestamp, kind.GetString()!, media.GetRawText(), path);
         }
     }
 

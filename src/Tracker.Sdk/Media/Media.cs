@@ -1,0 +1,50 @@
+namespace Tracker;
+
+/// <summary>
+/// An image, histogram, table or text, logged at a step like a number:
+/// <c>run.Log("samples", Image.FromFile("digit.png"))</c>. Build one with <see cref="Image"/>,
+/// <see cref="Histogram"/>, <see cref="Table"/> or <see cref="Text"/>. Media are immutable, so
+/// one instance may be logged many times; its file is written once.
+/// </summary>
+public abstract class Media
+{
+    private readonly object _gate = new();
+    private byte[]? _json;
+
+    private protected Media()
+    {
+    }
+
+    /// <summary>The record's <c>_type</c>: image, histogram, table or text.</summary>
+    internal abstract string Kind { get; }
+
+    /// <summary>Bytes this media holds until it is written (raw pixels, say): bounds a run's backlog.</summary>
+    internal virtual long PendingBytes => 0;
+
+    /// <summary>
+    /// The JSON object that goes into the record as <c>"media"</c>, writing the media's file into
+    /// <paramref name="mediaDirectory"/> first if it has one. Idempotent and thread-safe.
+    /// </summary>
+    internal byte[] Materialize(string mediaDirectory)
+    {
+        lock (_gate)
+        {
+            return _json ??= Write(mediaDirectory);
+        }
+    }
+
+    /// <summary>Whether <see cref="Materialize"/> has run, so nothing is pending any more.</summary>
+    internal bool IsMaterialized
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _json is not null;
+            }
+        }
+    }
+
+    /// <summary>Writes the file, if any, and returns the record's <c>"media"</c> JSON object.</summary>
+    private protected abstract byte[] Write(string mediaDirectory);
+}
