@@ -17,7 +17,7 @@ public enum WatchLog
     All = Gradients | Parameters,
 }
 
-/// <summary>TorchSharp for Tracker runs: scalar tensors, and a module's parameters and gradients as <c>wandb.watch</c> logs them.</summary>
+/// <summary>TorchSharp for Tracker runs: scalar tensors, and a module's parameters and gradients as <c>wandb.watch</c> logs them. Tensors as images and histograms: <see cref="TensorMediaExtensions"/>.</summary>
 public static class TorchSharpRunExtensions
 {
     /// <summary>Logs a one-element tensor (a loss, an accuracy) as a number at the run's next step, or at <paramref name="step"/>.</summary>
@@ -42,21 +42,33 @@ public static class TorchSharpRunExtensions
     /// Watches a module: every <paramref name="logEvery"/> calls of <see cref="ModuleWatch.Step"/>
     /// (call it after <c>backward()</c>), logs the norm, mean, std, min and max of each named
     /// parameter (<c>parameters/NAME/norm</c>, ...) and of its gradient (<c>gradients/NAME/norm</c>, ...),
-    /// with the run's current step.
+    /// with the run's current step, and a histogram of each (<c>parameters/NAME</c>,
+    /// <c>gradients/NAME</c>), charted over steps as <c>wandb.watch</c> shows them.
     /// </summary>
     /// <param name="run">The run.</param>
     /// <param name="module">The model.</param>
     /// <param name="logEvery">How many steps apart; default 100.</param>
     /// <param name="log">Gradients, parameters, or both (the default).</param>
+    /// <param name="histograms">Whether to log a 64-bin histogram of each tensor too (a media record per tensor each time); default true, as in wandb.watch.</param>
     /// <returns>The watch; dispose it to stop.</returns>
-    public static ModuleWatch Watch(this Run run, nn.Module module, int logEvery = 100, WatchLog log = WatchLog.All)
+    public static ModuleWatch Watch(this Run run, nn.Module module, int logEvery = 100, WatchLog log = WatchLog.All, bool histograms = true)
     {
         ArgumentNullException.ThrowIfNull(run);
         ArgumentNullException.ThrowIfNull(module);
-        return new ModuleWatch(run, new WatchSchedule(logEvery), () => Sample(module, log));
+        return new ModuleWatch(run, new WatchSchedule(logEvery), () => Sample(module, log, histograms));
     }
 
-    private static Dictionary<string, object?> Sample(nn.Module module, WatchLog log)
+    /// <summary>Adds what the watch logs of one tensor's values under <paramref name="prefix"/>: the statistics, and the histogram if asked.</summary>
+    internal static void Describe(Dictionary<string, object?> values, string prefix, float[] tensorValues, bool histogram)
+    {
+        TensorStatistics.Of(tensorValues).AddTo(values, prefix);
+        if (histogram && tensorValues.Length > 0)
+        {
+            values[prefix] = Histogram.FromValues(tensorValues);
+        }
+    }
+
+    private static Dictionary<string, object?> Sample(nn.Module module, WatchLog log, bool histograms)
     {
         var values = new Dictionary<string, object?>(StringComparer.Ordinal);
         using var noGrad = no_grad();
@@ -64,22 +76,16 @@ public static class TorchSharpRunExtensions
         {
             if (log.HasFlag(WatchLog.Parameters))
             {
-                TensorStatistics.Of(Values(parameter)).AddTo(values, $"parameters/{name}");
+                Describe(values, $"parameters/{name}", TensorMediaExtensions.Values<float>(parameter, ScalarType.Float32), histograms);
             }
 
             if (log.HasFlag(WatchLog.Gradients) && parameter.grad is { } gradient)
             {
-                TensorStatistics.Of(Values(gradient)).AddTo(values, $"gradients/{name}");
+                Describe(values, $"gradients/{name}", TensorMediaExtensions.Values<float>(gradient, ScalarType.Float32), histograms);
             }
         }
 
         return values;
-    }
-
-    private static float[] Values(Tensor tensor)
-    {
-        using var flat = tensor.detach().cpu().to_type(ScalarType.Float32).flatten();
-        return flat.data<float>().ToArray();
     }
 }
 

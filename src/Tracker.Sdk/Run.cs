@@ -19,6 +19,9 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
 {
     private const int ChunkSize = 2048;
 
+    /// <summary>Pending media bytes (raw pixels mostly) above which Log writes media itself instead of queueing more.</summary>
+    private const long MediaBacklogLimit = 128L * 1024 * 1024;
+
     private readonly object _sync = new();
     private readonly RunOptions _options;
     private readonly TimeProvider _time;
@@ -42,7 +45,10 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     private readonly ConcurrentQueue<(string Stream, string Line)> _outputLines = new();
     private long _systemSamples;
     private readonly DiagnosticsSink _diagnostics;
-    private readonly MediaBacklog _mediaBacklog = new();
+    private readonly ConcurrentQueue<RecordPayload> _writtenMedia = new();
+    private readonly List<Task> _mediaWrites = [];
+    private long _mediaPendingBytes;
+    private long _mediaDropped;
     private Chunk? _current;
     private bool _sealedSinceTick;
     private long _step;
@@ -209,12 +215,14 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
             lock (_sync)
             {
                 var worker = _worker?.Counters ?? default;
-                return new RunStatistics(_received, worker.Written, worker.Retried, worker.Dropped + _droppedByQueue, _stepsRejected, _sender?.Unsynced ?? 0);
+                return new RunStatistics(_received, worker.Written, worker.Retried, worker.Dropped + _droppedByQueue + Interlocked.Read(ref _mediaDropped), _stepsRejected, _sender?.Unsynced ?? 0);
             }
         }
     }
 
     private bool IsDisabled => _queue is null;
+
+    private string MediaDirectory => Path.Combine(Directory!, MediaFiles.Folder);
 
     /// <summary>
     /// Logs one value at the current step. With the default <paramref name="commit"/> the step
@@ -264,9 +272,9 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     }
 
     /// <summary>
-    /// Logs an image, histogram, table or text at the current step. Its file is written on the run's
-    /// writer thread, so this returns at once; only when the writer falls more than 128 MiB of
-    /// pixels behind does the call write the media itself, so memory stays bounded.
+    /// Logs an image, histogram, table or text at the current step. Images are encoded and files
+    /// written on the thread pool, so this returns at once and the scalar path never waits for them;
+    /// only when more than 128 MiB of pixels are waiting does the call write its media itself.
     /// </summary>
     /// <param name="key">Media name, such as <c>samples</c> (at most 256 characters, not starting with '_').</param>
     /// <param name="media">An <see cref="Image"/>, <see cref="Histogram"/>, <see cref="Table"/> or <see cref="Text"/>.</param>
@@ -299,7 +307,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
             return;
         }
 
-        WriteMediaWhenBehind(values);
+        List<(string Key, Media Media, long Step, long UnixMs)>? files = null;
         lock (_sync)
         {
             ThrowIfFinished();
@@ -365,7 +373,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
 
             if (media > 0)
             {
-                AppendMedia(unixMs);
+                files = AppendMedia(unixMs);
             }
 
             _scratch.Clear();
@@ -373,6 +381,11 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
             {
                 _step++;
             }
+        }
+
+        foreach (var (key, file, at, unixMs) in files ?? [])
+        {
+            WriteMediaFile(key, file, at, unixMs);
         }
     }
 
@@ -427,26 +440,35 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
 
     /// <summary>Writes everything logged before this call.</summary>
     /// <returns>True when everything was written; false if the run finished before the flush completed.</returns>
-    public Task<bool> FlushAsync(CancellationToken cancellationToken = default)
+    public async Task<bool> FlushAsync(CancellationToken cancellationToken = default)
     {
         if (IsDisabled)
         {
-            return Task.FromResult(true);
+            return true;
         }
 
+        await MediaFilesWritten().WaitAsync(cancellationToken).ConfigureAwait(false);
         var marker = new Chunk(0) { FlushSignal = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously) };
+        Task? finishing;
         lock (_sync)
         {
-            if (_finishTask is not null)
+            finishing = _finishTask;
+            if (finishing is null)
             {
-                return _finishTask.ContinueWith(_ => true, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+                DrainWrittenMedia();
+                Seal(wait: true);
+                _queue!.TryPublishUnbounded(marker);
             }
-
-            Seal(wait: true);
-            _queue!.TryPublishUnbounded(marker);
         }
 
-        return marker.FlushSignal.Task.WaitAsync(cancellationToken);
+        if (finishing is not null)
+        {
+            // Finish writes everything it can; its own outcome is reported there, not here.
+            await finishing.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).WaitAsync(cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+
+        return await marker.FlushSignal.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -473,6 +495,12 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     {
         _sampler?.Dispose(); // outside the lock: a sample in progress takes it to write
         _console?.Dispose(); // before the finish record, so the last line is in the run
+        if (!IsDisabled && !IsFinished && !MediaFilesWritten().Wait(_options.FinishTimeout))
+        {
+            _diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Error,
+                $"Media files of run {Id} were still being written when Finish's budget (FinishTimeout = {_options.FinishTimeout.TotalSeconds:N0} s) ran out; their records are left out."));
+        }
+
         lock (_sync)
         {
             if (_finishTask is not null)
@@ -486,6 +514,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
             }
 
             DrainOutputLines();
+            DrainWrittenMedia();
             var end = _time.GetUtcNow();
             var summary = SummarySnapshot();
             var summaryJson = Json.Serialize(summary, indented: true);
@@ -667,10 +696,6 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
             {
                 chunk.Entries[kept++] = chunk.Entries[i];
             }
-            else if (chunk.Entries[i].Payload is MediaEntry media)
-            {
-                media.Release();
-            }
         }
 
         var dropped = chunk.Count - kept;
@@ -711,6 +736,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
         try
         {
             DrainOutputLines();
+            DrainWrittenMedia();
 
             // A full queue means the writer is busy anyway: keep the chunk, never drop it here.
             if (_current is not null && !_sealedSinceTick)
@@ -726,9 +752,14 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
         }
     }
 
-    /// <summary>The media values of the scratch list as <c>media</c> records at the current step; caller holds the lock.</summary>
-    private void AppendMedia(long unixMs)
+    /// <summary>
+    /// The media values of the scratch list at the current step: histograms and texts become records
+    /// now; images and tables are returned, to be written outside the lock. Caller holds the lock.
+    /// </summary>
+    private List<(string Key, Media Media, long Step, long UnixMs)>? AppendMedia(long unixMs)
     {
+        List<(string, Media, long, long)>? files = null;
+        DrainWrittenMedia();
         foreach (var (_, name, value) in _scratch)
         {
             if (value is not Media media)
@@ -743,34 +774,98 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
                     $"Histogram '{name}' at step {_step} has {histogram.NaNCount:N0} NaN and {histogram.InfinityCount:N0} infinite values; they are counted in the histogram but not binned."));
             }
 
-            ref var entry = ref NextEntry(sameLine: false);
-            entry.Kind = EntryKind.Media;
-            entry.Step = _step;
-            entry.UnixMs = unixMs;
-            entry.Payload = new MediaEntry(name, media, _mediaBacklog);
-            _received++;
+            if (media.HasFile)
+            {
+                (files ??= []).Add((name, media, _step, unixMs));
+            }
+            else
+            {
+                AppendRecord(MediaRecord(name, _step, media.Materialize(MediaDirectory)), unixMs);
+            }
         }
+
+        return files;
     }
 
     /// <summary>
-    /// Back-pressure for media: when the writer is more than <see cref="MediaBacklog.Limit"/> bytes
-    /// behind, this call encodes and writes its own media before queueing them (outside the lock).
+    /// Encodes and writes a media file on the thread pool; its record joins the run once the file
+    /// exists (drained by the flush tick and the next media Log), so a reader never finds a record
+    /// without its file. Past <see cref="MediaBacklogLimit"/> pending bytes the caller writes it: back-pressure.
     /// </summary>
-    private void WriteMediaWhenBehind(IReadOnlyDictionary<string, object?> values)
+    private void WriteMediaFile(string key, Media media, long step, long unixMs)
     {
-        if (IsDisabled || _mediaBacklog.Bytes <= MediaBacklog.Limit)
+        var pending = media.PendingBytes;
+        if (Interlocked.Read(ref _mediaPendingBytes) > MediaBacklogLimit)
         {
+            Write();
             return;
         }
 
-        foreach (var value in values.Values)
+        Interlocked.Add(ref _mediaPendingBytes, pending);
+        Task task;
+        using (ExecutionContext.SuppressFlow())
         {
-            if (value is Media { PendingBytes: > 0 } media)
+            task = Task.Run(() =>
             {
-                media.Materialize(Path.Combine(Directory!, MediaFiles.Folder));
+                try
+                {
+                    Write();
+                }
+                finally
+                {
+                    Interlocked.Add(ref _mediaPendingBytes, -pending);
+                }
+            });
+        }
+
+        lock (_mediaWrites)
+        {
+            _mediaWrites.RemoveAll(t => t.IsCompleted);
+            _mediaWrites.Add(task);
+        }
+
+        void Write()
+        {
+            try
+            {
+                _writtenMedia.Enqueue(MediaRecord(key, step, media.Materialize(MediaDirectory)) with { UnixMs = unixMs });
+            }
+#pragma warning disable CA1031 // a media file that cannot be written must not fail the run or Finish
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                Interlocked.Increment(ref _mediaDropped);
+                _diagnostics.ReportRateLimited(new RunDiagnostic(DiagnosticLevel.Error,
+                    $"The {media.Kind} '{key}' of step {step} could not be written to {MediaDirectory} and was dropped: {ex.Message}", ex));
             }
         }
     }
+
+    /// <summary>Completes when every media file logged so far is written.</summary>
+    private Task MediaFilesWritten()
+    {
+        lock (_mediaWrites)
+        {
+            return Task.WhenAll([.. _mediaWrites]);
+        }
+    }
+
+    /// <summary>Records of media whose files are written; caller holds the lock.</summary>
+    private void DrainWrittenMedia()
+    {
+        while (_writtenMedia.TryDequeue(out var record))
+        {
+            AppendRecord(record, record.UnixMs);
+        }
+    }
+
+    private static RecordPayload MediaRecord(string key, long step, byte[] media) => new("media", StripBraces(MediaFiles.Json(json =>
+    {
+        json.WriteNumber("step", step);
+        json.WriteString("key", key);
+        json.WritePropertyName("media");
+        json.WriteRawValue(media, skipInputValidation: true);
+    })));
 
     /// <summary>A system metrics sample, as a <c>system</c> record numbered on its own axis.</summary>
     private void WriteSystemSample(IReadOnlyDictionary<string, double> values)
@@ -800,12 +895,12 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
         }
     }
 
-    private void AppendRecord(RecordPayload payload)
+    private void AppendRecord(RecordPayload payload, long? unixMs = null)
     {
         ref var entry = ref NextEntry(sameLine: false);
         entry.Kind = EntryKind.Record;
         entry.Step = _step;
-        entry.UnixMs = NowUnixMs();
+        entry.UnixMs = unixMs ?? NowUnixMs();
         entry.Payload = payload;
         _received++;
     }

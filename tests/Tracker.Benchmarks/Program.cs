@@ -26,6 +26,12 @@ if (args.Length > 0 && args[0] == "sampler")
     return;
 }
 
+if (args.Length > 0 && args[0] == "media")
+{
+    MediaLogging.Run(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 0);
+    return;
+}
+
 if (args.Length > 1 && args[0] == "runs")
 {
     SampleRuns.Write(args[1]);

@@ -36,11 +36,7 @@ internal sealed class JsonlFormatter
         foreach (var line in batch.Lines)
         {
             var entries = batch.Chunks[line.Chunk].Entries;
-            if (line.Rows == 0 && entries[line.Start].Kind == EntryKind.Media)
-            {
-                WriteMedia(seq++, in entries[line.Start]);
-            }
-            else if (line.Rows == 0)
+            if (line.Rows == 0)
             {
                 WriteRecord(seq++, in entries[line.Start]);
             }
@@ -171,26 +167,6 @@ internal sealed class JsonlFormatter
             Append(payload.Fields);
         }
 
-        Append("}\n"u8);
-    }
-
-    /// <summary><c>{"seq":5,"type":"media","ts":…,"step":3,"key":"samples","media":{"_type":"image",…}}</c>; the media is written already.</summary>
-    private void WriteMedia(long seq, in Entry entry)
-    {
-        var media = (MediaEntry)entry.Payload!;
-        var json = media.Json ?? throw new InvalidOperationException("Media must be written before its record is formatted.");
-        Ensure(json.Length + (media.Key.Length * 6) + 128);
-        Append(SeqPrefix);
-        AppendInt64(seq);
-        Append(",\"type\":\"media\""u8);
-        Append(TsMember);
-        AppendInt64(entry.UnixMs);
-        Append(",\"step\":"u8);
-        AppendInt64(entry.Step);
-        Append(",\"key\":"u8);
-        AppendString(media.Key);
-        Append(",\"media\":"u8);
-        Append(json);
         Append("}\n"u8);
     }
 

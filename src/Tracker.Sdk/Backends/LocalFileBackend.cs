@@ -31,7 +31,7 @@ internal sealed class LocalFileBackend : IRunBackend
     public static LocalFileBackend Open(string directory, byte[] runJson)
     {
         Directory.CreateDirectory(directory);
-        Directory.CreateDirectory(Path.Combine(directory, Internal.MediaFiles.Folder));
+        Directory.CreateDirectory(Path.Combine(directory, "media"));
         Directory.CreateDirectory(Path.Combine(directory, "files"));
         var records = new FileStream(Path.Combine(directory, RecordsFile), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, bufferSize: 0);
         try
@@ -50,7 +50,6 @@ internal sealed class LocalFileBackend : IRunBackend
     public Task WriteAsync(RecordBatch batch, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        WriteMediaFiles(batch); // before the lines that name them, so a reader never finds a file missing
         _formatter.Format(batch);
         try
         {
@@ -90,21 +89,6 @@ internal sealed class LocalFileBackend : IRunBackend
         }
 
         return Task.CompletedTask;
-    }
-
-    private void WriteMediaFiles(RecordBatch batch)
-    {
-        var folder = Path.Combine(_directory, Internal.MediaFiles.Folder);
-        foreach (var chunk in batch.Chunks)
-        {
-            foreach (ref readonly var entry in chunk.Entries.AsSpan(0, chunk.Count))
-            {
-                if (entry.Payload is MediaEntry media)
-                {
-                    media.Materialize(folder);
-                }
-            }
-        }
     }
 
     public ValueTask DisposeAsync()

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using Tracker.Internal;
 
@@ -40,9 +41,11 @@ public sealed class Image : Media
     /// <summary>Text shown under the image, if any.</summary>
     public string? Caption { get; }
 
+    internal override bool HasFile => true;
+
     internal override string Kind => "image";
 
-    internal override long PendingBytes => IsMaterialized ? 0 : (_pixels?.Length ?? _encoded?.Length ?? 0);
+    internal override long PendingBytes => IsMaterialized ? 0 : _pixels is not null ? (long)Width * Height * _channels : _encoded?.Length ?? 0;
 
     /// <summary>An image from the contents of a PNG or JPEG file.</summary>
     /// <param name="encoded">The file's bytes; copied, so the array may be reused.</param>
@@ -107,7 +110,9 @@ public sealed class Image : Media
     public static Image FromPixels(ReadOnlySpan<byte> pixels, int width, int height, int channels, string? caption = null)
     {
         CheckPixels(pixels.Length, width, height, channels, nameof(pixels));
-        return new Image(encoded: null, pixels.ToArray(), "png", width, height, channels, caption);
+        var copy = RentPixels(pixels.Length);
+        pixels.CopyTo(copy);
+        return new Image(encoded: null, copy, "png", width, height, channels, caption);
     }
 
     /// <summary>
@@ -123,7 +128,7 @@ public sealed class Image : Media
     public static Image FromPixels(ReadOnlySpan<float> pixels, int width, int height, int channels, string? caption = null)
     {
         CheckPixels(pixels.Length, width, height, channels, nameof(pixels));
-        var bytes = new byte[pixels.Length];
+        var bytes = RentPixels(pixels.Length);
         for (var i = 0; i < pixels.Length; i++)
         {
             var value = pixels[i];
@@ -135,9 +140,14 @@ public sealed class Image : Media
 
     private protected override byte[] Write(string mediaDirectory)
     {
-        var encoded = _encoded ?? PngEncoder.Encode(_pixels, Width, Height, _channels);
+        var encoded = _encoded ?? PngEncoder.Encode(_pixels.AsSpan(0, Width * Height * _channels), Width, Height, _channels);
         var sha256 = MediaFiles.Write(mediaDirectory, encoded, MediaFiles.Extension(Format));
-        _pixels = null; // written: the run no longer holds the pixels
+        if (_pixels is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_pixels); // written: the run no longer holds the pixels
+            _pixels = null;
+        }
+
         _encoded = null;
         return MediaFiles.Json(json =>
         {
@@ -154,6 +164,9 @@ public sealed class Image : Media
             }
         });
     }
+
+    /// <summary>Pixels are held only until written: pooled, so an image every step does not churn the large-object heap.</summary>
+    private static byte[] RentPixels(int length) => ArrayPool<byte>.Shared.Rent(length);
 
     private static void CheckPixels(int length, int width, int height, int channels, string paramName)
     {

@@ -18,6 +18,9 @@ public abstract class Media
     /// <summary>The record's <c>_type</c>: image, histogram, table or text.</summary>
     internal abstract string Kind { get; }
 
+    /// <summary>Whether the media is saved as a file (images, tables), written off the caller's thread.</summary>
+    internal virtual bool HasFile => false;
+
     /// <summary>Bytes this media holds until it is written (raw pixels, say): bounds a run's backlog.</summary>
     internal virtual long PendingBytes => 0;
 

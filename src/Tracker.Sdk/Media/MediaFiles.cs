@@ -26,10 +26,10 @@ internal static class MediaFiles
         {
             Directory.CreateDirectory(mediaDirectory);
             var temporary = $"{path}.{Guid.NewGuid():N}.tmp";
+            // No fsync: records.jsonl, which names the file, is not synced per batch either.
             using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0))
             {
                 stream.Write(content);
-                stream.Flush(flushToDisk: true);
             }
 
             try

@@ -68,6 +68,8 @@ public sealed class Table : Media
     /// <summary>How many rows the table has.</summary>
     public int RowCount { get; private set; }
 
+    internal override bool HasFile => true;
+
     internal override string Kind => "table";
 
     private protected override byte[] Write(string mediaDirectory)

@@ -6,7 +6,6 @@ internal enum EntryKind : byte
     Bool,
     Text,
     Record,
-    Media,
 }
 
 /// <summary>
@@ -22,7 +21,7 @@ internal struct Entry
     public long UnixMs;
     public double Number;
 
-    /// <summary>The text of a <see cref="EntryKind.Text"/> value, the <see cref="RecordPayload"/> of a record, or the <see cref="MediaEntry"/> of a media value.</summary>
+    /// <summary>The text of a <see cref="EntryKind.Text"/> value, or the <see cref="RecordPayload"/> of a record.</summary>
     public object? Payload;
 }
 
@@ -30,53 +29,10 @@ internal struct Entry
 /// A non-history record, serialised when it is created so the writer only copies bytes.
 /// <see cref="Fields"/> is the JSON members after seq/type/ts, without braces.
 /// </summary>
-internal sealed record RecordPayload(string Type, byte[] Fields, byte[]? RunJson = null, byte[]? SummaryJson = null);
-
-/// <summary>
-/// A media value on its way to the writer: its key, and the media, turned into files and record
-/// JSON on the writer's thread (<see cref="Materialize"/>) so Log never encodes an image itself.
-/// </summary>
-internal sealed class MediaEntry(string key, Media media, MediaBacklog backlog)
+internal sealed record RecordPayload(string Type, byte[] Fields, byte[]? RunJson = null, byte[]? SummaryJson = null)
 {
-    private long _pending = backlog.Add(media.PendingBytes);
-
-    public string Key { get; } = key;
-
-    public Media Media { get; } = media;
-
-    /// <summary>The record's "media" object once written; a retried batch reuses it.</summary>
-    public byte[]? Json { get; private set; }
-
-    public void Materialize(string mediaDirectory)
-    {
-        Json ??= Media.Materialize(mediaDirectory);
-        Release();
-    }
-
-    /// <summary>Stops counting the entry's bytes in the backlog: written, or dropped.</summary>
-    public void Release()
-    {
-        backlog.Remove(Interlocked.Exchange(ref _pending, 0));
-    }
-}
-
-/// <summary>Bytes of media queued but not yet written (raw pixels mostly): Log writes media itself when it is too high.</summary>
-internal sealed class MediaBacklog
-{
-    /// <summary>Above this many pending bytes, Log writes media on the caller's thread: back-pressure instead of unbounded memory.</summary>
-    public const long Limit = 128L * 1024 * 1024;
-
-    private long _bytes;
-
-    public long Bytes => Interlocked.Read(ref _bytes);
-
-    public long Add(long bytes)
-    {
-        Interlocked.Add(ref _bytes, bytes);
-        return bytes;
-    }
-
-    public void Remove(long bytes) => Interlocked.Add(ref _bytes, -bytes);
+    /// <summary>When the record was made, if not when it is queued (a media file written later).</summary>
+    public long? UnixMs { get; init; }
 }
 
 /// <summary>A block of entries handed from the run to the worker in one piece.</summary>

@@ -3,7 +3,7 @@ using Tracker.Internal;
 namespace Tracker.Pipeline;
 
 /// <summary>
-/// One line of a batch: a metadata or media record (<see cref="Rows"/> = 0), or a block of consecutive
+/// One line of a batch: a metadata record (<see cref="Rows"/> = 0), or a block of consecutive
 /// history rows that have the same keys in the same order, <see cref="KeysPerRow"/> entries each.
 /// </summary>
 internal readonly record struct LinePlan(int Chunk, int Start, int Rows, int KeysPerRow);
@@ -48,10 +48,10 @@ internal sealed class RecordBatch(KeyRegistry keys)
         var i = 0;
         while (i < entries.Length)
         {
-            if (entries[i].Kind is EntryKind.Record or EntryKind.Media)
+            if (entries[i].Kind == EntryKind.Record)
             {
                 _lines.Add(new LinePlan(index, i, Rows: 0, KeysPerRow: 1));
-                ApproximateBytes += 64 + (entries[i].Payload is RecordPayload record ? record.Fields.Length : 512);
+                ApproximateBytes += 64 + ((RecordPayload)entries[i].Payload!).Fields.Length;
                 i++;
                 continue;
             }
