@@ -74,6 +74,61 @@ public sealed class OnlineRunTests(string storage)
     }
 
     [Test]
+    public async Task Online_MediaReachTheServerByteForByte_AndReadBackInStepOrder()
+    {
+        var run = Run.Init(Options(_server.BaseUrl));
+        var pixels = Enumerable.Range(0, 16 * 8 * 3).Select(i => (byte)(i * 5)).ToArray();
+        var same = Image.FromPixels(pixels, 16, 8, 3, caption: "the same image each step");
+        for (var step = 0; step < 5; step++)
+        {
+            pixels[0] = (byte)step;
+            run.Log(new Dictionary<string, object?>
+            {
+                ["loss"] = 1.0 / (step + 1),
+                ["samples"] = Image.FromPixels(pixels, 16, 8, 3, caption: $"step {step}"),
+                ["fixed"] = same,
+                ["weights"] = Histogram.FromValues([step, step + 1.0, step + 2.0, double.NaN], bins: 2),
+            });
+        }
+
+        run.Log("predictions", new Table(["id", "label"], [[1, "cat"], [2, "dog"]]));
+        run.Log("note", new Text("done </script>"));
+        await run.FinishAsync();
+        Assert.That(run.Statistics.LinesUnsynced, Is.Zero);
+
+        using var http = _server.Client();
+        var keys = (await http.GetFromJsonAsync<JsonArray>($"{RunUrl(run)}/media"))!;
+        Assert.That(keys.Select(k => ((string?)k!["key"], (string?)k["kind"], (long)k["count"]!)), Is.EquivalentTo(new[]
+        {
+            ("fixed", "image", 5L), ("note", "text", 1L), ("predictions", "table", 1L), ("samples", "image", 5L), ("weights", "histogram", 5L),
+        }));
+
+        var local = RunReader.Open(run.Directory!).ReadMedia().ToList();
+        foreach (var key in new[] { "samples", "fixed", "predictions" })
+        {
+            var items = (await http.GetFromJsonAsync<JsonObject>($"{RunUrl(run)}/media?key={key}"))!["items"]!.AsArray();
+            var expected = local.Where(m => m.Key == key).OrderBy(m => m.Step).ToList();
+            Assert.That(items.Select(i => (long)i!["step"]!), Is.EqualTo(expected.Select(m => m.Step)), key);
+            for (var i = 0; i < items.Count; i++)
+            {
+                var media = items[i]!["media"]!;
+                Assert.That((bool)media["available"]!, Is.True, key);
+                using var blob = await http.GetAsync(new Uri(_server.BaseUrl, (string)media["url"]!));
+                Assert.That(blob.Content.Headers.ContentType?.MediaType, Is.EqualTo(key == "predictions" ? "application/json" : "image/png"));
+                Assert.That(await blob.Content.ReadAsByteArrayAsync(), Is.EqualTo(await File.ReadAllBytesAsync(expected[i].FilePath!)), $"{key} at step {expected[i].Step}");
+            }
+        }
+
+        var histograms = (await http.GetFromJsonAsync<JsonObject>($"{RunUrl(run)}/media?key=weights"))!["items"]!.AsArray();
+        Assert.That(histograms[4]!["media"]!["bins"]!.AsArray().Select(b => (double)b!), Is.EqualTo(new[] { 4.0, 5, 6 }));
+        Assert.That(histograms[4]!["media"]!["counts"]!.AsArray().Select(c => (long)c!), Is.EqualTo(new[] { 1L, 2 }));
+        Assert.That((long)histograms[4]!["media"]!["nan"]!, Is.EqualTo(1));
+        var text = (await http.GetFromJsonAsync<JsonObject>($"{RunUrl(run)}/media?key=note"))!["items"]!.AsArray();
+        Assert.That((string?)text[0]!["media"]!["text"], Is.EqualTo("done </script>"));
+        Assert.That(_diagnostics.Where(d => d.Level == DiagnosticLevel.Error), Is.Empty);
+    }
+
+    [Test]
     public async Task ServerKilledMidRun_RestartedFiveSecondsLater_EveryPointStoredOnceWithBoundedMemory()
     {
         var server = await ServerProcess.StartAsync(storage);

@@ -26,7 +26,7 @@ internal static class LsCommand
 
     private static int Local(string dir, string? project)
     {
-        var table = new Table().AddColumns("Project", "Run", "Name", "State", "Started", "Records", "On server");
+        var table = new Spectre.Console.Table().AddColumns("Project", "Run", "Name", "State", "Started", "Records", "On server");
         var count = 0;
         foreach (var directory in SyncCommand.FindRunDirectories(dir))
         {
@@ -72,7 +72,7 @@ internal static class LsCommand
         {
             var projects = project is not null ? [project]
                 : (await http.GetFromJsonAsync<JsonArray>("projects", cancellationToken))!.Select(p => (string)p!["name"]!).ToList();
-            var table = new Table().AddColumns("Project", "Run", "Name", "State", "Started", "Updated");
+            var table = new Spectre.Console.Table().AddColumns("Project", "Run", "Name", "State", "Started", "Updated");
             foreach (var name in projects)
             {
                 foreach (var run in (await http.GetFromJsonAsync<JsonArray>($"projects/{Uri.EscapeDataString(name)}/runs?sort=-start_time", cancellationToken))!)

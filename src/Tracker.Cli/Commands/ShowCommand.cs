@@ -76,7 +76,7 @@ internal static class ShowCommand
 
         if (series.Count > 0)
         {
-            var metrics = new Table().AddColumns("Metric", "Points", "Last", "Min", "Max", "History");
+            var metrics = new Spectre.Console.Table().AddColumns("Metric", "Points", "Last", "Min", "Max", "History");
             foreach (var (key, samples) in series)
             {
                 metrics.AddRow(Markup.Escape(key), samples.Count.ToString("N0", CultureInfo.InvariantCulture), Format(samples.Last),
@@ -94,9 +94,9 @@ internal static class ShowCommand
         return CliExit.Success;
     }
 
-    private static Table KeyValues(string title, IReadOnlyDictionary<string, object?> values)
+    private static Spectre.Console.Table KeyValues(string title, IReadOnlyDictionary<string, object?> values)
     {
-        var table = new Table().Title(title).AddColumns("Key", "Value");
+        var table = new Spectre.Console.Table().Title(title).AddColumns("Key", "Value");
         foreach (var (key, value) in values.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
             table.AddRow(Markup.Escape(key), Markup.Escape(value is double d ? Format(d) : Convert.ToString(value, CultureInfo.InvariantCulture) ?? ""));

@@ -78,7 +78,7 @@ internal static class SyncCommand
                 }
             });
 
-        var table = new Table().AddColumns("Run", "Records sent", "Records", "State");
+        var table = new Spectre.Console.Table().AddColumns("Run", "Records sent", "Records", "State");
         foreach (var (run, sent, records, state) in results)
         {
             table.AddRow(Markup.Escape(run), sent.ToString("N0", System.Globalization.CultureInfo.InvariantCulture), records.ToString("N0", System.Globalization.CultureInfo.InvariantCulture), Markup.Escape(state));

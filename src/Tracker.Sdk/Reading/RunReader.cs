@@ -99,10 +99,12 @@ public sealed class RunReader
         }
     }
 
-    /// <summary>Streams the run's media records in file order (so in step order per key).</summary>
+    /// <summary>The run's media records in step order (a media record is written when its file is, so the file's order may differ).</summary>
     /// <param name="key">Only this key's media; all when null.</param>
     /// <returns>The media records.</returns>
-    public IEnumerable<MediaRecord> ReadMedia(string? key = null)
+    public IReadOnlyList<MediaRecord> ReadMedia(string? key = null) => [.. ReadMediaLines(key).OrderBy(m => m.Step)];
+
+    private IEnumerable<MediaRecord> ReadMediaLines(string? key)
     {
         foreach (var line in ReadLines())
         {

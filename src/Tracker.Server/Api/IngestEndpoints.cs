@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Compression;
 using System.Net;
+using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http.Features;
@@ -10,15 +11,19 @@ using Tracker.Server.Storage;
 
 namespace Tracker.Server.Api;
 
-/// <summary>The write half of the protocol (docs/protocol.md): upsert a run, append records, finish.</summary>
+/// <summary>The write half of the protocol (docs/protocol.md): upsert a run, append records, finish, upload media files.</summary>
 internal static class IngestEndpoints
 {
+    /// <summary>The content types a media file may have: PNG and JPEG images, JSON tables.</summary>
+    private static readonly string[] BlobContentTypes = ["image/png", "image/jpeg", "application/json"];
+
     public static void Map(WebApplication app)
     {
         var runs = app.MapGroup("/api/v1/projects/{project}/runs/{runId}");
         runs.MapPut("", UpsertAsync);
         runs.MapPost("/records", AppendAsync);
         runs.MapPost("/finish", FinishAsync);
+        app.MapPut("/api/v1/projects/{project}/blobs/{sha256}", PutBlobAsync);
     }
 
     private static async Task<IResult> UpsertAsync(string project, string runId, HttpContext context, SqlRunStore store, IOptions<ServerOptions> options, TimeProvider time, CancellationToken cancellationToken)
@@ -120,23 +125,62 @@ internal static class IngestEndpoints
         }
     }
 
+    /// <summary>
+    /// Stores a media file under the SHA-256 of its bytes, once per project: a file sent again
+    /// (by another run, or after a lost response) is answered <c>stored: false</c>.
+    /// </summary>
+    private static async Task<IResult> PutBlobAsync(string project, string sha256, HttpContext context, SqlRunStore store, IOptions<ServerOptions> options, TimeProvider time, CancellationToken cancellationToken)
+    {
+        if (ValidName(project, "project") is { } invalid)
+        {
+            return invalid;
+        }
+
+        if (!RecordParser.IsSha256(sha256))
+        {
+            return Problems.Create(HttpStatusCode.BadRequest, "Invalid sha256", $"'{sha256}' is not a SHA-256: name the file by the 64 lower-case hex digits of its bytes' hash.", "sha256");
+        }
+
+        if (await ApiKeys.CheckAsync(context, store, project, cancellationToken) is { } denied)
+        {
+            return denied;
+        }
+
+        var mediaType = (context.Request.ContentType ?? string.Empty).Split(';')[0].Trim();
+        if (BlobContentTypes.FirstOrDefault(t => string.Equals(t, mediaType, StringComparison.OrdinalIgnoreCase)) is not { } contentType)
+        {
+            return Problems.Create(HttpStatusCode.BadRequest, "Unsupported content type",
+                $"Content-Type '{mediaType}' is not one a media file may have: send {string.Join(", ", BlobContentTypes)}.", "Content-Type");
+        }
+
+        var (body, problem) = await ReadBodyAsync(context, options.Value.MaxBodyBytes, cancellationToken);
+        using var _ = body;
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var actual = Convert.ToHexStringLower(SHA256.HashData(body.Bytes.Span));
+        if (actual != sha256)
+        {
+            return Problems.Create(HttpStatusCode.BadRequest, "Hash mismatch", $"The bytes hash to {actual}, not {sha256}. Send the file whose SHA-256 names it.", "sha256");
+        }
+
+        var stored = await store.PutBlobAsync(project, sha256, contentType, body.Bytes.ToArray(), time.GetUtcNow(), cancellationToken);
+        return Results.Ok(new { sha256, bytes = body.Length, stored });
+    }
+
     internal static readonly JsonSerializerOptions JsonOptions = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
     private sealed record FinishRequest(string? State, int? ExitCode, DateTimeOffset? EndTime);
 
     /// <summary>Project and run ids name folders on the client: the same rules apply here.</summary>
-    internal static IResult? Validate(string project, string runId)
-    {
-        foreach (var (value, field) in new[] { (project, "project"), (runId, "runId") })
-        {
-            if (value.Length is 0 or > 128 || value is "." or ".." || value.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
-            {
-                return Problems.Create(HttpStatusCode.BadRequest, "Invalid name", $"The {field} '{value}' is not valid: use 1 to 128 letters, digits, '-', '_' or '.'.", field);
-            }
-        }
+    internal static IResult? Validate(string project, string runId) => ValidName(project, "project") ?? ValidName(runId, "runId");
 
-        return null;
-    }
+    private static IResult? ValidName(string value, string field) =>
+        value.Length is 0 or > 128 || value is "." or ".." || value.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+            ? Problems.Create(HttpStatusCode.BadRequest, "Invalid name", $"The {field} '{value}' is not valid: use 1 to 128 letters, digits, '-', '_' or '.'.", field)
+            : null;
 
     /// <summary>What every write does first: check the names and the key, then read the body.</summary>
     private static async Task<(RequestBody Body, IResult? Problem)> AcceptAsync(string project, string runId, HttpContext context, SqlRunStore store, ServerOptions options, CancellationToken cancellationToken)

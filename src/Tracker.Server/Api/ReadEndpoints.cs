@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Net;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+using Tracker.Server.Ingest;
 using Tracker.Server.Storage;
 
 namespace Tracker.Server.Api;
@@ -37,6 +39,8 @@ internal static class ReadEndpoints
         api.MapGet("/projects/{project}/runs/{runId}/series", SeriesAsync);
         api.MapGet("/projects/{project}/runs/{runId}/export", ExportAsync);
         api.MapGet("/projects/{project}/runs/{runId}/output", OutputAsync);
+        api.MapGet("/projects/{project}/runs/{runId}/media", MediaAsync);
+        api.MapMethods("/projects/{project}/blobs/{sha256}", [HttpMethods.Get, HttpMethods.Head], BlobAsync);
     }
 
     private static async Task<IResult> ListProjectsAsync(SqlRunStore store, CancellationToken cancellationToken) =>
@@ -250,6 +254,80 @@ internal static class ReadEndpoints
             lines = lines.Select(x => new { seq = x.Seq, ts = x.Time, stream = x.Stream, line = x.Line }),
             next_after_seq = lines.Count == limit ? lines[^1].Seq : (long?)null,
         });
+    }
+
+    /// <summary>
+    /// Without <c>key</c>, the run's media keys; with it, a page of that key's items in step order,
+    /// images and tables with the address of their file and whether the server has it.
+    /// </summary>
+    private static async Task<IResult> MediaAsync(string project, string runId, HttpContext context, SqlRunStore store, CancellationToken cancellationToken)
+    {
+        var query = context.Request.Query;
+        if (!TryLong(query["after_seq"], out var afterSeq))
+        {
+            return Problems.Create(HttpStatusCode.BadRequest, "Invalid after_seq", "after_seq must be an integer.", "after_seq");
+        }
+
+        var limit = int.TryParse(query["limit"], CultureInfo.InvariantCulture, out var l) ? Math.Clamp(l, 1, 10_000) : 1_000;
+        if (await store.GetRunAsync(project, runId, cancellationToken) is not { } run)
+        {
+            return NotFound(project, runId);
+        }
+
+        if (query["key"].ToString() is not { Length: > 0 } key)
+        {
+            var keys = await store.ListMediaKeysAsync(run.Pk, cancellationToken);
+            return Results.Ok(keys.Select(k => new { key = k.Key, kind = k.Kind, count = k.Count, first_step = k.FirstStep, last_step = k.LastStep }));
+        }
+
+        var items = await store.ReadMediaAsync(run.Project, run.Pk, key, afterSeq ?? 0, limit, cancellationToken);
+        return Results.Ok(new
+        {
+            key,
+            items = items.Select(i => new { seq = i.Seq, step = i.Step, ts = i.Time, media = MediaJson(run.Project, i) }),
+            next_after_seq = items.Count == limit ? items[^1].Seq : (long?)null,
+        });
+    }
+
+    /// <summary>
+    /// A project's media file. Its name is the hash of its bytes, so it never changes: clients
+    /// and proxies may keep it for good. HEAD answers whether the server has it, without the bytes.
+    /// </summary>
+    private static async Task<IResult> BlobAsync(string project, string sha256, HttpContext context, SqlRunStore store, CancellationToken cancellationToken)
+    {
+        var head = HttpMethods.IsHead(context.Request.Method);
+        var blob = RecordParser.IsSha256(sha256) ? await store.GetBlobAsync(project, sha256, withContent: !head, cancellationToken) : null;
+        if (blob is null)
+        {
+            return head
+                ? Results.NotFound()
+                : Problems.Create(HttpStatusCode.NotFound, "Unknown file", $"Project '{project}' has no file with SHA-256 '{sha256}'. Its run uploads it with PUT /api/v1/projects/{project}/blobs/{sha256}.");
+        }
+
+        var etag = new EntityTagHeaderValue($"\"{sha256}\"");
+        context.Response.Headers.CacheControl = "public, max-age=31536000, immutable";
+        if (head)
+        {
+            context.Response.Headers.ETag = etag.ToString();
+            context.Response.ContentType = blob.ContentType;
+            context.Response.ContentLength = blob.Bytes;
+            return Results.Ok();
+        }
+
+        return Results.Bytes(blob.Content!, blob.ContentType, entityTag: etag);
+    }
+
+    /// <summary>The stored <c>media</c> object; images and tables gain their file's address and whether it is stored.</summary>
+    private static JsonObject MediaJson(string project, MediaItem item)
+    {
+        var media = JsonNode.Parse(item.Body)!.AsObject();
+        if (item.Sha256 is { } sha256)
+        {
+            media["url"] = $"/api/v1/projects/{project}/blobs/{sha256}";
+            media["available"] = item.Available;
+        }
+
+        return media;
     }
 
     private static IResult NotFound(string project, string runId) =>

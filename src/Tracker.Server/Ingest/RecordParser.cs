@@ -148,6 +148,10 @@ internal static class RecordParser
             else
             {
                 parsed.Body = JsonNode.Parse(line) as JsonObject;
+                if (type == "media")
+                {
+                    ValidateMedia(parsed.Body!, lineNumber);
+                }
             }
 
             return parsed;
@@ -378,16 +382,89 @@ internal static class RecordParser
         }
     }
 
-    private static string ValidKey(string key, int lineNumber)
+    /// <summary>Whether <paramref name="text"/> is a SHA-256 as blobs are named: 64 lower-case hex digits.</summary>
+    public static bool IsSha256(string? text) => text is { Length: 64 } && text.All(c => char.IsAsciiDigit(c) || c is >= 'a' and <= 'f');
+
+    /// <summary>
+    /// A media record must be readable as stored: a valid key, a step, and a <c>media</c> object
+    /// whose content matches its <c>_type</c> (docs/protocol.md, "Media").
+    /// </summary>
+    private static void ValidateMedia(JsonObject body, int lineNumber)
+    {
+        if (body["key"] is not JsonValue key || !key.TryGetValue<string>(out var name))
+        {
+            throw new IngestValidationException(lineNumber, "key", "a media record needs \"key\", a string such as \"samples\".");
+        }
+
+        ValidKey(name, lineNumber, "key");
+        if (body["step"] is not JsonValue step || !step.TryGetValue<long>(out var stepNumber) || stepNumber < 0)
+        {
+            throw new IngestValidationException(lineNumber, "step", "a media record needs \"step\", a non-negative integer.");
+        }
+
+        if (body["ts"] is { } ts && (ts is not JsonValue time || !time.TryGetValue<long>(out _)))
+        {
+            throw new IngestValidationException(lineNumber, "ts", "\"ts\" must be an integer (Unix milliseconds).");
+        }
+
+        if (body["media"] is not JsonObject media)
+        {
+            throw new IngestValidationException(lineNumber, "media", "a media record needs \"media\", an object with \"_type\".");
+        }
+
+        var kind = media["_type"] is JsonValue type && type.TryGetValue<string>(out var text) ? text : null;
+        switch (kind)
+        {
+            case "image" or "table":
+                if (media["sha256"] is not JsonValue sha || !sha.TryGetValue<string>(out var hash) || !IsSha256(hash))
+                {
+                    throw new IngestValidationException(lineNumber, "media.sha256", $"\"_type\":\"{kind}\" needs \"sha256\", the SHA-256 of its file as 64 lower-case hex digits.");
+                }
+
+                break;
+            case "histogram":
+                var bins = Numbers(media["bins"], lineNumber, "media.bins");
+                var counts = Numbers(media["counts"], lineNumber, "media.counts");
+                if (bins != counts + 1)
+                {
+                    throw new IngestValidationException(lineNumber, "media.bins", $"a histogram has one edge more than counts: {counts} counts need {counts + 1} \"bins\", not {bins}.");
+                }
+
+                break;
+            case "text":
+                if (media["text"] is not JsonValue value || !value.TryGetValue<string>(out _))
+                {
+                    throw new IngestValidationException(lineNumber, "media.text", "a text needs \"text\", a string.");
+                }
+
+                break;
+            default:
+                var actual = media["_type"] is { } given ? $", not {given.ToJsonString()}" : string.Empty;
+                throw new IngestValidationException(lineNumber, "media._type", $"\"media\" needs \"_type\": image, histogram, table or text{actual}.");
+        }
+    }
+
+    /// <summary>The length of an array that must hold only numbers.</summary>
+    private static int Numbers(JsonNode? node, int lineNumber, string field)
+    {
+        if (node is not JsonArray array || array.Any(n => n is not JsonValue value || value.GetValueKind() != JsonValueKind.Number))
+        {
+            throw new IngestValidationException(lineNumber, field, $"\"{field["media.".Length..]}\" must be an array of numbers.");
+        }
+
+        return array.Count;
+    }
+
+    private static string ValidKey(string key, int lineNumber, string field = "values")
     {
         if (string.IsNullOrWhiteSpace(key))
         {
-            throw new IngestValidationException(lineNumber, "values", "a key is empty.");
+            throw new IngestValidationException(lineNumber, field, "a key is empty.");
         }
 
         if (key.Length > MaxKeyLength)
         {
-            throw new IngestValidationException(lineNumber, "values", $"key \"{key[..32]}...\" is {key.Length} characters long; at most {MaxKeyLength} are allowed.");
+            throw new IngestValidationException(lineNumber, field, $"key \"{key[..32]}...\" is {key.Length} characters long; at most {MaxKeyLength} are allowed.");
         }
 
         return key;

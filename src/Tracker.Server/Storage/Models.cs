@@ -32,6 +32,18 @@ internal sealed class PointBlock(long[] steps, long[] times, double[] values)
     public int Count => Steps.Length;
 }
 
+/// <summary>A media record of a batch, ready to store: its <c>media</c> object as JSON, and the blob it names (images and tables).</summary>
+internal sealed record MediaRecord(long Seq, long Time, long Step, string Key, string Kind, string? Sha256, string Body);
+
+/// <summary>One stored media item; <see cref="Available"/> says whether the blob it names is stored (always false without one).</summary>
+internal sealed record MediaItem(long Seq, long Step, long Time, string Kind, string? Sha256, string Body, bool Available);
+
+/// <summary>Per-key overview of a run's media; <see cref="Kind"/> is the kind last logged under the key.</summary>
+internal sealed record MediaKeyInfo(string Key, string Kind, long Count, long FirstStep, long LastStep);
+
+/// <summary>A stored file; <see cref="Content"/> is null when only its headers were asked for.</summary>
+internal sealed record StoredBlob(string ContentType, long Bytes, byte[]? Content);
+
 /// <summary>The outcome of appending a batch of records.</summary>
 internal sealed record AppendResult(long AckedSeq, int Stored, int Skipped);
 

@@ -87,6 +87,14 @@ internal sealed class SqliteDialect(string path) : SqlDialect
             CREATE TABLE run_output (run_pk INTEGER NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL, stream TEXT NOT NULL, line TEXT NOT NULL,
                 PRIMARY KEY (run_pk, seq)) WITHOUT ROWID;
             """),
+        // Media rows and blobs run to kilobytes and megabytes: rowid tables, which keep large rows out of the key b-tree.
+        (3, """
+            CREATE TABLE run_media (run_pk INTEGER NOT NULL, seq INTEGER NOT NULL, step INTEGER NOT NULL, ts INTEGER NOT NULL, key TEXT NOT NULL,
+                kind TEXT NOT NULL, sha256 TEXT NULL, body TEXT NOT NULL, PRIMARY KEY (run_pk, seq));
+            CREATE INDEX run_media_by_key ON run_media (run_pk, key, step, seq);
+            CREATE TABLE media_blobs (project TEXT NOT NULL, sha256 TEXT NOT NULL, content_type TEXT NOT NULL, bytes INTEGER NOT NULL,
+                created_at TEXT NOT NULL, content BLOB NOT NULL, PRIMARY KEY (project, sha256));
+            """),
     ];
 
     public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
@@ -127,6 +135,15 @@ internal sealed class PostgresDialect(string connectionString) : SqlDialect
         (2, """
             CREATE TABLE run_output (run_pk BIGINT NOT NULL, seq BIGINT NOT NULL, ts BIGINT NOT NULL, stream TEXT NOT NULL, line TEXT NOT NULL,
                 PRIMARY KEY (run_pk, seq));
+            """),
+        (3, """
+            CREATE TABLE run_media (run_pk BIGINT NOT NULL, seq BIGINT NOT NULL, step BIGINT NOT NULL, ts BIGINT NOT NULL, key TEXT NOT NULL,
+                kind TEXT NOT NULL, sha256 TEXT NULL, body TEXT NOT NULL, PRIMARY KEY (run_pk, seq));
+            CREATE INDEX run_media_by_key ON run_media (run_pk, key, step, seq);
+            CREATE TABLE media_blobs (project TEXT NOT NULL, sha256 TEXT NOT NULL, content_type TEXT NOT NULL, bytes BIGINT NOT NULL,
+                created_at TEXT NOT NULL, content BYTEA NOT NULL, PRIMARY KEY (project, sha256));
+            -- PNG and JPEG are compressed already: out of line without pglz.
+            ALTER TABLE media_blobs ALTER COLUMN content SET STORAGE EXTERNAL;
             """),
     ];
 

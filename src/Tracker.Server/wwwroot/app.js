@@ -47,18 +47,21 @@
     constructor(status, message) { super(message); this.status = status; }
   }
 
-  async function api(path) {
+  /** A GET of the server's, with the browser's API key if it has one; throws on an error status. */
+  async function request(url) {
     const headers = {};
     const key = localStorage.getItem('tracker.apiKey');
     if (key) headers.Authorization = `Bearer ${key}`;
-    const response = await fetch(`/api/v1${path}`, { headers });
+    const response = await fetch(url, { headers });
     if (!response.ok) {
       let detail = response.statusText;
       try { detail = (await response.json()).detail || detail; } catch { /* not a problem body */ }
       throw new ApiError(response.status, `${response.status}: ${detail}`);
     }
-    return response.json();
+    return response;
   }
+
+  const api = async path => (await request(`/api/v1${path}`)).json();
 
   /** Colours stay with a run: picked from its id, moved on only when another run on the page has it. */
   function assignColours(runs) {

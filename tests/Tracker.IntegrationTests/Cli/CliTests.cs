@@ -84,6 +84,33 @@ public sealed class CliTests
     }
 
     [Test]
+    public async Task Sync_OfflineRunWithMedia_FilesReachTheServerByteForByteBeforeTheirRecords()
+    {
+        var run = Run.Init(Options(Project));
+        var pixels = Enumerable.Range(0, 8 * 8).Select(i => (byte)(i * 3)).ToArray();
+        for (var step = 0; step < 3; step++)
+        {
+            pixels[0] = (byte)step;
+            run.Log(new Dictionary<string, object?> { ["loss"] = Loss(step), ["digits"] = Image.FromPixels(pixels, 8, 8, 1) });
+        }
+
+        run.Log("predictions", new Table(["id", "label"], [[1, "seven"]]));
+        run.Finish();
+
+        var result = await SyncAsync(_server);
+
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        using var http = _server.Client();
+        foreach (var media in RunReader.Open(run.Directory!).ReadMedia())
+        {
+            var items = (await http.GetFromJsonAsync<JsonObject>($"/api/v1/projects/{Project}/runs/{run.Id}/media?key={media.Key}"))!["items"]!.AsArray();
+            var item = items.Single(i => (long)i!["step"]! == media.Step)!["media"]!;
+            Assert.That((bool)item["available"]!, Is.True, $"{media.Key} at step {media.Step}");
+            Assert.That(await http.GetByteArrayAsync((string)item["url"]!), Is.EqualTo(await File.ReadAllBytesAsync(media.FilePath!)));
+        }
+    }
+
+    [Test]
     public async Task Sync_Twice_SecondSendsNothingAndTheServerIsUnchanged()
     {
         var run = LoggedRun(points: 1000);
