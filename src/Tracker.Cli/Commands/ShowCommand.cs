@@ -86,6 +86,21 @@ internal static class ShowCommand
             AnsiConsole.Write(metrics);
         }
 
+        var media = reader.ReadMedia().GroupBy(m => m.Key, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal).ToList();
+        if (media.Count > 0)
+        {
+            var table = new Spectre.Console.Table().AddColumns("Media", "Kind", "Steps", "First", "Last", "Latest");
+            foreach (var key in media)
+            {
+                var latest = key.Last();
+                table.AddRow(Markup.Escape(key.Key), latest.Kind, key.Count().ToString("N0", CultureInfo.InvariantCulture),
+                    key.First().Step.ToString(CultureInfo.InvariantCulture), latest.Step.ToString(CultureInfo.InvariantCulture),
+                    Markup.Escape(latest.FilePath is { } file ? Path.GetRelativePath(reader.Directory, file) : latest.Kind));
+            }
+
+            AnsiConsole.Write(table);
+        }
+
         if (reader.SkippedLines > 0)
         {
             AnsiConsole.MarkupLine($"[yellow]{reader.SkippedLines:N0} torn or corrupt lines of records.jsonl were skipped.[/]");

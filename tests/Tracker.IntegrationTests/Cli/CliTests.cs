@@ -470,6 +470,31 @@ public sealed class CliTests
     }
 
     [Test]
+    public async Task Show_ListsEachMediaKeyWithItsKindStepsAndLatestFile()
+    {
+        var run = Run.Init(Options(Project));
+        for (var step = 0; step < 3; step++)
+        {
+            run.Log(new Dictionary<string, object?> { ["loss"] = Loss(step), ["digits"] = Image.FromPixels([(byte)step, 9, 9, 9], 2, 2, 1) });
+        }
+
+        run.Log("weights", Histogram.FromValues([1.0, 2, 3]));
+        run.Finish();
+
+        var result = await CliProcess.RunAsync(["show", run.Id, "--dir", _root]);
+
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        var media = CliTable.Find(result.Output, "Media");
+        var digits = media.Row("Media", "digits");
+        Assert.That(CliTable.Compact(media.Cell(digits, "Kind")), Is.EqualTo("image"));
+        Assert.That(media.Number(digits, "Steps"), Is.EqualTo(3));
+        Assert.That(media.Number(digits, "Last"), Is.EqualTo(2));
+        var latest = RunReader.Open(run.Directory!).ReadMedia("digits")[^1].FilePath!;
+        Assert.That(CliTable.Compact(media.Cell(digits, "Latest")), Is.EqualTo(CliTable.Compact(Path.GetRelativePath(run.Directory!, latest))));
+        Assert.That(media.Number(media.Row("Media", "weights"), "Last"), Is.EqualTo(3));
+    }
+
+    [Test]
     public async Task UnknownCommand_ExitsTwoWithAOneLineMessageNamingIt()
     {
         var result = await CliProcess.RunAsync(["frobnicate"]);
