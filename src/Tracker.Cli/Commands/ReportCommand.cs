@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Net;
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Markdig;
@@ -14,12 +15,19 @@ namespace Tracker.Cli.Commands;
 /// <summary>
 /// <c>tracker report RUN... -o report.html</c>: one self-contained HTML file for people who will
 /// never open the tracker: title, notes, a summary table across the runs, the config keys that
-/// differ, and one chart per metric with the runs overlaid. uPlot and the bucketed data are
-/// inlined, so it opens from file:// with no network.
+/// differ, one chart per metric with the runs overlaid, and the runs' media (images, histograms
+/// over steps, tables, texts) per key. uPlot, the bucketed data and a sample of the media steps
+/// (images as data: URIs) are inlined, so it opens from file:// with no network.
 /// </summary>
 internal static class ReportCommand
 {
     private static readonly string[] Palette = ["#3554d1", "#e4572e", "#17a673", "#9b51e0", "#f2a81d", "#0fa3b1", "#d1495b", "#5c4d7d", "#8ac926", "#ff7eb6"];
+
+    /// <summary>
+    /// For the media data, which is mostly base64: the default encoder writes each '+' as \u002B and
+    /// every non-ASCII character escaped; <see cref="InlineJson"/> escapes what HTML needs instead.
+    /// </summary>
+    private static readonly JsonSerializerOptions MediaJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public static Command Create()
     {
@@ -49,9 +57,10 @@ internal static class ReportCommand
 
     internal static string Build(IReadOnlyList<RunReader> readers, string? title, string? notes)
     {
-        // Read each run's history once, bucketing every metric as it goes; runs are read in parallel.
+        // Read each run's history once, bucketing every metric as it goes, then its media (a second
+        // pass only where a key has more steps than the report keeps); runs are read in parallel.
         var runs = readers.AsParallel().AsOrdered()
-            .Select((reader, i) => (Info: reader.Info, Summary: reader.ReadSummary(), Metrics: Downsample(reader), Colour: Palette[i % Palette.Length]))
+            .Select((reader, i) => (Info: reader.Info, Summary: reader.ReadSummary(), Metrics: Downsample(reader), Media: ReportMedia.Read(reader), Colour: Palette[i % Palette.Length]))
             .ToList();
         var keys = runs.SelectMany(r => r.Metrics.Keys).Distinct().Order(StringComparer.Ordinal).ToList();
         var data = new
@@ -68,6 +77,17 @@ internal static class ReportCommand
             }),
         };
 
+        var media = runs.SelectMany((r, i) => r.Media.Select(series => (Run: i, Series: series)))
+            .GroupBy(p => (p.Series.Key, p.Series.Kind))
+            .OrderBy(g => g.Key.Key, StringComparer.Ordinal).ThenBy(g => g.Key.Kind, StringComparer.Ordinal)
+            .Select(g => new
+            {
+                key = g.Key.Key,
+                kind = g.Key.Kind,
+                series = g.Select(p => new { run = p.Run, total = p.Series.Total, notes = p.Series.Notes, items = p.Series.Items }),
+            })
+            .ToList();
+
         var heading = title ?? $"{runs[0].Info.Project}: {string.Join(", ", runs.Select(r => r.Info.Name))}";
         var parts = new Dictionary<string, string>
         {
@@ -79,6 +99,8 @@ internal static class ReportCommand
             ["UPLOT_CSS"] = Resource(typeof(ServerApp).Assembly, "Tracker.Server.wwwroot.vendor.uplot.uPlot.min.css"),
             ["DATA"] = ScriptSafe(JsonSerializer.Serialize(data)),
             ["UPLOT"] = ScriptSafe(Resource(typeof(ServerApp).Assembly, "Tracker.Server.wwwroot.vendor.uplot.uPlot.iife.min.js")),
+            ["MEDIA"] = media.Count == 0 ? string.Empty : "<h2>Media</h2>\n<div id=\"media\"></div>",
+            ["MEDIA_DATA"] = InlineJson(media),
             ["SCRIPT"] = ScriptSafe(Resource(typeof(ReportCommand).Assembly, "Tracker.Cli.Report.report.js")),
         };
 
@@ -161,6 +183,13 @@ internal static class ReportCommand
     /// <summary>Text inside a script element must not close it: "&lt;/" becomes "&lt;\/", which JavaScript and JSON read the same.</summary>
     private static string ScriptSafe(string text) => text.Replace("</", "<\\/", StringComparison.Ordinal);
 
+    /// <summary>
+    /// JSON for a script element, with logged text in it (captions, cells, texts): every '&lt;' is
+    /// written \u003C, so nothing in it can close the element or open an HTML comment ("&lt;!--"
+    /// changes how the parser looks for the closing tag), which "&lt;/" alone would not prevent.
+    /// </summary>
+    private static string InlineJson<T>(T value) => ScriptSafe(JsonSerializer.Serialize(value, MediaJson).Replace("<", "\\u003C", StringComparison.Ordinal));
+
     private static string Resource(System.Reflection.Assembly assembly, string name)
     {
         using var stream = assembly.GetManifestResourceStream(name) ?? throw new InvalidOperationException($"The resource {name} is missing from {assembly.GetName().Name}.");
@@ -197,6 +226,26 @@ internal static class ReportCommand
         .chart h3 { margin: 0 0 .2em; font-size: .95em; }
         .readout { font-size: .8em; color: #6b7385; min-height: 1.3em; }
         .readout span { margin-right: 1em; white-space: nowrap; }
+        .media-key { margin-bottom: 1.4em; }
+        .media-key h3 { margin: 0 0 .5em; font-size: .95em; overflow-wrap: anywhere; }
+        .media-key h3 .muted { font-weight: normal; margin-left: .5em; }
+        .media-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(280px, 1fr)); gap: 1em; }
+        .media-key:not(.image) .media-grid { grid-template-columns: repeat(auto-fill, minmax(440px, 1fr)); }
+        .media-card { background: #fff; border: 1px solid #e3e6ec; border-radius: 8px; padding: .5em .6em; min-width: 0; }
+        .media-run { font-size: .85em; font-weight: 600; margin-bottom: .3em; overflow-wrap: anywhere; }
+        .media-card figure { margin: 0; }
+        .media-card img { display: block; width: 100%; height: 220px; object-fit: contain; background: #f0f1f4; border-radius: 4px; }
+        .media-card img.pixelated { image-rendering: pixelated; }
+        .media-card figcaption { font-size: .85em; min-height: 1.3em; margin-top: .2em; overflow-wrap: anywhere; }
+        .media-card canvas { display: block; width: 100%; }
+        .media-slider { display: flex; align-items: center; gap: .6em; font-size: .8em; color: #6b7385; margin-top: .2em; }
+        .media-slider input { flex: 1; min-width: 0; margin: 0; }
+        .media-run + .media-slider { margin: 0 0 .4em; }
+        .media-step { white-space: nowrap; font-variant-numeric: tabular-nums; }
+        .media-table { overflow: auto; max-height: 360px; }
+        .media-table table { font-size: .85em; }
+        .media-text { margin: 0; padding: .5em .6em; max-height: 360px; overflow: auto; white-space: pre-wrap; overflow-wrap: anywhere; background: #fafbfc; border-radius: 4px; font: 12.5px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+        .media-note { font-size: .8em; margin: .3em 0 0; }
         </style>
         </head>
         <body>
@@ -209,8 +258,10 @@ internal static class ReportCommand
         <div class="wide">{{CONFIG}}</div>
         <h2>Metrics</h2>
         <div id="charts"></div>
+        {{MEDIA}}
         </main>
         <script type="application/json" id="report-data">{{DATA}}</script>
+        <script type="application/json" id="report-media">{{MEDIA_DATA}}</script>
         <script>{{UPLOT}}</script>
         <script>{{SCRIPT}}</script>
         </body>

@@ -63,4 +63,177 @@ public sealed class ReportTests
         Assert.That(new FileInfo(html).Length, Is.LessThan(1_000_000));
         await browser.EndTestAsync(); // nothing but the file itself was requested, and no console error
     }
+
+    [Test]
+    public async Task Report_RunsWithMedia_InlinesImagesHistogramsTablesAndTextsWithStepSliders()
+    {
+        string full, imagesOnly;
+        using (var run = MediaRun("full"))
+        {
+            full = run.Directory!;
+            for (var step = 0; step < 30; step++)
+            {
+                double[] values = [.. Enumerable.Range(0, 1000).Select(i => step + (Math.Sin(i) * (1 + (step / 10.0)))), .. step == 29 ? new[] { double.NaN, double.NaN } : []];
+                var row = new Dictionary<string, object?>
+                {
+                    ["loss"] = 1.0 / (step + 1),
+                    ["samples"] = Image.FromPixels(Solid(Colour(step), 4, 3), 4, 3, 3, caption: $"sample at {step}"),
+                    ["weights"] = Histogram.FromValues(values),
+                };
+                if (step is 0 or 29)
+                {
+                    row["notes"] = new Text(step == 0 ? "first notes" : "epoch 29:\n  loss plateaued");
+                }
+
+                if (step == 29)
+                {
+                    row["predictions"] = new Table(["id", "label"], Enumerable.Range(0, 150).Select(i => new object?[] { i, $"class {i % 7}" }));
+                }
+
+                run.Log(row, step: step);
+            }
+        }
+
+        using (var run = MediaRun("images only"))
+        {
+            imagesOnly = run.Directory!;
+            for (var step = 0; step < 3; step++)
+            {
+                run.Log("samples", Image.FromPixels(Solid(Colour(step), 6, 5), 6, 5, 3), step: step);
+            }
+        }
+
+        File.Delete(Tracker.Reading.RunReader.Open(imagesOnly).ReadMedia("samples").Single(m => m.Step == 0).FilePath!); // a file deleted since
+
+        var html = Path.Combine(_root, "media.html");
+        var result = await CliProcess.RunAsync(["report", full, imagesOnly, "-o", html]);
+
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        var file = new Uri(html);
+        await using var browser = await Browser.LaunchAsync(file);
+        var page = await browser.NewPageAsync();
+        await page.GotoAsync(file.ToString());
+        await page.WaitForSelectorAsync("body[data-media='4']");
+        await Browser.SaveScreenshotAsync(page, "report-media");
+
+        Assert.That(await page.Locator("h2").AllTextContentsAsync(), Is.EqualTo(new[] { "Summary", "Config", "Metrics", "Media" }), "media come after the charts");
+        Assert.That(await page.Locator(".media-key").EvaluateAllAsync<string[]>("els => els.map(e => e.dataset.key)"), Is.EqualTo(new[] { "notes", "predictions", "samples", "weights" }));
+
+        // Images: 20 of 30 steps, evenly spaced, first and last included; decoded with the logged pixels.
+        var samples = page.Locator(".media-key[data-key='samples'] .media-card");
+        Assert.That(await samples.EvaluateAllAsync<string[]>("els => els.map(e => `${e.dataset.run}: ${e.dataset.steps} of ${e.dataset.total}`)"), Is.EqualTo(new[] { "full: 20 of 30", "images only: 2 of 3" }));
+        var card = samples.First;
+        var slider = card.Locator("input[type=range]");
+        Assert.That(await slider.GetAttributeAsync("max"), Is.EqualTo("19"));
+        Assert.That(await card.Locator(".media-note").TextContentAsync(), Does.Contain("20 of 30 steps"));
+        Assert.That(await samples.Nth(1).Locator(".media-note").AllTextContentsAsync(), Is.EqualTo(new[] { "1 image file missing from the run directory, left out." }), "no steps note when every step is inlined");
+        Assert.That(await ShownImageAsync(card), Is.EqualTo((4, 3, Colour(29))), "the last step is shown first");
+        Assert.That(await card.Locator("figcaption").TextContentAsync(), Is.EqualTo("sample at 29"));
+        Assert.That(await ShownImageAsync(samples.Nth(1)), Is.EqualTo((6, 5, Colour(2))));
+
+        await slider.FillAsync("0");
+        Assert.That(await card.Locator(".media-step").TextContentAsync(), Is.EqualTo("step 0"));
+        Assert.That(await card.Locator("figcaption").TextContentAsync(), Is.EqualTo("sample at 0"));
+        Assert.That(await ShownImageAsync(card), Is.EqualTo((4, 3, Colour(0))));
+        await slider.FillAsync("10");
+        Assert.That(await card.GetAttributeAsync("data-step"), Is.EqualTo("15"), "index 10 of 20 over 30 steps is step round(10 × 29 / 19)");
+        Assert.That(await ShownImageAsync(card), Is.EqualTo((4, 3, Colour(15))));
+
+        // Histograms: every step (under the 100 cap) in a heatmap in the run's colour, the selected step's NaN count below.
+        var weights = page.Locator(".media-key[data-key='weights'] .media-card");
+        Assert.That(await weights.CountAsync(), Is.EqualTo(1), "only the run that logged it");
+        Assert.That(await weights.Locator("canvas.heatmap").GetAttributeAsync("data-steps"), Is.EqualTo("30"));
+        var blue = await weights.Locator("canvas.heatmap").EvaluateAsync<int>("""
+            c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;
+                   for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0 && d[i + 2] - d[i] > 40) n++; return n; }
+            """);
+        Assert.That(blue, Is.GreaterThan(1000), "the bins are drawn in the first run's blue");
+        Assert.That(await weights.Locator(".readout").TextContentAsync(), Does.Contain("1000 values").And.Contain("2 NaN"));
+        Assert.That(await weights.Locator(".media-note").TextContentAsync(), Does.Contain("2 NaN"));
+        await weights.Locator("input[type=range]").FillAsync("0");
+        Assert.That(await weights.GetAttributeAsync("data-step"), Is.EqualTo("0"));
+        Assert.That(await weights.Locator(".readout").TextContentAsync(), Does.Not.Contain("NaN"));
+
+        // Tables: the first 100 rows; texts: the last step, a slider back to the first.
+        var predictions = page.Locator(".media-key[data-key='predictions'] .media-card");
+        Assert.That(await predictions.Locator("thead th").AllTextContentsAsync(), Is.EqualTo(new[] { "id", "label" }));
+        Assert.That(await predictions.Locator("tbody tr").CountAsync(), Is.EqualTo(100));
+        Assert.That(await predictions.Locator("tbody tr").Nth(8).Locator("td").AllTextContentsAsync(), Is.EqualTo(new[] { "8", "class 1" }));
+        Assert.That(await predictions.Locator(".media-note").TextContentAsync(), Is.EqualTo("The first 100 of 150 rows."));
+        Assert.That(await predictions.Locator("input[type=range]").CountAsync(), Is.Zero, "one step needs no slider");
+        var notes = page.Locator(".media-key[data-key='notes'] .media-card");
+        Assert.That(await notes.Locator("pre").TextContentAsync(), Is.EqualTo("epoch 29:\n  loss plateaued"));
+        Assert.That(await notes.Locator("pre").EvaluateAsync<string>("e => getComputedStyle(e).whiteSpace"), Is.EqualTo("pre-wrap"));
+        await notes.Locator("input[type=range]").FillAsync("0");
+        Assert.That(await notes.Locator("pre").TextContentAsync(), Is.EqualTo("first notes"));
+        await browser.EndTestAsync(); // the images are data: URIs: nothing but the file itself was requested, and no console error
+    }
+
+    [Test]
+    public async Task Report_MediaWithMarkup_ShowsItAsTextAndThePageStillWorks()
+    {
+        const string Markup = "<script>alert(1)</script></script><!--<script><b>bold</b> & <img src=x onerror=alert(2)>";
+        string directory;
+        using (var run = MediaRun("markup"))
+        {
+            directory = run.Directory!;
+            run.Log(new Dictionary<string, object?>
+            {
+                ["loss"] = 0.5,
+                ["samples"] = Image.FromPixels(Solid(Colour(1), 2, 2), 2, 2, 3, caption: Markup),
+                ["notes </script><b>key</b>"] = new Text(Markup),
+                ["predictions"] = new Table([Markup, "label"], [new object?[] { Markup, 1 }]),
+            }, step: 0);
+        }
+
+        var html = Path.Combine(_root, "markup.html");
+        var result = await CliProcess.RunAsync(["report", directory, "-o", html]);
+
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        var file = new Uri(html);
+        await using var browser = await Browser.LaunchAsync(file);
+        var page = await browser.NewPageAsync();
+        var dialogs = new List<string>();
+        page.Dialog += (_, dialog) =>
+        {
+            dialogs.Add(dialog.Message);
+            _ = dialog.DismissAsync();
+        };
+        await page.GotoAsync(file.ToString());
+        await page.WaitForSelectorAsync("body[data-media='3']"); // the script after the media data still ran
+        await Browser.SaveScreenshotAsync(page, "report-media-markup");
+
+        Assert.That(await page.Locator("#media figcaption").TextContentAsync(), Is.EqualTo(Markup));
+        Assert.That(await page.Locator("#media pre").TextContentAsync(), Is.EqualTo(Markup));
+        Assert.That(await page.Locator("#media thead th").First.TextContentAsync(), Is.EqualTo(Markup));
+        Assert.That(await page.Locator("#media tbody td").First.TextContentAsync(), Is.EqualTo(Markup));
+        Assert.That(await page.Locator(".media-key.text h3").TextContentAsync(), Does.StartWith("notes </script><b>key</b>"));
+        Assert.That(await page.Locator("#media script, #media b, #media img:not([src^='data:image/png'])").CountAsync(), Is.Zero, "no element made from logged text");
+        Assert.That(await page.Locator("script").CountAsync(), Is.EqualTo(4), "the report's own scripts, no more");
+        Assert.That(await page.Locator("body[data-charts='1']").CountAsync(), Is.EqualTo(1));
+        Assert.That(dialogs, Is.Empty, "no script from the media ran");
+        await browser.EndTestAsync();
+    }
+
+    private Run MediaRun(string name) => Run.Init(new RunOptions
+    {
+        Project = "media", Name = name, Dir = _root, Mode = RunMode.Offline, PrintSummary = false, FinishOnProcessExit = false,
+    });
+
+    private static (byte R, byte G, byte B) Colour(int step) => ((byte)(step * 8), (byte)(255 - (step * 8)), (byte)(40 + (step * 5)));
+
+    private static byte[] Solid((byte R, byte G, byte B) colour, int width, int height) =>
+        [.. Enumerable.Repeat<byte[]>([colour.R, colour.G, colour.B], width * height).SelectMany(p => p)];
+
+    /// <summary>The shown image's natural size and the colour of its middle pixel, read back through a canvas once it is decoded.</summary>
+    private static async Task<(int Width, int Height, (byte R, byte G, byte B) Colour)> ShownImageAsync(Microsoft.Playwright.ILocator card)
+    {
+        var pixel = await card.Locator("img").EvaluateAsync<int[]>("""
+            async img => { await img.decode(); const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;
+                           const ctx = c.getContext('2d'); ctx.drawImage(img, 0, 0);
+                           return [img.naturalWidth, img.naturalHeight, ...ctx.getImageData(img.naturalWidth >> 1, img.naturalHeight >> 1, 1, 1).data]; }
+            """);
+        Assert.That(pixel[5], Is.EqualTo(255), "opaque");
+        return (pixel[0], pixel[1], ((byte)pixel[2], (byte)pixel[3], (byte)pixel[4]));
+    }
 }
