@@ -15,8 +15,7 @@ internal sealed record MediaSeries(string Key, string Kind, int Total, IReadOnly
 /// <summary>
 /// A run's media reduced to what a self-contained report can carry: per key at most a few evenly
 /// spaced steps (the first and last always among them), images as data: URIs, a table's first rows,
-/// texts up to a length. One pass over the records when no key has more steps than it may keep; a
-/// second, keeping only the chosen steps, when one has: memory holds what is inlined and each record's step.
+/// texts up to a length.
 /// </summary>
 internal static class ReportMedia
 {
@@ -28,60 +27,17 @@ internal static class ReportMedia
     public const int MaxTextChars = 100_000;
     public const long MaxImageBytes = 8L << 20;
 
-    public static IReadOnlyList<MediaSeries> Read(RunReader reader)
-    {
-        var keys = new Dictionary<(string Key, string Kind), Sample>();
-        foreach (var record in reader.ReadMedia())
-        {
-            if (StepLimit(record.Kind) is not int limit)
+    public static IReadOnlyList<MediaSeries> Read(RunReader reader) =>
+        reader.ReadMedia() // in step order
+            .Where(record => StepLimit(record.Kind) is not null) // kinds of later versions are left out
+            .GroupBy(record => (record.Key, record.Kind))
+            .Select(group =>
             {
-                continue; // a kind this version does not know
-            }
-
-            if (!keys.TryGetValue((record.Key, record.Kind), out var sample))
-            {
-                keys[(record.Key, record.Kind)] = sample = new Sample(limit);
-            }
-
-            sample.Steps.Add(record.Step);
-            if (sample.Kept is not null && sample.Kept.Count < limit)
-            {
-                sample.Kept.Add((sample.Steps.Count - 1, record));
-            }
-            else
-            {
-                sample.Kept = null; // too many: chosen in a second pass once every step is known
-            }
-        }
-
-        // Records are in file order, which is not step order when images were encoded in parallel:
-        // the steps to keep are chosen in step order, then found by their place in the file.
-        var resample = keys.Where(k => k.Value.Kept is null).ToDictionary(k => k.Key, k => k.Value);
-        if (resample.Count > 0)
-        {
-            foreach (var sample in resample.Values)
-            {
-                var byStep = Enumerable.Range(0, sample.Steps.Count).OrderBy(i => sample.Steps[i]).ToList();
-                sample.Wanted = Spread(byStep.Count, sample.Limit).Select(i => byStep[i]).ToHashSet();
-                sample.Kept = [];
-            }
-
-            foreach (var record in reader.ReadMedia())
-            {
-                if (resample.TryGetValue((record.Key, record.Kind), out var sample))
-                {
-                    if (sample.Wanted.Contains(sample.Seen))
-                    {
-                        sample.Kept!.Add((sample.Seen, record));
-                    }
-
-                    sample.Seen++;
-                }
-            }
-        }
-
-        return keys.Select(k => Series(k.Key.Key, k.Key.Kind, k.Value)).ToList();
-    }
+                var all = group.ToList();
+                var kept = Spread(all.Count, StepLimit(group.Key.Kind)!.Value).Select(i => all[i]).ToList();
+                return Series(group.Key.Key, group.Key.Kind, all.Count, kept);
+            })
+            .ToList();
 
     /// <summary><paramref name="limit"/> indexes of <paramref name="count"/>, evenly spaced, the first and last included.</summary>
     private static int[] Spread(int count, int limit) =>
@@ -98,7 +54,7 @@ internal static class ReportMedia
         _ => null,
     };
 
-    private static MediaSeries Series(string key, string kind, Sample sample)
+    private static MediaSeries Series(string key, string kind, int total, List<MediaRecord> kept)
     {
         var items = new List<object>();
         var missing = 0;
@@ -106,8 +62,7 @@ internal static class ReportMedia
         var tooLarge = 0;
         var cut = 0;
         long nan = 0, inf = 0;
-        var kept = sample.Kept!;
-        foreach (var (_, record) in kept.OrderBy(k => k.Record.Step).ThenBy(k => k.Ordinal))
+        foreach (var record in kept)
         {
             try
             {
@@ -130,9 +85,9 @@ internal static class ReportMedia
         }
 
         var notes = new List<string>();
-        if (sample.Steps.Count > kept.Count)
+        if (total > kept.Count)
         {
-            notes.Add(Invariant($"{kept.Count} of {sample.Steps.Count} steps inlined, evenly spaced (first and last included)."));
+            notes.Add(Invariant($"{kept.Count} of {total} steps inlined, evenly spaced (first and last included)."));
         }
 
         if (missing > 0)
@@ -160,7 +115,7 @@ internal static class ReportMedia
             notes.Add(Invariant($"{cut} text{Plural(cut)} cut at {MaxTextChars:N0} characters."));
         }
 
-        return new MediaSeries(key, kind, sample.Steps.Count, items, notes);
+        return new MediaSeries(key, kind, total, items, notes);
     }
 
     private static object? ImageItem(MediaRecord record, ref int missing, ref int tooLarge)
@@ -256,19 +211,4 @@ internal static class ReportMedia
     private static string Plural(int count) => count == 1 ? string.Empty : "s";
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
-
-    private sealed class Sample(int limit)
-    {
-        public int Limit { get; } = limit;
-
-        /// <summary>Every record's step, in file order.</summary>
-        public List<long> Steps { get; } = [];
-
-        /// <summary>The records kept with their place in the file; null while a key has outgrown its limit and waits for the second pass.</summary>
-        public List<(int Ordinal, MediaRecord Record)>? Kept { get; set; } = [];
-
-        public HashSet<int> Wanted { get; set; } = [];
-
-        public int Seen { get; set; }
-    }
 }
