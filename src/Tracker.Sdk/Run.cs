@@ -46,7 +46,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     private long _systemSamples;
     private readonly DiagnosticsSink _diagnostics;
     private readonly ConcurrentQueue<RecordPayload> _writtenMedia = new();
-    private readonly List<Task> _mediaWrites = [];
+    private readonly List<Task> _mediaWrites = []; // guarded by _sync
     private long _mediaPendingBytes;
     private long _mediaDropped;
     private Chunk? _current;
@@ -307,7 +307,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
             return;
         }
 
-        List<(string Key, Media Media, long Step, long UnixMs)>? files = null;
+        List<(Task Write, bool Behind)>? mediaWrites = null;
         lock (_sync)
         {
             ThrowIfFinished();
@@ -373,7 +373,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
 
             if (media > 0)
             {
-                files = AppendMedia(unixMs);
+                mediaWrites = AppendMedia(unixMs);
             }
 
             _scratch.Clear();
@@ -383,9 +383,17 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
             }
         }
 
-        foreach (var (key, file, at, unixMs) in files ?? [])
+        foreach (var (write, behind) in mediaWrites ?? [])
         {
-            WriteMediaFile(key, file, at, unixMs);
+            // Past the backlog limit the caller writes its own media: back-pressure, not unbounded memory.
+            if (behind)
+            {
+                write.RunSynchronously(TaskScheduler.Default);
+            }
+            else
+            {
+                write.Start(TaskScheduler.Default);
+            }
         }
     }
 
@@ -495,7 +503,26 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     {
         _sampler?.Dispose(); // outside the lock: a sample in progress takes it to write
         _console?.Dispose(); // before the finish record, so the last line is in the run
-        if (!IsDisabled && !IsFinished && !MediaFilesWritten().Wait(_options.FinishTimeout))
+        lock (_sync)
+        {
+            // From here Log throws; media already logged are written first, then the last records.
+            return _finishTask ??= IsDisabled ? Task.CompletedTask : FinishAfterMediaAsync(exitCode, state, error);
+        }
+    }
+
+    private async Task FinishAfterMediaAsync(int exitCode, string state, string? error)
+    {
+        Task media;
+        lock (_sync)
+        {
+            media = Task.WhenAll([.. _mediaWrites]);
+        }
+
+        try
+        {
+            await media.WaitAsync(_options.FinishTimeout, _time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
         {
             _diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Error,
                 $"Media files of run {Id} were still being written when Finish's budget (FinishTimeout = {_options.FinishTimeout.TotalSeconds:N0} s) ran out; their records are left out."));
@@ -503,16 +530,6 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
 
         lock (_sync)
         {
-            if (_finishTask is not null)
-            {
-                return _finishTask;
-            }
-
-            if (IsDisabled)
-            {
-                return _finishTask = Task.CompletedTask;
-            }
-
             DrainOutputLines();
             DrainWrittenMedia();
             var end = _time.GetUtcNow();
@@ -527,9 +544,9 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
             _current = null;
             _queue!.TryPublishUnbounded(last);
             _queue.Complete();
-            _finishTask = CompleteFinishAsync();
-            return _finishTask;
         }
+
+        await CompleteFinishAsync().ConfigureAwait(false);
     }
 
     private async Task CompleteFinishAsync()
@@ -613,8 +630,13 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
             return;
         }
 
-        if (value is Media)
+        if (value is Media media)
         {
+            if (!media.HasFile && !IsDisabled)
+            {
+                media.Materialize(MediaDirectory); // its JSON, now: a call logs all its values or none
+            }
+
             _scratch.Add((known, key, value));
             return;
         }
@@ -735,11 +757,16 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
 
         try
         {
+            if (_current is null)
+            {
+                return; // finished: the last chunk is handed off
+            }
+
             DrainOutputLines();
             DrainWrittenMedia();
 
             // A full queue means the writer is busy anyway: keep the chunk, never drop it here.
-            if (_current is not null && !_sealedSinceTick)
+            if (!_sealedSinceTick)
             {
                 TryHandOff(wait: false);
             }
@@ -754,11 +781,12 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
 
     /// <summary>
     /// The media values of the scratch list at the current step: histograms and texts become records
-    /// now; images and tables are returned, to be written outside the lock. Caller holds the lock.
+    /// now; each image and table gets a write task, registered here so that Finish waits for it, and
+    /// started by the caller outside the lock. Caller holds the lock.
     /// </summary>
-    private List<(string Key, Media Media, long Step, long UnixMs)>? AppendMedia(long unixMs)
+    private List<(Task Write, bool Behind)>? AppendMedia(long unixMs)
     {
-        List<(string, Media, long, long)>? files = null;
+        List<(Task Write, bool Behind)>? writes = null;
         DrainWrittenMedia();
         foreach (var (_, name, value) in _scratch)
         {
@@ -767,7 +795,6 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
                 continue;
             }
 
-            Keys.ValidateMetric(name);
             if (media is Histogram histogram && histogram.NaNCount + histogram.InfinityCount > 0)
             {
                 _diagnostics.ReportRateLimited(new RunDiagnostic(DiagnosticLevel.Warning,
@@ -776,7 +803,8 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
 
             if (media.HasFile)
             {
-                (files ??= []).Add((name, media, _step, unixMs));
+                var behind = Interlocked.Read(ref _mediaPendingBytes) > MediaBacklogLimit;
+                (writes ??= []).Add((MediaFileWrite(name, media, _step, unixMs), behind));
             }
             else
             {
@@ -784,32 +812,39 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
             }
         }
 
-        return files;
+        if (writes is not null)
+        {
+            _mediaWrites.RemoveAll(t => t.IsCompleted);
+            _mediaWrites.AddRange(writes.Select(w => w.Write));
+        }
+
+        return writes;
     }
 
     /// <summary>
-    /// Encodes and writes a media file on the thread pool; its record joins the run once the file
-    /// exists (drained by the flush tick and the next media Log), so a reader never finds a record
-    /// without its file. Past <see cref="MediaBacklogLimit"/> pending bytes the caller writes it: back-pressure.
+    /// A task, not started, that encodes and writes a media file; its record joins the run once the
+    /// file exists (drained by the flush tick, the next media Log and Finish), so a reader never finds
+    /// a record without its file. The file's pending bytes count towards the backlog until then.
     /// </summary>
-    private void WriteMediaFile(string key, Media media, long step, long unixMs)
+    private Task MediaFileWrite(string key, Media media, long step, long unixMs)
     {
         var pending = media.PendingBytes;
-        if (Interlocked.Read(ref _mediaPendingBytes) > MediaBacklogLimit)
-        {
-            Write();
-            return;
-        }
-
         Interlocked.Add(ref _mediaPendingBytes, pending);
-        Task task;
         using (ExecutionContext.SuppressFlow())
         {
-            task = Task.Run(() =>
+            return new Task(() =>
             {
                 try
                 {
-                    Write();
+                    _writtenMedia.Enqueue(MediaRecord(key, step, media.Materialize(MediaDirectory)) with { UnixMs = unixMs });
+                }
+#pragma warning disable CA1031 // a media file that cannot be written must not fail the run or Finish
+                catch (Exception ex)
+#pragma warning restore CA1031
+                {
+                    Interlocked.Increment(ref _mediaDropped);
+                    _diagnostics.ReportRateLimited(new RunDiagnostic(DiagnosticLevel.Error,
+                        $"The {media.Kind} '{key}' of step {step} could not be written to {MediaDirectory} and was dropped: {ex.Message}", ex));
                 }
                 finally
                 {
@@ -817,34 +852,12 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
                 }
             });
         }
-
-        lock (_mediaWrites)
-        {
-            _mediaWrites.RemoveAll(t => t.IsCompleted);
-            _mediaWrites.Add(task);
-        }
-
-        void Write()
-        {
-            try
-            {
-                _writtenMedia.Enqueue(MediaRecord(key, step, media.Materialize(MediaDirectory)) with { UnixMs = unixMs });
-            }
-#pragma warning disable CA1031 // a media file that cannot be written must not fail the run or Finish
-            catch (Exception ex)
-#pragma warning restore CA1031
-            {
-                Interlocked.Increment(ref _mediaDropped);
-                _diagnostics.ReportRateLimited(new RunDiagnostic(DiagnosticLevel.Error,
-                    $"The {media.Kind} '{key}' of step {step} could not be written to {MediaDirectory} and was dropped: {ex.Message}", ex));
-            }
-        }
     }
 
     /// <summary>Completes when every media file logged so far is written.</summary>
     private Task MediaFilesWritten()
     {
-        lock (_mediaWrites)
+        lock (_sync)
         {
             return Task.WhenAll([.. _mediaWrites]);
         }

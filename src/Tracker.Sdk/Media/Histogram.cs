@@ -87,7 +87,7 @@ public sealed class Histogram : Media
         return new Histogram(edges.ToArray(), counts.ToArray(), 0, 0);
     }
 
-    private protected override byte[] Write(string mediaDirectory) => MediaFiles.Json(json =>
+    private protected override (byte[] Json, string? File) Write(string mediaDirectory) => (MediaFiles.Json(json =>
     {
         json.WriteString("_type", Kind);
         json.WriteStartArray("bins");
@@ -106,7 +106,7 @@ public sealed class Histogram : Media
         json.WriteEndArray();
         json.WriteNumber("nan", NaNCount);
         json.WriteNumber("inf", InfinityCount);
-    });
+    }), null);
 
     private static Histogram Compute<T>(ReadOnlySpan<T> values, int bins)
         where T : struct, IBinaryFloatingPointIeee754<T>
@@ -150,21 +150,33 @@ public sealed class Histogram : Media
             (min, max) = (min - 0.5, max + 0.5);
         }
 
+        // Edges and offsets from halves, so that a range as wide as double's does not overflow.
         var edges = new double[bins + 1];
         for (var i = 0; i <= bins; i++)
         {
-            edges[i] = i == bins ? max : min + ((max - min) * i / bins);
+            var t = (double)i / bins;
+            edges[i] = i == bins ? max : (min * (1 - t)) + (max * t);
         }
 
         var counts = new long[bins];
-        var scale = bins / (max - min);
+        var scale = bins / ((max / 2) - (min / 2));
         foreach (var value in values)
         {
             var v = double.CreateTruncating(value);
             if (double.IsFinite(v))
             {
-                var bin = (int)((v - min) * scale);
-                counts[Math.Clamp(bin, 0, bins - 1)]++;
+                // As numpy: the computed bin, moved by one where rounding put a value on the wrong side of an edge.
+                var bin = Math.Clamp((int)(((v / 2) - (min / 2)) * scale), 0, bins - 1);
+                if (v < edges[bin])
+                {
+                    bin--;
+                }
+                else if (bin < bins - 1 && v >= edges[bin + 1])
+                {
+                    bin++;
+                }
+
+                counts[bin]++;
             }
         }
 

@@ -138,7 +138,7 @@ public sealed class Image : Media
         return new Image(encoded: null, bytes, "png", width, height, channels, caption);
     }
 
-    private protected override byte[] Write(string mediaDirectory)
+    private protected override (byte[] Json, string? File) Write(string mediaDirectory)
     {
         var encoded = _encoded ?? PngEncoder.Encode(_pixels.AsSpan(0, Width * Height * _channels), Width, Height, _channels);
         var sha256 = MediaFiles.Write(mediaDirectory, encoded, MediaFiles.Extension(Format));
@@ -149,7 +149,7 @@ public sealed class Image : Media
         }
 
         _encoded = null;
-        return MediaFiles.Json(json =>
+        return (MediaFiles.Json(json =>
         {
             json.WriteString("_type", Kind);
             json.WriteString("sha256", sha256);
@@ -162,7 +162,7 @@ public sealed class Image : Media
             {
                 json.WriteString("caption", Caption);
             }
-        });
+        }), sha256 + MediaFiles.Extension(Format));
     }
 
     /// <summary>Pixels are held only until written: pooled, so an image every step does not churn the large-object heap.</summary>

@@ -1,3 +1,5 @@
+using Tracker.Internal;
+
 namespace Tracker;
 
 /// <summary>
@@ -10,6 +12,8 @@ public abstract class Media
 {
     private readonly object _gate = new();
     private byte[]? _json;
+    private string? _file;
+    private string? _writtenTo;
 
     private protected Media()
     {
@@ -32,7 +36,18 @@ public abstract class Media
     {
         lock (_gate)
         {
-            return _json ??= Write(mediaDirectory);
+            if (_json is null)
+            {
+                (_json, _file) = Write(mediaDirectory);
+                _writtenTo = mediaDirectory;
+            }
+            else if (_file is not null && mediaDirectory != _writtenTo)
+            {
+                // Logged to another run too (a sweep): its folder gets a copy of the file written first.
+                MediaFiles.Copy(Path.Combine(_writtenTo!, _file), mediaDirectory);
+            }
+
+            return _json;
         }
     }
 
@@ -48,6 +63,6 @@ public abstract class Media
         }
     }
 
-    /// <summary>Writes the file, if any, and returns the record's <c>"media"</c> JSON object.</summary>
-    private protected abstract byte[] Write(string mediaDirectory);
+    /// <summary>Writes the file, if any, and returns the record's <c>"media"</c> JSON object and the file's name.</summary>
+    private protected abstract (byte[] Json, string? File) Write(string mediaDirectory);
 }

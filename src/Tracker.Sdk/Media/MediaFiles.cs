@@ -17,6 +17,19 @@ internal static class MediaFiles
 
     private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
+    /// <summary>Copies a media file into another run's folder unless it is there (same name, same bytes).</summary>
+    public static void Copy(string source, string mediaDirectory)
+    {
+        var path = Path.Combine(mediaDirectory, Path.GetFileName(source));
+        if (!File.Exists(path))
+        {
+            Directory.CreateDirectory(mediaDirectory);
+            var temporary = $"{path}.{Guid.NewGuid():N}.tmp";
+            File.Copy(source, temporary);
+            Publish(temporary, path);
+        }
+    }
+
     /// <summary>Writes <paramref name="content"/> as <c>&lt;sha256&gt;&lt;extension&gt;</c> unless it is there; returns the hash.</summary>
     public static string Write(string mediaDirectory, ReadOnlySpan<byte> content, string extension)
     {
@@ -32,17 +45,23 @@ internal static class MediaFiles
                 stream.Write(content);
             }
 
-            try
-            {
-                File.Move(temporary, path, overwrite: false);
-            }
-            catch (IOException) when (File.Exists(path))
-            {
-                File.Delete(temporary); // written meanwhile by another run or thread: same bytes
-            }
+            Publish(temporary, path);
         }
 
         return sha256;
+    }
+
+    /// <summary>Renames a finished temporary file into place; one written meanwhile has the same bytes.</summary>
+    private static void Publish(string temporary, string path)
+    {
+        try
+        {
+            File.Move(temporary, path, overwrite: false);
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            File.Delete(temporary);
+        }
     }
 
     /// <summary>The SHA-256 of <paramref name="content"/> in lower-case hex, as media files and blobs are named.</summary>

@@ -72,10 +72,10 @@ public sealed class Table : Media
 
     internal override string Kind => "table";
 
-    private protected override byte[] Write(string mediaDirectory)
+    private protected override (byte[] Json, string? File) Write(string mediaDirectory)
     {
         var sha256 = MediaFiles.Write(mediaDirectory, _json, MediaFiles.Extension("table"));
-        return MediaFiles.Json(json =>
+        return (MediaFiles.Json(json =>
         {
             json.WriteString("_type", Kind);
             json.WriteString("sha256", sha256);
@@ -89,7 +89,7 @@ public sealed class Table : Media
 
             json.WriteEndArray();
             json.WriteNumber("rows", RowCount);
-        });
+        }), sha256 + MediaFiles.Extension("table"));
     }
 
     private void WriteRow(Utf8JsonWriter json, IReadOnlyList<object?> row, int index)

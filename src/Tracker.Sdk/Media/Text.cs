@@ -32,11 +32,11 @@ public sealed class Text : Media
 
     internal override string Kind => "text";
 
-    private protected override byte[] Write(string mediaDirectory) => MediaFiles.Json(json =>
+    private protected override (byte[] Json, string? File) Write(string mediaDirectory) => (MediaFiles.Json(json =>
     {
         json.WriteString("_type", Kind);
         json.WriteString("text", Value);
-    });
+    }), null);
 
     /// <summary>The text itself.</summary>
     public override string ToString() => Value;

@@ -292,7 +292,8 @@
   async function runView(gen, project, id) {
     setCrumbs([[project, `#/projects/${enc(project)}`], [id]]);
     // Fetched together: a page is as slow as its longest chain of requests.
-    const [run, metrics] = await Promise.all([api(`/projects/${enc(project)}/runs/${enc(id)}`), api(`/projects/${enc(project)}/runs/${enc(id)}/metrics`)]);
+    const [run, metrics, mediaKeys] = await Promise.all([api(`/projects/${enc(project)}/runs/${enc(id)}`),
+      api(`/projects/${enc(project)}/runs/${enc(id)}/metrics`), api(`/projects/${enc(project)}/runs/${enc(id)}/media`)]);
     if (gen !== generation) return;
     assignColours([run]);
     const git = run.git || {};
@@ -313,11 +314,13 @@
         <div class="card" id="run-summary"><h2>Summary</h2>${kv(run.summary)}</div>
       </div>
       <details class="card" id="run-output" style="margin-top:1em"><summary>Console output</summary><pre class="output"></pre></details>
-      <div id="workspace"></div>`;
+      <div id="workspace"></div>
+      <section id="run-media" hidden><h2>Media</h2><div class="media-grid"></div></section>`;
     const output = new ConsoleOutput(project, id, document.getElementById('run-output'));
+    const media = new MediaSection(gen, project, id, document.getElementById('run-media'));
     const workspace = new Workspace(gen, project, [run], document.getElementById('workspace'));
-    workspace.onRefresh = () => output.load();
-    await workspace.start([metrics]);
+    workspace.onRefresh = () => Promise.all([output.load(), media.load()]);
+    await Promise.all([workspace.start([metrics]), media.load(mediaKeys)]);
   }
 
   async function compareView(gen, project, ids) {
@@ -474,6 +477,445 @@
       }
     }
   }
+
+  // ---- Media ----
+
+  const MEDIA_PAGE = Math.min(10000, Math.max(1, Number(pageQuery.get('media_page')) || 1000)); // items per request
+  const MEDIA_MAX_ITEMS = 10000; // per key: more steps than that make a slider no one can aim
+  const MEDIA_TABLE_ROWS = 200; // a table lays out in time proportional to its cells
+  const MEDIA_KINDS = ['image', 'histogram', 'table', 'text'];
+  const HEAT = [[226, 232, 255], [120, 146, 240], [53, 84, 209], [22, 34, 112]]; // colour ramp of the histogram heat map, light to dark
+
+  /** An element with a class and a text: logged strings (keys, captions, cells, texts) only ever go in as text. */
+  function make(tag, className, text) {
+    const e = document.createElement(tag);
+    if (className) e.className = className;
+    if (text !== undefined && text !== null) e.textContent = text;
+    return e;
+  }
+
+  const blobSources = new Map(); // blob address -> promise of an object URL
+  const tableFiles = new Map(); // blob address -> promise of {columns, data}
+
+  /** Where an <img> loads a file from: its address, or a fetched copy when reads need the key an <img> cannot send. */
+  function imageSource(url) {
+    if (!localStorage.getItem('tracker.apiKey')) return Promise.resolve(url);
+    if (!blobSources.has(url)) {
+      blobSources.set(url, request(url).then(r => r.blob()).then(b => URL.createObjectURL(b)).catch(error => { blobSources.delete(url); throw error; }));
+    }
+    return blobSources.get(url);
+  }
+
+  /** A table's file, fetched once: files are named by their hash, so they never change. */
+  function tableFile(url) {
+    if (!tableFiles.has(url)) tableFiles.set(url, request(url).then(r => r.json()).catch(error => { tableFiles.delete(url); throw error; }));
+    return tableFiles.get(url);
+  }
+
+  /** A canvas as wide as the page lays it out, at the device's pixel ratio, drawn on in CSS pixels. */
+  function surface(canvas, height) {
+    const ratio = window.devicePixelRatio || 1, width = Math.max(160, canvas.clientWidth);
+    canvas.style.height = `${height}px`;
+    canvas.width = Math.round(width * ratio);
+    canvas.height = Math.round(height * ratio);
+    const ctx = canvas.getContext('2d');
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    ctx.font = '11px system-ui, sans-serif';
+    ctx.textBaseline = 'middle';
+    return { ctx, width, height, ratio };
+  }
+
+  /** Axis labels: three significant digits are enough to read a range off, and keep the margin narrow. */
+  const tick = v => fmt(Number.isFinite(v) ? +v.toPrecision(3) : v);
+
+  function label(ctx, text, x, y, align) {
+    ctx.fillStyle = '#6b7385';
+    ctx.textAlign = align;
+    ctx.fillText(text, x, y);
+  }
+
+  function heatColour(t) {
+    const at = Math.min(1, Math.max(0, t)) * (HEAT.length - 1), i = Math.min(HEAT.length - 2, Math.floor(at)), f = at - i;
+    return HEAT[i].map((c, k) => Math.round(c + (HEAT[i + 1][k] - c) * f));
+  }
+
+  /** A histogram's counts spread over `rows` equal ranges of [lo, hi], each bin in proportion to its overlap. */
+  function rebin(bins, counts, lo, hi, rows) {
+    const out = new Float64Array(rows), scale = rows / (hi - lo);
+    for (let j = 0; j < counts.length; j++) {
+      const count = counts[j];
+      if (!(count > 0)) continue;
+      const a = (bins[j] - lo) * scale, b = (bins[j + 1] - lo) * scale;
+      if (!(b > a)) {
+        out[Math.min(rows - 1, Math.max(0, Math.floor(a)))] += count;
+        continue;
+      }
+      for (let r = Math.max(0, Math.floor(a)); r < Math.min(rows, Math.ceil(b)); r++) out[r] += (count * (Math.min(b, r + 1) - Math.max(a, r))) / (b - a);
+    }
+    return out;
+  }
+
+  /** The run's images, histograms, tables and texts: a panel per key, each with a slider over the steps it was logged at. */
+  class MediaSection {
+    constructor(gen, project, id, el) {
+      Object.assign(this, { gen, project, id, el, panels: new Map() });
+      this.base = `/projects/${enc(project)}/runs/${enc(id)}/media`;
+    }
+
+    /** New keys get a panel and keys with new items fetch them; `keys` is the key list when the caller has it. */
+    async load(keys = null) {
+      keys ??= await api(this.base);
+      if (this.gen !== generation) return;
+      const shown = keys.filter(k => MEDIA_PANELS[k.kind])
+        .sort((a, b) => MEDIA_KINDS.indexOf(a.kind) - MEDIA_KINDS.indexOf(b.kind) || a.key.localeCompare(b.key));
+      this.el.hidden = shown.length === 0;
+      this.el.dataset.keys = shown.length;
+      const grid = this.el.querySelector('.media-grid');
+      shown.forEach((info, i) => {
+        let panel = this.panels.get(info.key);
+        if (panel && panel.kind !== info.kind) panel.el.remove();
+        if (!panel || panel.kind !== info.kind) this.panels.set(info.key, (panel = new MEDIA_PANELS[info.kind](this, info.key)));
+        // Moved only when out of place: moving a panel would take the focus off its slider.
+        if (grid.children[i] !== panel.el) grid.insertBefore(panel.el, grid.children[i] ?? null);
+      });
+      await Promise.all(shown.map(info => this.panels.get(info.key).update(info)));
+    }
+  }
+
+  /** One media key: its items in step order, fetched a page at a time, and a slider that picks the one to show. */
+  class MediaPanel {
+    constructor(section, key, kind) {
+      Object.assign(this, { section, key, kind, items: [], selected: -1, known: '' });
+      this.el = make('div', 'media-panel');
+      this.el.dataset.key = key;
+      this.el.dataset.kind = kind;
+      const head = make('div', 'chart-head'), title = make('h3', null, key);
+      title.title = key;
+      head.append(title, make('span', 'media-kind', kind));
+      this.body = make('div', 'media-body');
+      this.problem = make('p', 'error');
+      this.problem.hidden = true;
+      this.slider = make('input', 'media-slider');
+      Object.assign(this.slider, { type: 'range', min: '0', max: '0', step: '1', value: '0', hidden: true });
+      this.slider.setAttribute('aria-label', `step of ${key}`);
+      this.stepLabel = make('span', 'media-step');
+      const controls = make('div', 'media-controls');
+      controls.append(this.slider, this.stepLabel);
+      this.note = make('p', 'hint media-note');
+      this.note.hidden = true;
+      this.el.append(head, this.body, this.problem, controls, this.note);
+      this.slider.addEventListener('input', () => this.select(Number(this.slider.value)));
+    }
+
+    /** Fetches what the key list says is new; keeps the item shown, or follows the newest when the newest was shown. */
+    async update(info) {
+      const known = `${info.count}:${info.first_step}:${info.last_step}`;
+      if (known === this.known) return;
+      const following = this.selected < 0 || this.selected === this.items.length - 1;
+      const shownSeq = this.items[this.selected]?.seq;
+      let items;
+      try {
+        items = this.items.length >= MEDIA_MAX_ITEMS ? this.items : await this.fetchPages(this.items.at(-1)?.seq ?? 0, [...this.items]);
+        // Fewer than listed: an item came in below the newest step, behind the cursor. Read them all again.
+        if (items.length < Math.min(info.count, MEDIA_MAX_ITEMS)) items = await this.fetchPages(0, []);
+      } catch (error) {
+        this.fail(error);
+        return;
+      }
+      if (this.section.gen !== generation || items.length === 0) return;
+      this.items = items.slice(0, MEDIA_MAX_ITEMS);
+      this.known = known;
+      this.slider.max = String(this.items.length - 1);
+      this.slider.hidden = this.items.length < 2;
+      this.el.dataset.steps = this.items.length;
+      this.note.hidden = info.count <= this.items.length;
+      this.note.textContent = `Showing the first ${this.items.length} of ${info.count} steps.`;
+      this.itemsChanged();
+      const index = following ? -1 : this.items.findIndex(i => i.seq === shownSeq);
+      this.select(index < 0 ? this.items.length - 1 : index);
+    }
+
+    async fetchPages(after, items) {
+      for (;;) {
+        const page = await api(`${this.section.base}?key=${enc(this.key)}&after_seq=${after}&limit=${MEDIA_PAGE}`);
+        items.push(...page.items);
+        if (page.next_after_seq === null || page.next_after_seq === undefined || page.items.length === 0 || items.length >= MEDIA_MAX_ITEMS) return items;
+        after = page.next_after_seq;
+      }
+    }
+
+    select(index) {
+      const item = this.items[index];
+      if (!item) return;
+      this.selected = index;
+      this.slider.value = String(index);
+      this.stepLabel.textContent = this.items.length > 1 ? `step ${item.step} (${index + 1} of ${this.items.length})` : `step ${item.step}`;
+      this.el.dataset.step = item.step;
+      this.el.dataset.index = index;
+      this.problem.hidden = true;
+      Promise.resolve()
+        .then(() => this.show(item))
+        .catch(error => this.items[this.selected] === item && this.fail(error));
+    }
+
+    /** True while `item` is the one picked: answers for an item picked before arrive late. */
+    current(item) { return this.items[this.selected] === item && this.section.gen === generation; }
+
+    fail(error) {
+      this.problem.textContent = error.message;
+      this.problem.hidden = false;
+    }
+
+    itemsChanged() { /* kinds that summarise every step recompute here */ }
+  }
+
+  class ImagePanel extends MediaPanel {
+    constructor(section, key) {
+      super(section, key, 'image');
+      this.frame = make('div', 'media-frame');
+      this.img = make('img', 'media-image');
+      this.missing = make('p', 'media-missing', 'file not uploaded');
+      this.caption = make('p', 'media-caption');
+      this.frame.append(this.img, this.missing);
+      this.body.append(this.frame, this.caption);
+      this.img.addEventListener('load', () => this.fit());
+      this.img.addEventListener('error', () => this.img.getAttribute('src') && this.fail(new Error('The image could not be loaded.')));
+      new ResizeObserver(() => this.fit()).observe(this.frame);
+    }
+
+    async show(item) {
+      const m = item.media, missing = m.available === false;
+      this.caption.textContent = m.caption ?? '';
+      this.caption.hidden = !m.caption;
+      this.missing.hidden = !missing;
+      this.img.hidden = missing;
+      if (missing) {
+        this.img.removeAttribute('src');
+        return;
+      }
+      const src = await imageSource(m.url);
+      if (!this.current(item)) return;
+      this.img.style.aspectRatio = m.width > 0 && m.height > 0 ? `${m.width} / ${m.height}` : '';
+      this.img.alt = m.caption || `${this.key} at step ${item.step}`;
+      if (this.img.getAttribute('src') !== src) this.img.src = src;
+      this.fit();
+    }
+
+    /** Images narrower than the panel are scaled up with hard pixel edges: at that size the pixels are the content. */
+    fit() {
+      const width = this.items[this.selected]?.media.width || this.img.naturalWidth;
+      this.img.classList.toggle('pixelated', width > 0 && width < this.frame.clientWidth);
+    }
+  }
+
+  /** Every step's histogram as a column of a heat map (TensorBoard's distributions), and the picked step's as bars. */
+  class HistogramPanel extends MediaPanel {
+    static PAD = { left: 58, right: 10, top: 8, bottom: 20 };
+
+    constructor(section, key) {
+      super(section, key, 'histogram');
+      this.heat = make('canvas', 'media-heatmap');
+      this.bars = make('canvas', 'media-bars');
+      this.readout = make('div', 'readout media-readout');
+      this.summary = make('span', 'media-summary');
+      this.hover = make('span', 'media-hover');
+      this.readout.append(this.summary, this.hover);
+      this.body.append(this.heat, this.bars, this.readout);
+      this.heat.title = 'Click to pick a step';
+      let width = 0;
+      new ResizeObserver(() => {
+        if (this.body.clientWidth === width) return;
+        width = this.body.clientWidth;
+        if (this.items[this.selected]) this.show(this.items[this.selected]);
+      }).observe(this.body);
+      this.heat.addEventListener('click', e => this.select(this.itemAt(e.offsetX)));
+      this.heat.addEventListener('mousemove', e => this.hoverHeat(e.offsetX, e.offsetY));
+      this.bars.addEventListener('mousemove', e => this.hoverBars(e.offsetX));
+      for (const canvas of [this.heat, this.bars]) canvas.addEventListener('mouseleave', () => { this.hover.textContent = ''; });
+    }
+
+    /** The common value grid: from the lowest edge of any step to the highest, each step re-binned onto it. */
+    itemsChanged() {
+      const items = this.items;
+      let lo = Math.min(...items.map(i => i.media.bins[0])), hi = Math.max(...items.map(i => i.media.bins.at(-1)));
+      if (!Number.isFinite(lo) || !Number.isFinite(hi)) [lo, hi] = [0, 1];
+      if (!(hi > lo)) [lo, hi] = [lo - 0.5, hi + 0.5];
+      this.lo = lo;
+      this.hi = hi;
+      this.rows = Math.min(128, Math.max(32, ...items.map(i => i.media.counts.length)));
+      this.grid = items.map(i => rebin(i.media.bins, i.media.counts, lo, hi, this.rows));
+      this.peaks = this.grid.map(g => Math.max(...g));
+      this.heatImage = null;
+      const steps = items.map(i => i.step), n = steps.length;
+      const gap = n > 1 ? (steps[n - 1] - steps[0]) / (n - 1) || 1 : 1;
+      this.x0 = steps[0] - gap / 2;
+      this.x1 = steps[n - 1] + gap / 2;
+      this.heat.dataset.steps = n;
+      this.heat.dataset.min = lo;
+      this.heat.dataset.max = hi;
+    }
+
+    plot(width, height) {
+      const p = HistogramPanel.PAD;
+      return { left: p.left, top: p.top, w: width - p.left - p.right, h: height - p.top - p.bottom };
+    }
+
+    /** Item i's column on a plot `w` wide: halfway to its neighbours, so unevenly spaced steps keep their place. */
+    column(i, w) {
+      const items = this.items, x = s => ((s - this.x0) / (this.x1 - this.x0)) * w;
+      const a = i === 0 ? 0 : x((items[i - 1].step + items[i].step) / 2), b = i === items.length - 1 ? w : x((items[i].step + items[i + 1].step) / 2);
+      return [a, b];
+    }
+
+    itemAt(offsetX) {
+      const { left, w } = this.plot(this.heat.clientWidth, 0);
+      const step = this.x0 + ((offsetX - left) / w) * (this.x1 - this.x0);
+      let lo = 0, hi = this.items.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (this.items[mid].step < step) lo = mid + 1; else hi = mid;
+      }
+      return lo > 0 && step - this.items[lo - 1].step < this.items[lo].step - step ? lo - 1 : lo;
+    }
+
+    /** The heat map at device resolution across, one pixel row per grid row: each column its step's counts over that step's fullest row. */
+    buildHeatImage(w) {
+      const rows = this.rows, shade = new Float32Array(w * rows);
+      this.items.forEach((_, i) => {
+        const [a, b] = this.column(i, w), g = this.grid[i], peak = this.peaks[i];
+        if (!(peak > 0)) return;
+        for (let px = Math.max(0, Math.floor(a)); px < Math.min(w, Math.max(Math.floor(a) + 1, Math.floor(b))); px++) {
+          for (let r = 0; r < rows; r++) shade[r * w + px] = Math.max(shade[r * w + px], g[r] / peak);
+        }
+      });
+      const image = new ImageData(w, rows);
+      for (let r = 0; r < rows; r++) {
+        for (let px = 0; px < w; px++) {
+          const t = shade[r * w + px];
+          if (t <= 0) continue;
+          const at = ((rows - 1 - r) * w + px) * 4, [cr, cg, cb] = heatColour(t);
+          image.data.set([cr, cg, cb, 255], at);
+        }
+      }
+      const canvas = document.createElement('canvas');
+      canvas.width = w;
+      canvas.height = rows;
+      canvas.getContext('2d').putImageData(image, 0, 0);
+      return canvas;
+    }
+
+    show(item) {
+      this.drawHeat();
+      this.drawBars(item.media);
+      const m = item.media, values = m.counts.reduce((sum, c) => sum + c, 0);
+      this.summary.textContent = [`step ${item.step}: ${values} values in [${fmt(m.bins[0])}, ${fmt(m.bins.at(-1))}]`,
+        m.nan ? `NaN ${m.nan}` : '', m.inf ? `±inf ${m.inf}` : ''].filter(Boolean).join(' · ');
+    }
+
+    drawHeat() {
+      const { ctx, width, height, ratio } = surface(this.heat, 170);
+      const { left, top, w, h } = this.plot(width, height), items = this.items, n = items.length;
+      const pixels = Math.max(1, Math.round(w * ratio));
+      if (this.heatImage?.width !== pixels) this.heatImage = this.buildHeatImage(pixels);
+      ctx.fillStyle = '#fafbfc';
+      ctx.fillRect(left, top, w, h);
+      ctx.imageSmoothingEnabled = false;
+      ctx.drawImage(this.heatImage, left, top, w, h);
+      ctx.strokeStyle = '#e3e6ec';
+      ctx.strokeRect(left + 0.5, top + 0.5, w - 1, h - 1);
+      const [a, b] = this.column(this.selected, w);
+      ctx.strokeStyle = '#e4572e';
+      ctx.lineWidth = 1.5;
+      ctx.strokeRect(left + a + 0.75, top + 0.75, Math.max(1.5, b - a - 1.5), h - 1.5);
+      ctx.lineWidth = 1;
+      label(ctx, tick(this.hi), left - 6, top + 5, 'right');
+      label(ctx, tick((this.lo + this.hi) / 2), left - 6, top + h / 2, 'right');
+      label(ctx, tick(this.lo), left - 6, top + h - 5, 'right');
+      label(ctx, `step ${items[0].step}`, left, height - 8, 'left');
+      if (n > 1) label(ctx, `step ${items[n - 1].step}`, left + w, height - 8, 'right');
+    }
+
+    /** The picked step's histogram on its own range, so a narrow one still shows its shape. */
+    drawBars(m) {
+      const { ctx, width, height } = surface(this.bars, 90);
+      const { left, top, w, h } = this.plot(width, height), lo = m.bins[0], hi = m.bins.at(-1);
+      const most = Math.max(0, ...m.counts), x = v => left + (hi > lo ? ((v - lo) / (hi - lo)) * w : w / 2);
+      this.bars.dataset.step = this.items[this.selected].step;
+      this.bars.dataset.counts = m.counts.join(',');
+      ctx.fillStyle = '#3554d1';
+      m.counts.forEach((count, j) => {
+        if (!(count > 0)) return;
+        const a = x(m.bins[j]), b = x(m.bins[j + 1]), bar = (count / most) * h;
+        ctx.fillRect(a, top + h - bar, Math.max(1, b - a - (b - a > 3 ? 1 : 0)), bar);
+      });
+      ctx.fillStyle = '#c8cdd8';
+      ctx.fillRect(left, top + h, w, 1);
+      label(ctx, most > 0 ? fmt(most) : 'no finite values', left - 6, top + 5, 'right');
+      label(ctx, '0', left - 6, top + h - 3, 'right');
+      label(ctx, tick(lo), left, height - 8, 'left');
+      label(ctx, tick(hi), left + w, height - 8, 'right');
+    }
+
+    hoverHeat(offsetX, offsetY) {
+      const { top, h } = this.plot(this.heat.clientWidth, 170), i = this.itemAt(offsetX);
+      const r = Math.min(this.rows - 1, Math.max(0, Math.floor(((top + h - offsetY) / h) * this.rows))), size = (this.hi - this.lo) / this.rows;
+      this.hover.textContent = `step ${this.items[i].step}, ${fmt(this.lo + r * size)} to ${fmt(this.lo + (r + 1) * size)}: about ${fmt(+this.grid[i][r].toPrecision(3))}`;
+    }
+
+    hoverBars(offsetX) {
+      const m = this.items[this.selected]?.media;
+      if (!m) return;
+      const { left, w } = this.plot(this.bars.clientWidth, 0), lo = m.bins[0], hi = m.bins.at(-1);
+      const v = lo + ((offsetX - left) / w) * (hi - lo);
+      const j = m.bins.findIndex((edge, k) => k < m.counts.length && v >= edge && (v < m.bins[k + 1] || k === m.counts.length - 1));
+      this.hover.textContent = j < 0 || v > hi ? '' : `[${fmt(m.bins[j])}, ${fmt(m.bins[j + 1])}${j === m.counts.length - 1 ? ']' : ')'}: ${m.counts[j]}`;
+    }
+  }
+
+  class TablePanel extends MediaPanel {
+    constructor(section, key) {
+      super(section, key, 'table');
+      this.missing = make('p', 'media-missing', 'file not uploaded');
+      this.wrap = make('div', 'table-wrap media-table-wrap');
+      this.rowsNote = make('p', 'hint media-rows');
+      this.body.append(this.missing, this.wrap, this.rowsNote);
+    }
+
+    async show(item) {
+      const missing = item.media.available === false;
+      this.missing.hidden = !missing;
+      this.wrap.hidden = missing;
+      this.rowsNote.hidden = missing;
+      if (missing) return;
+      const file = await tableFile(item.media.url);
+      if (!this.current(item)) return;
+      const columns = file.columns ?? item.media.columns ?? [], data = file.data ?? [];
+      const table = make('table'), head = make('tr'), body = make('tbody');
+      const numeric = columns.map((_, k) => typeof num(data.find(row => row[k] !== null && row[k] !== undefined)?.[k]) === 'number');
+      head.append(...columns.map((c, k) => make('th', numeric[k] ? 'num' : null, c)));
+      for (const row of data.slice(0, MEDIA_TABLE_ROWS)) {
+        const tr = make('tr');
+        tr.append(...row.map(v => make('td', typeof num(v) === 'number' ? 'num' : null, fmt(v))));
+        body.append(tr);
+      }
+      table.append(make('thead'), body);
+      table.tHead.append(head);
+      this.wrap.replaceChildren(table);
+      this.rowsNote.textContent = data.length > MEDIA_TABLE_ROWS ? `The first ${MEDIA_TABLE_ROWS} of ${data.length} rows.` : `${data.length} row${data.length === 1 ? '' : 's'}`;
+    }
+  }
+
+  class TextPanel extends MediaPanel {
+    constructor(section, key) {
+      super(section, key, 'text');
+      this.pre = make('pre', 'media-text');
+      this.body.append(this.pre);
+    }
+
+    show(item) { this.pre.textContent = item.media.text ?? ''; }
+  }
+
+  const MEDIA_PANELS = { image: ImagePanel, histogram: HistogramPanel, table: TablePanel, text: TextPanel };
 
   /** Exponential moving average with TensorBoard's debiasing, skipping gaps. */
   function smooth(values, weight) {

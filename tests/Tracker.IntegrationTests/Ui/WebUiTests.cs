@@ -1,5 +1,8 @@
 using System.Globalization;
+using System.Net;
 using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Microsoft.Playwright;
@@ -20,6 +23,11 @@ public sealed class WebUiTests
 {
     private const string Project = "webui";
     private const string LiveProject = "webui-live";
+    private const string MediaProject = "webui-media";
+    private const string NotBold = "<b>not bold</b>\n  <script>alert(1)</script> stays text";
+    private const int ImageWidth = 32;
+    private const int ImageHeight = 16;
+    private const int TableRows = 250;
     private static readonly TimeSpan LiveTimeout = TimeSpan.FromSeconds(15);
 
     private ServerProcess _server = null!;
@@ -29,6 +37,7 @@ public sealed class WebUiTests
     private string _alpha = string.Empty;
     private string _beta = string.Empty;
     private string _gamma = string.Empty;
+    private string _media = string.Empty;
 
     [OneTimeSetUp]
     public async Task StartAsync()
@@ -48,6 +57,7 @@ public sealed class WebUiTests
         }
 
         await WaitForPointsAsync(LiveProject, _live.Id, "train/loss", 50);
+        _media = await LogMediaRunAsync();
         _browser = await Browser.LaunchAsync(_server.BaseUrl);
     }
 
@@ -326,6 +336,177 @@ public sealed class WebUiTests
     }
 
     [Test]
+    public async Task RunPage_ImageMedia_PagedInFull_ShowsTheLastStep_SliderAndArrowKeysShowEachStepsImageAndCaption()
+    {
+        // Three items a request: the four steps take two pages.
+        var page = await _browser.OpenAsync($"/?media_page=3#/projects/{MediaProject}/runs/{_media}");
+        var panel = MediaPanel(page, "samples");
+        var image = panel.Locator("img.media-image");
+        await Expect(panel).ToHaveAttributeAsync("data-steps", "4");
+        await Expect(panel).ToHaveAttributeAsync("data-step", "9");
+        await Expect(panel.Locator(".media-step")).ToHaveTextAsync(new Regex(@"^step 9\b"));
+        await Expect(panel.Locator(".media-caption")).ToHaveTextAsync(Caption(9));
+        await ExpectEventuallyAsync(() => image.EvaluateAsync<int>("img => img.complete ? img.naturalWidth : 0"), Is.EqualTo(ImageWidth), "the image decoded");
+        await ExpectEventuallyAsync(() => PixelAsync(image), Is.EqualTo(Colour(9)), "the colour logged at step 9");
+        await Expect(image).ToHaveClassAsync(new Regex(@"\bpixelated\b"));
+        Assert.That(await image.EvaluateAsync<double>("img => img.getBoundingClientRect().width"), Is.GreaterThan(ImageWidth * 4), "scaled up to the panel");
+        await Browser.SaveScreenshotAsync(page, "run-page-media");
+
+        await panel.Locator("input.media-slider").FillAsync("0");
+        await Expect(panel).ToHaveAttributeAsync("data-step", "0");
+        await Expect(panel.Locator(".media-step")).ToHaveTextAsync(new Regex(@"^step 0\b"));
+        await Expect(panel.Locator(".media-caption")).ToHaveTextAsync(Caption(0));
+        await ExpectEventuallyAsync(() => PixelAsync(image), Is.EqualTo(Colour(0)), "the colour logged at step 0");
+
+        await panel.Locator("input.media-slider").PressAsync("ArrowRight");
+        await Expect(panel).ToHaveAttributeAsync("data-step", "3");
+        await Expect(panel.Locator(".media-caption")).ToHaveTextAsync(Caption(3));
+        await ExpectEventuallyAsync(() => PixelAsync(image), Is.EqualTo(Colour(3)), "the colour logged at step 3");
+        await panel.Locator("input.media-slider").PressAsync("End");
+        await Expect(panel).ToHaveAttributeAsync("data-step", "9");
+    }
+
+    [Test]
+    public async Task RunPage_HistogramMedia_HeatMapOverEveryStep_SliderShowsThatStepsCountsAndNaN()
+    {
+        var page = await _browser.OpenAsync($"/#/projects/{MediaProject}/runs/{_media}");
+        var panel = MediaPanel(page, "weights");
+        var heat = panel.Locator("canvas.media-heatmap");
+        var bars = panel.Locator("canvas.media-bars");
+        var expected = Enumerable.Range(0, 10).Select(step => Histogram.FromValues(Weights(step), bins: 24)).ToList();
+        await Expect(panel).ToHaveAttributeAsync("data-steps", "10");
+        await Expect(heat).ToHaveAttributeAsync("data-steps", "10");
+        Assert.That(await NumberAttributeAsync(heat, "data-min"), Is.EqualTo(expected.Min(h => h.Edges[0])).Within(1e-9), "the lowest edge of any step");
+        Assert.That(await NumberAttributeAsync(heat, "data-max"), Is.EqualTo(expected.Max(h => h.Edges[^1])).Within(1e-9), "the highest edge of any step");
+
+        // The values drift upwards with the steps: the late steps fill the top right, the early ones the bottom left.
+        var quadrants = await heat.EvaluateAsync<int[]>(@"canvas => {
+            const { width, height } = canvas, data = canvas.getContext('2d').getImageData(0, 0, width, height).data, counts = [0, 0, 0, 0];
+            for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
+              const i = (y * width + x) * 4;
+              if (data[i + 3] > 0 && data[i + 2] - data[i] > 60) counts[(y < height / 2 ? 0 : 2) + (x < width / 2 ? 0 : 1)]++;
+            }
+            return counts;
+          }");
+        Assert.That(quadrants.Sum(), Is.GreaterThan(1000), $"heat-map pixels (top left, top right, bottom left, bottom right: {string.Join(", ", quadrants)})");
+        Assert.That(quadrants[1], Is.GreaterThan(quadrants[0]), "more high values at the late steps");
+        Assert.That(quadrants[2], Is.GreaterThan(quadrants[3]), "more low values at the early steps");
+
+        var summary = panel.Locator(".media-summary");
+        await Expect(bars).ToHaveAttributeAsync("data-step", "9");
+        await Expect(bars).ToHaveAttributeAsync("data-counts", string.Join(',', expected[9].Counts));
+        await Expect(summary).ToContainTextAsync($"step 9: {expected[9].Counts.Sum()} values");
+        await Expect(summary).ToContainTextAsync("NaN 2");
+        await Expect(summary).ToContainTextAsync("±inf 1");
+        await Browser.SaveScreenshotAsync(page, "run-page-media-histogram");
+
+        await panel.Locator("input.media-slider").FillAsync("0");
+        await Expect(bars).ToHaveAttributeAsync("data-step", "0");
+        await Expect(bars).ToHaveAttributeAsync("data-counts", string.Join(',', expected[0].Counts));
+        await Expect(summary).ToContainTextAsync($"step 0: {expected[0].Counts.Sum()} values");
+        await Expect(summary).Not.ToContainTextAsync("NaN");
+
+        var box = (await bars.BoundingBoxAsync())!;
+        await bars.HoverAsync(new LocatorHoverOptions { Position = new Position { X = box.Width * 0.6f, Y = box.Height / 2 } });
+        await Expect(panel.Locator(".media-hover")).ToHaveTextAsync(new Regex(@"^\[-?[\d.e+-]+, -?[\d.e+-]+[)\]]: \d+$"));
+    }
+
+    [Test]
+    public async Task RunPage_TableMedia_RendersCellsAsText_AtMostTwoHundredRows_SliderPicksTheOtherStep()
+    {
+        var page = await _browser.OpenAsync($"/#/projects/{MediaProject}/runs/{_media}");
+        var panel = MediaPanel(page, "predictions");
+        var rows = panel.Locator("table tbody tr");
+        await Expect(panel).ToHaveAttributeAsync("data-step", "9");
+        await Expect(rows).ToHaveCountAsync(200);
+        Assert.That(await panel.Locator("table thead th").AllTextContentsAsync(), Is.EqualTo(new[] { "id", "label", "score" }));
+        await Expect(panel.Locator(".media-rows")).ToHaveTextAsync($"The first 200 of {TableRows} rows.");
+        await Expect(rows.Nth(1).Locator("td")).ToHaveTextAsync(["1", "<i>dog</i>", "NaN"]);
+        await Expect(rows.Nth(2).Locator("td")).ToHaveTextAsync(["2", "cat", "0.5"]);
+        await Expect(panel.Locator("table i")).ToHaveCountAsync(0);
+        await panel.ScrollIntoViewIfNeededAsync();
+        await Browser.SaveScreenshotAsync(page, "run-page-media-table");
+
+        await panel.Locator("input.media-slider").FillAsync("0");
+        await Expect(panel).ToHaveAttributeAsync("data-step", "4");
+        await Expect(rows).ToHaveCountAsync(3);
+        await Expect(panel.Locator(".media-rows")).ToHaveTextAsync("3 rows");
+    }
+
+    [Test]
+    public async Task RunPage_TextMedia_ShowsTheTextLiterally_SliderPicksTheOtherStep()
+    {
+        var page = await _browser.OpenAsync($"/#/projects/{MediaProject}/runs/{_media}");
+        var panel = MediaPanel(page, "notes");
+        var text = panel.Locator("pre.media-text");
+        await Expect(panel).ToHaveAttributeAsync("data-step", "9");
+        Assert.That(await text.EvaluateAsync<string>("pre => pre.textContent"), Is.EqualTo(NotBold).Using(StringComparer.Ordinal));
+        Assert.That(await text.EvaluateAsync<string>("pre => getComputedStyle(pre).whiteSpace"), Is.EqualTo("pre-wrap"));
+        await Expect(panel.Locator("b, script")).ToHaveCountAsync(0);
+
+        await panel.Locator("input.media-slider").FillAsync("0");
+        await Expect(panel).ToHaveAttributeAsync("data-step", "2");
+        await Expect(text).ToHaveTextAsync("first note");
+    }
+
+    [Test]
+    public async Task RunPage_MediaFileNeverUploaded_SaysSoInsteadOfABrokenImageOrTable()
+    {
+        var runId = await PostRunWithoutFilesAsync();
+
+        var page = await _browser.OpenAsync($"/#/projects/{MediaProject}/runs/{runId}");
+        foreach (var key in new[] { "sketch", "scores" })
+        {
+            var panel = MediaPanel(page, key);
+            await Expect(panel).ToHaveAttributeAsync("data-step", "5");
+            await Expect(panel.Locator(".media-missing")).ToBeVisibleAsync();
+            await Expect(panel.Locator(".media-missing")).ToHaveTextAsync("file not uploaded");
+        }
+
+        await Expect(MediaPanel(page, "sketch").Locator("img.media-image")).ToBeHiddenAsync();
+        Assert.That(await MediaPanel(page, "sketch").Locator("img.media-image").GetAttributeAsync("src"), Is.Null, "no request for a file the server lacks");
+        await Expect(MediaPanel(page, "scores").Locator("table")).ToHaveCountAsync(0);
+        await Browser.SaveScreenshotAsync(page, "run-page-media-missing");
+    }
+
+    [Test]
+    public async Task RunPage_RunningRunLogsMedia_PanelFollowsTheNewestStep_UnlessTheUserPickedAnother()
+    {
+        var options = Options(MediaProject, "media-live", new { kind = "live" }, []);
+        options.SystemMetricsInterval = null; // a new metric lays the page out again; this test watches one layout
+        var run = Run.Init(options);
+        await using var _ = run;
+        run.Log("samples", SolidImage(0), step: 0);
+        run.Log("samples", SolidImage(1), step: 1);
+        await WaitForMediaAsync(run.Id, "samples", 2);
+
+        var page = await _browser.OpenAsync($"/?poll=300#/projects/{MediaProject}/runs/{run.Id}");
+        var panel = MediaPanel(page, "samples");
+        var image = panel.Locator("img.media-image");
+        await Expect(panel).ToHaveAttributeAsync("data-steps", "2");
+        await Expect(panel).ToHaveAttributeAsync("data-step", "1");
+        await page.EvaluateAsync("() => { window.__sameDocument = true; }");
+
+        run.Log("samples", SolidImage(2), step: 2);
+        await Expect(panel).ToHaveAttributeAsync("data-steps", "3", new LocatorAssertionsToHaveAttributeOptions { Timeout = (float)LiveTimeout.TotalMilliseconds });
+        await Expect(panel).ToHaveAttributeAsync("data-step", "2");
+        await ExpectEventuallyAsync(() => PixelAsync(image), Is.EqualTo(Colour(2)), "the newest image, followed");
+
+        await panel.Locator("input.media-slider").FillAsync("0");
+        await Expect(panel).ToHaveAttributeAsync("data-step", "0");
+        run.Log("samples", SolidImage(3), step: 3);
+        run.Log("notes", new Text("appeared while open"), step: 3);
+        await Expect(panel).ToHaveAttributeAsync("data-steps", "4", new LocatorAssertionsToHaveAttributeOptions { Timeout = (float)LiveTimeout.TotalMilliseconds });
+        await Expect(MediaPanel(page, "notes").Locator("pre.media-text")).ToHaveTextAsync("appeared while open", new LocatorAssertionsToHaveTextOptions { Timeout = (float)LiveTimeout.TotalMilliseconds });
+        await Expect(panel).ToHaveAttributeAsync("data-step", "0");
+        await Expect(panel.Locator("input.media-slider")).ToHaveValueAsync("0");
+        await ExpectEventuallyAsync(() => PixelAsync(image), Is.EqualTo(Colour(0)), "the picked image, kept");
+        Assert.That(await page.EvaluateAsync<bool>("() => window.__sameDocument === true"), Is.True, "the page was reloaded");
+        await Browser.SaveScreenshotAsync(page, "live-media");
+        await run.FinishAsync();
+    }
+
+    [Test]
     public async Task Chart_CsvDownload_HeaderNamesMetric_RowsMatchPoints()
     {
         var page = await _browser.OpenAsync($"/#/projects/{Project}/runs/{_alpha}");
@@ -383,6 +564,129 @@ public sealed class WebUiTests
         page.Locator($"table#runs tbody tr[data-run-id=\"{runId}\"] td[data-col=\"{column}\"]");
 
     private static ILocator Chart(IPage page, string key) => page.Locator($"div.chart[data-key=\"{key}\"]");
+
+    private static ILocator MediaPanel(IPage page, string key) => page.Locator($"#run-media div.media-panel[data-key=\"{key}\"]");
+
+    /// <summary>The middle pixel of an image as the browser decoded it, drawn onto a canvas; empty until it has loaded.</summary>
+    private static Task<int[]> PixelAsync(ILocator image) => image.EvaluateAsync<int[]>(@"img => {
+        if (!img.complete || img.naturalWidth === 0) return [];
+        const canvas = document.createElement('canvas');
+        canvas.width = img.naturalWidth;
+        canvas.height = img.naturalHeight;
+        const ctx = canvas.getContext('2d');
+        ctx.drawImage(img, 0, 0);
+        return [...ctx.getImageData(canvas.width >> 1, canvas.height >> 1, 1, 1).data.slice(0, 3)];
+      }");
+
+    private static async Task<double> NumberAttributeAsync(ILocator locator, string name) =>
+        double.Parse((await locator.GetAttributeAsync(name))!, NumberStyles.Float, CultureInfo.InvariantCulture);
+
+    /// <summary>A colour per step, each channel far from the others' so no two steps look alike.</summary>
+    private static int[] Colour(int step) => step switch
+    {
+        0 => [220, 40, 40],
+        1 => [240, 140, 30],
+        2 => [20, 160, 160],
+        3 => [40, 170, 80],
+        6 => [40, 90, 220],
+        9 => [240, 190, 30],
+        _ => [120, 120, 120],
+    };
+
+    private static string Caption(int step) => $"solid {string.Join('-', Colour(step))} at step {step}";
+
+    private static Image SolidImage(int step)
+    {
+        var colour = Colour(step);
+        var pixels = new byte[ImageWidth * ImageHeight * 3];
+        for (var i = 0; i < pixels.Length; i++)
+        {
+            pixels[i] = (byte)colour[i % 3];
+        }
+
+        return Image.FromPixels(pixels, ImageWidth, ImageHeight, 3, Caption(step));
+    }
+
+    /// <summary>400 values around step / 2, wider as the steps go on; the last step adds two NaN and an infinity.</summary>
+    private static double[] Weights(int step)
+    {
+        var random = new Random(42 + step);
+        var values = Enumerable.Range(0, 400).Select(_ =>
+            (step * 0.5) + ((1 + (step * 0.05)) * Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble())));
+        return step == 9 ? [.. values, double.NaN, double.NaN, double.PositiveInfinity] : [.. values];
+    }
+
+    private static Table Predictions(int rows) => new(["id", "label", "score"],
+        Enumerable.Range(0, rows).Select(i => (IReadOnlyList<object?>)[i, i % 2 == 0 ? "cat" : "<i>dog</i>", i == 1 ? double.NaN : i * 0.25]));
+
+    /// <summary>
+    /// Images at steps 0, 3, 6 and 9; a histogram at every step 0-9; tables of 3 rows at step 4 and
+    /// 250 at step 9; texts at steps 2 and 9; a loss to chart beside them.
+    /// </summary>
+    private async Task<string> LogMediaRunAsync()
+    {
+        var run = Run.Init(Options(MediaProject, "media", new { kind = "media" }, []));
+        for (var step = 0; step < 10; step++)
+        {
+            var values = new Dictionary<string, object?> { ["loss"] = Loss(step, 10), ["weights"] = Histogram.FromValues(Weights(step), bins: 24) };
+            if (step % 3 == 0)
+            {
+                values["samples"] = SolidImage(step);
+            }
+
+            if (step is 2 or 9)
+            {
+                values["notes"] = new Text(step == 2 ? "first note" : NotBold);
+            }
+
+            if (step is 4 or 9)
+            {
+                values["predictions"] = Predictions(step == 4 ? 3 : TableRows);
+            }
+
+            run.Log(values, step: step);
+        }
+
+        await run.FinishAsync();
+        Assert.That(run.Statistics.LinesUnsynced, Is.Zero, "the media run reached the server");
+        return run.Id;
+    }
+
+    /// <summary>A run whose image and table records name files that were never uploaded, as a client that died in between leaves it.</summary>
+    private async Task<string> PostRunWithoutFilesAsync()
+    {
+        using var http = _server.Client();
+        var runId = $"nofiles{Guid.NewGuid():N}"[..16];
+        var runUrl = $"/api/v1/projects/{MediaProject}/runs/{runId}";
+        var upsert = await http.PutAsync(runUrl, new StringContent("{\"name\":\"no files\",\"state\":\"finished\"}", Encoding.UTF8, "application/json"));
+        Assert.That(upsert.StatusCode, Is.EqualTo(HttpStatusCode.OK), await upsert.Content.ReadAsStringAsync());
+        var image = Convert.ToHexStringLower(SHA256.HashData(Guid.NewGuid().ToByteArray()));
+        var table = Convert.ToHexStringLower(SHA256.HashData(Guid.NewGuid().ToByteArray()));
+        var records = string.Join('\n',
+            $"{{\"seq\":1,\"type\":\"media\",\"ts\":1795736598409,\"step\":5,\"key\":\"sketch\",\"media\":{{\"_type\":\"image\",\"sha256\":\"{image}\",\"path\":\"media/{image}.png\",\"format\":\"png\",\"width\":64,\"height\":64,\"bytes\":900}}}}",
+            $"{{\"seq\":2,\"type\":\"media\",\"ts\":1795736598409,\"step\":5,\"key\":\"scores\",\"media\":{{\"_type\":\"table\",\"sha256\":\"{table}\",\"path\":\"media/{table}.table.json\",\"bytes\":40,\"columns\":[\"a\"],\"rows\":2}}}}");
+        var posted = await http.PostAsync($"{runUrl}/records", new StringContent(records, Encoding.UTF8, "application/x-ndjson"));
+        Assert.That(posted.StatusCode, Is.EqualTo(HttpStatusCode.OK), await posted.Content.ReadAsStringAsync());
+        return runId;
+    }
+
+    private async Task WaitForMediaAsync(string runId, string key, int count)
+    {
+        using var http = _server.Client();
+        var deadline = DateTime.UtcNow + LiveTimeout;
+        while (true)
+        {
+            var response = await http.GetAsync($"/api/v1/projects/{MediaProject}/runs/{runId}/media");
+            if (response.IsSuccessStatusCode
+                && (await response.Content.ReadFromJsonAsync<JsonArray>())!.Any(m => (string?)m!["key"] == key && (long)m["count"]! >= count))
+            {
+                return;
+            }
+
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), $"{count} items of {key} did not reach the server");
+            await Task.Delay(100);
+        }
+    }
 
     private static Task<string[]> RunIdsAsync(IPage page) =>
         RunRows(page).EvaluateAllAsync<string[]>("rows => rows.map(r => r.dataset.runId)");
