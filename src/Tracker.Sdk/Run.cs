@@ -512,15 +512,9 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
 
     private async Task FinishAfterMediaAsync(int exitCode, string state, string? error)
     {
-        Task media;
-        lock (_sync)
-        {
-            media = Task.WhenAll([.. _mediaWrites]);
-        }
-
         try
         {
-            await media.WaitAsync(_options.FinishTimeout, _time).ConfigureAwait(false);
+            await MediaFilesWritten().WaitAsync(_options.FinishTimeout, _time).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
@@ -632,7 +626,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
 
         if (value is Media media)
         {
-            if (!media.HasFile && !IsDisabled)
+            if (!media.HasFile)
             {
                 media.Materialize(MediaDirectory); // its JSON, now: a call logs all its values or none
             }

@@ -236,19 +236,13 @@ internal static class ReadEndpoints
     /// <summary>The run's captured console lines after <c>after_seq</c>, oldest first, a page at a time.</summary>
     private static async Task<IResult> OutputAsync(string project, string runId, HttpContext context, SqlRunStore store, CancellationToken cancellationToken)
     {
-        var query = context.Request.Query;
-        if (!TryLong(query["after_seq"], out var afterSeq))
+        var (run, afterSeq, limit, problem) = await PageAsync(project, runId, context, store, cancellationToken);
+        if (problem is not null)
         {
-            return Problems.Create(HttpStatusCode.BadRequest, "Invalid after_seq", "after_seq must be an integer.", "after_seq");
+            return problem;
         }
 
-        var limit = int.TryParse(query["limit"], CultureInfo.InvariantCulture, out var l) ? Math.Clamp(l, 1, 10_000) : 1_000;
-        if (await store.GetRunAsync(project, runId, cancellationToken) is not { } run)
-        {
-            return NotFound(project, runId);
-        }
-
-        var lines = await store.ReadOutputAsync(run.Pk, afterSeq ?? 0, limit, cancellationToken);
+        var lines = await store.ReadOutputAsync(run!.Pk, afterSeq, limit, cancellationToken);
         return Results.Ok(new
         {
             lines = lines.Select(x => new { seq = x.Seq, ts = x.Time, stream = x.Stream, line = x.Line }),
@@ -262,25 +256,19 @@ internal static class ReadEndpoints
     /// </summary>
     private static async Task<IResult> MediaAsync(string project, string runId, HttpContext context, SqlRunStore store, CancellationToken cancellationToken)
     {
-        var query = context.Request.Query;
-        if (!TryLong(query["after_seq"], out var afterSeq))
+        var (run, afterSeq, limit, problem) = await PageAsync(project, runId, context, store, cancellationToken);
+        if (problem is not null)
         {
-            return Problems.Create(HttpStatusCode.BadRequest, "Invalid after_seq", "after_seq must be an integer.", "after_seq");
+            return problem;
         }
 
-        var limit = int.TryParse(query["limit"], CultureInfo.InvariantCulture, out var l) ? Math.Clamp(l, 1, 10_000) : 1_000;
-        if (await store.GetRunAsync(project, runId, cancellationToken) is not { } run)
+        if (context.Request.Query["key"].ToString() is not { Length: > 0 } key)
         {
-            return NotFound(project, runId);
-        }
-
-        if (query["key"].ToString() is not { Length: > 0 } key)
-        {
-            var keys = await store.ListMediaKeysAsync(run.Pk, cancellationToken);
+            var keys = await store.ListMediaKeysAsync(run!.Pk, cancellationToken);
             return Results.Ok(keys.Select(k => new { key = k.Key, kind = k.Kind, count = k.Count, first_step = k.FirstStep, last_step = k.LastStep }));
         }
 
-        var items = await store.ReadMediaAsync(run.Project, run.Pk, key, afterSeq ?? 0, limit, cancellationToken);
+        var items = await store.ReadMediaAsync(run!.Project, run.Pk, key, afterSeq, limit, cancellationToken);
         return Results.Ok(new
         {
             key,
@@ -328,6 +316,20 @@ internal static class ReadEndpoints
         }
 
         return media;
+    }
+
+    /// <summary>What paged reads after a sequence number share: the run, <c>after_seq</c> and <c>limit</c> (1 to 10,000, default 1,000).</summary>
+    private static async Task<(StoredRun? Run, long AfterSeq, int Limit, IResult? Problem)> PageAsync(string project, string runId, HttpContext context, SqlRunStore store, CancellationToken cancellationToken)
+    {
+        var query = context.Request.Query;
+        if (!TryLong(query["after_seq"], out var afterSeq))
+        {
+            return (null, 0, 0, Problems.Create(HttpStatusCode.BadRequest, "Invalid after_seq", "after_seq must be an integer.", "after_seq"));
+        }
+
+        var limit = int.TryParse(query["limit"], CultureInfo.InvariantCulture, out var l) ? Math.Clamp(l, 1, 10_000) : 1_000;
+        var run = await store.GetRunAsync(project, runId, cancellationToken);
+        return (run, afterSeq ?? 0, limit, run is null ? NotFound(project, runId) : null);
     }
 
     private static IResult NotFound(string project, string runId) =>
