@@ -62,16 +62,25 @@ for (var epoch = 1; epoch <= Epochs; epoch++)
     var (valLoss, valAccuracy) = network.Evaluate(validation);
 
     // One dictionary per epoch makes one history row holding all metrics of that epoch.
-    run.Log(new Dictionary<string, object?>
+    var values = new Dictionary<string, object?>
     {
         ["epoch"] = epoch,
         ["train/loss"] = trainLoss,
         ["train/accuracy"] = trainAccuracy,
         ["val/loss"] = valLoss,
         ["val/accuracy"] = valAccuracy,
-    });
+    };
 
-    if (epoch == 1 || epoch % 50 == 0)
+    var report = epoch == 1 || epoch % 50 == 0;
+    if (report)
+    {
+        // Media at the same step: what the network draws, and how sure it is.
+        values["val/decision_boundary"] = DecisionBoundary(network, validation, caption: $"epoch {epoch}: class 1 blue, class 0 orange");
+        values["val/predictions"] = Histogram.FromValues(validation.Select(network.Predict).ToArray(), bins: 20);
+    }
+
+    run.Log(values);
+    if (report)
     {
         Console.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
@@ -84,3 +93,32 @@ run.Summary["train/seconds"] = Math.Round(stopwatch.Elapsed.TotalSeconds, 3);
 
 await run.FinishAsync();
 Console.WriteLine($"Run written to {run.Directory}");
+
+// The network's probability over the plane as a 128 × 128 image, with the validation points on top.
+static Image DecisionBoundary(TwoLayerNetwork network, Sample[] points, string caption)
+{
+    const int Size = 128;
+    var pixels = new byte[Size * Size * 3];
+    static int Pixel(double coordinate) => (int)((coordinate + 1.1) / 2.2 * Size);
+    for (var y = 0; y < Size; y++)
+    {
+        for (var x = 0; x < Size; x++)
+        {
+            var p = network.Predict(new Sample(((x + 0.5) / Size * 2.2) - 1.1, 1.1 - ((y + 0.5) / Size * 2.2), 0));
+            var i = ((y * Size) + x) * 3;
+            (pixels[i], pixels[i + 1], pixels[i + 2]) = ((byte)(255 - (p * 120)), (byte)(235 - (p * 60)), (byte)(200 + (p * 55)));
+        }
+    }
+
+    foreach (var point in points)
+    {
+        var (x, y) = (Pixel(point.X), Size - 1 - Pixel(point.Y));
+        if (x is >= 0 and < Size && y is >= 0 and < Size)
+        {
+            var i = ((y * Size) + x) * 3;
+            (pixels[i], pixels[i + 1], pixels[i + 2]) = point.Label == 1 ? ((byte)40, (byte)80, (byte)220) : ((byte)230, (byte)110, (byte)20);
+        }
+    }
+
+    return Image.FromPixels(pixels, Size, Size, channels: 3, caption);
+}
