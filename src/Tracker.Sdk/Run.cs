@@ -802,7 +802,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
             }
             else
             {
-                AppendRecord(MediaRecord(name, _step, media.Materialize(MediaDirectory)), unixMs);
+                AppendRecord(MediaRecord(name, _step, media.Materialize(MediaDirectory), unixMs));
             }
         }
 
@@ -830,7 +830,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
             {
                 try
                 {
-                    _writtenMedia.Enqueue(MediaRecord(key, step, media.Materialize(MediaDirectory)) with { UnixMs = unixMs });
+                    _writtenMedia.Enqueue(MediaRecord(key, step, media.Materialize(MediaDirectory), unixMs));
                 }
 #pragma warning disable CA1031 // a media file that cannot be written must not fail the run or Finish
                 catch (Exception ex)
@@ -862,17 +862,21 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     {
         while (_writtenMedia.TryDequeue(out var record))
         {
-            AppendRecord(record, record.UnixMs);
+            AppendRecord(record);
         }
     }
 
-    private static RecordPayload MediaRecord(string key, long step, byte[] media) => new("media", StripBraces(MediaFiles.Json(json =>
+    /// <summary>A media record, timed when it was logged rather than when its file was written.</summary>
+    private static RecordPayload MediaRecord(string key, long step, byte[] media, long unixMs) => new("media", StripBraces(MediaFiles.Json(json =>
     {
         json.WriteNumber("step", step);
         json.WriteString("key", key);
         json.WritePropertyName("media");
         json.WriteRawValue(media, skipInputValidation: true);
-    })));
+    })))
+    {
+        UnixMs = unixMs,
+    };
 
     /// <summary>A system metrics sample, as a <c>system</c> record numbered on its own axis.</summary>
     private void WriteSystemSample(IReadOnlyDictionary<string, double> values)
@@ -902,12 +906,12 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
         }
     }
 
-    private void AppendRecord(RecordPayload payload, long? unixMs = null)
+    private void AppendRecord(RecordPayload payload)
     {
         ref var entry = ref NextEntry(sameLine: false);
         entry.Kind = EntryKind.Record;
         entry.Step = _step;
-        entry.UnixMs = unixMs ?? NowUnixMs();
+        entry.UnixMs = payload.UnixMs ?? NowUnixMs();
         entry.Payload = payload;
         _received++;
     }

@@ -51,9 +51,11 @@ public sealed class Image : Media
     /// <param name="encoded">The file's bytes; copied, so the array may be reused.</param>
     /// <param name="caption">Text shown under the image.</param>
     /// <exception cref="ArgumentException">The bytes are empty, neither PNG nor JPEG, or the image is too large.</exception>
-    public static Image FromBytes(ReadOnlySpan<byte> encoded, string? caption = null)
+    public static Image FromBytes(ReadOnlySpan<byte> encoded, string? caption = null) => FromOwnedBytes(encoded.ToArray(), caption);
+
+    private static Image FromOwnedBytes(byte[] encoded, string? caption)
     {
-        if (encoded.IsEmpty)
+        if (encoded.Length == 0)
         {
             throw new ArgumentException("The image has no bytes. Pass the contents of a PNG or JPEG file, or use Image.FromPixels for raw pixels.", nameof(encoded));
         }
@@ -68,7 +70,7 @@ public sealed class Image : Media
         var (format, width, height) = ImageHeader.Read(encoded)
             ?? throw new ArgumentException("The bytes are not a PNG or JPEG image (their header is neither). Convert the image to PNG, or pass raw pixels to Image.FromPixels.", nameof(encoded));
         CheckSize(width, height, nameof(encoded));
-        return new Image(encoded.ToArray(), pixels: null, format, width, height, channels: 0, caption);
+        return new Image(encoded, pixels: null, format, width, height, channels: 0, caption);
     }
 
     /// <summary>An image from a PNG or JPEG file, read now.</summary>
@@ -89,7 +91,7 @@ public sealed class Image : Media
 
         try
         {
-            return FromBytes(File.ReadAllBytes(path), caption);
+            return FromOwnedBytes(File.ReadAllBytes(path), caption);
         }
         catch (ArgumentException ex)
         {

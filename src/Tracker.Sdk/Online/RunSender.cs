@@ -287,7 +287,7 @@ internal sealed class RunSender
                 continue;
             }
 
-            var path = Path.Combine(_directory, file.Path);
+            var path = file.Path;
             try
             {
                 if (!await _client.HasBlobAsync(_project, file.Sha256, cancellationToken).ConfigureAwait(false))
@@ -306,15 +306,15 @@ internal sealed class RunSender
         }
     }
 
-    /// <summary>The file an image or table record names, or null for other records.</summary>
-    private static (string Sha256, string Path)? ReadMediaFile(ReadOnlyMemory<byte> line)
+    /// <summary>The file an image or table record names, with its full path, or null for other records.</summary>
+    private (string Sha256, string Path)? ReadMediaFile(ReadOnlyMemory<byte> line)
     {
         try
         {
             using var json = JsonDocument.Parse(line);
             return json.RootElement.TryGetProperty("media", out var media) && media.ValueKind == JsonValueKind.Object
                 && media.TryGetProperty("sha256", out var sha) && sha.GetString() is { Length: 64 } sha256
-                && media.TryGetProperty("path", out var p) && p.GetString() is { } path && !path.Contains("..", StringComparison.Ordinal)
+                && media.TryGetProperty("path", out var p) && MediaFiles.PathIn(_directory, p.GetString()) is { } path
                 ? (sha256, path)
                 : null;
         }

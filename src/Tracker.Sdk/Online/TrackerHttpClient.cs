@@ -125,8 +125,12 @@ internal sealed class TrackerHttpClient : IDisposable
     {
         using var request = new HttpRequestMessage(HttpMethod.Head, BlobUri(project, sha256));
         using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
-        return response.StatusCode != HttpStatusCode.NotFound
-            && (response.IsSuccessStatusCode ? true : throw Failure(request, response, [], project));
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return false;
+        }
+
+        return response.IsSuccessStatusCode ? true : throw Failure(request, response, [], project);
     }
 
     /// <summary>Uploads a media file; the server checks that its bytes hash to <paramref name="sha256"/>.</summary>

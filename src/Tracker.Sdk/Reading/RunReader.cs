@@ -124,8 +124,7 @@ public sealed class RunReader
             }
 
             var path = media.TryGetProperty("path", out var relative) && relative.ValueKind == JsonValueKind.String
-                && relative.GetString() is { } file && !file.Contains("..", StringComparison.Ordinal)
-                ? Path.Combine(Directory, file)
+                ? MediaFiles.PathIn(Directory, relative.GetString())
                 : null;
             var step = root.TryGetProperty("step", out var s) && s.TryGetInt64(out var n) ? n : 0;
             yield return new MediaRecord(step, name.GetString()!, line.Timestamp, kind.GetString()!, media.GetRawText(), path);
