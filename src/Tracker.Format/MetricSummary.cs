@@ -1,0 +1,169 @@
+namespace Tracker.Format;
+
+/// <summary>
+/// One metric's running summary, by its <see cref="SummaryKind"/>: first, last, min, max and mean,
+/// NaN skipped alike by min, max, mean and best (as numpy's <c>nanmin</c>, <c>nanmax</c>, <c>nanmean</c>).
+/// Values keep their type: integers stay integers, text and booleans are the summary when they were
+/// logged last. Adding a value ends a summary override of the key (<see cref="Overridden"/>).
+/// Not thread-safe: the owner serialises calls.
+/// </summary>
+public sealed class MetricSummary
+{
+    private Scalar _first;
+    private Scalar _last;
+    private long _numbers;
+    private double _sum;
+    private double _min = double.NaN;
+    private double _max = double.NaN;
+    private bool _onlyIntegers = true;
+
+    /// <summary>How the summary value is computed.</summary>
+    public SummaryKind Kind { get; set; }
+
+    /// <summary>For <see cref="SummaryKind.Best"/>: true when larger is better.</summary>
+    public bool? Maximize { get; set; }
+
+    /// <summary>Values added, of any type.</summary>
+    public long Count { get; private set; }
+
+    /// <summary>Whether the user overrode this key's summary since it was last logged.</summary>
+    public bool Overridden { get; set; }
+
+    /// <summary>Adds a double (NaN and infinities included).</summary>
+    /// <param name="value">The value.</param>
+    public void Add(double value)
+    {
+        Observe(new Scalar(ScalarKind.Double, value, 0, null));
+        if (!double.IsNaN(value))
+        {
+            AddNumber(value);
+            _onlyIntegers = false;
+        }
+    }
+
+    /// <summary>Adds an integer, kept exact.</summary>
+    /// <param name="value">The value.</param>
+    public void Add(long value)
+    {
+        Observe(new Scalar(ScalarKind.Int64, value, value, null));
+        AddNumber(value);
+    }
+
+    /// <summary>Adds any plain value: a double, long, ulong, bool or string (see <see cref="RecordValue"/>).</summary>
+    /// <param name="value">The value; null is ignored.</param>
+    public void Add(object? value)
+    {
+        switch (value)
+        {
+            case double d: Add(d); break;
+            case long l: Add(l); break;
+            case ulong ul:
+                Observe(new Scalar(ScalarKind.UInt64, ul, unchecked((long)ul), null));
+                AddNumber(ul);
+                break;
+            case bool b: Observe(new Scalar(ScalarKind.Bool, b ? 1 : 0, 0, null)); break;
+            case string s: Observe(new Scalar(ScalarKind.Text, double.NaN, 0, s)); break;
+            default: break;
+        }
+    }
+
+    /// <summary>The summary value, or false when the kind is <see cref="SummaryKind.None"/> or nothing was added.</summary>
+    /// <param name="value">A plain value: double, long, ulong, bool or string.</param>
+    /// <returns>Whether there is a value.</returns>
+    public bool TryGetValue(out object? value)
+    {
+        value = null;
+        if (Kind == SummaryKind.None || Count == 0)
+        {
+            return false;
+        }
+
+        if (_last.Kind is ScalarKind.Bool or ScalarKind.Text)
+        {
+            value = _last.ToObject(); // text and flags are summarised by their last value
+            return true;
+        }
+
+        var best = Kind == SummaryKind.Best ? (Maximize == true ? SummaryKind.Max : SummaryKind.Min) : Kind;
+        value = best switch
+        {
+            SummaryKind.First => _first.ToObject(),
+            SummaryKind.Min => Extreme(_min),
+            SummaryKind.Max => Extreme(_max),
+            SummaryKind.Mean => _numbers == 0 ? double.NaN : _sum / _numbers,
+            _ => _last.ToObject(),
+        };
+        return true;
+    }
+
+    /// <summary>The state, to be saved and restored (<see cref="RunFold.Save"/>).</summary>
+    internal (Scalar First, Scalar Last, long Count, long Numbers, double Sum, double Min, double Max, bool OnlyIntegers) State
+    {
+        get => (_first, _last, Count, _numbers, _sum, _min, _max, _onlyIntegers);
+        set => (_first, _last, Count, _numbers, _sum, _min, _max, _onlyIntegers) = value;
+    }
+
+    private object Extreme(double value) => _onlyIntegers && _numbers > 0 && Math.Abs(value) < 9.2e18 ? (long)value : value;
+
+    private void Observe(Scalar value)
+    {
+        if (Count == 0)
+        {
+            _first = value;
+        }
+
+        Count++;
+        _last = value;
+        Overridden = false;
+    }
+
+    private void AddNumber(double value)
+    {
+        _numbers++;
+        _sum += value;
+        if (!(value >= _min))
+        {
+            _min = value; // NaN-safe: the first value replaces the initial NaN
+        }
+
+        if (!(value <= _max))
+        {
+            _max = value;
+        }
+    }
+}
+
+/// <summary>The kinds of a summary's value.</summary>
+internal enum ScalarKind : byte
+{
+    None,
+    Double,
+    Int64,
+    UInt64,
+    Bool,
+    Text,
+}
+
+/// <summary>A plain value without boxing: what the summary keeps of its first and last values.</summary>
+internal readonly record struct Scalar(ScalarKind Kind, double Number, long Bits, string? Text)
+{
+    public object? ToObject() => Kind switch
+    {
+        ScalarKind.Double => Number,
+        ScalarKind.Int64 => Bits,
+        ScalarKind.UInt64 => unchecked((ulong)Bits),
+        ScalarKind.Bool => Number != 0,
+        ScalarKind.Text => Text,
+        _ => null,
+    };
+
+    public static Scalar From(object? value) => value switch
+    {
+        double d => new(ScalarKind.Double, d, 0, null),
+        long l => new(ScalarKind.Int64, l, l, null),
+        ulong ul => new(ScalarKind.UInt64, ul, unchecked((long)ul), null),
+        bool b => new(ScalarKind.Bool, b ? 1 : 0, 0, null),
+        string s => new(ScalarKind.Text, double.NaN, 0, s),
+        _ => default,
+    };
+}

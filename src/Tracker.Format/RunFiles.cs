@@ -1,0 +1,72 @@
+namespace Tracker.Format;
+
+/// <summary>The files of a run directory (<c>&lt;dir&gt;/&lt;project&gt;/&lt;run-id&gt;/</c>), named once.</summary>
+public static class RunFiles
+{
+    /// <summary>The run's metadata, replaced atomically whenever it changes.</summary>
+    public const string RunFile = "run.json";
+
+    /// <summary>The append-only log of records, one JSON line each.</summary>
+    public const string RecordsFile = "records.jsonl";
+
+    /// <summary>The final summary, written when the run finishes.</summary>
+    public const string SummaryFile = "summary.json";
+
+    /// <summary>The sequence number the server acknowledged (online runs and <c>tracker sync</c>).</summary>
+    public const string SyncFile = "sync.json";
+
+    /// <summary>Images and tables, named by the SHA-256 of their bytes.</summary>
+    public const string MediaFolder = "media";
+
+    /// <summary>Files kept with the run: the diff of uncommitted changes, console output, logs.</summary>
+    public const string FilesFolder = "files";
+
+    /// <summary>
+    /// The full path of a file a record names (such as <c>media/&lt;sha256&gt;.png</c>), or null when
+    /// the name could lead out of the run directory: records are input like any other, so a name
+    /// with <c>..</c>, a rooted name, a control character (NUL included), or a symbolic link on the
+    /// way that points outside the run directory is refused.
+    /// </summary>
+    /// <param name="runDirectory">The run directory.</param>
+    /// <param name="relative">The name from the record.</param>
+    /// <returns>The full path inside the run directory, or null.</returns>
+    public static string? PathIn(string runDirectory, string? relative)
+    {
+        if (string.IsNullOrEmpty(relative) || relative.Contains("..", StringComparison.Ordinal) || relative.Any(char.IsControl)
+            || relative.Contains(':', StringComparison.Ordinal) || Path.IsPathRooted(relative) || relative[0] is '/' or '\\')
+        {
+            return null;
+        }
+
+        var root = Path.GetFullPath(runDirectory);
+        var path = Path.GetFullPath(Path.Combine(root, relative));
+        if (!path.StartsWith(root.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        // Every existing part of the way must stay inside: a link in the run directory could point anywhere.
+        var realRoot = Resolve(root);
+        for (var part = path; part.Length > root.Length; part = Path.GetDirectoryName(part)!)
+        {
+            var info = new FileInfo(part);
+            if (info.LinkTarget is not null)
+            {
+                var target = Resolve(part);
+                if (!target.StartsWith(realRoot + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+                {
+                    return null;
+                }
+            }
+        }
+
+        return path;
+    }
+
+    private static string Resolve(string path)
+    {
+        var info = new FileInfo(path);
+        var target = info.Exists || Directory.Exists(path) ? info.ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? path : path;
+        return Path.GetFullPath(target).TrimEnd(Path.DirectorySeparatorChar);
+    }
+}
