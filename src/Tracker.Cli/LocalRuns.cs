@@ -12,7 +12,7 @@ internal static class LocalRuns
     /// <summary>A run by its directory, or by its id under <paramref name="dir"/>.</summary>
     public static RunReader Open(string run, string dir)
     {
-        if (File.Exists(Path.Combine(run, LocalFileBackend.RunFile)))
+        if (File.Exists(Path.Combine(run, RunFiles.RunFile)))
         {
             return OpenOrFail(run);
         }
@@ -41,7 +41,7 @@ internal static class LocalRuns
     /// <summary>The seq of the last complete line of records.jsonl, read from its tail; 0 when there is none.</summary>
     public static long LastSeq(string directory)
     {
-        var path = Path.Combine(directory, LocalFileBackend.RecordsFile);
+        var path = Path.Combine(directory, RunFiles.RecordsFile);
         if (!File.Exists(path))
         {
             return 0;

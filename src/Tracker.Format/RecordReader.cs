@@ -203,6 +203,31 @@ public static class RecordReader
         }
     }
 
+    /// <summary>
+    /// The seq of a line, read fast where the line starts <c>{"seq":N,</c> as Tracker writes it, and by
+    /// <see cref="ReadHeader"/> otherwise; -1 when the line has no valid header.
+    /// </summary>
+    /// <param name="line">The line.</param>
+    /// <returns>The seq, or -1.</returns>
+    public static long ReadSeq(ReadOnlySpan<byte> line)
+    {
+        var prefix = "{\"seq\":"u8;
+        if (line.StartsWith(prefix) && System.Buffers.Text.Utf8Parser.TryParse(line[prefix.Length..], out long seq, out var consumed)
+            && line.Length > prefix.Length + consumed && line[prefix.Length + consumed] == (byte)',' && seq > 0)
+        {
+            return seq;
+        }
+
+        try
+        {
+            return ReadHeader(line).Seq;
+        }
+        catch (RecordFormatException)
+        {
+            return -1;
+        }
+    }
+
     private static int NextLineStart(ReadOnlySpan<byte> body, int from)
     {
         var newline = body[from..].IndexOf((byte)'\n');

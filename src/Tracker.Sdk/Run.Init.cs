@@ -76,7 +76,7 @@ public sealed partial class Run
         }
 
         var directory = Path.Combine(root, project, id);
-        var exists = File.Exists(Path.Combine(directory, LocalFileBackend.RunFile));
+        var exists = File.Exists(Path.Combine(directory, RunFiles.RunFile));
         if (exists && resume == ResumeMode.Never)
         {
             throw new InvalidOperationException(
@@ -90,12 +90,12 @@ public sealed partial class Run
         }
 
         RunInfo? previous = null;
-        ResumedState? resumed = null;
+        RunFold? resumed = null;
         if (exists)
         {
             var reader = RunReader.Open(directory);
             previous = reader.Info;
-            resumed = ResumedState.From(reader);
+            resumed = reader.ReadState();
 
             // Config given on resume updates the stored one.
             var merged = new Dictionary<string, object?>(previous.Config, StringComparer.Ordinal);
@@ -200,22 +200,7 @@ public sealed partial class Run
     }
 
     internal void OverrideSummary(string key, object? value) =>
-        UpdateMetadata("summary", () =>
-        {
-            if (_keys.TryFind(key, out var metric))
-            {
-                metric.Overridden = value is not null;
-            }
-
-            if (value is null)
-            {
-                _summaryOverrides.Remove(key);
-            }
-            else
-            {
-                _summaryOverrides[key] = value;
-            }
-        }, Json.Serialize(new { values = new Dictionary<string, object?> { [key] = value } }));
+        UpdateMetadata("summary", () => _summary.Override(key, value), Json.Serialize(new { values = new Dictionary<string, object?> { [key] = value } }));
 
     private static void ValidateLimits(RunOptions o)
     {
@@ -253,11 +238,9 @@ public sealed partial class Run
 
     private static void ValidateName(string value, string what)
     {
-        if (value.Length is 0 or > 128 || value is "." or ".."
-            || value.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
+        if (RecordRules.IdProblem(value, what) is { } problem)
         {
-            throw new ArgumentException(
-                $"The {what} '{value}' is not valid: use 1 to 128 letters, digits, '-', '_' or '.', since it names a folder.");
+            throw new ArgumentException(problem);
         }
     }
 

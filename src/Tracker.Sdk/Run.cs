@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
+using System.Text;
 using Tracker.Backends;
 using Tracker.Internal;
 using Tracker.Online;
@@ -32,7 +33,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     private readonly long _startTickCount;
     private readonly KeyRegistry _keys = new();
     private readonly Dictionary<string, object?> _config;
-    private readonly Dictionary<string, object?> _summaryOverrides = new(StringComparer.Ordinal);
+    private readonly SummaryTable _summary;
     private readonly List<MetricDefinition> _metrics = [];
     private readonly List<(MetricKey? Key, string Name, object Value)> _scratch = [];
     private readonly RunInfo _started;
@@ -44,6 +45,8 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     private readonly ConsoleCapture? _console;
     private readonly ConcurrentQueue<(string Stream, string Line)> _outputLines = new();
     private long _systemSamples;
+    private bool _nestedInCall;
+    private long _textBytesInCall;
     private readonly DiagnosticsSink _diagnostics;
     private readonly ConcurrentQueue<RecordPayload> _writtenMedia = new();
     private readonly List<Task> _mediaWrites = []; // guarded by _sync
@@ -59,7 +62,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     private string? _notes;
     private Task? _finishTask;
 
-    private Run(RunOptions options, RunInfo started, string? directory, IRunBackend? backend, ResumedState? resumed, TrackerHttpClient? server)
+    private Run(RunOptions options, RunInfo started, string? directory, IRunBackend? backend, RunFold? resumed, TrackerHttpClient? server)
     {
         _options = options;
         _time = options.TimeProvider;
@@ -70,6 +73,13 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
         _tags = started.Tags;
         _notes = started.Notes;
         _metrics.AddRange(started.Metrics);
+
+        // A resumed run continues its summary where the records leave it: accumulators and overrides alike.
+        _summary = resumed?.Summary ?? new SummaryTable();
+        foreach (var definition in started.Metrics)
+        {
+            _summary.Define(definition.ToSpec());
+        }
         _startTimestamp = _time.GetTimestamp();
         _startUnixMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
         _msPerTick = 1000.0 / _time.TimestampFrequency;
@@ -85,16 +95,9 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
             return; // disabled
         }
 
-        if (resumed is not null)
-        {
-            _step = resumed.NextStep;
-            foreach (var (key, value) in resumed.History)
-            {
-                ObserveReplayed(key, value);
-            }
-        }
-
-        var firstSeq = resumed?.NextSeq ?? 1;
+        _step = resumed?.NextStep ?? 0;
+        _systemSamples = resumed?.NextSystemStep ?? 0;
+        var firstSeq = (resumed?.LastSeq ?? 0) + 1;
         if (server is not null)
         {
             // Its own sink: outage reports must not rate-limit the run's warnings, nor the reverse.
@@ -222,7 +225,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
 
     private bool IsDisabled => _queue is null;
 
-    private string MediaDirectory => Path.Combine(Directory!, MediaFiles.Folder);
+    private string MediaDirectory => Path.Combine(Directory!, RunFiles.MediaFolder);
 
     /// <summary>
     /// Logs one value at the current step. With the default <paramref name="commit"/> the step
@@ -244,7 +247,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
 
         if (key is null)
         {
-            Keys.ValidateMetric(key); // throws the explanatory ArgumentNullException
+            RecordRules.ThrowIfInvalidKey(key, metric: true); // throws the explanatory ArgumentNullException
         }
 
         lock (_sync)
@@ -256,7 +259,8 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
             }
 
             var metric = _keys.Find(key) ?? AddKey(key);
-            metric.Observe(value);
+            metric.Summary.Add(value);
+            metric.Buckets.Add(_step, value);
             ref var entry = ref NextEntry(sameLine: false);
             entry.Kind = EntryKind.Number;
             entry.KeyId = metric.Id;
@@ -312,6 +316,8 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
         {
             ThrowIfFinished();
             _scratch.Clear();
+            _nestedInCall = false;
+            _textBytesInCall = 0;
             if (values is Dictionary<string, object?> concrete)
             {
                 foreach (var pair in concrete)
@@ -325,6 +331,11 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
                 {
                     Collect(pair.Key, pair.Value, depth: 0);
                 }
+            }
+
+            if (_nestedInCall)
+            {
+                ThrowIfKeyTwice();
             }
 
             if (step.HasValue && !MoveTo(step.Value))
@@ -348,23 +359,27 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
                 entry.KeyId = metric.Id;
                 entry.Step = _step;
                 entry.UnixMs = unixMs;
-                if (value is double number || Values.TryGetNumber(value, out number))
+                entry.Kind = Values.Classify(value, out entry.Number, out entry.Bits);
+                switch (entry.Kind)
                 {
-                    entry.Kind = EntryKind.Number;
-                    entry.Number = number;
-                    metric.Observe(number);
+                    case EntryKind.Number:
+                        metric.Summary.Add(entry.Number);
+                        break;
+                    case EntryKind.Integer:
+                        metric.Summary.Add(entry.Bits);
+                        break;
+                    case EntryKind.Text:
+                        entry.Payload = value;
+                        metric.Summary.Add(value);
+                        break;
+                    default:
+                        metric.Summary.Add(value); // a bool, or a ulong above long.MaxValue
+                        break;
                 }
-                else if (value is bool flag)
+
+                if (entry.Kind != EntryKind.Text)
                 {
-                    entry.Kind = EntryKind.Bool;
-                    entry.Number = flag ? 1 : 0;
-                    metric.ObserveOther(flag);
-                }
-                else
-                {
-                    entry.Kind = EntryKind.Text;
-                    entry.Payload = value;
-                    metric.ObserveOther(value);
+                    metric.Buckets.Add(_step, entry.Number);
                 }
 
                 sameLine = true;
@@ -407,7 +422,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     /// <param name="goal">Whether smaller or larger is better; needed by <see cref="SummaryMode.Best"/>.</param>
     public void DefineMetric(string name, string? stepMetric = null, SummaryMode summary = SummaryMode.Last, MetricGoal goal = MetricGoal.None)
     {
-        Keys.ValidateConfig(name, nameof(name));
+        RecordRules.ThrowIfInvalidKey(name, metric: false, nameof(name));
         if (name.IndexOf('*', StringComparison.Ordinal) is var star && star >= 0 && star != name.Length - 1)
         {
             throw new ArgumentException($"Metric name '{name}' may contain '*' only at its end, as in \"val/*\".", nameof(name));
@@ -415,7 +430,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
 
         if (stepMetric is not null)
         {
-            Keys.ValidateConfig(stepMetric, nameof(stepMetric));
+            RecordRules.ThrowIfInvalidKey(stepMetric, metric: false, nameof(stepMetric));
         }
 
         if (summary == SummaryMode.Best && goal == MetricGoal.None)
@@ -428,11 +443,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
         {
             _metrics.RemoveAll(m => m.Name == name);
             _metrics.Add(definition);
-            foreach (var key in _keys.All.Where(k => definition.Matches(k.Name)))
-            {
-                key.Mode = summary;
-                key.Goal = goal;
-            }
+            _summary.Define(definition.ToSpec());
         }, Json.Serialize(new { name, step_metric = stepMetric, summary, goal }));
     }
 
@@ -529,7 +540,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
             var end = _time.GetUtcNow();
             var summary = SummarySnapshot();
             var summaryJson = Json.Serialize(summary, indented: true);
-            AppendRecord(new RecordPayload("summary", FieldsOf(new { values = summary }), SummaryJson: summaryJson));
+            AppendRecord(new RecordPayload("summary", FieldsOf(new { values = summary, final = true }), SummaryJson: summaryJson));
             var info = Snapshot(state, end, exitCode, error);
             AppendRecord(new RecordPayload("finish", FieldsOf(new { state, exit_code = exitCode, error }), RunJson: Json.Serialize(info, indented: true)));
 
@@ -616,7 +627,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
         var known = _keys.Find(key);
         if (known is null)
         {
-            Keys.ValidateMetric(key);
+            RecordRules.ThrowIfInvalidKey(key, metric: true);
         }
 
         if (value is null)
@@ -642,16 +653,21 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
                 throw new ArgumentException($"The value for key '{key}' nests more than 32 levels deep.", nameof(value));
             }
 
+            _nestedInCall = true;
             foreach (var child in Values.Entries(value))
             {
-                Keys.ValidateConfig(child.Key, nameof(value));
+                RecordRules.ThrowIfInvalidKey(child.Key, metric: false, nameof(value));
                 Collect(key + "/" + child.Key, child.Value, depth + 1);
             }
 
             return;
         }
 
-        if (value is not (double or bool or string) && !Values.TryGetNumber(value, out _))
+        if (value is string { Length: > 1024 } text)
+        {
+            ThrowIfTooLarge(key, text);
+        }
+        else if (value is not (double or bool or string) && Values.Classify(value, out _, out _) == EntryKind.Record)
         {
             throw Values.Unsupported(key, value);
         }
@@ -659,18 +675,36 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
         _scratch.Add((known, key, value));
     }
 
+    /// <summary>A call's text must fit one record line (<see cref="RecordRules.MaxLineBytes"/>), or the line could never be sent.</summary>
+    private void ThrowIfTooLarge(string key, string text)
+    {
+        _textBytesInCall += Encoding.UTF8.GetByteCount(text);
+        if (_textBytesInCall > RecordRules.MaxLineBytes - 4096)
+        {
+            throw new ArgumentException(
+                $"The text logged for key '{key}' makes this call {_textBytesInCall:N0} bytes; one record line may have at most {RecordRules.MaxLineBytes:N0} bytes (16 MiB). "
+                + "Log long text as a Text value (up to 1 MiB each), as a Table, or keep it in a file in the run directory's files/ folder.", nameof(text));
+        }
+    }
+
+    /// <summary>Nested dictionaries flatten into "a/b" keys, which may name a key given flat too: one value per key and call.</summary>
+    private void ThrowIfKeyTwice()
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (_, name, _) in _scratch)
+        {
+            if (!seen.Add(name))
+            {
+                throw new ArgumentException(
+                    $"Key '{name}' is given two values in one Log call (as '{name}' and nested, as in {{\"a\": {{\"b\": ...}}}}). Give each key one value.", "values");
+            }
+        }
+    }
+
     private MetricKey AddKey(string key)
     {
-        Keys.ValidateMetric(key);
-        var metric = _keys.Add(key);
-        var definition = _metrics.LastOrDefault(m => m.Matches(key));
-        if (definition is not null)
-        {
-            metric.Mode = definition.Summary;
-            metric.Goal = definition.Goal;
-        }
-
-        return metric;
+        RecordRules.ThrowIfInvalidKey(key, metric: true);
+        return _keys.Add(key, _summary.Metric(key));
     }
 
     private long NowUnixMs() => _coarseClock
@@ -951,38 +985,5 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
         Error = error,
     };
 
-    private Dictionary<string, object?> SummarySnapshot()
-    {
-        var summary = new Dictionary<string, object?>(StringComparer.Ordinal);
-        foreach (var key in _keys.All)
-        {
-            if (!key.Overridden && key.TryGetSummary(out var value))
-            {
-                summary[key.Name] = value;
-            }
-        }
-
-        foreach (var (key, value) in _summaryOverrides)
-        {
-            if (!_keys.TryFind(key, out var metric) || metric.Overridden)
-            {
-                summary[key] = value;
-            }
-        }
-
-        return summary;
-    }
-
-    private void ObserveReplayed(string key, object? value)
-    {
-        var metric = _keys.Find(key) ?? AddKey(key);
-        if (value is double number)
-        {
-            metric.Observe(number);
-        }
-        else if (value is not null)
-        {
-            metric.ObserveOther(value);
-        }
-    }
+    private Dictionary<string, object?> SummarySnapshot() => _summary.Snapshot();
 }

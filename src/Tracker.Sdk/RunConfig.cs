@@ -32,7 +32,7 @@ public sealed class RunConfig : IReadOnlyDictionary<string, object?>
             : throw new KeyNotFoundException($"Config has no key '{key}'. Keys: {string.Join(", ", Keys)}.");
         set
         {
-            Internal.Keys.ValidateConfig(key, nameof(key));
+            RecordRules.ThrowIfInvalidKey(key, metric: false, nameof(key));
             Update(new Dictionary<string, object?> { [key] = value });
         }
     }
@@ -87,15 +87,8 @@ public sealed class RunSummary : IReadOnlyDictionary<string, object?>
             : throw new KeyNotFoundException($"Summary has no key '{key}'. Keys: {string.Join(", ", Keys)}.");
         set
         {
-            Internal.Keys.ValidateConfig(key, nameof(key));
-            object? stored = value switch
-            {
-                null => null,
-                bool or string => value,
-                _ when Internal.Values.TryGetNumber(value, out var number) => number,
-                _ => throw Internal.Values.Unsupported(key, value),
-            };
-            _run.OverrideSummary(key, stored);
+            RecordRules.ThrowIfInvalidKey(key, metric: false, nameof(key));
+            _run.OverrideSummary(key, RecordValue.TryNormalize(value, out var stored) ? stored : throw Internal.Values.Unsupported(key, value!));
         }
     }
 

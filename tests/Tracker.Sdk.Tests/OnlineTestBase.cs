@@ -59,7 +59,7 @@ public abstract class OnlineTestBase : RunTestBase
         Assert.That(done(), Is.True, "the condition did not come true");
     }
 
-    protected static string RecordsPath(string directory) => Path.Combine(directory, LocalFileBackend.RecordsFile);
+    protected static string RecordsPath(string directory) => Path.Combine(directory, RunFiles.RecordsFile);
 
     protected static List<string> LocalLines(string directory) => File.ReadAllLines(RecordsPath(directory)).ToList();
 

@@ -98,7 +98,7 @@ internal static class LsCommand
 
     private static string SyncState(string directory)
     {
-        var path = Path.Combine(directory, RunSender.SyncFile);
+        var path = Path.Combine(directory, RunFiles.SyncFile);
         if (!File.Exists(path))
         {
             return "-";

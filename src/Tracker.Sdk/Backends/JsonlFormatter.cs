@@ -1,5 +1,4 @@
 using System.Buffers.Text;
-using System.Globalization;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
@@ -11,7 +10,9 @@ namespace Tracker.Backends;
 /// Writes a batch as JSON lines straight into a byte buffer. Hand-written because it is the
 /// hottest code after Log: keys are pre-escaped, and consecutive rows with the same keys share
 /// one line as columns, so a point costs its value and two small deltas rather than a whole line.
-/// NaN and infinities become the strings "NaN", "Infinity", "-Infinity".
+/// Values follow the format's value codec (<see cref="RecordValue"/>): doubles always with a fraction,
+/// integers exact, NaN and infinities as the strings "NaN", "Infinity", "-Infinity", and text that is
+/// one of those three wrapped as <c>{"_str":"NaN"}</c>.
 /// </summary>
 internal sealed class JsonlFormatter
 {
@@ -139,13 +140,30 @@ internal sealed class JsonlFormatter
             case EntryKind.Number:
                 AppendDouble(entry.Number);
                 break;
+            case EntryKind.Integer:
+                AppendInt64(entry.Bits);
+                break;
+            case EntryKind.UInteger:
+                Utf8Formatter.TryFormat(unchecked((ulong)entry.Bits), _buffer.AsSpan(_length), out var written);
+                _length += written;
+                break;
             case EntryKind.Bool:
                 Append(entry.Number != 0 ? "true"u8 : "false"u8);
                 break;
             default:
                 var text = (string)entry.Payload!;
-                Ensure((text.Length * 6) + 2);
-                AppendString(text);
+                Ensure((text.Length * 6) + 16);
+                if (RecordValue.IsSpecialText(text))
+                {
+                    Append("{\"_str\":"u8); // RecordValue.TextMember: text that would read back as a special double
+                    AppendString(text);
+                    _buffer[_length++] = (byte)'}';
+                }
+                else
+                {
+                    AppendString(text);
+                }
+
                 break;
         }
     }
@@ -185,8 +203,7 @@ internal sealed class JsonlFormatter
 
         if (double.IsFinite(value))
         {
-            value.TryFormat(_buffer.AsSpan(_length), out var written, default, CultureInfo.InvariantCulture);
-            _length += written;
+            _length += RecordValue.FormatDouble(value, _buffer.AsSpan(_length));
         }
         else
         {
@@ -221,7 +238,11 @@ internal sealed class JsonlFormatter
 
         AppendInt64(m / 1000);
         var fraction = (int)(m % 1000);
-        if (fraction != 0)
+        if (fraction == 0)
+        {
+            Append(".0"u8); // a double reads back as a double, not an integer
+        }
+        else
         {
             _buffer[_length++] = (byte)'.';
             _buffer[_length++] = (byte)('0' + (fraction / 100));

@@ -8,10 +8,6 @@ namespace Tracker.Backends;
 /// </summary>
 internal sealed class LocalFileBackend : IRunBackend
 {
-    public const string RunFile = "run.json";
-    public const string RecordsFile = "records.jsonl";
-    public const string SummaryFile = "summary.json";
-
     private readonly string _directory;
     private readonly FileStream _records;
     private readonly JsonlFormatter _formatter = new();
@@ -33,11 +29,11 @@ internal sealed class LocalFileBackend : IRunBackend
         Directory.CreateDirectory(directory);
         Directory.CreateDirectory(Path.Combine(directory, "media"));
         Directory.CreateDirectory(Path.Combine(directory, "files"));
-        var records = new FileStream(Path.Combine(directory, RecordsFile), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, bufferSize: 0);
+        var records = new FileStream(Path.Combine(directory, RunFiles.RecordsFile), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, bufferSize: 0);
         try
         {
             records.SetLength(LengthWithoutTornTail(records));
-            ReplaceAtomically(Path.Combine(directory, RunFile), runJson);
+            ReplaceAtomically(Path.Combine(directory, RunFiles.RunFile), runJson);
             return new LocalFileBackend(directory, records);
         }
         catch
@@ -80,12 +76,12 @@ internal sealed class LocalFileBackend : IRunBackend
 
         if (summaryJson is not null)
         {
-            ReplaceAtomically(Path.Combine(_directory, SummaryFile), summaryJson);
+            ReplaceAtomically(Path.Combine(_directory, RunFiles.SummaryFile), summaryJson);
         }
 
         if (runJson is not null)
         {
-            ReplaceAtomically(Path.Combine(_directory, RunFile), runJson);
+            ReplaceAtomically(Path.Combine(_directory, RunFiles.RunFile), runJson);
         }
 
         return Task.CompletedTask;

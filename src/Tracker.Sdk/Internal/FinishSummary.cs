@@ -13,11 +13,11 @@ internal static class FinishSummary
     public static void Print(TextWriter output, Run run, IReadOnlyList<MetricKey> keys, IReadOnlyDictionary<string, object?> summary, RunStatistics statistics)
     {
         var text = new StringBuilder();
-        var numeric = keys.Where(k => k.Count > 0).ToList();
+        var numeric = keys.Where(k => k.Buckets.Count > 0).ToList();
         if (numeric.Count > 0)
         {
             text.AppendLine("tracker: Run history:");
-            AppendRows(text, numeric.Select(k => (k.Name, Sparkline(k.Samples))).ToList());
+            AppendRows(text, numeric.Select(k => (k.Name, Sparkline(k.Buckets.LastValues()))).ToList());
         }
 
         if (summary.Count > 0)
@@ -89,6 +89,6 @@ internal static class FinishSummary
     {
         double d => d.ToString("G6", CultureInfo.InvariantCulture),
         null => "null",
-        _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? string.Empty,
+        _ => RecordValue.Display(value),
     };
 }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -14,8 +13,21 @@ internal static class Json
 
     public static readonly JsonSerializerOptions Compact = CreateOptions(indented: false);
 
-    /// <summary>For user objects (config): member names stay as the user wrote them.</summary>
-    private static readonly JsonSerializerOptions UserValues = new(Compact) { PropertyNamingPolicy = null, DictionaryKeyPolicy = null };
+    /// <summary>
+    /// For user objects (config): member names stay as the user wrote them, and numbers and text are
+    /// written by the format's value codec, so a double stays a double and the text "NaN" stays text.
+    /// </summary>
+    private static readonly JsonSerializerOptions UserValues = CreateUserValues();
+
+    private static JsonSerializerOptions CreateUserValues()
+    {
+        var options = new JsonSerializerOptions(Compact) { PropertyNamingPolicy = null, DictionaryKeyPolicy = null };
+        options.Converters.Insert(0, new CodecConverter<double>());
+        options.Converters.Insert(0, new CodecConverter<float>());
+        options.Converters.Insert(0, new CodecConverter<decimal>());
+        options.Converters.Insert(0, new CodecConverter<string>());
+        return options;
+    }
 
     private static JsonSerializerOptions CreateOptions(bool indented)
     {
@@ -61,7 +73,7 @@ internal static class Json
         FlattenInto(flat, element, prefix: null);
         foreach (var key in flat.Keys)
         {
-            Keys.ValidateConfig(key, nameof(values));
+            RecordRules.ThrowIfInvalidKey(key, metric: false, nameof(values));
         }
 
         return flat;
@@ -78,64 +90,42 @@ internal static class Json
             }
             else
             {
-                flat[key] = ToPlain(property.Value);
+                flat[key] = RecordValue.FromJson(property.Value);
             }
         }
     }
-
-    /// <summary>Converts a JSON value to long, double, string, bool, null, a list or a dictionary.</summary>
-    public static object? ToPlain(JsonElement element) => element.ValueKind switch
-    {
-        JsonValueKind.Number => element.TryGetInt64(out var l) ? l : element.GetDouble(),
-        JsonValueKind.String => ParseSpecialDouble(element.GetString()!) is double d ? d : element.GetString(),
-        JsonValueKind.True => true,
-        JsonValueKind.False => false,
-        JsonValueKind.Array => element.EnumerateArray().Select(ToPlain).ToList(),
-        JsonValueKind.Object => element.EnumerateObject().ToDictionary(p => p.Name, p => ToPlain(p.Value), StringComparer.Ordinal),
-        _ => null,
-    };
-
-    /// <summary>JSON has no NaN or infinities; they travel as these strings.</summary>
-    public static double? ParseSpecialDouble(string text) => text switch
-    {
-        "NaN" => double.NaN,
-        "Infinity" => double.PositiveInfinity,
-        "-Infinity" => double.NegativeInfinity,
-        _ => null,
-    };
 
     /// <summary>Serialises plain values, writing NaN and infinities as strings.</summary>
     public static byte[] Serialize<T>(T value, bool indented = false) =>
         JsonSerializer.SerializeToUtf8Bytes(value, indented ? Options : Compact);
 
-    public static string FormatNumber(double value) => value.ToString("R", CultureInfo.InvariantCulture);
-
     /// <summary>Reads JSON values as plain .NET values rather than <see cref="JsonElement"/>.</summary>
     private sealed class PlainValueConverter : JsonConverter<object>
     {
-        public override object? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
-        {
-            using var document = JsonDocument.ParseValue(ref reader);
-            return ToPlain(document.RootElement);
-        }
+        public override object? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => RecordValue.Read(ref reader);
 
         public override void Write(Utf8JsonWriter writer, object value, JsonSerializerOptions options)
         {
             switch (value)
             {
-                case double d when !double.IsFinite(d):
-                    writer.WriteStringValue(FormatNumber(d));
-                    break;
-                case float f when !float.IsFinite(f):
-                    writer.WriteStringValue(FormatNumber(f));
-                    break;
                 case JsonNode node:
                     node.WriteTo(writer, options);
+                    break;
+                case var _ when RecordValue.TryNormalize(value, out var plain):
+                    RecordValue.Write(writer, plain);
                     break;
                 default:
                     JsonSerializer.Serialize(writer, value, value.GetType(), options);
                     break;
             }
         }
+    }
+
+    /// <summary>Writes numbers and text of user objects with the format's value codec.</summary>
+    private sealed class CodecConverter<T> : JsonConverter<T>
+    {
+        public override T Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => throw new NotSupportedException();
+
+        public override void Write(Utf8JsonWriter writer, T value, JsonSerializerOptions options) => RecordValue.Write(writer, value);
     }
 }

@@ -5,139 +5,23 @@ using System.Text.Json;
 namespace Tracker.Internal;
 
 /// <summary>
-/// A history key: its name (immutable, read by the writer) and its running summary and
-/// sparkline samples (mutated under the run's lock).
+/// A history key: its name (immutable, read by the writer), its running summary (the format's
+/// <see cref="MetricSummary"/>, shared with the run's <see cref="SummaryTable"/>) and the buckets its
+/// sparkline is drawn from (mutated under the run's lock).
 /// </summary>
-internal sealed class MetricKey
+internal sealed class MetricKey(int id, string name, MetricSummary summary)
 {
-    private const int SampleCapacity = 64;
-    private readonly double[] _samples = new double[SampleCapacity];
-    private int _sampleCount;
-    private long _sampleStride = 1;
-    private long _skip;
+    public int Id { get; } = id;
 
-    public MetricKey(int id, string name)
-    {
-        Id = id;
-        Name = name;
-        JsonName = Encoding.UTF8.GetBytes($"\"{JsonEncodedText.Encode(name, JavaScriptEncoder.UnsafeRelaxedJsonEscaping)}\":");
-    }
-
-    public int Id { get; }
-
-    public string Name { get; }
+    public string Name { get; } = name;
 
     /// <summary>The quoted, escaped name followed by a colon, as the writer copies it.</summary>
-    public byte[] JsonName { get; }
+    public byte[] JsonName { get; } = Encoding.UTF8.GetBytes($"\"{JsonEncodedText.Encode(name, JavaScriptEncoder.UnsafeRelaxedJsonEscaping)}\":");
 
-    public SummaryMode Mode { get; set; }
+    public MetricSummary Summary { get; } = summary;
 
-    public MetricGoal Goal { get; set; }
-
-    public long Count { get; private set; }
-
-    public double First { get; private set; }
-
-    public double Last { get; private set; }
-
-    public double Min { get; private set; } = double.NaN;
-
-    public double Max { get; private set; } = double.NaN;
-
-    public double Sum { get; private set; }
-
-    /// <summary>The last value when it was not a number (text or bool).</summary>
-    public object? LastOther { get; private set; }
-
-    /// <summary>Set when the user overrode this key in the summary; the next logged value clears it.</summary>
-    public bool Overridden { get; set; }
-
-    public void Observe(double value)
-    {
-        if (Count == 0)
-        {
-            First = value;
-        }
-
-        Count++;
-        Last = value;
-        LastOther = null;
-        Overridden = false;
-        if (!double.IsNaN(value))
-        {
-            Sum += value;
-            if (!(value >= Min))
-            {
-                Min = value; // NaN-safe: the first real value replaces the initial NaN
-            }
-
-            if (!(value <= Max))
-            {
-                Max = value;
-            }
-        }
-
-        Sample(value);
-    }
-
-    public void ObserveOther(object value)
-    {
-        LastOther = value;
-        Overridden = false;
-    }
-
-    /// <summary>The summary value for this key, or false when the mode leaves it out.</summary>
-    public bool TryGetSummary(out object? value)
-    {
-        value = null;
-        if (Mode == SummaryMode.None || (Count == 0 && LastOther is null))
-        {
-            return false;
-        }
-
-        if (LastOther is not null)
-        {
-            value = LastOther;
-            return true;
-        }
-
-        value = Mode switch
-        {
-            SummaryMode.First => First,
-            SummaryMode.Min => Min,
-            SummaryMode.Max => Max,
-            SummaryMode.Mean => Sum / Count,
-            SummaryMode.Best => Goal == MetricGoal.Maximize ? Max : Min,
-            _ => Last,
-        };
-        return true;
-    }
-
-    /// <summary>Evenly spaced samples of the history, bounded in size whatever its length.</summary>
-    public ReadOnlySpan<double> Samples => _samples.AsSpan(0, _sampleCount);
-
-    private void Sample(double value)
-    {
-        if (_skip > 0)
-        {
-            _skip--;
-            return;
-        }
-
-        _samples[_sampleCount++] = value;
-        _skip = _sampleStride - 1;
-        if (_sampleCount == SampleCapacity)
-        {
-            for (var i = 0; i < SampleCapacity / 2; i++)
-            {
-                _samples[i] = _samples[2 * i];
-            }
-
-            _sampleCount = SampleCapacity / 2;
-            _sampleStride *= 2;
-            _skip = _sampleStride - 1;
-        }
-    }
+    /// <summary>The numeric history by step, bucketed as every chart is, for the finish footer's sparkline.</summary>
+    public GrowingBuckets Buckets { get; } = new(16);
 }
 
 /// <summary>
@@ -187,10 +71,10 @@ internal sealed class KeyRegistry
 
     public bool TryFind(string name, out MetricKey key) => _byName.TryGetValue(name, out key!);
 
-    /// <summary>Adds a key the caller has validated and checked to be new.</summary>
-    public MetricKey Add(string name)
+    /// <summary>Adds a key the caller has validated and checked to be new, with its summary.</summary>
+    public MetricKey Add(string name, MetricSummary summary)
     {
-        var key = new MetricKey(Count, name);
+        var key = new MetricKey(Count, name, summary);
         if (Count == _byId.Length)
         {
             var grown = new MetricKey[_byId.Length * 2];

@@ -1,29 +1,45 @@
 using System.Collections;
 using System.Globalization;
+using Tracker.Pipeline;
 
 namespace Tracker.Internal;
 
 /// <summary>Converts logged values to the kinds a history can store: numbers, text and booleans.</summary>
 internal static class Values
 {
-    public static bool TryGetNumber(object value, out double number)
+    /// <summary>
+    /// Classifies a logged scalar without boxing it again: doubles (float, decimal and Half too),
+    /// integers kept exact (<paramref name="bits"/> holds the long, or the ulong's bits), bools and text.
+    /// </summary>
+    public static EntryKind Classify(object value, out double number, out long bits)
     {
+        bits = 0;
+        number = 0;
         switch (value)
         {
-            case double d: number = d; return true;
-            case float f: number = f; return true;
-            case int i: number = i; return true;
-            case long l: number = l; return true;
-            case short s: number = s; return true;
-            case byte b: number = b; return true;
-            case sbyte sb: number = sb; return true;
-            case uint ui: number = ui; return true;
-            case ulong ul: number = ul; return true;
-            case ushort us: number = us; return true;
-            case decimal m: number = (double)m; return true;
-            case Half h: number = (double)h; return true;
-            default: number = 0; return false;
+            case double d: number = d; return EntryKind.Number;
+            case float f: number = f; return EntryKind.Number;
+            case int i: bits = i; break;
+            case long l: bits = l; break;
+            case short s: bits = s; break;
+            case byte b: bits = b; break;
+            case sbyte sb: bits = sb; break;
+            case uint ui: bits = ui; break;
+            case ushort us: bits = us; break;
+            case ulong ul when ul > long.MaxValue:
+                bits = unchecked((long)ul);
+                number = ul;
+                return EntryKind.UInteger;
+            case ulong ul: bits = (long)ul; break;
+            case decimal m: number = (double)m; return EntryKind.Number;
+            case Half h: number = (double)h; return EntryKind.Number;
+            case bool flag: number = flag ? 1 : 0; return EntryKind.Bool;
+            case string: return EntryKind.Text;
+            default: return EntryKind.Record; // not a history value
         }
+
+        number = bits;
+        return EntryKind.Integer;
     }
 
     /// <summary>Whether the value is a nested map whose entries flatten into "parent/child" keys.</summary>

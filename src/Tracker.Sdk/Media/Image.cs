@@ -155,7 +155,7 @@ public sealed class Image : Media
         {
             json.WriteString("_type", Kind);
             json.WriteString("sha256", sha256);
-            json.WriteString("path", $"{MediaFiles.Folder}/{sha256}{MediaFiles.Extension(Format)}");
+            json.WriteString("path", $"{RunFiles.MediaFolder}/{sha256}{MediaFiles.Extension(Format)}");
             json.WriteString("format", Format);
             json.WriteNumber("width", Width);
             json.WriteNumber("height", Height);

@@ -10,8 +10,6 @@ namespace Tracker.Internal;
 /// </summary>
 internal static class MediaFiles
 {
-    public const string Folder = "media";
-
     /// <summary>Most bytes one media file may have; the server's default body limit.</summary>
     public const int MaxBytes = 32 * 1024 * 1024;
 
@@ -63,13 +61,6 @@ internal static class MediaFiles
             File.Delete(temporary);
         }
     }
-
-    /// <summary>
-    /// The full path of a media file a record names (<c>media/&lt;sha256&gt;.png</c>), or null when the
-    /// name would lead out of the run directory: records.jsonl is input like any other.
-    /// </summary>
-    public static string? PathIn(string runDirectory, string? relative) =>
-        relative is null || relative.Contains("..", StringComparison.Ordinal) || Path.IsPathRooted(relative) ? null : Path.Combine(runDirectory, relative);
 
     /// <summary>The SHA-256 of <paramref name="content"/> in lower-case hex, as media files and blobs are named.</summary>
     public static string Sha256Hex(ReadOnlySpan<byte> content)

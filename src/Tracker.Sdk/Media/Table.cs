@@ -79,7 +79,7 @@ public sealed class Table : Media
         {
             json.WriteString("_type", Kind);
             json.WriteString("sha256", sha256);
-            json.WriteString("path", $"{MediaFiles.Folder}/{sha256}{MediaFiles.Extension("table")}");
+            json.WriteString("path", $"{RunFiles.MediaFolder}/{sha256}{MediaFiles.Extension("table")}");
             json.WriteNumber("bytes", _json.Length);
             json.WriteStartArray("columns");
             foreach (var column in Columns)
@@ -113,15 +113,8 @@ public sealed class Table : Media
                 case bool flag:
                     json.WriteBooleanValue(flag);
                     break;
-                case var value when Values.TryGetNumber(value, out var number):
-                    if (double.IsFinite(number))
-                    {
-                        json.WriteNumberValue(number);
-                    }
-                    else
-                    {
-                        json.WriteStringValue(number.ToString(CultureInfo.InvariantCulture));
-                    }
+                case var value when RecordValue.TryNormalize(value, out var number) && number is double or long or ulong:
+                    RecordValue.Write(json, number);
 
                     break;
                 case var other:

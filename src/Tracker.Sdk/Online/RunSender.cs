@@ -1,4 +1,3 @@
-using System.Buffers.Text;
 using System.Net;
 using System.Numerics;
 using System.Text.Json;
@@ -20,14 +19,12 @@ namespace Tracker.Online;
 /// </summary>
 internal sealed class RunSender
 {
-    public const string SyncFile = "sync.json";
     public const int MaxBatchLines = 10_000;
     public const int MaxBatchBytes = 4 * 1024 * 1024;
     private const int MinBufferBytes = 64 * 1024;
 
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan OutageReportInterval = TimeSpan.FromMinutes(1);
-    private static readonly byte[] SeqPrefix = "{\"seq\":"u8.ToArray();
     private static readonly byte[] MediaType = ",\"type\":\"media\","u8.ToArray();
 
     private readonly TrackerHttpClient _client;
@@ -307,22 +304,11 @@ internal sealed class RunSender
     }
 
     /// <summary>The file an image or table record names, with its full path, or null for other records.</summary>
-    private (string Sha256, string Path)? ReadMediaFile(ReadOnlyMemory<byte> line)
-    {
-        try
-        {
-            using var json = JsonDocument.Parse(line);
-            return json.RootElement.TryGetProperty("media", out var media) && media.ValueKind == JsonValueKind.Object
-                && media.TryGetProperty("sha256", out var sha) && sha.GetString() is { Length: 64 } sha256
-                && media.TryGetProperty("path", out var p) && MediaFiles.PathIn(_directory, p.GetString()) is { } path
-                ? (sha256, path)
-                : null;
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
+    private (string Sha256, string Path)? ReadMediaFile(ReadOnlyMemory<byte> line) =>
+        RecordReader.TryParse(line.Span, out var record, out _) && record is MediaLine { Media: { Sha256: { } sha256, Path: { } relative } }
+            && RunFiles.PathIn(_directory, relative) is { } path
+            ? (sha256, path)
+            : null;
 
     private async Task ConnectAsync(CancellationToken cancellationToken)
     {
@@ -389,7 +375,7 @@ internal sealed class RunSender
     /// </summary>
     private Batch ReadBatch()
     {
-        using var file = File.OpenHandle(Path.Combine(_directory, LocalFileBackend.RecordsFile), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        using var file = File.OpenHandle(Path.Combine(_directory, RunFiles.RecordsFile), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
         var written = Interlocked.Read(ref _localSeq);
         while (true)
         {
@@ -413,13 +399,13 @@ internal sealed class RunSender
                     break;
                 }
 
-                var seq = ParseSeq(data.Slice(end, newline));
+                var seq = RecordReader.ReadSeq(data.Slice(end, newline));
                 if (lines == 0 && seq <= AckedSeq)
                 {
                     if (seq < 0)
                     {
                         _diagnostics.ReportRateLimited(new RunDiagnostic(DiagnosticLevel.Warning,
-                            $"Line at byte {_offset + end:N0} of {LocalFileBackend.RecordsFile} in {_directory} is not a record; it is not sent."));
+                            $"Line at byte {_offset + end:N0} of {RunFiles.RecordsFile} in {_directory} is not a record; it is not sent."));
                     }
 
                     end += newline + 1;
@@ -480,15 +466,6 @@ internal sealed class RunSender
 
         return total;
     }
-
-    /// <summary>The seq of a line written by Tracker, which starts <c>{"seq":N,</c>; -1 for anything else.</summary>
-    private static long ParseSeq(ReadOnlySpan<byte> line) =>
-        line.StartsWith(SeqPrefix)
-        && Utf8Parser.TryParse(line[SeqPrefix.Length..], out long seq, out var consumed)
-        && line.Length > SeqPrefix.Length + consumed && line[SeqPrefix.Length + consumed] == (byte)','
-        && seq > 0
-            ? seq
-            : -1;
 
     private void OnCaughtUp()
     {
@@ -559,7 +536,7 @@ internal sealed class RunSender
     {
         try
         {
-            var path = Path.Combine(_directory, SyncFile);
+            var path = Path.Combine(_directory, RunFiles.SyncFile);
             if (!File.Exists(path))
             {
                 return 0;
@@ -585,13 +562,13 @@ internal sealed class RunSender
         {
             lock (_syncFileLock)
             {
-                LocalFileBackend.ReplaceAtomically(Path.Combine(_directory, SyncFile), Json.Serialize(new SyncState(AckedSeq, synced, _server)));
+                LocalFileBackend.ReplaceAtomically(Path.Combine(_directory, RunFiles.SyncFile), Json.Serialize(new SyncState(AckedSeq, synced, _server)));
             }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             _diagnostics.ReportRateLimited(new RunDiagnostic(DiagnosticLevel.Warning,
-                $"Could not record the upload cursor of run {_runId} in {SyncFile}; tracker sync may send lines the server already has, which it skips.", ex));
+                $"Could not record the upload cursor of run {_runId} in {RunFiles.SyncFile}; tracker sync may send lines the server already has, which it skips.", ex));
         }
     }
 

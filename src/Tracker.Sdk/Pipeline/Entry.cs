@@ -3,6 +3,8 @@ namespace Tracker.Pipeline;
 internal enum EntryKind : byte
 {
     Number,
+    Integer,
+    UInteger,
     Bool,
     Text,
     Record,
@@ -20,6 +22,9 @@ internal struct Entry
     public long Step;
     public long UnixMs;
     public double Number;
+
+    /// <summary>An <see cref="EntryKind.Integer"/>'s value, or an <see cref="EntryKind.UInteger"/>'s bits; <see cref="Number"/> holds it as a double.</summary>
+    public long Bits;
 
     /// <summary>The text of a <see cref="EntryKind.Text"/> value, or the <see cref="RecordPayload"/> of a record.</summary>
     public object? Payload;

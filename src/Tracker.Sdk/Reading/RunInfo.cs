@@ -20,8 +20,12 @@ public static class RunStates
 /// <param name="Goal">Whether smaller or larger is better.</param>
 public sealed record MetricDefinition(string Name, string? StepMetric, SummaryMode Summary, MetricGoal Goal)
 {
-    internal bool Matches(string key) =>
-        Name.EndsWith('*') ? key.StartsWith(Name.AsSpan(0, Name.Length - 1), StringComparison.Ordinal) : key == Name;
+    internal MetricSpec ToSpec() => new(Name, StepMetric, (SummaryKind)Summary, Goal switch
+    {
+        MetricGoal.Maximize => true,
+        MetricGoal.Minimize => false,
+        _ => null,
+    });
 }
 
 /// <summary>Where the code came from: its git commit, branch and remote, and whether it had uncommitted changes.</summary>

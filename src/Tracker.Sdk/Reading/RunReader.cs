@@ -1,6 +1,5 @@
 using System.Text;
 using System.Text.Json;
-using Tracker.Backends;
 using Tracker.Internal;
 
 namespace Tracker.Reading;
@@ -16,7 +15,7 @@ public sealed record RunRecord(long Seq, string Type, DateTimeOffset Timestamp, 
 /// <param name="Step">The step (<c>_step</c>).</param>
 /// <param name="Timestamp">When the step's first value was logged (<c>_time</c>).</param>
 /// <param name="Runtime">Time since the run started (<c>_runtime</c>).</param>
-/// <param name="Values">Values by key: double (NaN and infinities included), bool or string.</param>
+/// <param name="Values">Values by key as logged: double (NaN and infinities included), long (ulong above long.MaxValue), bool or string.</param>
 public sealed record HistoryRow(long Step, DateTimeOffset Timestamp, TimeSpan Runtime, IReadOnlyDictionary<string, object?> Values);
 
 /// <summary>One media value of a run: an image, histogram, table or text logged at a step.</summary>
@@ -29,8 +28,9 @@ public sealed record HistoryRow(long Step, DateTimeOffset Timestamp, TimeSpan Ru
 public sealed record MediaRecord(long Step, string Key, DateTimeOffset Timestamp, string Kind, string Json, string? FilePath);
 
 /// <summary>
-/// Reads a run directory written by Tracker. Tolerates a torn last line (a crash mid-write),
-/// skips lines that are not valid records, and ignores replayed sequence numbers.
+/// Reads a run directory written by Tracker, through the run format's one reader: a torn last line
+/// (a crash mid-write) and lines that are not valid records are counted in <see cref="SkippedLines"/>
+/// and skipped, and replayed sequence numbers are ignored.
 /// </summary>
 public sealed class RunReader
 {
@@ -56,10 +56,10 @@ public sealed class RunReader
     public static RunReader Open(string runDirectory)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(runDirectory);
-        var runFile = Path.Combine(runDirectory, LocalFileBackend.RunFile);
+        var runFile = Path.Combine(runDirectory, RunFiles.RunFile);
         if (!File.Exists(runFile))
         {
-            throw new DirectoryNotFoundException($"{runDirectory} is not a run directory: it has no {LocalFileBackend.RunFile}.");
+            throw new DirectoryNotFoundException($"{runDirectory} is not a run directory: it has no {RunFiles.RunFile}.");
         }
 
         try
@@ -81,7 +81,7 @@ public sealed class RunReader
         !System.IO.Directory.Exists(root) ? [] :
         System.IO.Directory.EnumerateDirectories(root)
             .SelectMany(System.IO.Directory.EnumerateDirectories)
-            .Where(d => File.Exists(Path.Combine(d, LocalFileBackend.RunFile)))
+            .Where(d => File.Exists(Path.Combine(d, RunFiles.RunFile)))
             .Order(StringComparer.Ordinal)
             .ToList();
 
@@ -90,11 +90,26 @@ public sealed class RunReader
     /// <returns>The records.</returns>
     public IEnumerable<RunRecord> ReadRecords(long afterSeq = 0)
     {
-        foreach (var line in ReadLines())
+        long lastSeq = 0;
+        SkippedLines = 0;
+        foreach (var line in RecordFile.ReadLines(RecordsPath, 0, _ => SkippedLines++))
         {
-            if (line.Seq > afterSeq)
+            if (line.Bytes.IsEmpty)
             {
-                yield return new RunRecord(line.Seq, line.Type, line.Timestamp, Encoding.UTF8.GetString(line.Bytes.Span));
+                continue;
+            }
+
+            if (!RecordReader.TryParse(line.Bytes.Span, out var record, out _))
+            {
+                SkippedLines++;
+            }
+            else if (record!.Seq > lastSeq)
+            {
+                lastSeq = record.Seq;
+                if (record.Seq > afterSeq)
+                {
+                    yield return new RunRecord(record.Seq, record.Type, DateTimeOffset.FromUnixTimeMilliseconds(record.UnixMs), Encoding.UTF8.GetString(line.Bytes.Span));
+                }
             }
         }
     }
@@ -102,34 +117,14 @@ public sealed class RunReader
     /// <summary>The run's media records in step order (a media record is written when its file is, so the file's order may differ).</summary>
     /// <param name="key">Only this key's media; all when null.</param>
     /// <returns>The media records.</returns>
-    public IReadOnlyList<MediaRecord> ReadMedia(string? key = null) => [.. ReadMediaLines(key).OrderBy(m => m.Step)];
-
-    private IEnumerable<MediaRecord> ReadMediaLines(string? key)
-    {
-        foreach (var line in ReadLines())
-        {
-            if (line.Type != "media")
-            {
-                continue;
-            }
-
-            using var json = JsonDocument.Parse(line.Bytes);
-            var root = json.RootElement;
-            if (!root.TryGetProperty("key", out var name) || name.ValueKind != JsonValueKind.String
-                || !root.TryGetProperty("media", out var media) || media.ValueKind != JsonValueKind.Object
-                || !media.TryGetProperty("_type", out var kind) || kind.ValueKind != JsonValueKind.String
-                || (key is not null && !name.ValueEquals(key)))
-            {
-                continue;
-            }
-
-            var path = media.TryGetProperty("path", out var relative) && relative.ValueKind == JsonValueKind.String
-                ? MediaFiles.PathIn(Directory, relative.GetString())
-                : null;
-            var step = root.TryGetProperty("step", out var s) && s.TryGetInt64(out var n) ? n : 0;
-            yield return new MediaRecord(step, name.GetString()!, line.Timestamp, kind.GetString()!, media.GetRawText(), path);
-        }
-    }
+    public IReadOnlyList<MediaRecord> ReadMedia(string? key = null) =>
+    [
+        .. Records().OfType<MediaLine>()
+            .Where(m => key is null || m.Key == key)
+            .Select(m => new MediaRecord(m.Step, m.Key, DateTimeOffset.FromUnixTimeMilliseconds(m.UnixMs), m.Media.Kind, m.Media.Json,
+                m.Media.Path is { } relative ? RunFiles.PathIn(Directory, relative) : null))
+            .OrderBy(m => m.Step),
+    ];
 
     /// <summary>Streams the history, one row per step; lines of the same step are merged, later values winning.</summary>
     /// <returns>The history rows in step order.</returns>
@@ -137,48 +132,36 @@ public sealed class RunReader
     {
         Dictionary<string, object?>? values = null;
         long step = 0;
-        DateTimeOffset timestamp = default;
-        var rows = new List<(long Step, long UnixMs, Dictionary<string, object?> Values)>();
-        foreach (var line in ReadLines())
+        long unixMs = 0;
+        foreach (var history in Records().OfType<HistoryLine>().Where(h => !h.IsSystem))
         {
-            if (line.Type != "history")
+            var block = history.Block;
+            for (var row = 0; row < block.Rows; row++)
             {
-                continue;
-            }
-
-            rows.Clear();
-            if (!TryReadRows(line.Bytes.Span, rows))
-            {
-                SkippedLines++;
-                continue;
-            }
-
-            foreach (var (rowStep, unixMs, rowValues) in rows)
-            {
-                if (values is not null && rowStep == step)
+                if (values is null || block.Steps[row] != step)
                 {
-                    foreach (var (key, value) in rowValues)
+                    if (values is not null)
                     {
-                        values[key] = value;
+                        yield return Row(step, unixMs, values);
                     }
 
-                    continue;
+                    (step, unixMs, values) = (block.Steps[row], block.Times[row], new Dictionary<string, object?>(StringComparer.Ordinal));
                 }
 
-                if (values is not null)
+                foreach (var column in block.Columns)
                 {
-                    yield return Row(step, timestamp, values);
+                    var value = column.Value(row);
+                    if (!ReferenceEquals(value, HistoryColumn.Absent))
+                    {
+                        values[column.Key] = value;
+                    }
                 }
-
-                step = rowStep;
-                timestamp = DateTimeOffset.FromUnixTimeMilliseconds(unixMs);
-                values = rowValues;
             }
         }
 
         if (values is not null)
         {
-            yield return Row(step, timestamp, values);
+            yield return Row(step, unixMs, values);
         }
     }
 
@@ -188,433 +171,62 @@ public sealed class RunReader
     /// </summary>
     internal void ReadPoints(Action<string, long, double> onPoint)
     {
-        var points = new List<(string Key, long Step, double Value)>();
-        var rows = new List<(long Step, long UnixMs, Dictionary<string, object?> Values)>();
-        foreach (var line in ReadLines())
+        foreach (var history in Records().OfType<HistoryLine>().Where(h => !h.IsSystem))
         {
-            if (line.Type != "history")
+            var block = history.Block;
+            foreach (var column in block.Columns)
             {
-                continue;
-            }
-
-            points.Clear();
-            if (!TryReadPoints(line.Bytes.Span, points))
-            {
-                // Not in the order the SDK writes: the general parser decides.
-                points.Clear();
-                rows.Clear();
-                if (!TryReadRows(line.Bytes.Span, rows))
+                for (var row = 0; row < block.Rows; row++)
                 {
-                    SkippedLines++;
-                    continue;
-                }
-
-                foreach (var (step, _, values) in rows)
-                {
-                    foreach (var (key, value) in values)
+                    if (column.IsNumber(row))
                     {
-                        if (value is double or bool)
-                        {
-                            points.Add((key, step, value is bool b ? (b ? 1 : 0) : (double)value));
-                        }
+                        onPoint(column.Key, block.Steps[row], column.Numbers[row]);
                     }
                 }
             }
-
-            foreach (var (key, step, value) in points)
-            {
-                onPoint(key, step, value);
-            }
         }
     }
 
-    /// <summary>A history line as the SDK writes it (steps before values); false for anything else.</summary>
-    private static bool TryReadPoints(ReadOnlySpan<byte> line, List<(string Key, long Step, double Value)> points)
-    {
-        try
-        {
-            var reader = new Utf8JsonReader(line);
-            long step = -1;
-            List<long>? steps = null;
-            reader.Read();
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                if (reader.ValueTextEquals("step"u8))
-                {
-                    reader.Read();
-                    step = reader.GetInt64();
-                }
-                else if (reader.ValueTextEquals("steps"u8))
-                {
-                    reader.Read();
-                    steps = ReadDeltas(ref reader);
-                }
-                else if (reader.ValueTextEquals("values"u8) && (steps is not null || step >= 0))
-                {
-                    reader.Read();
-                    while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-                    {
-                        var key = reader.GetString()!;
-                        reader.Read();
-                        if (reader.TokenType != JsonTokenType.StartArray)
-                        {
-                            AddNumber(ref reader, key, step, points);
-                            continue;
-                        }
-
-                        var row = 0;
-                        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
-                        {
-                            if (steps is null || row >= steps.Count)
-                            {
-                                return false;
-                            }
-
-                            AddNumber(ref reader, key, steps[row++], points);
-                        }
-
-                        if (row != steps?.Count)
-                        {
-                            return false;
-                        }
-                    }
-                }
-                else if (reader.ValueTextEquals("values"u8))
-                {
-                    return false; // values before the steps
-                }
-                else
-                {
-                    reader.Read();
-                    reader.Skip();
-                }
-            }
-
-            return reader.TokenType == JsonTokenType.EndObject;
-        }
-        catch (Exception ex) when (ex is JsonException or InvalidOperationException or FormatException)
-        {
-            return false;
-        }
-    }
-
-    private static void AddNumber(ref Utf8JsonReader reader, string key, long step, List<(string Key, long Step, double Value)> points)
-    {
-        switch (reader.TokenType)
-        {
-            case JsonTokenType.Number:
-                points.Add((key, step, reader.GetDouble()));
-                break;
-            case JsonTokenType.True or JsonTokenType.False:
-                points.Add((key, step, reader.TokenType == JsonTokenType.True ? 1 : 0));
-                break;
-            case JsonTokenType.String when Json.ParseSpecialDouble(reader.GetString()!) is double special:
-                points.Add((key, step, special));
-                break;
-            case JsonTokenType.StartObject or JsonTokenType.StartArray:
-                reader.Skip();
-                break;
-            default:
-                break; // text and nulls are not points
-        }
-    }
+    /// <summary>The run's records folded into its state: summary, config, tags, notes, final state, next step (see <see cref="RunFold"/>).</summary>
+    /// <returns>The fold.</returns>
+    public RunFold ReadState() => new RunFold().ApplyAll(Records());
 
     /// <summary>
-    /// The run's summary: <c>summary.json</c> when the run finished, otherwise each key's last
-    /// value from the history with the user's summary overrides applied.
+    /// The run's summary: <c>summary.json</c> when the run finished, otherwise the fold of its records
+    /// (each metric by its definition, with the user's overrides), as the run itself computes it.
     /// </summary>
     /// <returns>Summary values by key.</returns>
     public IReadOnlyDictionary<string, object?> ReadSummary()
     {
-        var summaryFile = Path.Combine(Directory, LocalFileBackend.SummaryFile);
+        var summaryFile = Path.Combine(Directory, RunFiles.SummaryFile);
         if (Info.State != RunStates.Running && File.Exists(summaryFile))
         {
-            using var document = JsonDocument.Parse(File.ReadAllBytes(summaryFile));
-            return document.RootElement.EnumerateObject().ToDictionary(p => p.Name, p => HistoryValue(p.Value), StringComparer.Ordinal);
-        }
-
-        var summary = new Dictionary<string, object?>(StringComparer.Ordinal);
-        foreach (var row in ReadHistory())
-        {
-            foreach (var (key, value) in row.Values)
-            {
-                summary[key] = value;
-            }
-        }
-
-        foreach (var record in ReadRecords().Where(r => r.Type == "summary"))
-        {
-            using var document = JsonDocument.Parse(record.Json);
-            foreach (var property in document.RootElement.GetProperty("values").EnumerateObject())
-            {
-                summary[property.Name] = HistoryValue(property.Value);
-            }
-        }
-
-        return summary;
-    }
-
-    /// <summary>History and summary values: every number is a double, as it was logged.</summary>
-    private static object? HistoryValue(JsonElement element) =>
-        element.ValueKind == JsonValueKind.Number ? element.GetDouble() : Json.ToPlain(element);
-
-    private HistoryRow Row(long step, DateTimeOffset timestamp, Dictionary<string, object?> values) =>
-        new(step, timestamp, timestamp - Info.StartTime, values);
-
-    /// <summary>
-    /// Parses a history line: one row (<c>step</c>, <c>ts</c>, <c>values</c> of scalars) or a block
-    /// (<c>steps</c> and <c>ts</c> as first value then differences, <c>values</c> of equal-length arrays).
-    /// </summary>
-    private static bool TryReadRows(ReadOnlySpan<byte> line, List<(long Step, long UnixMs, Dictionary<string, object?> Values)> rows)
-    {
-        try
-        {
-            var reader = new Utf8JsonReader(line);
-            long step = 0;
-            long ts = 0;
-            List<long>? steps = null;
-            List<long>? times = null;
-            Dictionary<string, object?>? scalars = null;
-            Dictionary<string, List<object?>>? columns = null;
+            var bytes = File.ReadAllBytes(summaryFile);
+            var reader = new Utf8JsonReader(bytes);
             reader.Read();
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                if (reader.ValueTextEquals("step"u8))
-                {
-                    reader.Read();
-                    step = reader.GetInt64();
-                }
-                else if (reader.ValueTextEquals("steps"u8))
-                {
-                    reader.Read();
-                    steps = ReadDeltas(ref reader);
-                }
-                else if (reader.ValueTextEquals("ts"u8))
-                {
-                    reader.Read();
-                    if (reader.TokenType == JsonTokenType.StartArray)
-                    {
-                        times = ReadDeltas(ref reader);
-                    }
-                    else
-                    {
-                        ts = reader.GetInt64();
-                    }
-                }
-                else if (reader.ValueTextEquals("values"u8))
-                {
-                    reader.Read();
-                    ReadValues(ref reader, out scalars, out columns);
-                }
-                else
-                {
-                    reader.Read();
-                    reader.Skip();
-                }
-            }
-
-            if (steps is null)
-            {
-                rows.Add((step, ts, scalars ?? []));
-                return columns is null;
-            }
-
-            if (times is null || times.Count != steps.Count || scalars is { Count: > 0 }
-                || (columns ?? []).Values.Any(c => c.Count != steps.Count))
-            {
-                return false;
-            }
-
-            for (var r = 0; r < steps.Count; r++)
-            {
-                var row = new Dictionary<string, object?>(StringComparer.Ordinal);
-                foreach (var (key, column) in columns ?? [])
-                {
-                    row[key] = column[r];
-                }
-
-                rows.Add((steps[r], times[r], row));
-            }
-
-            return true;
+            return RecordValue.Read(ref reader) as Dictionary<string, object?> ?? [];
         }
-        catch (Exception ex) when (ex is JsonException or InvalidOperationException or FormatException)
-        {
-            return false;
-        }
+
+        return ReadState().Summary.Snapshot();
     }
 
-    private static List<long> ReadDeltas(ref Utf8JsonReader reader)
-    {
-        var values = new List<long>();
-        long current = 0;
-        while (reader.Read() && reader.TokenType == JsonTokenType.Number)
-        {
-            current += reader.GetInt64();
-            values.Add(current);
-        }
+    private string RecordsPath => Path.Combine(Directory, RunFiles.RecordsFile);
 
-        return values;
+    private HistoryRow Row(long step, long unixMs, Dictionary<string, object?> values)
+    {
+        var timestamp = DateTimeOffset.FromUnixTimeMilliseconds(unixMs);
+        return new(step, timestamp, timestamp - Info.StartTime, values);
     }
 
-    private static void ReadValues(ref Utf8JsonReader reader, out Dictionary<string, object?>? scalars, out Dictionary<string, List<object?>>? columns)
+    /// <summary>The valid records, each sequence number once; counts what it skips.</summary>
+    private IEnumerable<RecordLine> Records()
     {
-        scalars = null;
-        columns = null;
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        var file = new RecordFile(RecordsPath);
+        foreach (var record in file.Read())
         {
-            var key = reader.GetString()!;
-            reader.Read();
-            if (reader.TokenType == JsonTokenType.StartArray)
-            {
-                var column = new List<object?>();
-                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
-                {
-                    column.Add(ReadValue(ref reader));
-                }
-
-                (columns ??= new(StringComparer.Ordinal))[key] = column;
-            }
-            else
-            {
-                (scalars ??= new(StringComparer.Ordinal))[key] = ReadValue(ref reader);
-            }
-        }
-    }
-
-    private static object? ReadValue(ref Utf8JsonReader reader) => reader.TokenType switch
-    {
-        JsonTokenType.Number => reader.GetDouble(),
-        JsonTokenType.True => true,
-        JsonTokenType.False => false,
-        JsonTokenType.String => Json.ParseSpecialDouble(reader.GetString()!) is double d ? d : reader.GetString(),
-        JsonTokenType.Null => null,
-        _ => SkipAndNull(ref reader),
-    };
-
-    private static object? SkipAndNull(ref Utf8JsonReader reader)
-    {
-        reader.Skip();
-        return null;
-    }
-
-    private readonly record struct Line(long Seq, string Type, DateTimeOffset Timestamp, ReadOnlyMemory<byte> Bytes);
-
-    /// <summary>Valid lines in order; a line is valid when it is complete JSON with seq, type and ts.</summary>
-    private IEnumerable<Line> ReadLines()
-    {
-        SkippedLines = 0;
-        var path = Path.Combine(Directory, LocalFileBackend.RecordsFile);
-        if (!File.Exists(path))
-        {
-            yield break;
+            yield return record;
         }
 
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
-        var buffer = new byte[1 << 20];
-        var filled = 0;
-        long lastSeq = 0;
-        while (true)
-        {
-            var read = stream.Read(buffer, filled, buffer.Length - filled);
-            filled += read;
-            var start = 0;
-            while (true)
-            {
-                var newline = Array.IndexOf(buffer, (byte)'\n', start, filled - start);
-                if (newline < 0)
-                {
-                    break;
-                }
-
-                var bytes = buffer.AsMemory(start, newline - start);
-                start = newline + 1;
-                if (TryParseHeader(bytes.Span, out var seq, out var type, out var ts) && seq > lastSeq)
-                {
-                    lastSeq = seq;
-                    yield return new Line(seq, type, DateTimeOffset.FromUnixTimeMilliseconds(ts), bytes);
-                }
-                else if (bytes.Length > 0)
-                {
-                    SkippedLines++;
-                }
-            }
-
-            // Keep the unfinished line; grow the buffer if one line is larger than it.
-            Array.Copy(buffer, start, buffer, 0, filled - start);
-            filled -= start;
-            if (read == 0)
-            {
-                if (filled > 0)
-                {
-                    SkippedLines++; // a torn last line: the writer died mid-line
-                }
-
-                yield break;
-            }
-
-            if (filled == buffer.Length)
-            {
-                Array.Resize(ref buffer, buffer.Length * 2);
-            }
-        }
-    }
-
-    private static bool TryParseHeader(ReadOnlySpan<byte> line, out long seq, out string type, out long ts)
-    {
-        seq = 0;
-        ts = 0;
-        type = string.Empty;
-        try
-        {
-            var reader = new Utf8JsonReader(line);
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            {
-                return false;
-            }
-
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                if (reader.ValueTextEquals("seq"u8))
-                {
-                    reader.Read();
-                    seq = reader.GetInt64();
-                }
-                else if (reader.ValueTextEquals("type"u8))
-                {
-                    reader.Read();
-                    type = reader.GetString() ?? string.Empty;
-                }
-                else if (reader.ValueTextEquals("ts"u8))
-                {
-                    reader.Read();
-                    if (reader.TokenType == JsonTokenType.StartArray)
-                    {
-                        reader.Read(); // a block's first time is absolute
-                        ts = reader.GetInt64();
-                        reader.Skip();
-                        while (reader.TokenType != JsonTokenType.EndArray && reader.Read())
-                        {
-                        }
-                    }
-                    else
-                    {
-                        ts = reader.GetInt64();
-                    }
-                }
-                else
-                {
-                    reader.Read();
-                    reader.Skip();
-                }
-            }
-
-            return reader.TokenType == JsonTokenType.EndObject && seq > 0 && type.Length > 0
-                && !reader.Read(); // nothing after the object
-        }
-        catch (Exception ex) when (ex is JsonException or InvalidOperationException or FormatException)
-        {
-            return false;
-        }
+        SkippedLines = file.SkippedLines;
     }
 }
