@@ -20,6 +20,16 @@ if (args.Length > 1 && args[0] == "online")
     return;
 }
 
+if (args.Length > 1 && args[0] == "live")
+{
+    // live SECONDS sqlite|postgres [CONN] [RUNS] [KEYS] [STEPS_PER_SECOND]
+    var postgres = args.Length > 2 && args[2] == "postgres";
+    var rest = args.Skip(postgres ? 4 : 3).Select(a => int.Parse(a, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+    await LiveRuns.RunAsync(double.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture), args.Length > 2 ? args[2] : "sqlite", postgres ? args[3] : null,
+        rest.Length > 0 ? rest[0] : 100, rest.Length > 1 ? rest[1] : 50, rest.Length > 2 ? rest[2] : 10);
+    return;
+}
+
 if (args.Length > 0 && args[0] == "sampler")
 {
     SamplerCost.Run();
