@@ -1,5 +1,4 @@
 using System.Buffers.Text;
-using Tracker.Backends;
 using Tracker.Reading;
 
 namespace Tracker.Cli;

@@ -87,7 +87,7 @@ public sealed class RunSummary : IReadOnlyDictionary<string, object?>
             : throw new KeyNotFoundException($"Summary has no key '{key}'. Keys: {string.Join(", ", Keys)}.");
         set
         {
-            RecordRules.ThrowIfInvalidKey(key, metric: false, nameof(key));
+            RecordRules.ThrowIfInvalidKey(key, metric: true, nameof(key));
             _run.OverrideSummary(key, RecordValue.TryNormalize(value, out var stored) ? stored : throw Internal.Values.Unsupported(key, value!));
         }
     }

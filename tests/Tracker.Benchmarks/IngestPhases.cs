@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.IO.Compression;
 using System.Text;
-using Tracker.Server.Ingest;
+using Tracker.Format;
 using Tracker.Server.Storage;
 
 namespace Tracker.Benchmarks;
@@ -29,8 +29,8 @@ internal static class IngestPhases
             Console.WriteLine(round == 0 ? "round 1 (includes JIT)" : $"round {round + 1}");
             Time("gzip (client)", () => bodies.ForEach(b => Gzip(b)));
             Time("gunzip", () => compressed.ForEach(c => new GZipStream(new MemoryStream(c), CompressionMode.Decompress).CopyTo(Stream.Null)));
-            List<List<ParsedLine>> parsed = [];
-            Time("parse (all cores)", () => parsed = bodies.Select(b => RecordParser.Parse(b)).ToList());
+            List<List<RecordLine>> parsed = [];
+            Time("parse (all cores)", () => parsed = bodies.Select(b => RecordReader.ParseLines(b)).ToList());
             var runId = $"r{round}";
             await store.UpsertRunAsync("bench", runId, [], DateTimeOffset.UtcNow, CancellationToken.None);
             await TimeAsync("store (one transaction a body)", async () =>

@@ -77,7 +77,7 @@ public class FormatterBenchmarks
     public void Setup()
     {
         var keys = new Internal.KeyRegistry();
-        var key = keys.Add("train/loss");
+        var key = keys.Add("train/loss", new Tracker.Format.MetricSummary());
         _batch = new RecordBatch(keys) { FirstSeq = 1 };
         for (var c = 0; c < 32; c++)
         {

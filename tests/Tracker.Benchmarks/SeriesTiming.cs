@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using Tracker.Server.Ingest;
+using Tracker.Format;
 using Tracker.Server.Storage;
 
 namespace Tracker.Benchmarks;
@@ -43,7 +43,7 @@ internal static class SeriesTiming
             var ingest = Stopwatch.StartNew();
             foreach (var body in bodies)
             {
-                await store.AppendAsync("bench", runId, RecordParser.Parse(body), DateTimeOffset.UtcNow, CancellationToken.None);
+                await store.AppendAsync("bench", runId, RecordReader.ParseLines(body), DateTimeOffset.UtcNow, CancellationToken.None);
             }
 
             ingest.Stop();

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
 using Tracker.IntegrationTests.Infrastructure;
-using Tracker.Server.Ingest;
+using Tracker.Format;
 using Tracker.Server.Storage;
 
 namespace Tracker.IntegrationTests;
@@ -287,9 +287,9 @@ public sealed class StorageContractTests(string kind)
     }
 
     /// <summary>One history line per step with key "loss", numbered from <paramref name="firstSeq"/>.</summary>
-    private static List<ParsedLine> History(long firstSeq, IEnumerable<long> steps, Func<long, double> value) =>
+    private static List<RecordLine> History(long firstSeq, IEnumerable<long> steps, Func<long, double> value) =>
         Parse(steps.Select((step, i) => string.Create(CultureInfo.InvariantCulture,
             $"{{\"seq\":{firstSeq + i},\"type\":\"history\",\"step\":{step},\"ts\":{1_795_736_598_000 + step},\"values\":{{\"loss\":{value(step):R}}}}}")).ToArray());
 
-    private static List<ParsedLine> Parse(params string[] lines) => RecordParser.Parse(Encoding.UTF8.GetBytes(string.Join('\n', lines)));
+    private static List<RecordLine> Parse(params string[] lines) => RecordReader.ParseLines(Encoding.UTF8.GetBytes(string.Join('\n', lines)));
 }

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using Microsoft.Extensions.Time.Testing;
-using Tracker.Backends;
-using Tracker.Online;
+using Tracker.Format;
 
 namespace Tracker.Tests;
 
@@ -65,7 +64,7 @@ public abstract class OnlineTestBase : RunTestBase
 
     protected static (long AckedSeq, bool Synced, string Server) SyncState(string directory)
     {
-        using var json = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(directory, RunSender.SyncFile)));
+        using var json = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(directory, RunFiles.SyncFile)));
         var root = json.RootElement;
         return (root.GetProperty("acked_seq").GetInt64(), root.GetProperty("synced").GetBoolean(), root.GetProperty("server").GetString()!);
     }

@@ -4,7 +4,6 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Spectre.Console;
-using Tracker.Online;
 
 namespace Tracker.Cli.Commands;
 

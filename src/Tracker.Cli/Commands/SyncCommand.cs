@@ -40,7 +40,7 @@ internal static class SyncCommand
     /// <summary>Run directories under a root, in a project folder, or the one given.</summary>
     public static IReadOnlyList<string> FindRunDirectories(string dir)
     {
-        if (File.Exists(Path.Combine(dir, Backends.RunFiles.RunFile)))
+        if (File.Exists(Path.Combine(dir, RunFiles.RunFile)))
         {
             return [dir];
         }
@@ -48,7 +48,7 @@ internal static class SyncCommand
         var runs = RunReader.FindRuns(dir);
         if (runs.Count == 0 && Directory.Exists(dir))
         {
-            runs = Directory.EnumerateDirectories(dir).Where(d => File.Exists(Path.Combine(d, Backends.RunFiles.RunFile))).Order(StringComparer.Ordinal).ToList();
+            runs = Directory.EnumerateDirectories(dir).Where(d => File.Exists(Path.Combine(d, RunFiles.RunFile))).Order(StringComparer.Ordinal).ToList();
         }
 
         return Directory.Exists(dir) ? runs : throw new CliException($"{Path.GetFullPath(dir)} does not exist.");

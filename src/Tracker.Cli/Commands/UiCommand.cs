@@ -85,7 +85,7 @@ internal static class UiCommand
         foreach (var directory in directories)
         {
             var seq = LocalRuns.LastSeq(directory);
-            var written = File.GetLastWriteTimeUtc(Path.Combine(directory, Backends.RunFiles.RunFile));
+            var written = File.GetLastWriteTimeUtc(Path.Combine(directory, RunFiles.RunFile));
             if (imported.TryGetValue(directory, out var last) && last.Seq == seq && last.RunFileWritten == written)
             {
                 continue;

@@ -6,7 +6,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
-using Tracker.Server.Ingest;
 using Tracker.Server.Storage;
 
 namespace Tracker.Server.Api;
@@ -72,11 +71,11 @@ internal static class IngestEndpoints
 
         try
         {
-            var lines = RecordParser.Parse(body.Bytes);
+            var lines = RecordReader.ParseLines(body.Bytes);
             var result = await store.AppendAsync(project, runId, lines, time.GetUtcNow(), cancellationToken);
             return Results.Ok(new { acked_seq = result.AckedSeq, stored = result.Stored, skipped = result.Skipped });
         }
-        catch (IngestValidationException ex)
+        catch (RecordFormatException ex)
         {
             return Problems.Create(HttpStatusCode.BadRequest, "Malformed records", ex.Message, ex.Field);
         }
@@ -136,7 +135,7 @@ internal static class IngestEndpoints
             return invalid;
         }
 
-        if (!RecordParser.IsSha256(sha256))
+        if (!RecordReader.IsSha256(sha256))
         {
             return Problems.Create(HttpStatusCode.BadRequest, "Invalid sha256", $"'{sha256}' is not a SHA-256: name the file by the 64 lower-case hex digits of its bytes' hash.", "sha256");
         }
@@ -178,9 +177,7 @@ internal static class IngestEndpoints
     internal static IResult? Validate(string project, string runId) => ValidName(project, "project") ?? ValidName(runId, "runId");
 
     private static IResult? ValidName(string value, string field) =>
-        value.Length is 0 or > 128 || value is "." or ".." || value.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
-            ? Problems.Create(HttpStatusCode.BadRequest, "Invalid name", $"The {field} '{value}' is not valid: use 1 to 128 letters, digits, '-', '_' or '.'.", field)
-            : null;
+        RecordRules.IdProblem(value, field) is { } problem ? Problems.Create(HttpStatusCode.BadRequest, "Invalid name", problem, field) : null;
 
     /// <summary>What every write does first: check the names and the key, then read the body.</summary>
     private static async Task<(RequestBody Body, IResult? Problem)> AcceptAsync(string project, string runId, HttpContext context, SqlRunStore store, ServerOptions options, CancellationToken cancellationToken)

@@ -3,7 +3,6 @@ using System.Net;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
-using Tracker.Server.Ingest;
 using Tracker.Server.Storage;
 
 namespace Tracker.Server.Api;
@@ -284,7 +283,7 @@ internal static class ReadEndpoints
     private static async Task<IResult> BlobAsync(string project, string sha256, HttpContext context, SqlRunStore store, CancellationToken cancellationToken)
     {
         var head = HttpMethods.IsHead(context.Request.Method);
-        var blob = RecordParser.IsSha256(sha256) ? await store.GetBlobAsync(project, sha256, withContent: !head, cancellationToken) : null;
+        var blob = RecordReader.IsSha256(sha256) ? await store.GetBlobAsync(project, sha256, withContent: !head, cancellationToken) : null;
         if (blob is null)
         {
             return head
@@ -306,7 +305,7 @@ internal static class ReadEndpoints
     }
 
     /// <summary>The stored <c>media</c> object; images and tables gain their file's address and whether it is stored.</summary>
-    private static JsonObject MediaJson(string project, MediaItem item)
+    private static JsonObject MediaJson(string project, Storage.MediaItem item)
     {
         var media = JsonNode.Parse(item.Body)!.AsObject();
         if (item.Sha256 is { } sha256)

@@ -8,7 +8,14 @@ internal sealed record ApiKey(string Name, string? Project, string Hash, DateTim
 /// <summary>A run as stored: indexed columns plus its metadata, config and summary as JSON.</summary>
 internal sealed record StoredRun(
     long Pk, string Project, string RunId, string Name, string State, DateTimeOffset? StartTime, DateTimeOffset UpdatedAt,
-    long AckedSeq, JsonObject Metadata, JsonObject Config, JsonObject Summary);
+    long AckedSeq, JsonObject Metadata, JsonObject Config, JsonObject Summary)
+{
+    /// <summary>The run's <see cref="RunFold"/> state (its JSON), kept in the summary column under <see cref="FoldMember"/> and out of every answer.</summary>
+    public string? FoldState { get; set; }
+
+    /// <summary>The summary column's member that holds <see cref="FoldState"/>; summary keys cannot start with '_'.</summary>
+    public const string FoldMember = "_fold";
+}
 
 /// <summary>One project and its number of runs.</summary>
 internal sealed record ProjectInfo(string Name, long RunCount, DateTimeOffset LastUpdate);

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Globalization;
 using System.Text.Json.Nodes;
-using Tracker.Server.Ingest;
+using System.Text;
 
 namespace Tracker.Server.Storage;
 
@@ -28,145 +28,99 @@ internal sealed class RunChanges : IDisposable
         }
     }
 
-    /// <summary>Applies the lines' metadata to <paramref name="run"/>'s JSON and gathers its points, sorted by step.</summary>
-    public static RunChanges Apply(StoredRun run, IReadOnlyList<ParsedLine> lines)
+    /// <summary>
+    /// Folds the lines into <paramref name="run"/> with the format's <see cref="RunFold"/> (summary,
+    /// config, tags, notes, metric definitions, final state; the fold's state is kept with the run's
+    /// summary between batches) and gathers its points, sorted by step.
+    /// </summary>
+    public static RunChanges Apply(StoredRun run, IReadOnlyList<RecordLine> lines)
     {
         var changes = new RunChanges();
+        var fold = run.FoldState is { } state ? RunFold.Load(Encoding.UTF8.GetBytes(state)) : new RunFold();
         foreach (var line in lines)
         {
-            switch (line.Type)
+            fold.Apply(line);
+            switch (line)
             {
-                case "history":
-                    changes.Add(line.History!, intoSummary: true);
+                case HistoryLine history:
+                    changes.Add(history.Block); // system samples too: charted, and kept out of the summary by the fold
                     break;
-                case "system":
-                    changes.Add(line.History!, intoSummary: false); // charted, not summarised
+                case OutputLine output:
+                    changes.Output.Add((output.Seq, output.UnixMs, output.Stream, output.Text));
                     break;
-                case "output":
-                    if (line.Body?["line"] is JsonValue text && text.TryGetValue<string>(out var outputLine))
+                case MediaLine media:
+                    changes.Media.Add(new MediaRecord(media.Seq, media.UnixMs, media.Step, media.Key, media.Media.Kind, media.Media.Sha256, media.Media.Json));
+                    break;
+                case ValuesLine { IsSummary: false } config:
+                    foreach (var (key, value) in config.Values)
                     {
-                        var time = line.Body["ts"] is JsonValue t && t.TryGetValue<long>(out var unixMs) ? unixMs : 0;
-                        changes.Output.Add((line.Seq, time, (string?)line.Body["stream"] ?? "stdout", outputLine));
+                        run.Config[key] = Node(value);
                     }
 
-                    break;
-                case "media":
-                    // RecordParser validated the line: key, step and a media object with its _type.
-                    var media = line.Body!["media"]!.AsObject();
-                    var kind = (string)media["_type"]!;
-                    changes.Media.Add(new MediaRecord(
-                        line.Seq, line.Body["ts"] is JsonValue mediaTs && mediaTs.TryGetValue<long>(out var mediaMs) ? mediaMs : 0, (long)line.Body["step"]!,
-                        (string)line.Body["key"]!, kind, kind is "image" or "table" ? (string?)media["sha256"] : null, media.ToJsonString()));
-                    break;
-                case "config":
-                    Merge(run.Config, line.Body?["values"] as JsonObject);
                     run.Metadata["config"] = run.Config.DeepClone();
                     break;
-                case "summary":
-                    changes.FlushLastValues(run); // values logged before an override must not win over it
-                    Merge(run.Summary, line.Body?["values"] as JsonObject);
-                    break;
-                case "run":
-                    foreach (var (name, value) in line.Body!)
+                case RunLine:
+                    run.Metadata["tags"] = fold.Tags is { } tags ? new JsonArray([.. tags.Select(t => (JsonNode?)JsonValue.Create(t))]) : run.Metadata["tags"]?.DeepClone();
+                    if (fold.HasNotes)
                     {
-                        if (name is "tags" or "notes")
-                        {
-                            run.Metadata[name] = value?.DeepClone();
-                        }
+                        run.Metadata["notes"] = fold.Notes;
                     }
 
                     break;
-                case "metric":
-                    var metrics = run.Metadata["metrics"] as JsonArray ?? [];
-                    var definition = new JsonObject();
-                    foreach (var (name, value) in line.Body!)
+                case MetricLine:
+                    run.Metadata["metrics"] = new JsonArray([.. fold.Summary.Definitions.Select(d => (JsonNode?)new JsonObject
                     {
-                        if (name is not ("seq" or "type" or "ts"))
-                        {
-                            definition[name] = value?.DeepClone();
-                        }
-                    }
-
-                    metrics.Add(definition);
-                    run.Metadata["metrics"] = metrics.DeepClone();
+                        ["name"] = d.Name,
+                        ["step_metric"] = d.StepMetric,
+                        ["summary"] = d.Summary.ToString().ToLowerInvariant(),
+                        ["goal"] = d.Maximize switch { true => "maximize", false => "minimize", null => "none" },
+                    })]);
                     break;
-                case "finish":
-                    run.Metadata["state"] = line.Body?["state"]?.DeepClone();
-                    run.Metadata["exit_code"] = line.Body?["exit_code"]?.DeepClone();
-                    run.Metadata["error"] = line.Body?["error"]?.DeepClone();
-                    if (line.Body?["ts"] is JsonValue ts && ts.TryGetValue<long>(out var ms))
-                    {
-                        run.Metadata["end_time"] = DateTimeOffset.FromUnixTimeMilliseconds(ms).ToString("O", CultureInfo.InvariantCulture);
-                    }
-
+                case FinishLine finish:
+                    run.Metadata["state"] = finish.State;
+                    run.Metadata["exit_code"] = finish.ExitCode;
+                    run.Metadata["error"] = finish.Error;
+                    run.Metadata["end_time"] = DateTimeOffset.FromUnixTimeMilliseconds(finish.UnixMs).ToString("O", CultureInfo.InvariantCulture);
                     break;
                 default:
-                    break; // record types of later versions are acknowledged and kept out of the way
+                    break; // final summaries are recomputed by the fold; types of later versions are kept out of the way
             }
         }
 
-        changes.FlushLastValues(run);
-        foreach (var state in changes._keys.Values)
+        run.Summary.Clear();
+        foreach (var (key, value) in fold.Summary.Snapshot())
         {
-            state.SortAndDropRepeatedSteps();
+            run.Summary[key] = Node(value);
+        }
+
+        run.FoldState = Encoding.UTF8.GetString(fold.Save());
+        foreach (var key in changes._keys.Values)
+        {
+            key.SortAndDropRepeatedSteps();
         }
 
         return changes;
     }
 
-    private void Add(HistoryColumns history, bool intoSummary)
+    /// <summary>A plain value as JSON, by the format's value codec: integers exact, text that reads as a special double wrapped.</summary>
+    private static JsonNode? Node(object? value) => JsonNode.Parse(RecordValue.ToJson(value));
+
+    private void Add(HistoryBlock block)
     {
-        foreach (var column in history.Columns)
+        foreach (var column in block.Columns)
         {
             if (!_keys.TryGetValue(column.Key, out var state))
             {
                 _keys[column.Key] = state = new KeyState();
             }
 
-            var others = column.Others;
-            for (var row = 0; row < column.Numbers.Length; row++)
+            for (var row = 0; row < block.Rows; row++)
             {
-                var other = others?[row];
-                if (ReferenceEquals(other, RecordParser.Absent))
+                if (column.IsNumber(row))
                 {
-                    continue;
-                }
-
-                if (intoSummary)
-                {
-                    state.Last = (column.Numbers[row], other);
-                    state.Unflushed = true;
-                }
-
-                if (other is not string)
-                {
-                    state.Add((history.Steps[row], history.Times[row], column.Numbers[row])); // text is kept in the summary, not charted
+                    state.Add((block.Steps[row], block.Times[row], column.Numbers[row])); // text is kept in the summary, not charted
                 }
             }
-        }
-    }
-
-    /// <summary>The summary holds each key's last value; written once per key, not per point.</summary>
-    private void FlushLastValues(StoredRun run)
-    {
-        foreach (var (key, state) in _keys.Where(k => k.Value.Unflushed))
-        {
-            var (number, other) = state.Last;
-            run.Summary[key] = other switch
-            {
-                string text => text,
-                bool flag => flag,
-                _ => double.IsFinite(number) ? number : JsonValue.Create(number.ToString(CultureInfo.InvariantCulture)),
-            };
-            state.Unflushed = false;
-        }
-    }
-
-    private static void Merge(JsonObject target, JsonObject? values)
-    {
-        foreach (var (name, value) in values ?? [])
-        {
-            target[name] = value?.DeepClone();
         }
     }
 
@@ -181,10 +135,6 @@ internal sealed class RunChanges : IDisposable
         public int Count { get; private set; }
 
         public ArraySegment<(long Step, long Time, double Value)> Points => new(_buffer, 0, Count);
-
-        public (double Number, object? Other) Last { get; set; }
-
-        public bool Unflushed { get; set; }
 
         public void Add((long Step, long Time, double Value) point)
         {

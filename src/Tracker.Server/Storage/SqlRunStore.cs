@@ -2,7 +2,6 @@ using System.Data.Common;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
-using Tracker.Server.Ingest;
 
 namespace Tracker.Server.Storage;
 
@@ -88,7 +87,7 @@ internal sealed class SqlRunStore(SqlDialect dialect)
     /// Stores the lines not stored yet, in one transaction: lines at or below the run's acked
     /// sequence number are replays and skipped; the first new one must follow it without a gap.
     /// </summary>
-    public async Task<AppendResult> AppendAsync(string project, string runId, IReadOnlyList<ParsedLine> lines, DateTimeOffset now, CancellationToken cancellationToken)
+    public async Task<AppendResult> AppendAsync(string project, string runId, IReadOnlyList<RecordLine> lines, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var connection = await dialect.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -132,7 +131,7 @@ internal sealed class SqlRunStore(SqlDialect dialect)
         await using (var update = Sql.Command(connection, transaction,
             "UPDATE runs SET acked_seq = @acked, state = @state, name = @name, updated_at = @now, metadata = @metadata, config = @config, summary = @summary WHERE pk = @pk",
             ("acked", acked), ("state", (string?)run.Metadata["state"] ?? run.State), ("name", run.Name), ("now", Format(now)),
-            ("metadata", run.Metadata.ToJsonString()), ("config", run.Config.ToJsonString()), ("summary", run.Summary.ToJsonString()), ("pk", run.Pk)))
+            ("metadata", run.Metadata.ToJsonString()), ("config", run.Config.ToJsonString()), ("summary", SummaryColumn(run)), ("pk", run.Pk)))
         {
             await update.ExecuteNonQueryAsync(cancellationToken);
         }
@@ -573,13 +572,28 @@ internal sealed class SqlRunStore(SqlDialect dialect)
         var runs = new List<StoredRun>();
         while (await reader.ReadAsync(cancellationToken))
         {
+            var summary = JsonNode.Parse(reader.GetString(10))!.AsObject();
+            var fold = summary[StoredRun.FoldMember]?.ToJsonString();
+            summary.Remove(StoredRun.FoldMember);
             runs.Add(new StoredRun(
                 reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
                 reader.IsDBNull(5) ? null : Parse(reader.GetString(5)), Parse(reader.GetString(6)), reader.GetInt64(7),
-                JsonNode.Parse(reader.GetString(8))!.AsObject(), JsonNode.Parse(reader.GetString(9))!.AsObject(), JsonNode.Parse(reader.GetString(10))!.AsObject()));
+                JsonNode.Parse(reader.GetString(8))!.AsObject(), JsonNode.Parse(reader.GetString(9))!.AsObject(), summary) { FoldState = fold });
         }
 
         return runs;
+    }
+
+    /// <summary>The summary with the fold's state beside it, as the summary column keeps them.</summary>
+    private static string SummaryColumn(StoredRun run)
+    {
+        var column = (JsonObject)run.Summary.DeepClone();
+        if (run.FoldState is { } fold)
+        {
+            column[StoredRun.FoldMember] = JsonNode.Parse(fold);
+        }
+
+        return column.ToJsonString();
     }
 
     private async Task<List<ApiKey>> QueryKeysAsync(string sql, string? hash, CancellationToken cancellationToken)
