@@ -1,4 +1,3 @@
-using System.Buffers.Text;
 using Tracker.Reading;
 
 namespace Tracker.Cli;
@@ -64,7 +63,7 @@ internal static class LocalRuns
                 }
 
                 var line = data[lineStart..end];
-                if (line.StartsWith("{\"seq\":"u8) && Utf8Parser.TryParse(line[7..], out long seq, out _))
+                if (RecordReader.ReadSeq(line) is var seq and > 0)
                 {
                     return seq;
                 }

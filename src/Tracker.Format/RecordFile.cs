@@ -9,8 +9,8 @@ public readonly record struct RawLine(ReadOnlyMemory<byte> Bytes, long Offset, i
 /// <summary>
 /// Reads a run's <c>records.jsonl</c> leniently: complete lines only (a torn last line, left by a crash
 /// mid-write, is counted, not read), each parsed by <see cref="RecordReader"/>; lines that are not
-/// valid records are counted and skipped, and a sequence number at or below one already read (a replay)
-/// is skipped, so every reader of a run directory sees the same records.
+/// valid records are counted and skipped, and so is a line whose sequence number is at or below one
+/// already read (a replay), so every reader of a run directory sees the same records.
 /// </summary>
 public sealed class RecordFile
 {
@@ -29,7 +29,12 @@ public sealed class RecordFile
     /// <summary>The records in file order, each sequence number once.</summary>
     /// <param name="afterSeq">Only records with a greater sequence number.</param>
     /// <returns>The records.</returns>
-    public IEnumerable<RecordLine> Read(long afterSeq = 0)
+    public IEnumerable<RecordLine> Read(long afterSeq = 0) => ReadWithLines(afterSeq).Select(r => r.Record);
+
+    /// <summary>The records in file order, each sequence number once, with the line each was read from (valid until the next one is read).</summary>
+    /// <param name="afterSeq">Only records with a greater sequence number.</param>
+    /// <returns>The records and their lines.</returns>
+    public IEnumerable<(RecordLine Record, RawLine Line)> ReadWithLines(long afterSeq = 0)
     {
         SkippedLines = 0;
         FirstProblem = null;
@@ -49,13 +54,14 @@ public sealed class RecordFile
 
             if (record!.Seq <= lastSeq)
             {
-                continue; // a replay of lines already read
+                Skip(new RecordFormatException(line.Number, "seq", $"seq {record.Seq} repeats or goes back after {lastSeq}; the line is a replay."));
+                continue;
             }
 
             lastSeq = record.Seq;
             if (record.Seq > afterSeq)
             {
-                yield return record;
+                yield return (record, line);
             }
         }
     }

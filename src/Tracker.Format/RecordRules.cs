@@ -55,7 +55,7 @@ public static class RecordRules
     {
         if (string.IsNullOrWhiteSpace(key))
         {
-            return "A key must not be null, empty or whitespace. Give the value a name such as \"train/loss\".";
+            return "A key must not be empty, whitespace or null. Give the value a name such as \"train/loss\".";
         }
 
         if (key.Length > MaxKeyLength)
@@ -91,7 +91,11 @@ public static class RecordRules
     /// <exception cref="ArgumentException">The key is not valid.</exception>
     public static void ThrowIfInvalidKey([NotNull] string? key, bool metric, string paramName = "key")
     {
-        ArgumentNullException.ThrowIfNull(key, paramName);
+        if (key is null)
+        {
+            throw new ArgumentNullException(paramName, "A key must not be null. Give the value a name such as \"train/loss\".");
+        }
+
         if (KeyProblem(key, metric) is { } problem)
         {
             throw new ArgumentException(problem, paramName);

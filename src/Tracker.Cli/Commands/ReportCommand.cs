@@ -72,7 +72,7 @@ internal static class ReportCommand
                 series = runs.Select((r, i) => (r, i)).Where(p => p.r.Metrics.ContainsKey(key)).Select(p =>
                 {
                     var buckets = p.r.Metrics[key].Buckets.Where(b => b.Count > 0).ToList();
-                    return new { run = p.i, x = buckets.Select(b => b.LastStep), last = buckets.Select(b => Compact(b.Last)), min = buckets.Select(b => Compact(b.Min)), max = buckets.Select(b => Compact(b.Max)) };
+                    return new { run = p.i, x = buckets.Select(b => b.LastX), last = buckets.Select(b => Compact(b.Last)), min = buckets.Select(b => Compact(b.Min)), max = buckets.Select(b => Compact(b.Max)) };
                 }),
             }),
         };
@@ -108,16 +108,19 @@ internal static class ReportCommand
         return Regex.Replace(Template, @"\{\{([A-Z_]+)\}\}", m => parts[m.Groups[1].Value]);
     }
 
-    private static Dictionary<string, Downsampler> Downsample(RunReader reader)
+    /// <summary>Buckets for a chart about 500 pixels wide: 250 to 500 per metric however long the run.</summary>
+    private const int ChartBuckets = 250;
+
+    private static Dictionary<string, GrowingBuckets> Downsample(RunReader reader)
     {
-        var metrics = new Dictionary<string, Downsampler>(StringComparer.Ordinal);
-        Downsampler? last = null;
+        var metrics = new Dictionary<string, GrowingBuckets>(StringComparer.Ordinal);
+        GrowingBuckets? last = null;
         string? lastKey = null;
         reader.ReadPoints((key, step, value) =>
         {
             if (!ReferenceEquals(key, lastKey) && !metrics.TryGetValue(key, out last))
             {
-                metrics[key] = last = new Downsampler();
+                metrics[key] = last = new GrowingBuckets(ChartBuckets);
             }
 
             lastKey = key;
@@ -171,14 +174,7 @@ internal static class ReportCommand
         return table + all;
     }
 
-    private static string Text(object? value) => value switch
-    {
-        null => string.Empty,
-        double d => d.ToString("G6", CultureInfo.InvariantCulture),
-        bool b => b ? "true" : "false",
-        JsonElement element => element.ValueKind == JsonValueKind.String ? element.GetString()! : element.GetRawText(),
-        _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? string.Empty,
-    };
+    private static string Text(object? value) => value is double d ? d.ToString("G6", CultureInfo.InvariantCulture) : RecordValue.Display(value);
 
     /// <summary>Text inside a script element must not close it: "&lt;/" becomes "&lt;\/", which JavaScript and JSON read the same.</summary>
     private static string ScriptSafe(string text) => text.Replace("</", "<\\/", StringComparison.Ordinal);

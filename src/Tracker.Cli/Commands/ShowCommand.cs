@@ -9,7 +9,7 @@ namespace Tracker.Cli.Commands;
 /// <summary><c>tracker show RUN</c>: metadata, config, summary, and a sparkline per metric.</summary>
 internal static class ShowCommand
 {
-    private const int MaxSamples = 4096;
+    private const int SparklineBuckets = 32;
 
     public static Command Create()
     {
@@ -57,30 +57,28 @@ internal static class ShowCommand
         AnsiConsole.Write(KeyValues("Config", info.Config));
         AnsiConsole.Write(KeyValues("Summary", reader.ReadSummary()));
 
-        var series = new SortedDictionary<string, Samples>(StringComparer.Ordinal);
-        foreach (var row in reader.ReadHistory())
+        // One bucketing for every chart: the whole series in one bucket for count, min, max and last,
+        // and a few dozen for the sparkline.
+        var series = new SortedDictionary<string, (SeriesBucket All, GrowingBuckets Line)>(StringComparer.Ordinal);
+        reader.ReadPoints((key, step, value) =>
         {
-            foreach (var (key, value) in row.Values)
+            if (!series.TryGetValue(key, out var s))
             {
-                if (value is double or bool)
-                {
-                    if (!series.TryGetValue(key, out var samples))
-                    {
-                        series[key] = samples = new Samples();
-                    }
-
-                    samples.Add(value is bool b ? (b ? 1 : 0) : (double)value);
-                }
+                s = (default, new GrowingBuckets(SparklineBuckets));
             }
-        }
+
+            s.All.Add(step, value);
+            s.Line.Add(step, value);
+            series[key] = s;
+        });
 
         if (series.Count > 0)
         {
             var metrics = new Spectre.Console.Table().AddColumns("Metric", "Points", "Last", "Min", "Max", "History");
-            foreach (var (key, samples) in series)
+            foreach (var (key, (all, line)) in series)
             {
-                metrics.AddRow(Markup.Escape(key), samples.Count.ToString("N0", CultureInfo.InvariantCulture), Format(samples.Last),
-                    Format(samples.Min), Format(samples.Max), Markup.Escape(FinishSummary.Sparkline(samples.Kept.ToArray())));
+                metrics.AddRow(Markup.Escape(key), all.Count.ToString("N0", CultureInfo.InvariantCulture), Format(all.Last),
+                    Format(all.Min), Format(all.Max), Markup.Escape(FinishSummary.Sparkline(line.LastValues())));
             }
 
             AnsiConsole.Write(metrics);
@@ -114,7 +112,7 @@ internal static class ShowCommand
         var table = new Spectre.Console.Table().Title(title).AddColumns("Key", "Value");
         foreach (var (key, value) in values.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
-            table.AddRow(Markup.Escape(key), Markup.Escape(value is double d ? Format(d) : Convert.ToString(value, CultureInfo.InvariantCulture) ?? ""));
+            table.AddRow(Markup.Escape(key), Markup.Escape(value is double d ? Format(d) : RecordValue.Display(value)));
         }
 
         if (values.Count == 0)
@@ -126,46 +124,4 @@ internal static class ShowCommand
     }
 
     private static string Format(double value) => value.ToString("G6", CultureInfo.InvariantCulture);
-
-    /// <summary>Every point's min, max and last, and an evenly spaced sample of at most <see cref="MaxSamples"/> points for the sparkline.</summary>
-    private sealed class Samples
-    {
-        private int _stride = 1;
-
-        public List<double> Kept { get; } = [];
-
-        public long Count { get; private set; }
-
-        public double Min { get; private set; } = double.NaN;
-
-        public double Max { get; private set; } = double.NaN;
-
-        public double Last { get; private set; }
-
-        public void Add(double value)
-        {
-            if (!double.IsNaN(value))
-            {
-                Min = double.IsNaN(Min) ? value : Math.Min(Min, value);
-                Max = double.IsNaN(Max) ? value : Math.Max(Max, value);
-            }
-
-            Last = value;
-            if (Count++ % _stride == 0)
-            {
-                Kept.Add(value);
-                if (Kept.Count == MaxSamples)
-                {
-                    // Keep every other sample and take half as many from now on: memory stays flat.
-                    for (var i = 0; i < MaxSamples / 2; i++)
-                    {
-                        Kept[i] = Kept[i * 2];
-                    }
-
-                    Kept.RemoveRange(MaxSamples / 2, MaxSamples / 2);
-                    _stride *= 2;
-                }
-            }
-        }
-    }
 }

@@ -135,31 +135,27 @@ internal static class ReportMedia
         // The type comes from the bytes, not the record: only a PNG or JPEG becomes a data: URI.
         var bytes = File.ReadAllBytes(path);
         var type = bytes is [0x89, 0x50, 0x4E, 0x47, ..] ? "image/png" : bytes is [0xFF, 0xD8, 0xFF, ..] ? "image/jpeg" : throw new FormatException("Neither PNG nor JPEG.");
-        using var json = JsonDocument.Parse(record.Json);
-        var media = json.RootElement;
         return new
         {
             step = record.Step,
             src = $"data:{type};base64,{Convert.ToBase64String(bytes)}",
-            width = media.TryGetProperty("width", out var w) && w.TryGetInt32(out var width) ? width : 0,
-            height = media.TryGetProperty("height", out var h) && h.TryGetInt32(out var height) ? height : 0,
-            caption = media.TryGetProperty("caption", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null,
+            width = record.Item.Width,
+            height = record.Item.Height,
+            caption = record.Item.Caption,
         };
     }
 
     private static object HistogramItem(MediaRecord record, ref long nanTotal, ref long infTotal)
     {
-        using var json = JsonDocument.Parse(record.Json);
-        var media = json.RootElement;
-        var bins = media.GetProperty("bins").EnumerateArray().Select(e => e.GetDouble()).ToArray();
-        var counts = media.GetProperty("counts").EnumerateArray().Select(e => e.GetInt64()).ToArray();
+        var bins = record.Item.Bins ?? [];
+        var counts = record.Item.Counts ?? [];
         if (counts.Length == 0 || bins.Length != counts.Length + 1 || !bins.All(double.IsFinite) || bins.Zip(bins.Skip(1)).Any(p => p.First >= p.Second))
         {
             throw new FormatException("Bins and counts do not match.");
         }
 
-        var nan = media.TryGetProperty("nan", out var n) && n.TryGetInt64(out var nanCount) ? nanCount : 0;
-        var inf = media.TryGetProperty("inf", out var i) && i.TryGetInt64(out var infCount) ? infCount : 0;
+        var nan = record.Item.NaNCount;
+        var inf = record.Item.InfinityCount;
         nanTotal += nan;
         infTotal += inf;
         return new { step = record.Step, bins, counts, nan, inf };
@@ -186,8 +182,7 @@ internal static class ReportMedia
 
     private static object TextItem(MediaRecord record, ref int cut)
     {
-        using var json = JsonDocument.Parse(record.Json);
-        var text = json.RootElement.GetProperty("text").GetString() ?? string.Empty;
+        var text = record.Item.Text ?? string.Empty;
         if (text.Length > MaxTextChars)
         {
             cut++;

@@ -25,7 +25,11 @@ public sealed record HistoryRow(long Step, DateTimeOffset Timestamp, TimeSpan Ru
 /// <param name="Kind"><c>image</c>, <c>histogram</c>, <c>table</c> or <c>text</c>.</param>
 /// <param name="Json">The record's <c>media</c> object (docs/protocol.md): sizes, bins and counts, text, or the file's hash.</param>
 /// <param name="FilePath">The full path of the image or table file; null for histograms and texts.</param>
-public sealed record MediaRecord(long Step, string Key, DateTimeOffset Timestamp, string Kind, string Json, string? FilePath);
+public sealed record MediaRecord(long Step, string Key, DateTimeOffset Timestamp, string Kind, string Json, string? FilePath)
+{
+    /// <summary>The media object read by the run format: sizes, caption, bins and counts, text, file name.</summary>
+    public MediaItem Item { get; init; } = new(Kind, Json);
+}
 
 /// <summary>
 /// Reads a run directory written by Tracker, through the run format's one reader: a torn last line
@@ -90,28 +94,13 @@ public sealed class RunReader
     /// <returns>The records.</returns>
     public IEnumerable<RunRecord> ReadRecords(long afterSeq = 0)
     {
-        long lastSeq = 0;
-        SkippedLines = 0;
-        foreach (var line in RecordFile.ReadLines(RecordsPath, 0, _ => SkippedLines++))
+        var file = new RecordFile(RecordsPath);
+        foreach (var (record, line) in file.ReadWithLines(afterSeq))
         {
-            if (line.Bytes.IsEmpty)
-            {
-                continue;
-            }
-
-            if (!RecordReader.TryParse(line.Bytes.Span, out var record, out _))
-            {
-                SkippedLines++;
-            }
-            else if (record!.Seq > lastSeq)
-            {
-                lastSeq = record.Seq;
-                if (record.Seq > afterSeq)
-                {
-                    yield return new RunRecord(record.Seq, record.Type, DateTimeOffset.FromUnixTimeMilliseconds(record.UnixMs), Encoding.UTF8.GetString(line.Bytes.Span));
-                }
-            }
+            yield return new RunRecord(record.Seq, record.Type, DateTimeOffset.FromUnixTimeMilliseconds(record.UnixMs), Encoding.UTF8.GetString(line.Bytes.Span));
         }
+
+        SkippedLines = file.SkippedLines;
     }
 
     /// <summary>The run's media records in step order (a media record is written when its file is, so the file's order may differ).</summary>
@@ -122,7 +111,7 @@ public sealed class RunReader
         .. Records().OfType<MediaLine>()
             .Where(m => key is null || m.Key == key)
             .Select(m => new MediaRecord(m.Step, m.Key, DateTimeOffset.FromUnixTimeMilliseconds(m.UnixMs), m.Media.Kind, m.Media.Json,
-                m.Media.Path is { } relative ? RunFiles.PathIn(Directory, relative) : null))
+                m.Media.Path is { } relative ? RunFiles.PathIn(Directory, relative) : null) { Item = m.Media })
             .OrderBy(m => m.Step),
     ];
 
