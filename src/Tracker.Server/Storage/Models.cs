@@ -44,9 +44,6 @@ internal sealed record MediaKeyInfo(string Key, string Kind, long Count, long Fi
 /// <summary>A stored file; <see cref="Content"/> is null when only its headers were asked for.</summary>
 internal sealed record StoredBlob(string ContentType, long Bytes, byte[]? Content);
 
-/// <summary>The outcome of appending a batch of records.</summary>
-internal sealed record AppendResult(long AckedSeq, int Stored, int Skipped);
-
 /// <summary>The batch refers to sequence numbers the server cannot take yet.</summary>
 internal sealed class SequenceGapException(long expected, long actual)
     : Exception($"Expected the record with seq {expected} next, got {actual}. Resend from seq {expected}.")
