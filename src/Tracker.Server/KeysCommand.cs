@@ -14,26 +14,26 @@ internal static class KeysCommand
         switch (verb)
         {
             case "create" when name is { Length: > 0 }:
-                if ((await store.ListKeysAsync(CancellationToken.None)).Any(k => k.Name == name))
+                if ((await store.Keys.ListKeysAsync(CancellationToken.None)).Any(k => k.Name == name))
                 {
                     await error.WriteLineAsync($"A key named '{name}' exists already; revoke it or choose another name.");
                     return 1;
                 }
 
                 var secret = ApiKeys.NewSecret();
-                await store.CreateKeyAsync(new ApiKey(name, project, ApiKeys.Hash(secret), DateTimeOffset.UtcNow, null), CancellationToken.None);
+                await store.Keys.CreateKeyAsync(new ApiKey(name, project, ApiKeys.Hash(secret), DateTimeOffset.UtcNow, null), CancellationToken.None);
                 await output.WriteLineAsync(secret);
                 await error.WriteLineAsync($"Created key '{name}'{(project is null ? "" : $" for project '{project}'")}. It is shown only this once; the server keeps its hash.");
                 return 0;
             case "list":
-                foreach (var key in await store.ListKeysAsync(CancellationToken.None))
+                foreach (var key in await store.Keys.ListKeysAsync(CancellationToken.None))
                 {
                     await output.WriteLineAsync($"{key.Name}\t{key.Project ?? "*"}\t{key.CreatedAt:O}\t{(key.RevokedAt is null ? "active" : $"revoked {key.RevokedAt:O}")}");
                 }
 
                 return 0;
             case "revoke" when name is { Length: > 0 }:
-                if (await store.RevokeKeyAsync(name, DateTimeOffset.UtcNow, CancellationToken.None))
+                if (await store.Keys.RevokeKeyAsync(name, DateTimeOffset.UtcNow, CancellationToken.None))
                 {
                     await output.WriteLineAsync($"Revoked key '{name}'.");
                     return 0;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.FileProviders;
 using Tracker.Server.Api;
+using Tracker.Server.Ingest;
 using Tracker.Server.Storage;
 
 namespace Tracker.Server;
@@ -23,15 +24,17 @@ internal static class ServerApp
         var options = builder.Configuration.GetSection("Tracker").Get<ServerOptions>() ?? new ServerOptions();
         builder.Services.Configure<ServerOptions>(builder.Configuration.GetSection("Tracker"));
         builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton(new SqlRunStore(options.Postgres is { Length: > 0 } postgres
+        var store = new SqlRunStore(options.Postgres is { Length: > 0 } postgres
             ? new PostgresDialect(postgres)
-            : new SqliteDialect(Path.GetFullPath(options.Sqlite))));
+            : new SqliteDialect(Path.GetFullPath(options.Sqlite)));
+        builder.Services.AddSingleton(store);
+        builder.Services.AddSingleton(services => new IngestService(store, services.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton(services => new ApiKeyCache(store.Keys, services.GetRequiredService<TimeProvider>(), options.KeyCacheDuration));
         builder.Services.AddProblemDetails();
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = options.MaxBodyBytes);
         configure?.Invoke(builder);
 
         var app = builder.Build();
-        var store = app.Services.GetRequiredService<SqlRunStore>();
         await store.MigrateAsync(CancellationToken.None);
 
         app.UseExceptionHandler();

@@ -12,6 +12,12 @@ internal sealed class ServerOptions
     /// <summary>Largest request body, after decompression.</summary>
     public long MaxBodyBytes { get; set; } = 32 * 1024 * 1024;
 
+    /// <summary>
+    /// How long a looked-up API key is trusted before it is looked up again: a key revoked by
+    /// <c>keys revoke</c> is refused at most this long after. Zero looks every request up.
+    /// </summary>
+    public TimeSpan KeyCacheDuration { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <summary><c>loopback</c> (reads open to local clients only), <c>open</c>, or <c>key</c> (reads need a key).</summary>
     public string ReadAccess { get; set; } = "loopback";
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using Tracker.Server.Ingest;
 using Tracker.Format;
 using Tracker.Server.Storage;
 
@@ -20,10 +21,11 @@ internal static class SeriesTiming
             ? new PostgresDialect(postgres ?? throw new ArgumentException("series postgres needs a connection string"))
             : new SqliteDialect(Path.Combine(directory, $"{Guid.NewGuid():N}.db")));
         await store.MigrateAsync(CancellationToken.None);
+        var service = new IngestService(store, TimeProvider.System);
         foreach (var points in new[] { 1_000_000, 10_000_000 })
         {
             var runId = $"r{points}";
-            await store.UpsertRunAsync("bench", runId, [], DateTimeOffset.UtcNow, CancellationToken.None);
+            await store.Runs.UpsertRunAsync("bench", runId, [], DateTimeOffset.UtcNow, CancellationToken.None);
             var bodies = new List<byte[]>();
             long seq = 1;
             for (var start = 0; start < points; start += 100_000)
@@ -43,11 +45,11 @@ internal static class SeriesTiming
             var ingest = Stopwatch.StartNew();
             foreach (var body in bodies)
             {
-                await store.AppendAsync("bench", runId, RecordReader.ParseLines(body), DateTimeOffset.UtcNow, CancellationToken.None);
+                await service.AppendAsync("bench", runId, RecordReader.ParseLines(body), DateTimeOffset.UtcNow, CancellationToken.None);
             }
 
             ingest.Stop();
-            var run = (await store.GetRunAsync("bench", runId, CancellationToken.None))!;
+            var run = (await store.Runs.GetRunAsync("bench", runId, CancellationToken.None))!;
             var timings = new List<double>();
             for (var i = 0; i < 11; i++)
             {

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Tracker.IntegrationTests.Infrastructure;
 using Tracker.Format;
+using Tracker.Server.Ingest;
 using Tracker.Server.Storage;
 
 namespace Tracker.IntegrationTests;
@@ -14,6 +15,7 @@ public sealed class StorageContractTests(string kind)
 {
     private static readonly DateTimeOffset Now = new(2026, 11, 27, 0, 0, 0, TimeSpan.Zero);
     private SqlRunStore _store = null!;
+    private IngestService _ingest = null!;
     private string? _directory;
 
     [SetUp]
@@ -32,6 +34,7 @@ public sealed class StorageContractTests(string kind)
 
         await _store.MigrateAsync(CancellationToken.None);
         await _store.MigrateAsync(CancellationToken.None); // migrations are idempotent
+        _ingest = new IngestService(_store, TimeProvider.System);
     }
 
     [TearDown]
@@ -49,7 +52,7 @@ public sealed class StorageContractTests(string kind)
     {
         var run = await CreateRunAsync();
         var lines = History(1, Enumerable.Range(0, 5000).Select(i => (long)i), i => 1.0 / (i + 3));
-        var result = await _store.AppendAsync("p", "r", lines, Now, CancellationToken.None);
+        var result = await _ingest.AppendAsync("p", "r", lines, Now, CancellationToken.None);
 
         Assert.That(result, Is.EqualTo(new AppendResult(5000, 5000, 0)));
         var points = await ReadAllAsync(run, "loss");
@@ -62,8 +65,8 @@ public sealed class StorageContractTests(string kind)
     {
         var run = await CreateRunAsync();
         var lines = History(1, Enumerable.Range(0, 100).Select(i => (long)i), i => i);
-        await _store.AppendAsync("p", "r", lines, Now, CancellationToken.None);
-        var replay = await _store.AppendAsync("p", "r", lines, Now, CancellationToken.None);
+        await _ingest.AppendAsync("p", "r", lines, Now, CancellationToken.None);
+        var replay = await _ingest.AppendAsync("p", "r", lines, Now, CancellationToken.None);
 
         Assert.That(replay, Is.EqualTo(new AppendResult(100, 0, 100)));
         Assert.That(await ReadAllAsync(run, "loss"), Has.Count.EqualTo(100));
@@ -73,8 +76,8 @@ public sealed class StorageContractTests(string kind)
     public async Task Append_PartlyReplayedBatch_StoresOnlyTheNewTail()
     {
         var run = await CreateRunAsync();
-        await _store.AppendAsync("p", "r", History(1, Enumerable.Range(0, 60).Select(i => (long)i), i => i), Now, CancellationToken.None);
-        var result = await _store.AppendAsync("p", "r", History(41, Enumerable.Range(40, 60).Select(i => (long)i), i => i), Now, CancellationToken.None);
+        await _ingest.AppendAsync("p", "r", History(1, Enumerable.Range(0, 60).Select(i => (long)i), i => i), Now, CancellationToken.None);
+        var result = await _ingest.AppendAsync("p", "r", History(41, Enumerable.Range(40, 60).Select(i => (long)i), i => i), Now, CancellationToken.None);
 
         Assert.That(result, Is.EqualTo(new AppendResult(100, 40, 20)));
         Assert.That((await ReadAllAsync(run, "loss")).Select(p => p.Step), Is.EqualTo(Enumerable.Range(0, 100).Select(i => (long)i)));
@@ -84,28 +87,28 @@ public sealed class StorageContractTests(string kind)
     public async Task Append_WithAGap_IsRefusedWhole()
     {
         var run = await CreateRunAsync();
-        await _store.AppendAsync("p", "r", History(1, [0, 1], i => i), Now, CancellationToken.None);
+        await _ingest.AppendAsync("p", "r", History(1, [0, 1], i => i), Now, CancellationToken.None);
 
-        var gap = Assert.ThrowsAsync<SequenceGapException>(() => _store.AppendAsync("p", "r", History(5, [2, 3], i => i), Now, CancellationToken.None));
+        var gap = Assert.ThrowsAsync<SequenceGapException>(() => _ingest.AppendAsync("p", "r", History(5, [2, 3], i => i), Now, CancellationToken.None));
         Assert.That(gap!.Expected, Is.EqualTo(3));
         Assert.That(await ReadAllAsync(run, "loss"), Has.Count.EqualTo(2));
-        Assert.That((await _store.GetRunAsync("p", "r", CancellationToken.None))!.AckedSeq, Is.EqualTo(2));
+        Assert.That((await _store.Runs.GetRunAsync("p", "r", CancellationToken.None))!.AckedSeq, Is.EqualTo(2));
     }
 
     [Test]
     public async Task Append_UnknownRun_Throws() =>
-        Assert.ThrowsAsync<RunNotFoundException>(() => _store.AppendAsync("p", "missing", History(1, [0], i => i), Now, CancellationToken.None));
+        Assert.ThrowsAsync<RunNotFoundException>(() => _ingest.AppendAsync("p", "missing", History(1, [0], i => i), Now, CancellationToken.None));
 
     [Test]
     public async Task Append_OutOfOrderAndRepeatedSteps_ReadBackOncePerStepInOrder()
     {
         var run = await CreateRunAsync();
-        await _store.AppendAsync("p", "r", History(1, Enumerable.Range(0, 1500).Select(i => (long)i), i => i), Now, CancellationToken.None);
-        await _store.AppendAsync("p", "r", Parse(
+        await _ingest.AppendAsync("p", "r", History(1, Enumerable.Range(0, 1500).Select(i => (long)i), i => i), Now, CancellationToken.None);
+        await _ingest.AppendAsync("p", "r", Parse(
             "{\"seq\":1501,\"type\":\"history\",\"step\":1499,\"ts\":1,\"values\":{\"loss\":-1}}",
             "{\"seq\":1502,\"type\":\"history\",\"step\":3000,\"ts\":1,\"values\":{\"loss\":30}}",
             "{\"seq\":1503,\"type\":\"history\",\"step\":2000,\"ts\":1,\"values\":{\"loss\":20}}"), Now, CancellationToken.None);
-        await _store.AppendAsync("p", "r", Parse("{\"seq\":1504,\"type\":\"history\",\"step\":10,\"ts\":1,\"values\":{\"loss\":99}}"), Now, CancellationToken.None);
+        await _ingest.AppendAsync("p", "r", Parse("{\"seq\":1504,\"type\":\"history\",\"step\":10,\"ts\":1,\"values\":{\"loss\":99}}"), Now, CancellationToken.None);
 
         var points = await ReadAllAsync(run, "loss");
         Assert.That(points.Select(p => p.Step), Is.Ordered);
@@ -115,32 +118,35 @@ public sealed class StorageContractTests(string kind)
     }
 
     [Test]
-    public async Task Append_ManySmallBatches_FillChunksInsteadOfFragmenting()
+    public async Task Append_ManySmallBatches_MakeFullChunksAndOneShortTail()
     {
         var run = await CreateRunAsync();
         for (var batch = 0; batch < 30; batch++)
         {
             var first = (batch * 100) + 1;
-            await _store.AppendAsync("p", "r", History(first, Enumerable.Range(batch * 100, 100).Select(i => (long)i), i => i), Now, CancellationToken.None);
+            await _ingest.AppendAsync("p", "r", History(first, Enumerable.Range(batch * 100, 100).Select(i => (long)i), i => i), Now, CancellationToken.None);
         }
 
-        var chunks = await _store.GetChunkSummariesAsync(run.Pk, "loss", CancellationToken.None);
-        Assert.That(chunks.Select(c => c.Count), Is.EqualTo(new[] { 1024, 1024, 952 }));
-        Assert.That(await ReadAllAsync(run, "loss"), Has.Count.EqualTo(3000));
+        // Each batch adds a small row; a chunk's worth of them is rewritten as one full chunk.
+        var chunks = await _store.Metrics.GetChunkSummariesAsync(run.Pk, "loss", CancellationToken.None);
+        Assert.That(chunks.Take(2).Select(c => c.Count), Is.EqualTo(new[] { 1024, 1024 }));
+        Assert.That(chunks.Skip(2).Sum(c => c.Count), Is.EqualTo(952));
+        Assert.That(chunks, Has.Count.LessThanOrEqualTo(2 + 10));
+        Assert.That((await ReadAllAsync(run, "loss")).Select(p => p.Step), Is.EqualTo(Enumerable.Range(0, 3000).Select(i => (long)i)));
     }
 
     [Test]
     public async Task Append_NaNInfinitiesBoolsAndText_AreKeptAsLogged()
     {
         var run = await CreateRunAsync();
-        await _store.AppendAsync("p", "r", Parse(
+        await _ingest.AppendAsync("p", "r", Parse(
             "{\"seq\":1,\"type\":\"history\",\"steps\":[0,1,1,1],\"ts\":[5,0,0,1],\"values\":{\"x\":[\"NaN\",\"Infinity\",\"-Infinity\",1.5],\"ok\":[true,false,true,null],\"phase\":[\"a\",\"b\",\"c\",\"d\"]}}"),
             Now, CancellationToken.None);
 
         var x = await ReadAllAsync(run, "x");
         Assert.That(x.Select(p => p.Value), Is.EqualTo(new[] { double.NaN, double.PositiveInfinity, double.NegativeInfinity, 1.5 }));
         Assert.That((await ReadAllAsync(run, "ok")).Select(p => p.Value), Is.EqualTo(new[] { 1.0, 0.0, 1.0 }));
-        var stored = await _store.GetRunAsync("p", "r", CancellationToken.None);
+        var stored = await _store.Runs.GetRunAsync("p", "r", CancellationToken.None);
         Assert.That((string?)stored!.Summary["phase"], Is.EqualTo("d"));
         Assert.That(stored.Summary["x"]!.GetValue<double>(), Is.EqualTo(1.5));
     }
@@ -149,7 +155,7 @@ public sealed class StorageContractTests(string kind)
     public async Task Append_MetadataRecords_UpdateConfigSummaryTagsAndState()
     {
         await CreateRunAsync();
-        await _store.AppendAsync("p", "r", Parse(
+        await _ingest.AppendAsync("p", "r", Parse(
             "{\"seq\":1,\"type\":\"history\",\"step\":0,\"ts\":5,\"values\":{\"acc\":0.5}}",
             "{\"seq\":2,\"type\":\"config\",\"ts\":6,\"values\":{\"lr\":0.1}}",
             "{\"seq\":3,\"type\":\"summary\",\"ts\":7,\"values\":{\"best\":0.9}}",
@@ -158,7 +164,7 @@ public sealed class StorageContractTests(string kind)
             "{\"seq\":6,\"type\":\"custom\",\"ts\":8,\"values\":{\"cpu\":3}}",
             "{\"seq\":7,\"type\":\"finish\",\"ts\":1795736598404,\"state\":\"failed\",\"exit_code\":2}"), Now, CancellationToken.None);
 
-        var run = (await _store.GetRunAsync("p", "r", CancellationToken.None))!;
+        var run = (await _store.Runs.GetRunAsync("p", "r", CancellationToken.None))!;
         Assert.That(run.State, Is.EqualTo("failed"));
         Assert.That(run.AckedSeq, Is.EqualTo(7));
         Assert.That(run.Config["lr"]!.GetValue<double>(), Is.EqualTo(0.1));
@@ -174,7 +180,7 @@ public sealed class StorageContractTests(string kind)
     public async Task Series_BucketsKeepCountsAndSpikes()
     {
         var run = await CreateRunAsync();
-        await _store.AppendAsync("p", "r", History(1, Enumerable.Range(0, 100_000).Select(i => (long)i), i => i == 54_321 ? 1e9 : i % 7), Now, CancellationToken.None);
+        await _ingest.AppendAsync("p", "r", History(1, Enumerable.Range(0, 100_000).Select(i => (long)i), i => i == 54_321 ? 1e9 : i % 7), Now, CancellationToken.None);
 
         var buckets = await SeriesQuery.RunAsync(_store, run.Pk, "loss", byTime: false, 100, null, null, CancellationToken.None);
         Assert.That(buckets, Has.Count.EqualTo(100));
@@ -196,8 +202,8 @@ public sealed class StorageContractTests(string kind)
         // Consecutive steps are stored implicitly; a later batch that breaks the run in the same chunk must not be misread.
         var run = await CreateRunAsync();
         long[] steps = [.. Enumerable.Range(0, 500).Select(i => (long)i), .. Enumerable.Range(0, 300).Select(i => 700L + (3 * i))];
-        await _store.AppendAsync("p", "r", History(1, steps.Take(500), s => s * 0.5), Now, CancellationToken.None);
-        await _store.AppendAsync("p", "r", History(501, steps.Skip(500), s => s * 0.5), Now, CancellationToken.None);
+        await _ingest.AppendAsync("p", "r", History(1, steps.Take(500), s => s * 0.5), Now, CancellationToken.None);
+        await _ingest.AppendAsync("p", "r", History(501, steps.Skip(500), s => s * 0.5), Now, CancellationToken.None);
 
         Assert.That(await ReadAllAsync(run, "loss"), Is.EqualTo(steps.Select(s => (s, s * 0.5)).ToList()));
         var zoomed = await SeriesQuery.RunAsync(_store, run.Pk, "loss", byTime: false, 1000, 400, 1000, CancellationToken.None);
@@ -208,13 +214,13 @@ public sealed class StorageContractTests(string kind)
     public async Task Append_SystemRecords_AreChartedButNotSummarised()
     {
         var run = await CreateRunAsync();
-        await _store.AppendAsync("p", "r", Parse(
+        await _ingest.AppendAsync("p", "r", Parse(
             "{\"seq\":1,\"type\":\"history\",\"step\":0,\"ts\":1795736598000,\"values\":{\"loss\":0.5}}",
             "{\"seq\":2,\"type\":\"system\",\"ts\":1795736608000,\"step\":0,\"values\":{\"system/cpu\":12.5,\"system/memory_rss_mb\":300}}",
             "{\"seq\":3,\"type\":\"system\",\"ts\":1795736618000,\"step\":1,\"values\":{\"system/cpu\":20,\"system/memory_rss_mb\":310}}"), Now, CancellationToken.None);
 
         Assert.That(await ReadAllAsync(run, "system/cpu"), Is.EqualTo(new List<(long, double)> { (0, 12.5), (1, 20) }));
-        var stored = (await _store.GetRunAsync("p", "r", CancellationToken.None))!;
+        var stored = (await _store.Runs.GetRunAsync("p", "r", CancellationToken.None))!;
         Assert.That(stored.Summary.Select(kv => kv.Key), Is.EqualTo(new[] { "loss" }), "system metrics are not in the summary");
     }
 
@@ -222,43 +228,43 @@ public sealed class StorageContractTests(string kind)
     public async Task Append_OutputRecords_AreKeptInOrderAndReadInPages()
     {
         var run = await CreateRunAsync();
-        await _store.AppendAsync("p", "r", Parse(
+        await _ingest.AppendAsync("p", "r", Parse(
             "{\"seq\":1,\"type\":\"output\",\"ts\":1795736598000,\"stream\":\"stdout\",\"line\":\"epoch 1\"}",
             "{\"seq\":2,\"type\":\"history\",\"step\":0,\"ts\":1795736598001,\"values\":{\"loss\":0.5}}",
             "{\"seq\":3,\"type\":\"output\",\"ts\":1795736598002,\"stream\":\"stderr\",\"line\":\"it's ';-- not SQL\"}"), Now, CancellationToken.None);
-        await _store.AppendAsync("p", "r", Parse(
+        await _ingest.AppendAsync("p", "r", Parse(
             "{\"seq\":3,\"type\":\"output\",\"ts\":1795736598002,\"stream\":\"stderr\",\"line\":\"it's ';-- not SQL\"}",
             "{\"seq\":4,\"type\":\"output\",\"ts\":1795736598003,\"stream\":\"stdout\",\"line\":\"epoch 2\"}"), Now, CancellationToken.None);
 
-        var all = await _store.ReadOutputAsync(run.Pk, afterSeq: 0, limit: 100, CancellationToken.None);
+        var all = await _store.Output.ReadAsync(run.Pk, afterSeq: 0, limit: 100, CancellationToken.None);
         Assert.That(all.Select(l => (l.Seq, l.Stream, l.Line)), Is.EqualTo(new[] { (1L, "stdout", "epoch 1"), (3L, "stderr", "it's ';-- not SQL"), (4L, "stdout", "epoch 2") }), "the replayed line is kept once");
-        Assert.That((await _store.ReadOutputAsync(run.Pk, afterSeq: 1, limit: 1, CancellationToken.None)).Single().Seq, Is.EqualTo(3));
-        var stored = (await _store.GetRunAsync("p", "r", CancellationToken.None))!;
+        Assert.That((await _store.Output.ReadAsync(run.Pk, afterSeq: 1, limit: 1, CancellationToken.None)).Single().Seq, Is.EqualTo(3));
+        var stored = (await _store.Runs.GetRunAsync("p", "r", CancellationToken.None))!;
         Assert.That(stored.Summary.Select(kv => kv.Key), Is.EqualTo(new[] { "loss" }));
     }
 
     [Test]
     public async Task Keys_CreateFindRevoke()
     {
-        await _store.CreateKeyAsync(new ApiKey("ci", "p", "hash1", Now, null), CancellationToken.None);
+        await _store.Keys.CreateKeyAsync(new ApiKey("ci", "p", "hash1", Now, null), CancellationToken.None);
 
-        Assert.That((await _store.FindKeyAsync("hash1", CancellationToken.None))!.Project, Is.EqualTo("p"));
-        Assert.That(await _store.RevokeKeyAsync("ci", Now, CancellationToken.None), Is.True);
-        Assert.That((await _store.FindKeyAsync("hash1", CancellationToken.None))!.RevokedAt, Is.EqualTo(Now));
-        Assert.That(await _store.RevokeKeyAsync("ci", Now, CancellationToken.None), Is.False);
-        Assert.That(await _store.FindKeyAsync("other", CancellationToken.None), Is.Null);
+        Assert.That((await _store.Keys.FindKeyAsync("hash1", CancellationToken.None))!.Project, Is.EqualTo("p"));
+        Assert.That(await _store.Keys.RevokeKeyAsync("ci", Now, CancellationToken.None), Is.True);
+        Assert.That((await _store.Keys.FindKeyAsync("hash1", CancellationToken.None))!.RevokedAt, Is.EqualTo(Now));
+        Assert.That(await _store.Keys.RevokeKeyAsync("ci", Now, CancellationToken.None), Is.False);
+        Assert.That(await _store.Keys.FindKeyAsync("other", CancellationToken.None), Is.Null);
     }
 
     [Test]
     public async Task NamesWithSqlMetacharacters_AreStoredAsText()
     {
         var name = "x'); DROP TABLE runs; --";
-        await _store.UpsertRunAsync("p", "r", new JsonObject { ["name"] = name }, Now, CancellationToken.None);
-        await _store.AppendAsync("p", "r", Parse($"{{\"seq\":1,\"type\":\"history\",\"step\":0,\"ts\":1,\"values\":{{\"{name.Replace("\"", "\\\"", StringComparison.Ordinal)}\":1}}}}"), Now, CancellationToken.None);
+        await _store.Runs.UpsertRunAsync("p", "r", new JsonObject { ["name"] = name }, Now, CancellationToken.None);
+        await _ingest.AppendAsync("p", "r", Parse($"{{\"seq\":1,\"type\":\"history\",\"step\":0,\"ts\":1,\"values\":{{\"{name.Replace("\"", "\\\"", StringComparison.Ordinal)}\":1}}}}"), Now, CancellationToken.None);
 
-        var run = (await _store.GetRunAsync("p", "r", CancellationToken.None))!;
+        var run = (await _store.Runs.GetRunAsync("p", "r", CancellationToken.None))!;
         Assert.That(run.Name, Is.EqualTo(name));
-        Assert.That((await _store.ListMetricsAsync(run.Pk, CancellationToken.None)).Single().Key, Is.EqualTo(name));
+        Assert.That((await _store.Metrics.ListMetricsAsync(run.Pk, CancellationToken.None)).Single().Key, Is.EqualTo(name));
     }
 
     [Test]
@@ -268,21 +274,21 @@ public sealed class StorageContractTests(string kind)
         await CreateRunAsync("p", "r2");
         await CreateRunAsync("q", "r1");
 
-        Assert.That((await _store.ListProjectsAsync(CancellationToken.None)).Select(p => (p.Name, p.RunCount)), Is.EqualTo(new[] { ("p", 2L), ("q", 1L) }));
-        Assert.That((await _store.ListRunsAsync("p", CancellationToken.None)).Select(r => r.RunId), Is.EquivalentTo(new[] { "r1", "r2" }));
+        Assert.That((await _store.Runs.ListProjectsAsync(CancellationToken.None)).Select(p => (p.Name, p.RunCount)), Is.EqualTo(new[] { ("p", 2L), ("q", 1L) }));
+        Assert.That((await _store.Runs.ListRunsAsync("p", CancellationToken.None)).Select(r => r.RunId), Is.EquivalentTo(new[] { "r1", "r2" }));
     }
 
     private async Task<StoredRun> CreateRunAsync(string project = "p", string runId = "r")
     {
-        var acked = await _store.UpsertRunAsync(project, runId, new JsonObject { ["name"] = "run", ["state"] = "running", ["config"] = new JsonObject { ["lr"] = 0.5 } }, Now, CancellationToken.None);
+        var acked = await _store.Runs.UpsertRunAsync(project, runId, new JsonObject { ["name"] = "run", ["state"] = "running", ["config"] = new JsonObject { ["lr"] = 0.5 } }, Now, CancellationToken.None);
         Assert.That(acked, Is.Zero);
-        return (await _store.GetRunAsync(project, runId, CancellationToken.None))!;
+        return (await _store.Runs.GetRunAsync(project, runId, CancellationToken.None))!;
     }
 
     private async Task<List<(long Step, double Value)>> ReadAllAsync(StoredRun run, string key)
     {
-        var chunks = await _store.GetChunkSummariesAsync(run.Pk, key, CancellationToken.None);
-        var blocks = await _store.ReadChunksAsync(run.Pk, key, chunks.Select(c => c.ChunkNo).ToList(), CancellationToken.None);
+        var chunks = await _store.Metrics.GetChunkSummariesAsync(run.Pk, key, CancellationToken.None);
+        var blocks = await _store.Metrics.ReadChunksAsync(run.Pk, key, chunks.Select(c => c.ChunkNo).ToList(), CancellationToken.None);
         return blocks.SelectMany(b => b.Steps.Zip(b.Values)).OrderBy(p => p.First).Select(p => (p.First, p.Second)).ToList();
     }
 

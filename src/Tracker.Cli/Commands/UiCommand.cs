@@ -1,19 +1,20 @@
 using System.CommandLine;
+using System.Text;
+using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Tracker.Internal;
 using Tracker.Online;
 using Tracker.Reading;
 using Tracker.Server;
-using Tracker.Server.Api;
-using Tracker.Server.Storage;
+using Tracker.Server.Ingest;
 
 namespace Tracker.Cli.Commands;
 
 /// <summary>
 /// <c>tracker ui [DIR]</c>: the shortest path from "I logged a run" to "I see charts". Starts the
-/// server on a SQLite database in DIR, imports the runs found there (the server stores each record
-/// at most once, so starting again imports only what is new), keeps importing what running runs
-/// write, and prints the URL.
+/// server on a SQLite database in DIR, imports the runs found there through the server's
+/// <see cref="IngestService"/>, in process (it stores each record at most once, so starting again
+/// imports only what is new), keeps importing what running runs write, and prints the URL.
 /// </summary>
 internal static class UiCommand
 {
@@ -36,12 +37,7 @@ internal static class UiCommand
         }
 
         var app = await ServerApp.BuildAsync(ServerCommandArgs(dir, urls));
-        var store = app.Services.GetRequiredService<SqlRunStore>();
-
-        // A key of its own for importing, revoked when the UI stops.
-        var keyName = $"tracker-ui-{Guid.NewGuid():N}";
-        var secret = ApiKeys.NewSecret();
-        await store.CreateKeyAsync(new ApiKey(keyName, null, ApiKeys.Hash(secret), DateTimeOffset.UtcNow, null), cancellationToken);
+        var ingest = app.Services.GetRequiredService<IngestService>();
         try
         {
             try
@@ -55,12 +51,12 @@ internal static class UiCommand
 
             var url = new Uri(app.Urls.First());
             var imported = new Dictionary<string, (long Seq, DateTime RunFileWritten)>(StringComparer.Ordinal);
-            var runs = await ImportAsync(dir, url, secret, imported, cancellationToken);
+            var runs = await ImportAsync(dir, ingest, imported, cancellationToken);
             Console.WriteLine($"Tracker UI: {url} ({runs} runs from {Path.GetFullPath(dir)}; new records are imported as they are written). Ctrl+C stops it.");
             using var timer = new PeriodicTimer(ScanInterval);
             while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
             {
-                await ImportAsync(dir, url, secret, imported, cancellationToken);
+                await ImportAsync(dir, ingest, imported, cancellationToken);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -68,7 +64,6 @@ internal static class UiCommand
         }
         finally
         {
-            await store.RevokeKeyAsync(keyName, DateTimeOffset.UtcNow, CancellationToken.None);
             await app.StopAsync(CancellationToken.None);
         }
 
@@ -78,8 +73,8 @@ internal static class UiCommand
     private static string[] ServerCommandArgs(string dir, string urls) =>
         ServeCommand.ServerArgs(Path.Combine(dir, "tracker-ui.db"), postgres: null, urls);
 
-    /// <summary>Sends each run's records that are new since the last scan; returns the runs found.</summary>
-    private static async Task<int> ImportAsync(string dir, Uri url, string key, Dictionary<string, (long Seq, DateTime RunFileWritten)> imported, CancellationToken cancellationToken)
+    /// <summary>Stores each run's records that are new since the last scan, in process; returns the runs found.</summary>
+    private static async Task<int> ImportAsync(string dir, IngestService ingest, Dictionary<string, (long Seq, DateTime RunFileWritten)> imported, CancellationToken cancellationToken)
     {
         var directories = RunReader.FindRuns(dir);
         foreach (var directory in directories)
@@ -93,13 +88,10 @@ internal static class UiCommand
 
             try
             {
-                var reader = RunReader.Open(directory);
-                using var client = TrackerHttpClient.Create(new RunOptions { BaseUrl = url, ApiKey = key });
-                var sender = new RunSender(client, reader.Info, directory, seq, new DiagnosticsSink(hook: _ => { }, output: null), TimeProvider.System, keepCursor: false);
-                await sender.UploadAsync(finished: false, progress: null, cancellationToken);
+                await ImportRunAsync(ingest, RunReader.Open(directory), cancellationToken);
                 imported[directory] = (seq, written);
             }
-            catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException or TrackerServerException)
+            catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException or JsonException or IngestException)
             {
                 if (!imported.ContainsKey(directory))
                 {
@@ -111,5 +103,52 @@ internal static class UiCommand
         }
 
         return directories.Count;
+    }
+
+    /// <summary>
+    /// What a run's sender does over HTTP, done in process: upsert run.json, then the complete
+    /// lines after the server's acked sequence number in bounded batches, each batch's image and
+    /// table files stored before it (a file that is missing is left out; its record still goes).
+    /// </summary>
+    private static async Task ImportRunAsync(IngestService ingest, RunReader reader, CancellationToken cancellationToken)
+    {
+        var (project, runId) = (reader.Info.Project, reader.Info.Id);
+        var acked = await ingest.UpsertRunAsync(project, runId, Json.Serialize(reader.Info), cancellationToken);
+        var batch = new MemoryStream();
+        var lines = 0;
+        foreach (var record in reader.ReadRecords(afterSeq: acked))
+        {
+            if (record.Type == "media")
+            {
+                await StoreMediaFileAsync(ingest, project, reader.Directory, record.Json, cancellationToken);
+            }
+
+            var bytes = Encoding.UTF8.GetBytes(record.Json);
+            batch.Write(bytes);
+            batch.WriteByte((byte)'\n');
+            if (++lines >= RunSender.MaxBatchLines || batch.Length >= RunSender.MaxBatchBytes)
+            {
+                await ingest.AppendAsync(project, runId, batch.GetBuffer().AsMemory(0, (int)batch.Length), cancellationToken);
+                batch.SetLength(0);
+                lines = 0;
+            }
+        }
+
+        if (lines > 0)
+        {
+            await ingest.AppendAsync(project, runId, batch.GetBuffer().AsMemory(0, (int)batch.Length), cancellationToken);
+        }
+    }
+
+    private static async Task StoreMediaFileAsync(IngestService ingest, string project, string directory, string line, CancellationToken cancellationToken)
+    {
+        using var json = JsonDocument.Parse(line);
+        if (json.RootElement.TryGetProperty("media", out var media) && media.ValueKind == JsonValueKind.Object
+            && media.TryGetProperty("sha256", out var sha) && sha.GetString() is { Length: 64 } sha256
+            && media.TryGetProperty("path", out var relative) && RunFiles.PathIn(directory, relative.GetString()) is { } path
+            && File.Exists(path) && !await ingest.HasBlobAsync(project, sha256, cancellationToken))
+        {
+            await ingest.PutBlobAsync(project, sha256, MediaFiles.ContentType(path), await File.ReadAllBytesAsync(path, cancellationToken), cancellationToken);
+        }
     }
 }

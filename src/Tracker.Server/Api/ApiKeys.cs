@@ -1,7 +1,6 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
-using Tracker.Server.Storage;
 
 namespace Tracker.Server.Api;
 
@@ -13,7 +12,7 @@ internal static class ApiKeys
     public static string Hash(string secret) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
 
     /// <summary>Null when the request may go on; otherwise the problem to answer with (401 or 403).</summary>
-    public static async Task<IResult?> CheckAsync(HttpContext context, SqlRunStore store, string project, CancellationToken cancellationToken)
+    public static async Task<IResult?> CheckAsync(HttpContext context, ApiKeyCache keys, string project, CancellationToken cancellationToken)
     {
         var header = context.Request.Headers.Authorization.ToString();
         if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) || header.Length <= 7)
@@ -22,7 +21,7 @@ internal static class ApiKeys
                 "Send the key as 'Authorization: Bearer <key>'. Create one with: dotnet run --project src/Tracker.Server -- keys create --name NAME");
         }
 
-        var key = await store.FindKeyAsync(Hash(header[7..].Trim()), cancellationToken);
+        var key = await keys.FindAsync(Hash(header[7..].Trim()), cancellationToken);
         if (key is null || key.RevokedAt is not null)
         {
             return Problems.Create(HttpStatusCode.Unauthorized, "Invalid API key",

@@ -1,21 +1,19 @@
 using System.Buffers;
 using System.IO.Compression;
 using System.Net;
-using System.Security.Cryptography;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
-using Tracker.Server.Storage;
+using Tracker.Server.Ingest;
 
 namespace Tracker.Server.Api;
 
-/// <summary>The write half of the protocol (docs/protocol.md): upsert a run, append records, finish, upload media files.</summary>
+/// <summary>
+/// The write half of the protocol (docs/protocol.md) over HTTP: names, key and body are checked
+/// here; upsert, append, finish and media files are <see cref="IngestService"/>'s.
+/// </summary>
 internal static class IngestEndpoints
 {
-    /// <summary>The content types a media file may have: PNG and JPEG images, JSON tables.</summary>
-    private static readonly string[] BlobContentTypes = ["image/png", "image/jpeg", "application/json"];
-
     public static void Map(WebApplication app)
     {
         var runs = app.MapGroup("/api/v1/projects/{project}/runs/{runId}");
@@ -25,73 +23,31 @@ internal static class IngestEndpoints
         app.MapPut("/api/v1/projects/{project}/blobs/{sha256}", PutBlobAsync);
     }
 
-    private static async Task<IResult> UpsertAsync(string project, string runId, HttpContext context, SqlRunStore store, IOptions<ServerOptions> options, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<IResult> UpsertAsync(string project, string runId, HttpContext context, IngestService ingest, ApiKeyCache keys, IOptions<ServerOptions> options, CancellationToken cancellationToken)
     {
-        var (body, problem) = await AcceptAsync(project, runId, context, store, options.Value, cancellationToken);
+        var (body, problem) = await AcceptAsync(project, runId, context, keys, options.Value, cancellationToken);
         using var _ = body;
-        if (problem is not null)
+        return problem ?? await CallAsync(async () =>
         {
-            return problem;
-        }
-
-        JsonObject? metadata;
-        try
-        {
-            metadata = JsonNode.Parse(body.Bytes.Span) as JsonObject;
-        }
-        catch (JsonException ex)
-        {
-            return Problems.Create(HttpStatusCode.BadRequest, "Malformed run", $"The body is not valid JSON: {ex.Message}", "body");
-        }
-
-        if (metadata is null || (metadata["config"] is { } config && config is not JsonObject) || (metadata["tags"] is { } tags && tags is not JsonArray))
-        {
-            return Problems.Create(HttpStatusCode.BadRequest, "Malformed run", "The body must be the run's run.json: an object whose config is an object and tags an array.", "body");
-        }
-
-        if (metadata["name"] is { } name && name.GetValueKind() != JsonValueKind.String)
-        {
-            return Problems.Create(HttpStatusCode.BadRequest, "Malformed run", "\"name\" must be a string.", "name");
-        }
-
-        metadata["project"] = project;
-        metadata["id"] = runId;
-        var acked = await store.UpsertRunAsync(project, runId, metadata, time.GetUtcNow(), cancellationToken);
-        return Results.Ok(new { project, id = runId, acked_seq = acked });
+            var acked = await ingest.UpsertRunAsync(project, runId, body.Bytes, cancellationToken);
+            return Results.Ok(new { project, id = runId, acked_seq = acked });
+        });
     }
 
-    private static async Task<IResult> AppendAsync(string project, string runId, HttpContext context, SqlRunStore store, IOptions<ServerOptions> options, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<IResult> AppendAsync(string project, string runId, HttpContext context, IngestService ingest, ApiKeyCache keys, IOptions<ServerOptions> options, CancellationToken cancellationToken)
     {
-        var (body, problem) = await AcceptAsync(project, runId, context, store, options.Value, cancellationToken);
+        var (body, problem) = await AcceptAsync(project, runId, context, keys, options.Value, cancellationToken);
         using var _ = body;
-        if (problem is not null)
+        return problem ?? await CallAsync(async () =>
         {
-            return problem;
-        }
-
-        try
-        {
-            var lines = RecordReader.ParseLines(body.Bytes);
-            var result = await store.AppendAsync(project, runId, lines, time.GetUtcNow(), cancellationToken);
+            var result = await ingest.AppendAsync(project, runId, body.Bytes, cancellationToken);
             return Results.Ok(new { acked_seq = result.AckedSeq, stored = result.Stored, skipped = result.Skipped });
-        }
-        catch (RecordFormatException ex)
-        {
-            return Problems.Create(HttpStatusCode.BadRequest, "Malformed records", ex.Message, ex.Field);
-        }
-        catch (RunNotFoundException ex)
-        {
-            return Problems.Create(HttpStatusCode.NotFound, "Unknown run", ex.Message);
-        }
-        catch (SequenceGapException ex)
-        {
-            return Problems.Create(HttpStatusCode.Conflict, "Sequence gap", ex.Message, "seq", ex.Expected);
-        }
+        });
     }
 
-    private static async Task<IResult> FinishAsync(string project, string runId, HttpContext context, SqlRunStore store, IOptions<ServerOptions> options, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<IResult> FinishAsync(string project, string runId, HttpContext context, IngestService ingest, ApiKeyCache keys, IOptions<ServerOptions> options, CancellationToken cancellationToken)
     {
-        var (body, problem) = await AcceptAsync(project, runId, context, store, options.Value, cancellationToken);
+        var (body, problem) = await AcceptAsync(project, runId, context, keys, options.Value, cancellationToken);
         using var _ = body;
         if (problem is not null)
         {
@@ -108,27 +64,18 @@ internal static class IngestEndpoints
             return Problems.Create(HttpStatusCode.BadRequest, "Malformed finish", $"The body is not a valid finish request: {ex.Message}", "body");
         }
 
-        if (request?.State is not ("finished" or "failed" or "crashed"))
+        return await CallAsync(async () =>
         {
-            return Problems.Create(HttpStatusCode.BadRequest, "Malformed finish", "\"state\" must be finished, failed or crashed.", "state");
-        }
-
-        try
-        {
-            await store.FinishRunAsync(project, runId, request.State, request.ExitCode, request.EndTime ?? time.GetUtcNow(), cancellationToken);
-            return Results.Ok(new { project, id = runId, state = request.State });
-        }
-        catch (RunNotFoundException ex)
-        {
-            return Problems.Create(HttpStatusCode.NotFound, "Unknown run", ex.Message);
-        }
+            await ingest.FinishRunAsync(project, runId, request?.State, request?.ExitCode, request?.EndTime, cancellationToken);
+            return Results.Ok(new { project, id = runId, state = request!.State });
+        });
     }
 
     /// <summary>
     /// Stores a media file under the SHA-256 of its bytes, once per project: a file sent again
     /// (by another run, or after a lost response) is answered <c>stored: false</c>.
     /// </summary>
-    private static async Task<IResult> PutBlobAsync(string project, string sha256, HttpContext context, SqlRunStore store, IOptions<ServerOptions> options, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<IResult> PutBlobAsync(string project, string sha256, HttpContext context, IngestService ingest, ApiKeyCache keys, IOptions<ServerOptions> options, CancellationToken cancellationToken)
     {
         if (ValidName(project, "project") is { } invalid)
         {
@@ -140,33 +87,38 @@ internal static class IngestEndpoints
             return Problems.Create(HttpStatusCode.BadRequest, "Invalid sha256", $"'{sha256}' is not a SHA-256: name the file by the 64 lower-case hex digits of its bytes' hash.", "sha256");
         }
 
-        if (await ApiKeys.CheckAsync(context, store, project, cancellationToken) is { } denied)
+        if (await ApiKeys.CheckAsync(context, keys, project, cancellationToken) is { } denied)
         {
             return denied;
         }
 
-        var mediaType = (context.Request.ContentType ?? string.Empty).Split(';')[0].Trim();
-        if (BlobContentTypes.FirstOrDefault(t => string.Equals(t, mediaType, StringComparison.OrdinalIgnoreCase)) is not { } contentType)
-        {
-            return Problems.Create(HttpStatusCode.BadRequest, "Unsupported content type",
-                $"Content-Type '{mediaType}' is not one a media file may have: send {string.Join(", ", BlobContentTypes)}.", "Content-Type");
-        }
-
+        var contentType = context.Request.ContentType ?? string.Empty;
         var (body, problem) = await ReadBodyAsync(context, options.Value.MaxBodyBytes, cancellationToken);
         using var _ = body;
-        if (problem is not null)
+        return problem ?? await CallAsync(async () =>
         {
-            return problem;
-        }
+            var stored = await ingest.PutBlobAsync(project, sha256, contentType, body.Bytes, cancellationToken);
+            return Results.Ok(new { sha256, bytes = body.Length, stored });
+        });
+    }
 
-        var actual = Convert.ToHexStringLower(SHA256.HashData(body.Bytes.Span));
-        if (actual != sha256)
+    /// <summary>Answers what the service refuses as a problem: 400, 404 or 409.</summary>
+    private static async Task<IResult> CallAsync(Func<Task<IResult>> call)
+    {
+        try
         {
-            return Problems.Create(HttpStatusCode.BadRequest, "Hash mismatch", $"The bytes hash to {actual}, not {sha256}. Send the file whose SHA-256 names it.", "sha256");
+            return await call();
         }
-
-        var stored = await store.PutBlobAsync(project, sha256, contentType, body.Bytes.ToArray(), time.GetUtcNow(), cancellationToken);
-        return Results.Ok(new { sha256, bytes = body.Length, stored });
+        catch (IngestException ex)
+        {
+            var status = ex.Error switch
+            {
+                IngestError.RunNotFound => HttpStatusCode.NotFound,
+                IngestError.SequenceGap => HttpStatusCode.Conflict,
+                _ => HttpStatusCode.BadRequest,
+            };
+            return Problems.Create(status, ex.Title, ex.Message, ex.Field, ex.ExpectedSeq);
+        }
     }
 
     internal static readonly JsonSerializerOptions JsonOptions = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
@@ -177,17 +129,17 @@ internal static class IngestEndpoints
     internal static IResult? Validate(string project, string runId) => ValidName(project, "project") ?? ValidName(runId, "runId");
 
     private static IResult? ValidName(string value, string field) =>
-        RecordRules.IdProblem(value, field) is { } problem ? Problems.Create(HttpStatusCode.BadRequest, "Invalid name", problem, field) : null;
+        IngestService.NameProblem(value, field) is { } problem ? Problems.Create(HttpStatusCode.BadRequest, "Invalid name", problem, field) : null;
 
     /// <summary>What every write does first: check the names and the key, then read the body.</summary>
-    private static async Task<(RequestBody Body, IResult? Problem)> AcceptAsync(string project, string runId, HttpContext context, SqlRunStore store, ServerOptions options, CancellationToken cancellationToken)
+    private static async Task<(RequestBody Body, IResult? Problem)> AcceptAsync(string project, string runId, HttpContext context, ApiKeyCache keys, ServerOptions options, CancellationToken cancellationToken)
     {
         if (Validate(project, runId) is { } invalid)
         {
             return (RequestBody.Empty, invalid);
         }
 
-        if (await ApiKeys.CheckAsync(context, store, project, cancellationToken) is { } denied)
+        if (await ApiKeys.CheckAsync(context, keys, project, cancellationToken) is { } denied)
         {
             return (RequestBody.Empty, denied);
         }

@@ -21,8 +21,8 @@ internal static class ReadEndpoints
             if (ApiKeys.ReadNeedsKey(http, options.ReadAccess))
             {
                 var project = http.Request.RouteValues["project"] as string ?? string.Empty;
-                var store = http.RequestServices.GetRequiredService<SqlRunStore>();
-                if (await ApiKeys.CheckAsync(http, store, project, http.RequestAborted) is { } denied)
+                var keys = http.RequestServices.GetRequiredService<ApiKeyCache>();
+                if (await ApiKeys.CheckAsync(http, keys, project, http.RequestAborted) is { } denied)
                 {
                     return denied;
                 }
@@ -43,13 +43,13 @@ internal static class ReadEndpoints
     }
 
     private static async Task<IResult> ListProjectsAsync(SqlRunStore store, CancellationToken cancellationToken) =>
-        Results.Ok((await store.ListProjectsAsync(cancellationToken))
+        Results.Ok((await store.Runs.ListProjectsAsync(cancellationToken))
             .Select(p => new { name = p.Name, run_count = p.RunCount, last_update = p.LastUpdate }));
 
     private static async Task<IResult> ListRunsAsync(string project, HttpContext context, SqlRunStore store, CancellationToken cancellationToken)
     {
         var query = context.Request.Query;
-        IEnumerable<StoredRun> runs = await store.ListRunsAsync(project, cancellationToken);
+        IEnumerable<StoredRun> runs = await store.Runs.ListRunsAsync(project, cancellationToken);
         if (query["state"].ToString() is { Length: > 0 } state)
         {
             runs = runs.Where(r => r.State == state);
@@ -100,7 +100,7 @@ internal static class ReadEndpoints
     private static async Task<IResult> MetricRangesAsync(string project, SqlRunStore store, CancellationToken cancellationToken)
     {
         var ranges = new Dictionary<string, Dictionary<string, object>>(StringComparer.Ordinal);
-        foreach (var (runId, key, min, max) in await store.GetMetricRangesAsync(project, cancellationToken))
+        foreach (var (runId, key, min, max) in await store.Metrics.GetMetricRangesAsync(project, cancellationToken))
         {
             if (!ranges.TryGetValue(runId, out var keys))
             {
@@ -114,18 +114,18 @@ internal static class ReadEndpoints
     }
 
     private static async Task<IResult> GetRunAsync(string project, string runId, SqlRunStore store, CancellationToken cancellationToken) =>
-        await store.GetRunAsync(project, runId, cancellationToken) is { } run
+        await store.Runs.GetRunAsync(project, runId, cancellationToken) is { } run
             ? Results.Ok(RunJson(run))
             : NotFound(project, runId);
 
     private static async Task<IResult> ListMetricsAsync(string project, string runId, SqlRunStore store, CancellationToken cancellationToken)
     {
-        if (await store.GetRunAsync(project, runId, cancellationToken) is not { } run)
+        if (await store.Runs.GetRunAsync(project, runId, cancellationToken) is not { } run)
         {
             return NotFound(project, runId);
         }
 
-        var metrics = await store.ListMetricsAsync(run.Pk, cancellationToken);
+        var metrics = await store.Metrics.ListMetricsAsync(run.Pk, cancellationToken);
         return Results.Ok(metrics.Select(m => new
         {
             key = m.Key, count = m.Count, first_step = m.FirstStep, last_step = m.LastStep, min = Json(m.Min), max = Json(m.Max), last = Json(m.Last),
@@ -157,7 +157,7 @@ internal static class ReadEndpoints
             return Problems.Create(HttpStatusCode.BadRequest, "Invalid range", "from and to must be integers (steps, or Unix milliseconds with x=time).", "from");
         }
 
-        if (await store.GetRunAsync(project, runId, cancellationToken) is not { } run)
+        if (await store.Runs.GetRunAsync(project, runId, cancellationToken) is not { } run)
         {
             return NotFound(project, runId);
         }
@@ -185,13 +185,13 @@ internal static class ReadEndpoints
         }
 
         var limit = int.TryParse(query["limit"], CultureInfo.InvariantCulture, out var l) ? Math.Clamp(l, 1, MaxExportPoints) : 10_000;
-        if (await store.GetRunAsync(project, runId, cancellationToken) is not { } run)
+        if (await store.Runs.GetRunAsync(project, runId, cancellationToken) is not { } run)
         {
             return NotFound(project, runId);
         }
 
         var after = afterStep ?? long.MinValue;
-        var chunks = (await store.GetChunkSummariesAsync(run.Pk, key, cancellationToken))
+        var chunks = (await store.Metrics.GetChunkSummariesAsync(run.Pk, key, cancellationToken))
             .Where(c => c.LastStep > after).ToList();
 
         // Chunks may overlap when points arrived out of order: take chunks in step order until they
@@ -212,7 +212,7 @@ internal static class ReadEndpoints
             lastStepTaken = Math.Max(lastStepTaken, chunk.LastStep);
         }
 
-        foreach (var block in await store.ReadChunksAsync(run.Pk, key, wanted, cancellationToken))
+        foreach (var block in await store.Metrics.ReadChunksAsync(run.Pk, key, wanted, cancellationToken))
         {
             for (var i = 0; i < block.Count; i++)
             {
@@ -241,7 +241,7 @@ internal static class ReadEndpoints
             return problem;
         }
 
-        var lines = await store.ReadOutputAsync(run!.Pk, afterSeq, limit, cancellationToken);
+        var lines = await store.Output.ReadAsync(run!.Pk, afterSeq, limit, cancellationToken);
         return Results.Ok(new
         {
             lines = lines.Select(x => new { seq = x.Seq, ts = x.Time, stream = x.Stream, line = x.Line }),
@@ -263,11 +263,11 @@ internal static class ReadEndpoints
 
         if (context.Request.Query["key"].ToString() is not { Length: > 0 } key)
         {
-            var keys = await store.ListMediaKeysAsync(run!.Pk, cancellationToken);
+            var keys = await store.Media.ListMediaKeysAsync(run!.Pk, cancellationToken);
             return Results.Ok(keys.Select(k => new { key = k.Key, kind = k.Kind, count = k.Count, first_step = k.FirstStep, last_step = k.LastStep }));
         }
 
-        var items = await store.ReadMediaAsync(run!.Project, run.Pk, key, afterSeq, limit, cancellationToken);
+        var items = await store.Media.ReadMediaAsync(run!.Project, run.Pk, key, afterSeq, limit, cancellationToken);
         return Results.Ok(new
         {
             key,
@@ -283,7 +283,7 @@ internal static class ReadEndpoints
     private static async Task<IResult> BlobAsync(string project, string sha256, HttpContext context, SqlRunStore store, CancellationToken cancellationToken)
     {
         var head = HttpMethods.IsHead(context.Request.Method);
-        var blob = RecordReader.IsSha256(sha256) ? await store.GetBlobAsync(project, sha256, withContent: !head, cancellationToken) : null;
+        var blob = RecordReader.IsSha256(sha256) ? await store.Media.GetBlobAsync(project, sha256, withContent: !head, cancellationToken) : null;
         if (blob is null)
         {
             return head
@@ -327,7 +327,7 @@ internal static class ReadEndpoints
         }
 
         var limit = int.TryParse(query["limit"], CultureInfo.InvariantCulture, out var l) ? Math.Clamp(l, 1, 10_000) : 1_000;
-        var run = await store.GetRunAsync(project, runId, cancellationToken);
+        var run = await store.Runs.GetRunAsync(project, runId, cancellationToken);
         return (run, afterSeq ?? 0, limit, run is null ? NotFound(project, runId) : null);
     }
 

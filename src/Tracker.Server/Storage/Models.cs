@@ -10,11 +10,32 @@ internal sealed record StoredRun(
     long Pk, string Project, string RunId, string Name, string State, DateTimeOffset? StartTime, DateTimeOffset UpdatedAt,
     long AckedSeq, JsonObject Metadata, JsonObject Config, JsonObject Summary)
 {
-    /// <summary>The run's <see cref="RunFold"/> state (its JSON), kept in the summary column under <see cref="FoldMember"/> and out of every answer.</summary>
-    public string? FoldState { get; set; }
-
-    /// <summary>The summary column's member that holds <see cref="FoldState"/>; summary keys cannot start with '_'.</summary>
+    /// <summary>The summary column's member that holds the run's <see cref="RunFold"/> state; summary keys cannot start with '_'.</summary>
     public const string FoldMember = "_fold";
+
+    /// <summary>The run's records folded so far (appends only): kept in the summary column under <see cref="FoldMember"/>, out of every answer.</summary>
+    public RunFold? Fold { get; init; }
+
+    /// <summary>The summary column's value: the summary, and the fold's state beside it.</summary>
+    public string SummaryColumn()
+    {
+        var column = (JsonObject)Summary.DeepClone();
+        if (Fold is not null)
+        {
+            column[FoldMember] = JsonNode.Parse(Fold.Save());
+        }
+
+        return column.ToJsonString();
+    }
+
+    /// <summary>Splits a summary column into the summary and the fold of the records so far.</summary>
+    public static (JsonObject Summary, RunFold Fold) ReadSummaryColumn(string column)
+    {
+        var summary = JsonNode.Parse(column)!.AsObject();
+        var state = summary[FoldMember];
+        summary.Remove(FoldMember);
+        return (summary, state is null ? new RunFold() : RunFold.Load(System.Text.Encoding.UTF8.GetBytes(state.ToJsonString())));
+    }
 }
 
 /// <summary>One project and its number of runs.</summary>
@@ -50,9 +71,6 @@ internal sealed record MediaKeyInfo(string Key, string Kind, long Count, long Fi
 
 /// <summary>A stored file; <see cref="Content"/> is null when only its headers were asked for.</summary>
 internal sealed record StoredBlob(string ContentType, long Bytes, byte[]? Content);
-
-/// <summary>The outcome of appending a batch of records.</summary>
-internal sealed record AppendResult(long AckedSeq, int Stored, int Skipped);
 
 /// <summary>The batch refers to sequence numbers the server cannot take yet.</summary>
 internal sealed class SequenceGapException(long expected, long actual)

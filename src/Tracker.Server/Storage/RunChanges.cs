@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Globalization;
 using System.Text.Json.Nodes;
-using System.Text;
 
 namespace Tracker.Server.Storage;
 
@@ -36,7 +35,7 @@ internal sealed class RunChanges : IDisposable
     public static RunChanges Apply(StoredRun run, IReadOnlyList<RecordLine> lines)
     {
         var changes = new RunChanges();
-        var fold = run.FoldState is { } state ? RunFold.Load(Encoding.UTF8.GetBytes(state)) : new RunFold();
+        var fold = run.Fold ?? throw new ArgumentException("An append folds into the run's fold; read it with the summary.", nameof(run));
         foreach (var line in lines)
         {
             fold.Apply(line);
@@ -93,7 +92,6 @@ internal sealed class RunChanges : IDisposable
             run.Summary[key] = Node(value);
         }
 
-        run.FoldState = Encoding.UTF8.GetString(fold.Save());
         foreach (var key in changes._keys.Values)
         {
             key.SortAndDropRepeatedSteps();

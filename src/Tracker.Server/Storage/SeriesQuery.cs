@@ -17,7 +17,7 @@ internal static class SeriesQuery
     public static async Task<IReadOnlyList<SeriesBucket>> RunAsync(
         SqlRunStore store, long runPk, string key, bool byTime, int buckets, long? from, long? to, CancellationToken cancellationToken)
     {
-        var chunks = await store.GetChunkAndBlockSummariesAsync(runPk, key, cancellationToken);
+        var chunks = await store.Metrics.GetChunkAndBlockSummariesAsync(runPk, key, cancellationToken);
         if (chunks.Count == 0)
         {
             return [];
@@ -74,7 +74,7 @@ internal static class SeriesQuery
             }
         }
 
-        foreach (var (x, v) in await store.ReadBlockPointsAsync(runPk, key, straddling, byTime, cancellationToken))
+        foreach (var (x, v) in await store.Metrics.ReadBlockPointsAsync(runPk, key, straddling, byTime, cancellationToken))
         {
             if (x >= lo && x <= hi)
             {

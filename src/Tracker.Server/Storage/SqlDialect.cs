@@ -1,4 +1,6 @@
 using System.Data.Common;
+using System.Globalization;
+using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
 using Npgsql;
 
@@ -23,18 +25,19 @@ internal abstract class SqlDialect
     /// <summary>Serialises migrations of several server instances starting at once.</summary>
     public abstract Task LockMigrationsAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken);
 
-    /// <summary>Inserts new chunk rows; PostgreSQL overrides this with binary COPY.</summary>
-    public virtual async Task InsertChunksAsync(DbConnection connection, DbTransaction transaction, long runPk, string key, IReadOnlyList<ChunkRow> rows, CancellationToken cancellationToken)
+    /// <summary>Inserts new chunk rows of a run, of any keys; PostgreSQL overrides this with binary COPY.</summary>
+    public virtual async Task InsertChunksAsync(DbConnection connection, DbTransaction transaction, long runPk, IReadOnlyList<(string Key, ChunkRow Row)> rows, CancellationToken cancellationToken)
     {
         // One command, prepared once, its parameters set again for each row.
         await using var command = Sql.Command(connection, transaction,
             "INSERT INTO metric_chunks (run_pk, key, chunk_no, first_step, last_step, first_time, last_time, count, min, max, last, steps, times, vals, blocks) "
             + "VALUES (@run, @key, @no, @fs, @ls, @ft, @lt, @count, @min, @max, @last, @steps, @times, @vals, @blocks)",
-            ("run", runPk), ("key", key), ("no", null), ("fs", null), ("ls", null), ("ft", null), ("lt", null),
+            ("run", runPk), ("key", null), ("no", null), ("fs", null), ("ls", null), ("ft", null), ("lt", null),
             ("count", null), ("min", null), ("max", null), ("last", null), ("steps", null), ("times", null), ("vals", null), ("blocks", null));
         var parameters = command.Parameters;
-        foreach (var row in rows)
+        foreach (var (key, row) in rows)
         {
+            parameters[1].Value = key;
             parameters[2].Value = row.ChunkNo;
             parameters[3].Value = row.FirstStep;
             parameters[4].Value = row.LastStep;
@@ -58,6 +61,8 @@ internal sealed record ChunkRow(long ChunkNo, long FirstStep, long LastStep, lon
 
 internal sealed class SqliteDialect(string path) : SqlDialect
 {
+    private static readonly ConditionalWeakTable<object, object> Configured = new();
+
     private readonly string _connectionString = new SqliteConnectionStringBuilder
     {
         DataSource = path,
@@ -101,8 +106,16 @@ internal sealed class SqliteDialect(string path) : SqlDialect
     {
         var connection = new SqliteConnection(_connectionString);
         await connection.OpenAsync(cancellationToken);
-        await using var pragma = Sql.Command(connection, null, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA mmap_size=1073741824; PRAGMA cache_size=-65536;");
-        await pragma.ExecuteNonQueryAsync(cancellationToken);
+
+        // Pooled connections keep their native handle, and the handle keeps its settings: set
+        // them once per handle, not on every open (four statements on every request otherwise).
+        if (!Configured.TryGetValue(connection.Handle!, out _))
+        {
+            await using var pragma = Sql.Command(connection, null, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA mmap_size=1073741824; PRAGMA cache_size=-65536;");
+            await pragma.ExecuteNonQueryAsync(cancellationToken);
+            Configured.AddOrUpdate(connection.Handle!, true);
+        }
+
         return connection;
     }
 
@@ -156,13 +169,13 @@ internal sealed class PostgresDialect(string connectionString) : SqlDialect
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    public override async Task InsertChunksAsync(DbConnection connection, DbTransaction transaction, long runPk, string key, IReadOnlyList<ChunkRow> rows, CancellationToken cancellationToken)
+    public override async Task InsertChunksAsync(DbConnection connection, DbTransaction transaction, long runPk, IReadOnlyList<(string Key, ChunkRow Row)> rows, CancellationToken cancellationToken)
     {
         var npgsql = (NpgsqlConnection)connection;
         await using var import = await npgsql.BeginBinaryImportAsync(
             "COPY metric_chunks (run_pk, key, chunk_no, first_step, last_step, first_time, last_time, count, min, max, last, steps, times, vals, blocks) FROM STDIN (FORMAT BINARY)",
             cancellationToken);
-        foreach (var row in rows)
+        foreach (var (key, row) in rows)
         {
             await import.StartRowAsync(cancellationToken);
             await import.WriteAsync(runPk, NpgsqlTypes.NpgsqlDbType.Bigint, cancellationToken);
@@ -209,4 +222,9 @@ internal static class Sql
     public static object Real(double value) => double.IsNaN(value) ? DBNull.Value : value;
 
     public static double ReadReal(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? double.NaN : reader.GetDouble(ordinal);
+
+    /// <summary>Times are stored as ISO 8601 text in UTC, which sorts as it reads in both databases.</summary>
+    public static string Format(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
+
+    public static DateTimeOffset ParseTime(string text) => DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
 }

@@ -1,0 +1,289 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Tracker.Server.Storage;
+
+namespace Tracker.Server.Ingest;
+
+/// <summary>
+/// Writes runs into the server's store, as the ingest protocol (docs/protocol.md) describes:
+/// create or replace a run, append its records (each sequence number at most once, a batch
+/// whole or not at all, refused on a gap), finish it, and store its media files. The HTTP
+/// endpoints call it after checking the caller's key; <c>tracker ui</c> calls it in process.
+/// Get it from the server's services.
+/// </summary>
+public sealed class IngestService
+{
+    /// <summary>The content types a media file may have: PNG and JPEG images, JSON tables.</summary>
+    private static readonly string[] BlobContentTypes = ["image/png", "image/jpeg", "application/json"];
+
+    private readonly SqlRunStore _store;
+    private readonly TimeProvider _time;
+    private readonly LiveRunCache _live = new();
+
+    internal IngestService(SqlRunStore store, TimeProvider time)
+    {
+        _store = store;
+        _time = time;
+    }
+
+    /// <summary>Creates the run or replaces its metadata.</summary>
+    /// <param name="project">The run's project.</param>
+    /// <param name="runId">The run's id.</param>
+    /// <param name="runJson">The run's <c>run.json</c>, UTF-8.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>The highest sequence number stored for the run: a client resumes after it.</returns>
+    /// <exception cref="IngestException">The names or the body are not valid.</exception>
+    public async Task<long> UpsertRunAsync(string project, string runId, ReadOnlyMemory<byte> runJson, CancellationToken cancellationToken)
+    {
+        CheckNames(project, runId);
+        JsonObject? metadata;
+        try
+        {
+            metadata = JsonNode.Parse(runJson.Span) as JsonObject;
+        }
+        catch (JsonException ex)
+        {
+            throw new IngestException(IngestError.Invalid, "Malformed run", $"The body is not valid JSON: {ex.Message}", "body");
+        }
+
+        if (metadata is null || (metadata["config"] is { } config && config is not JsonObject) || (metadata["tags"] is { } tags && tags is not JsonArray))
+        {
+            throw new IngestException(IngestError.Invalid, "Malformed run", "The body must be the run's run.json: an object whose config is an object and tags an array.", "body");
+        }
+
+        if (metadata["name"] is { } name && name.GetValueKind() != JsonValueKind.String)
+        {
+            throw new IngestException(IngestError.Invalid, "Malformed run", "\"name\" must be a string.", "name");
+        }
+
+        metadata["project"] = project;
+        metadata["id"] = runId;
+        return await _store.Runs.UpsertRunAsync(project, runId, metadata, _time.GetUtcNow(), cancellationToken);
+    }
+
+    /// <summary>Appends lines of a run's <c>records.jsonl</c>, each with its <c>seq</c>, in one transaction.</summary>
+    /// <param name="project">The run's project.</param>
+    /// <param name="runId">The run's id.</param>
+    /// <param name="records">Complete lines, UTF-8, in sequence order.</param>
+    /// <param name="cancellationToken">Cancels the write; nothing of the batch is stored then.</param>
+    /// <returns>The run's acked sequence number after the batch, and how many lines were stored and skipped as replays.</returns>
+    /// <exception cref="IngestException">A line is not valid, the run does not exist, or the batch leaves a gap.</exception>
+    public async Task<AppendResult> AppendAsync(string project, string runId, ReadOnlyMemory<byte> records, CancellationToken cancellationToken)
+    {
+        CheckNames(project, runId);
+        try
+        {
+            return await AppendAsync(project, runId, RecordReader.ParseLines(records), _time.GetUtcNow(), cancellationToken);
+        }
+        catch (RecordFormatException ex)
+        {
+            throw new IngestException(IngestError.Invalid, "Malformed records", ex.Message, ex.Field);
+        }
+        catch (RunNotFoundException ex)
+        {
+            throw new IngestException(IngestError.RunNotFound, "Unknown run", ex.Message);
+        }
+        catch (SequenceGapException ex)
+        {
+            throw new IngestException(IngestError.SequenceGap, "Sequence gap", ex.Message, "seq", ex.Expected);
+        }
+    }
+
+    /// <summary>Sets a run's final state without any records.</summary>
+    /// <param name="project">The run's project.</param>
+    /// <param name="runId">The run's id.</param>
+    /// <param name="state"><c>finished</c>, <c>failed</c> or <c>crashed</c>.</param>
+    /// <param name="exitCode">The process's exit code, if known.</param>
+    /// <param name="endTime">When the run ended; now when null.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>A task that completes when the state is stored.</returns>
+    /// <exception cref="IngestException">The state is not one of the three, or the run does not exist.</exception>
+    public async Task FinishRunAsync(string project, string runId, string? state, int? exitCode, DateTimeOffset? endTime, CancellationToken cancellationToken)
+    {
+        CheckNames(project, runId);
+        if (state is not ("finished" or "failed" or "crashed"))
+        {
+            throw new IngestException(IngestError.Invalid, "Malformed finish", "\"state\" must be finished, failed or crashed.", "state");
+        }
+
+        try
+        {
+            await _store.Runs.FinishRunAsync(project, runId, state, exitCode, endTime ?? _time.GetUtcNow(), cancellationToken);
+        }
+        catch (RunNotFoundException ex)
+        {
+            throw new IngestException(IngestError.RunNotFound, "Unknown run", ex.Message);
+        }
+    }
+
+    /// <summary>Stores a media file under the SHA-256 of its bytes, once per project.</summary>
+    /// <param name="project">The project the file belongs to.</param>
+    /// <param name="sha256">The lower-case hex SHA-256 of <paramref name="content"/>.</param>
+    /// <param name="contentType"><c>image/png</c>, <c>image/jpeg</c> or <c>application/json</c>.</param>
+    /// <param name="content">The file's bytes.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>True when this call stored the file; false when the project had it already.</returns>
+    /// <exception cref="IngestException">The name, hash or content type is not valid.</exception>
+    public async Task<bool> PutBlobAsync(string project, string sha256, string contentType, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
+    {
+        CheckBlob(project, sha256);
+        var mediaType = contentType.Split(';')[0].Trim();
+        if (BlobContentTypes.FirstOrDefault(t => string.Equals(t, mediaType, StringComparison.OrdinalIgnoreCase)) is not { } known)
+        {
+            throw new IngestException(IngestError.Invalid, "Unsupported content type",
+                $"Content-Type '{mediaType}' is not one a media file may have: send {string.Join(", ", BlobContentTypes)}.", "Content-Type");
+        }
+
+        var actual = Convert.ToHexStringLower(SHA256.HashData(content.Span));
+        if (actual != sha256)
+        {
+            throw new IngestException(IngestError.Invalid, "Hash mismatch", $"The bytes hash to {actual}, not {sha256}. Send the file whose SHA-256 names it.", "sha256");
+        }
+
+        return await _store.Media.PutBlobAsync(project, sha256, known, content.ToArray(), _time.GetUtcNow(), cancellationToken);
+    }
+
+    /// <summary>Whether the project has the media file named by <paramref name="sha256"/>.</summary>
+    /// <param name="project">The project.</param>
+    /// <param name="sha256">The lower-case hex SHA-256 of the file's bytes.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>True when the file is stored.</returns>
+    /// <exception cref="IngestException">The name or hash is not valid.</exception>
+    public async Task<bool> HasBlobAsync(string project, string sha256, CancellationToken cancellationToken)
+    {
+        CheckBlob(project, sha256);
+        return await _store.Media.GetBlobAsync(project, sha256, withContent: false, cancellationToken) is not null;
+    }
+
+    /// <summary>The problem with a project or run name, or null: names become folders on clients, so the same rules apply here.</summary>
+    internal static string? NameProblem(string value, string field) => RecordRules.IdProblem(value, field);
+
+    /// <summary>
+    /// Stores the lines not stored yet, in one transaction: lines at or below the run's acked
+    /// sequence number are replays and skipped; the first new one must follow it without a gap.
+    /// </summary>
+    internal async Task<AppendResult> AppendAsync(string project, string runId, IReadOnlyList<RecordLine> lines, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        // Most batches hold only points (and output or media): they leave metadata and config alone, so neither is read nor written.
+        var withMetadata = lines.Any(l => l is ValuesLine { IsSummary: false } or RunLine or MetricLine or FinishLine);
+        var dialect = _store.Dialect;
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var target = await _store.Runs.LockForAppendAsync(connection, transaction, project, runId, withMetadata, cancellationToken)
+            ?? throw new RunNotFoundException(project, runId);
+
+        var fresh = lines.Where(l => l.Seq > target.AckedSeq).ToList();
+        var expected = target.AckedSeq + 1;
+        foreach (var line in fresh)
+        {
+            if (line.Seq != expected)
+            {
+                throw new SequenceGapException(expected, line.Seq);
+            }
+
+            expected++;
+        }
+
+        if (fresh.Count == 0)
+        {
+            return new AppendResult(target.AckedSeq, 0, lines.Count);
+        }
+
+        // The run's summary and series positions as the last append left them, when this process made it.
+        var live = _live.Take(target.Pk, target.AckedSeq)
+            ?? new LiveRun(target.Pk, await RunTable.ReadSummaryAsync(connection, transaction, target.Pk, cancellationToken),
+                await SeriesTails.LoadAsync(connection, transaction, target.Pk, cancellationToken));
+        var run = new StoredRun(target.Pk, project, runId, target.Name, target.State, null, now, target.AckedSeq, target.Metadata ?? [], target.Config ?? [], live.Summary) { Fold = live.Fold };
+        using var changes = RunChanges.Apply(run, fresh);
+        await live.Tails.AppendAsync(dialect, connection, transaction, run.Pk, changes.Points, cancellationToken);
+        if (changes.Output.Count > 0)
+        {
+            await OutputTable.InsertAsync(connection, transaction, run.Pk, changes.Output, cancellationToken);
+        }
+
+        if (changes.Media.Count > 0)
+        {
+            await MediaTable.InsertAsync(connection, transaction, run.Pk, changes.Media, cancellationToken);
+        }
+
+        var acked = fresh[^1].Seq;
+        await RunTable.UpdateAfterAppendAsync(connection, transaction, run, acked, withMetadata, now, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        _live.Return(live, acked);
+        return new AppendResult(acked, fresh.Count, lines.Count - fresh.Count);
+    }
+
+    private static void CheckNames(string project, string runId)
+    {
+        CheckName(project, "project");
+        CheckName(runId, "runId");
+    }
+
+    private static void CheckBlob(string project, string sha256)
+    {
+        CheckName(project, "project");
+        if (!RecordReader.IsSha256(sha256))
+        {
+            throw new IngestException(IngestError.Invalid, "Invalid sha256", $"'{sha256}' is not a SHA-256: name the file by the 64 lower-case hex digits of its bytes' hash.", "sha256");
+        }
+    }
+
+    private static void CheckName(string value, string field)
+    {
+        if (NameProblem(value, field) is { } problem)
+        {
+            throw new IngestException(IngestError.Invalid, "Invalid name", problem, field);
+        }
+    }
+}
+
+/// <summary>The outcome of appending a batch of records.</summary>
+/// <param name="AckedSeq">The highest sequence number stored for the run after the batch.</param>
+/// <param name="Stored">Lines of the batch stored now.</param>
+/// <param name="Skipped">Lines of the batch skipped, stored before (replays).</param>
+public sealed record AppendResult(long AckedSeq, int Stored, int Skipped);
+
+/// <summary>What kind of problem an <see cref="IngestException"/> reports.</summary>
+public enum IngestError
+{
+    /// <summary>The request is not valid: a name, a line, a value, a hash or a content type.</summary>
+    Invalid,
+
+    /// <summary>The run was never created on this server.</summary>
+    RunNotFound,
+
+    /// <summary>The batch's first new line does not follow the run's acked sequence number; resend from <see cref="IngestException.ExpectedSeq"/>.</summary>
+    SequenceGap,
+}
+
+/// <summary>A write the server refuses, and why; nothing of it was stored.</summary>
+public sealed class IngestException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="error">The kind of problem.</param>
+    /// <param name="title">A short summary of the problem.</param>
+    /// <param name="message">What was wrong and what to do.</param>
+    /// <param name="field">The field at fault, if one is.</param>
+    /// <param name="expectedSeq">For a gap, the sequence number the server expects next.</param>
+    public IngestException(IngestError error, string title, string message, string? field = null, long? expectedSeq = null)
+        : base(message)
+    {
+        Error = error;
+        Title = title;
+        Field = field;
+        ExpectedSeq = expectedSeq;
+    }
+
+    /// <summary>The kind of problem.</summary>
+    public IngestError Error { get; }
+
+    /// <summary>A short summary of the problem.</summary>
+    public string Title { get; }
+
+    /// <summary>The field at fault, if one is.</summary>
+    public string? Field { get; }
+
+    /// <summary>For <see cref="IngestError.SequenceGap"/>, the sequence number the server expects next.</summary>
+    public long? ExpectedSeq { get; }
+}

@@ -1,0 +1,144 @@
+using System.Data.Common;
+using System.Globalization;
+using System.Text.Json.Nodes;
+
+namespace Tracker.Server.Storage;
+
+/// <summary>The run was never created on this server.</summary>
+internal sealed class RunNotFoundException(string project, string runId)
+    : Exception($"Run '{runId}' of project '{project}' does not exist on this server. Create it with PUT /api/v1/projects/{project}/runs/{runId} first.");
+
+/// <summary>What an append reads of its run's row, locked: metadata and config only when the batch changes them.</summary>
+internal sealed record AppendTarget(long Pk, long AckedSeq, string State, string Name, JsonObject? Metadata, JsonObject? Config);
+
+/// <summary>The runs table: each run's indexed columns, acked sequence number, metadata, config and summary.</summary>
+internal sealed class RunTable(SqlDialect dialect)
+{
+    /// <summary>Creates the run or replaces its metadata; returns the highest stored sequence number.</summary>
+    public async Task<long> UpsertRunAsync(string project, string runId, JsonObject metadata, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var config = metadata["config"] as JsonObject ?? [];
+        var name = (string?)metadata["name"] ?? runId;
+        var state = (string?)metadata["state"] ?? "running";
+        var start = (string?)metadata["start_time"];
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        await using var command = Sql.Command(connection, null,
+            "INSERT INTO runs (project, run_id, name, state, start_time, updated_at, acked_seq, metadata, config, summary) "
+            + "VALUES (@project, @run, @name, @state, @start, @now, 0, @metadata, @config, '{}') "
+            + "ON CONFLICT (project, run_id) DO UPDATE SET name = excluded.name, state = excluded.state, start_time = excluded.start_time, "
+            + "updated_at = excluded.updated_at, metadata = excluded.metadata, config = excluded.config "
+            + "RETURNING acked_seq",
+            ("project", project), ("run", runId), ("name", name), ("state", state), ("start", start), ("now", Sql.Format(now)),
+            ("metadata", metadata.ToJsonString()), ("config", config.ToJsonString()));
+        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Sets a run's final state without any records, as <c>POST .../finish</c> asks.</summary>
+    public async Task FinishRunAsync(string project, string runId, string state, int? exitCode, DateTimeOffset endTime, CancellationToken cancellationToken)
+    {
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var run = await ReadRunAsync(connection, transaction, project, runId, forUpdate: true, cancellationToken)
+            ?? throw new RunNotFoundException(project, runId);
+        run.Metadata["state"] = state;
+        run.Metadata["exit_code"] = exitCode;
+        run.Metadata["end_time"] = endTime.ToString("O", CultureInfo.InvariantCulture);
+        await using (var update = Sql.Command(connection, transaction,
+            "UPDATE runs SET state = @state, updated_at = @now, metadata = @metadata WHERE pk = @pk",
+            ("state", state), ("now", Sql.Format(endTime)), ("metadata", run.Metadata.ToJsonString()), ("pk", run.Pk)))
+        {
+            await update.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<ProjectInfo>> ListProjectsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        await using var command = Sql.Command(connection, null, "SELECT project, COUNT(*), MAX(updated_at) FROM runs GROUP BY project ORDER BY project");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var projects = new List<ProjectInfo>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            projects.Add(new ProjectInfo(reader.GetString(0), reader.GetInt64(1), Sql.ParseTime(reader.GetString(2))));
+        }
+
+        return projects;
+    }
+
+    public async Task<IReadOnlyList<StoredRun>> ListRunsAsync(string project, CancellationToken cancellationToken)
+    {
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        return await QueryRunsAsync(connection, null, "WHERE project = @project ORDER BY start_time DESC, run_id", [("project", project)], cancellationToken);
+    }
+
+    public async Task<StoredRun?> GetRunAsync(string project, string runId, CancellationToken cancellationToken)
+    {
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        return await ReadRunAsync(connection, null, project, runId, forUpdate: false, cancellationToken);
+    }
+
+    /// <summary>
+    /// Locks the run's row for an append (PostgreSQL: FOR UPDATE; SQLite: the write transaction
+    /// already excludes other writers) and reads what every append needs. Metadata and config
+    /// are read only when <paramref name="withMetadata"/>: most batches hold only points.
+    /// </summary>
+    public async Task<AppendTarget?> LockForAppendAsync(DbConnection connection, DbTransaction transaction, string project, string runId, bool withMetadata, CancellationToken cancellationToken)
+    {
+        await using var command = Sql.Command(connection, transaction,
+            $"SELECT pk, acked_seq, state, name{(withMetadata ? ", metadata, config" : string.Empty)} FROM runs WHERE project = @project AND run_id = @run{dialect.LockRowSuffix}",
+            ("project", project), ("run", runId));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return null;
+        }
+
+        return new AppendTarget(reader.GetInt64(0), reader.GetInt64(1), reader.GetString(2), reader.GetString(3),
+            withMetadata ? JsonNode.Parse(reader.GetString(4))!.AsObject() : null, withMetadata ? JsonNode.Parse(reader.GetString(5))!.AsObject() : null);
+    }
+
+    /// <summary>The run's summary and the fold of its records so far, which the summary column keeps beside it.</summary>
+    public static async Task<(JsonObject Summary, RunFold Fold)> ReadSummaryAsync(DbConnection connection, DbTransaction transaction, long runPk, CancellationToken cancellationToken)
+    {
+        await using var command = Sql.Command(connection, transaction, "SELECT summary FROM runs WHERE pk = @pk", ("pk", runPk));
+        return StoredRun.ReadSummaryColumn((string)(await command.ExecuteScalarAsync(cancellationToken))!);
+    }
+
+    /// <summary>Records an append: the new acked sequence number and summary, and the metadata and config when they were read.</summary>
+    public static async Task UpdateAfterAppendAsync(DbConnection connection, DbTransaction transaction, StoredRun run, long ackedSeq, bool withMetadata, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var update = withMetadata
+            ? Sql.Command(connection, transaction,
+                "UPDATE runs SET acked_seq = @acked, state = @state, name = @name, updated_at = @now, metadata = @metadata, config = @config, summary = @summary WHERE pk = @pk",
+                ("acked", ackedSeq), ("state", (string?)run.Metadata["state"] ?? run.State), ("name", run.Name), ("now", Sql.Format(now)),
+                ("metadata", run.Metadata.ToJsonString()), ("config", run.Config.ToJsonString()), ("summary", run.SummaryColumn()), ("pk", run.Pk))
+            : Sql.Command(connection, transaction,
+                "UPDATE runs SET acked_seq = @acked, updated_at = @now, summary = @summary WHERE pk = @pk",
+                ("acked", ackedSeq), ("now", Sql.Format(now)), ("summary", run.SummaryColumn()), ("pk", run.Pk));
+        await update.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private const string RunColumns = "pk, project, run_id, name, state, start_time, updated_at, acked_seq, metadata, config, summary";
+
+    private async Task<StoredRun?> ReadRunAsync(DbConnection connection, DbTransaction? transaction, string project, string runId, bool forUpdate, CancellationToken cancellationToken) =>
+        (await QueryRunsAsync(connection, transaction, "WHERE project = @project AND run_id = @run" + (forUpdate ? dialect.LockRowSuffix : string.Empty),
+            [("project", project), ("run", runId)], cancellationToken)).SingleOrDefault();
+
+    private static async Task<List<StoredRun>> QueryRunsAsync(DbConnection connection, DbTransaction? transaction, string where, (string, object?)[] parameters, CancellationToken cancellationToken)
+    {
+        await using var command = Sql.Command(connection, transaction, $"SELECT {RunColumns} FROM runs {where}", parameters);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var runs = new List<StoredRun>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            runs.Add(new StoredRun(
+                reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
+                reader.IsDBNull(5) ? null : Sql.ParseTime(reader.GetString(5)), Sql.ParseTime(reader.GetString(6)), reader.GetInt64(7),
+                JsonNode.Parse(reader.GetString(8))!.AsObject(), JsonNode.Parse(reader.GetString(9))!.AsObject(), StoredRun.ReadSummaryColumn(reader.GetString(10)).Summary));
+        }
+
+        return runs;
+    }
+}
