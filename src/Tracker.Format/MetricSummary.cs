@@ -16,6 +16,8 @@ public sealed class MetricSummary
     private double _min = double.NaN;
     private double _max = double.NaN;
     private bool _onlyIntegers = true;
+    private long _minInteger = long.MaxValue;
+    private long _maxInteger = long.MinValue;
 
     /// <summary>How the summary value is computed.</summary>
     public SummaryKind Kind { get; set; }
@@ -47,6 +49,8 @@ public sealed class MetricSummary
     {
         Observe(new Scalar(ScalarKind.Int64, value, value, null));
         AddNumber(value);
+        _minInteger = Math.Min(_minInteger, value);
+        _maxInteger = Math.Max(_maxInteger, value);
     }
 
     /// <summary>Adds any plain value: a double, long, ulong, bool or string (see <see cref="RecordValue"/>).</summary>
@@ -60,6 +64,7 @@ public sealed class MetricSummary
             case ulong ul:
                 Observe(new Scalar(ScalarKind.UInt64, ul, unchecked((long)ul), null));
                 AddNumber(ul);
+                _onlyIntegers = false; // beyond long: min and max as doubles
                 break;
             case bool b: Observe(new Scalar(ScalarKind.Bool, b ? 1 : 0, 0, null)); break;
             case string s: Observe(new Scalar(ScalarKind.Text, double.NaN, 0, s)); break;
@@ -88,8 +93,8 @@ public sealed class MetricSummary
         value = best switch
         {
             SummaryKind.First => _first.ToObject(),
-            SummaryKind.Min => Extreme(_min),
-            SummaryKind.Max => Extreme(_max),
+            SummaryKind.Min => _onlyIntegers && _numbers > 0 ? (object)_minInteger : _min,
+            SummaryKind.Max => _onlyIntegers && _numbers > 0 ? (object)_maxInteger : _max,
             SummaryKind.Mean => _numbers == 0 ? double.NaN : _sum / _numbers,
             _ => _last.ToObject(),
         };
@@ -97,13 +102,11 @@ public sealed class MetricSummary
     }
 
     /// <summary>The state, to be saved and restored (<see cref="RunFold.Save"/>).</summary>
-    internal (Scalar First, Scalar Last, long Count, long Numbers, double Sum, double Min, double Max, bool OnlyIntegers) State
+    internal (Scalar First, Scalar Last, long Count, long Numbers, double Sum, double Min, double Max, bool OnlyIntegers, long MinInteger, long MaxInteger) State
     {
-        get => (_first, _last, Count, _numbers, _sum, _min, _max, _onlyIntegers);
-        set => (_first, _last, Count, _numbers, _sum, _min, _max, _onlyIntegers) = value;
+        get => (_first, _last, Count, _numbers, _sum, _min, _max, _onlyIntegers, _minInteger, _maxInteger);
+        set => (_first, _last, Count, _numbers, _sum, _min, _max, _onlyIntegers, _minInteger, _maxInteger) = value;
     }
-
-    private object Extreme(double value) => _onlyIntegers && _numbers > 0 && Math.Abs(value) < 9.2e18 ? (long)value : value;
 
     private void Observe(Scalar value)
     {

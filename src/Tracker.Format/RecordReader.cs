@@ -499,7 +499,7 @@ public static class RecordReader
                 return new ValuesLine(seq, unixMs, summary, map, final);
             case RecordTypes.Metric:
                 var name = Members.RequiredString(root, "name", lineNumber, "\"val/loss\" or \"val/*\"");
-                if (RecordRules.KeyProblem(name.TrimEnd('*'), metric: false) is { } nameProblem && name != "*")
+                if (RecordRules.MetricNameProblem(name) is { } nameProblem)
                 {
                     throw new RecordFormatException(lineNumber, "name", nameProblem);
                 }

@@ -103,6 +103,25 @@ public static class RecordRules
     }
 
     /// <summary>
+    /// Why <paramref name="name"/> cannot name a metric definition, or null when it can: a metric key,
+    /// or a prefix glob ending with <c>*</c> (<c>val/*</c>, as W&amp;B's <c>define_metric</c>).
+    /// </summary>
+    /// <param name="name">The key or glob.</param>
+    /// <returns>The problem, or null.</returns>
+    public static string? MetricNameProblem(string? name)
+    {
+        if (name is null || !name.EndsWith('*'))
+        {
+            return KeyProblem(name, metric: false);
+        }
+
+        var prefix = name[..^1].TrimEnd('/');
+        return name.IndexOf('*', StringComparison.Ordinal) != name.Length - 1
+            ? $"Metric name '{Printable(name)}' may contain '*' only at its end, as in \"val/*\"."
+            : prefix.Length == 0 ? null : KeyProblem(prefix, metric: false);
+    }
+
+    /// <summary>
     /// Why <paramref name="id"/> cannot be a project or run id, or null when it can: ids name folders,
     /// so they are 1 to <see cref="MaxIdLength"/> ASCII letters, digits, <c>-</c>, <c>_</c> or <c>.</c>,
     /// and neither <c>.</c> nor <c>..</c>.

@@ -169,6 +169,8 @@ public sealed class RunFold
                 RecordValue.WriteDouble(json, s.Max);
                 json.WriteBooleanValue(s.OnlyIntegers);
                 json.WriteBooleanValue(metric.Overridden);
+                json.WriteNumberValue(s.MinInteger);
+                json.WriteNumberValue(s.MaxInteger);
                 json.WriteEndArray();
             }
 
@@ -207,7 +209,7 @@ public sealed class RunFold
         {
             var s = (List<object?>)value!;
             var metric = fold.Summary.Metric(key);
-            metric.State = (ReadScalar(s[0]), ReadScalar(s[1]), (long)s[2]!, (long)s[3]!, (double)s[4]!, (double)s[5]!, (double)s[6]!, (bool)s[7]!);
+            metric.State = (ReadScalar(s[0]), ReadScalar(s[1]), (long)s[2]!, (long)s[3]!, (double)s[4]!, (double)s[5]!, (double)s[6]!, (bool)s[7]!, (long)s[9]!, (long)s[10]!);
         }
 
         foreach (var (key, value) in (Dictionary<string, object?>)root["overrides"]!)

@@ -422,10 +422,10 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     /// <param name="goal">Whether smaller or larger is better; needed by <see cref="SummaryMode.Best"/>.</param>
     public void DefineMetric(string name, string? stepMetric = null, SummaryMode summary = SummaryMode.Last, MetricGoal goal = MetricGoal.None)
     {
-        RecordRules.ThrowIfInvalidKey(name, metric: false, nameof(name));
-        if (name.IndexOf('*', StringComparison.Ordinal) is var star && star >= 0 && star != name.Length - 1)
+        ArgumentNullException.ThrowIfNull(name);
+        if (RecordRules.MetricNameProblem(name) is { } problem)
         {
-            throw new ArgumentException($"Metric name '{name}' may contain '*' only at its end, as in \"val/*\".", nameof(name));
+            throw new ArgumentException(problem, nameof(name));
         }
 
         if (stepMetric is not null)

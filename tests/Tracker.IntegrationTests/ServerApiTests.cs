@@ -65,8 +65,8 @@ public sealed class ServerApiTests(string storage)
     }
 
     [TestCase("{not json", "body")]
-    [TestCase("{\"seq\":1,\"type\":\"history\",\"step\":\"zero\",\"ts\":1,\"values\":{\"x\":1}}", "body")]
-    [TestCase("{\"seq\":1,\"type\":\"history\",\"step\":0,\"ts\":1,\"values\":{\"x\":[1]}}", "step")]
+    [TestCase("{\"seq\":1,\"type\":\"history\",\"step\":\"zero\",\"ts\":1,\"values\":{\"x\":1}}", "step")]
+    [TestCase("{\"seq\":1,\"type\":\"history\",\"step\":0,\"ts\":1,\"values\":{\"x\":[1]}}", "steps")]
     [TestCase("{\"seq\":1,\"type\":\"history\",\"step\":0,\"ts\":1,\"values\":{\"x\":{\"y\":1}}}", "values.x")]
     [TestCase("{\"seq\":1,\"type\":\"history\",\"step\":0,\"ts\":1,\"values\":{\"\":1}}", "values")]
     [TestCase("{\"type\":\"history\",\"step\":0,\"ts\":1,\"values\":{\"x\":1}}", "seq")]

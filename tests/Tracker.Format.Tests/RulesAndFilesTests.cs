@@ -1,0 +1,48 @@
+namespace Tracker.Format.Tests;
+
+public sealed class RulesAndFilesTests
+{
+    [TestCase("", "empty")]
+    [TestCase("a\0b", "control character")]
+    [TestCase("_step", "reserved")]
+    [TestCase("a//b", "empty path segment")]
+    public void KeyProblem_NamesWhatIsWrong(string key, string words) =>
+        Assert.That(RecordRules.KeyProblem(key, metric: true), Does.Contain(words));
+
+    [Test]
+    public void KeyProblem_TooLong_SaysTheLimit() =>
+        Assert.That(RecordRules.KeyProblem(new string('k', 257), metric: false), Does.Contain("at most 256"));
+
+    [TestCase("..")]
+    [TestCase("a/b")]
+    [TestCase("")]
+    [TestCase("x\0")]
+    public void IdProblem_RefusesWhatCannotBeAFolder(string id) => Assert.That(RecordRules.IdProblem(id, "run id"), Is.Not.Null);
+
+    [Test]
+    public void PathIn_RefusesWaysOut()
+    {
+        var run = Directory.CreateTempSubdirectory("tracker-pathin").FullName;
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(run, "media"));
+            File.WriteAllText(Path.Combine(run, "media", "a.png"), "x");
+            Assert.That(RunFiles.PathIn(run, "media/a.png"), Is.EqualTo(Path.Combine(run, "media", "a.png")));
+            Assert.That(RunFiles.PathIn(run, "../outside.png"), Is.Null);
+            Assert.That(RunFiles.PathIn(run, "/etc/passwd"), Is.Null);
+            Assert.That(RunFiles.PathIn(run, "media/a\0.png"), Is.Null);
+
+            var outside = Directory.CreateTempSubdirectory("tracker-outside").FullName;
+            File.WriteAllText(Path.Combine(outside, "secret.png"), "s");
+            File.CreateSymbolicLink(Path.Combine(run, "media", "link.png"), Path.Combine(outside, "secret.png"));
+            Directory.CreateSymbolicLink(Path.Combine(run, "linked"), outside);
+            Assert.That(RunFiles.PathIn(run, "media/link.png"), Is.Null, "a file link out of the run");
+            Assert.That(RunFiles.PathIn(run, "linked/secret.png"), Is.Null, "a folder link out of the run");
+            Directory.Delete(outside, recursive: true);
+        }
+        finally
+        {
+            Directory.Delete(run, recursive: true);
+        }
+    }
+}

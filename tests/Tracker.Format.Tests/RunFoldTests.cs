@@ -1,0 +1,74 @@
+using System.Text;
+
+namespace Tracker.Format.Tests;
+
+public sealed class RunFoldTests
+{
+    private static RunFold FoldCorpus() => new RunFold().ApplyAll(Corpus.ValidLines().Select(l => RecordReader.Parse(Encoding.UTF8.GetBytes(l))));
+
+    [Test]
+    public void Corpus_FoldsToTheExpectedState()
+    {
+        var fold = FoldCorpus();
+        Assert.That(fold.Summary.Snapshot(), Is.EquivalentTo(Corpus.ExpectedSummary));
+        Assert.That(fold.Config, Is.EquivalentTo(Corpus.ExpectedConfig));
+        Assert.That(fold.Tags, Is.EqualTo(new[] { "baseline", "gpu" }));
+        Assert.That(fold.Notes, Is.EqualTo("first try"));
+        Assert.That(fold.Finish!.State, Is.EqualTo("finished"));
+        Assert.That(fold.NextStep, Is.EqualTo(10), "history up to step 9, media up to 8");
+        Assert.That(fold.NextSystemStep, Is.EqualTo(1));
+        Assert.That(fold.LastSeq, Is.EqualTo(21));
+        Assert.That(fold.Summary.Definition("val/acc")!.StepMetric, Is.EqualTo("epoch"));
+    }
+
+    [Test]
+    public void SaveAndLoad_ContinueTheFoldExactly()
+    {
+        var lines = Corpus.ValidLines().Select(l => RecordReader.Parse(Encoding.UTF8.GetBytes(l))).ToList();
+        for (var split = 0; split <= lines.Count; split++)
+        {
+            var first = new RunFold().ApplyAll(lines.Take(split));
+            var resumed = RunFold.Load(first.Save()).ApplyAll(lines.Skip(split));
+            Assert.That(resumed.Summary.Snapshot(), Is.EquivalentTo(Corpus.ExpectedSummary), $"split at {split}");
+            Assert.That(resumed.Config, Is.EquivalentTo(Corpus.ExpectedConfig));
+            Assert.That(resumed.NextStep, Is.EqualTo(10));
+        }
+    }
+
+    [TestCase(SummaryKind.Mean, 2.0)]
+    [TestCase(SummaryKind.Min, 1.0)]
+    [TestCase(SummaryKind.Max, 3.0)]
+    [TestCase(SummaryKind.First, 1.0)]
+    public void Summary_SkipsNaNAlike(SummaryKind kind, double expected)
+    {
+        var metric = new MetricSummary { Kind = kind };
+        metric.Add(1.0);
+        metric.Add(double.NaN);
+        metric.Add(3.0);
+        Assert.That(metric.TryGetValue(out var value), Is.True);
+        Assert.That(value, Is.EqualTo(expected));
+    }
+
+    [Test]
+    public void Summary_OfIntegers_StaysInteger()
+    {
+        var metric = new MetricSummary { Kind = SummaryKind.Max };
+        metric.Add(9007199254740993L);
+        metric.Add(5L);
+        Assert.That(metric.TryGetValue(out var value), Is.True);
+        Assert.That(value, Is.TypeOf<long>());
+    }
+
+    [Test]
+    public void Override_LastsUntilTheKeyIsLoggedAgain()
+    {
+        var table = new SummaryTable();
+        table.Metric("acc").Add(0.5);
+        table.Override("acc", 0.9);
+        Assert.That(table.Snapshot()["acc"], Is.EqualTo(0.9));
+        table.Metric("acc").Add(0.6);
+        Assert.That(table.Snapshot()["acc"], Is.EqualTo(0.6));
+        table.Override("acc", null);
+        Assert.That(table.Snapshot()["acc"], Is.EqualTo(0.6));
+    }
+}
