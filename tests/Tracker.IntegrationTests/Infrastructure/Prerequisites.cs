@@ -83,13 +83,14 @@ internal static class Prerequisites
         return new ProvisionPlan([], $"{Prefix}{what} {are} missing and cannot be installed here ({why}): {how}; the tests that need {them} are skipped.");
     }
 
+    // Lines go to TestContext.Error: dotnet test shows it at its default verbosity, TestContext.Progress only with a console logger at normal.
     private static Outcome Provision()
     {
         var missing = Required(Environment.GetEnvironmentVariable("TRACKER_TEST_POSTGRES")).Where(p => !p.IsInstalled()).ToList();
         var plan = Plan(missing, Environment.IsPrivilegedProcess, IsOnPath("apt-get"));
         if (plan.CannotInstall is not null)
         {
-            TestContext.Progress.WriteLine(plan.CannotInstall);
+            TestContext.Error.WriteLine(plan.CannotInstall);
             return new Outcome(plan.CannotInstall, null);
         }
 
@@ -99,10 +100,10 @@ internal static class Prerequisites
         }
 
         var names = string.Join(' ', plan.Install);
-        TestContext.Progress.WriteLine($"{Prefix}installing {names} with apt-get (missing: {string.Join(", ", missing.Select(p => p.What))}); once per test run, at most {InstallTimeout.TotalMinutes:0} minutes");
+        TestContext.Error.WriteLine($"{Prefix}installing {names} with apt-get (missing: {string.Join(", ", missing.Select(p => p.What))}); once per test run, at most {InstallTimeout.TotalMinutes:0} minutes");
         var clock = Stopwatch.StartNew();
         var failure = Install(plan.Install, clock);
-        TestContext.Progress.WriteLine(failure is null
+        TestContext.Error.WriteLine(failure is null
             ? $"{Prefix}installed {names} in {clock.Elapsed.TotalSeconds:0} s"
             : failure);
         return new Outcome(null, failure);
