@@ -36,8 +36,8 @@ public sealed class PrerequisitesTests
 
         Assert.That(plan.Install, Is.Empty);
         Assert.That(plan.CannotInstall, Is.EqualTo(
-            "Tracker.IntegrationTests: /usr/bin/chromium and the PostgreSQL server binaries are missing and cannot be installed here (not root): "
-            + "sudo apt-get install chromium postgresql; the tests that need them are skipped."));
+            "Tracker.IntegrationTests: skipping the tests that need /usr/bin/chromium and the PostgreSQL server binaries: "
+            + "missing, and not installable here (not root); to run them: sudo apt-get install chromium postgresql"));
     }
 
     [Test]
@@ -47,8 +47,8 @@ public sealed class PrerequisitesTests
 
         Assert.That(plan.Install, Is.Empty);
         Assert.That(plan.CannotInstall, Is.EqualTo(
-            "Tracker.IntegrationTests: /usr/bin/chromium is missing and cannot be installed here (no apt-get): "
-            + "install Debian's chromium or your system's equivalent; the tests that need it are skipped."));
+            "Tracker.IntegrationTests: skipping the tests that need /usr/bin/chromium: "
+            + "missing, and not installable here (no apt-get); to run them: install Debian's chromium or your system's equivalent"));
         Assert.That(plan.CannotInstall, Does.Not.Contain('\n'));
     }
 
@@ -58,5 +58,29 @@ public sealed class PrerequisitesTests
         Assert.That(Prerequisites.Required("Host=127.0.0.1;Port=5432").Select(p => p.Package), Is.EqualTo(new[] { "chromium" }));
         Assert.That(Prerequisites.Required(null).Select(p => p.Package), Is.EqualTo(new[] { "chromium", "postgresql" }));
         Assert.That(Prerequisites.Required(string.Empty).Select(p => p.Package), Is.EqualTo(new[] { "chromium", "postgresql" }));
+    }
+
+    [Test]
+    public void FileExists_SymbolicLinkWhoseTargetIsGone_IsFalse()
+    {
+        var directory = Directory.CreateTempSubdirectory("tracker-prerequisites").FullName;
+        try
+        {
+            var target = Path.Combine(directory, "initdb-real");
+            var link = Path.Combine(directory, "initdb");
+            File.WriteAllText(target, "#!/bin/sh");
+            File.CreateSymbolicLink(link, target);
+            Assert.That(Prerequisites.FileExists(link), Is.True);
+
+            File.Delete(target); // as /usr/local/bin/initdb once the postgresql package is removed
+
+            Assert.That(File.Exists(link), Is.True, "File.Exists alone would take the package as installed");
+            Assert.That(Prerequisites.FileExists(link), Is.False);
+            Assert.That(Prerequisites.FileExists(Path.Combine(directory, "absent")), Is.False);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
     }
 }

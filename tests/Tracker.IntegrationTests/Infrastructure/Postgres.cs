@@ -39,7 +39,7 @@ internal static class Postgres
     /// <summary>initdb where postgres.sh looks for it: Debian's /usr/lib/postgresql/VERSION/bin, or the PATH.</summary>
     public static bool HasServerBinaries() =>
         (Directory.Exists("/usr/lib/postgresql")
-            && Directory.EnumerateDirectories("/usr/lib/postgresql").Any(version => File.Exists(Path.Combine(version, "bin", "initdb"))))
+            && Directory.EnumerateDirectories("/usr/lib/postgresql").Any(version => Prerequisites.FileExists(Path.Combine(version, "bin", "initdb"))))
         || Prerequisites.IsOnPath("initdb");
 
     public static void StopOwnCluster()

@@ -23,7 +23,7 @@ internal static class Prerequisites
     /// <summary>How long apt-get may take in all, downloads included.</summary>
     public static readonly TimeSpan InstallTimeout = TimeSpan.FromMinutes(10);
 
-    public static readonly Prerequisite Chromium = new("chromium", Browser.ChromiumPath, () => File.Exists(Browser.ChromiumPath));
+    public static readonly Prerequisite Chromium = new("chromium", Browser.ChromiumPath, () => FileExists(Browser.ChromiumPath));
 
     public static readonly Prerequisite PostgresServer = new("postgresql", "the PostgreSQL server binaries", Postgres.HasServerBinaries);
 
@@ -79,8 +79,7 @@ internal static class Prerequisites
         var (why, how) = hasAptGet
             ? ("not root", $"sudo apt-get install {names}")
             : ("no apt-get", $"install Debian's {names} or your system's equivalent");
-        var (are, them) = missing.Count == 1 ? ("is", "it") : ("are", "them");
-        return new ProvisionPlan([], $"{Prefix}{what} {are} missing and cannot be installed here ({why}): {how}; the tests that need {them} are skipped.");
+        return new ProvisionPlan([], $"{Prefix}skipping the tests that need {what}: missing, and not installable here ({why}); to run them: {how}");
     }
 
     // Lines go to TestContext.Error: dotnet test shows it at its default verbosity, TestContext.Progress only with a console logger at normal.
@@ -198,7 +197,17 @@ internal static class Prerequisites
     public static bool IsOnPath(string program) =>
         (Environment.GetEnvironmentVariable("PATH") ?? string.Empty)
             .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
-            .Any(directory => File.Exists(Path.Combine(directory, program)));
+            .Any(directory => FileExists(Path.Combine(directory, program)));
+
+    /// <summary>
+    /// Whether the file exists, following symbolic links: File.Exists is true for a link whose
+    /// target is gone, such as /usr/local/bin/initdb after the package was removed.
+    /// </summary>
+    public static bool FileExists(string path)
+    {
+        var file = new FileInfo(path);
+        return file.Exists && (file.LinkTarget is null || file.ResolveLinkTarget(returnFinalTarget: true) is { Exists: true });
+    }
 
     private readonly record struct Result(int ExitCode, bool TimedOut, string Tail);
 
