@@ -108,10 +108,10 @@ internal static class Prerequisites
         return new Outcome(null, failure);
     }
 
-    /// <summary>Runs apt-get update and install as .ci/run used to; returns null on success, else why it failed.</summary>
+    /// <summary>Runs apt-get update, then apt-get install; returns null on success, else why it failed.</summary>
     private static string? Install(IReadOnlyList<string> packages, Stopwatch clock)
     {
-        // Waits for another apt or dpkg (an engineer's, or a parallel test run) instead of failing on its lock.
+        // Waits for another apt-get or dpkg (an administrator's, or another test run's) instead of failing on its lock.
         string[] options = ["-o", "DPkg::Lock::Timeout=300", "-o", "Acquire::Retries=3"];
 
         // apt-get update does not wait for the lists lock: try again a little later.
