@@ -4,7 +4,7 @@
 #   postgres.sh stop DIR
 set -euo pipefail
 action="$1"; dir="$2"
-bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
 [ -x "$bin/initdb" ] || bin="$(dirname "$(command -v initdb)")"
 as_owner() {
   # initdb and postgres refuse to run as root: run them as the postgres user then.

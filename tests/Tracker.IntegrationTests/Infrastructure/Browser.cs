@@ -5,10 +5,11 @@ using NUnit.Framework.Interfaces;
 namespace Tracker.IntegrationTests.Infrastructure;
 
 /// <summary>
-/// Headless Chromium (Debian's <c>/usr/bin/chromium</c>, never a Playwright download) for the web UI
-/// tests: one browser per fixture, one fresh context per test. It records every request URL and
-/// every console error or uncaught exception of the test's pages, so <see cref="EndTestAsync"/> can
-/// assert that the UI stayed on the server's host and logged no error.
+/// Headless Chromium (Debian's <c>/usr/bin/chromium</c>, which <see cref="Prerequisites"/> installs
+/// when missing; never a Playwright download) for the web UI tests: one browser per fixture, one
+/// fresh context per test. It records every request URL and every console error or uncaught
+/// exception of the test's pages, so <see cref="EndTestAsync"/> can assert that the UI stayed on
+/// the server's host and logged no error.
 /// </summary>
 internal sealed class Browser : IAsyncDisposable
 {
@@ -38,10 +39,7 @@ internal sealed class Browser : IAsyncDisposable
 
     public static async Task<Browser> LaunchAsync(Uri server)
     {
-        if (!File.Exists(ChromiumPath))
-        {
-            Assert.Fail($"{ChromiumPath} is missing: install Debian's chromium package (apt-get install chromium), as .ci/run does.");
-        }
+        Prerequisites.Require(Prerequisites.Chromium);
 
         Assertions.SetDefaultExpectTimeout((float)Timeout.TotalMilliseconds);
         var playwright = await Playwright.CreateAsync();

@@ -5,8 +5,9 @@ using System.Net.Sockets;
 namespace Tracker.IntegrationTests.Infrastructure;
 
 /// <summary>
-/// The PostgreSQL cluster the tests use: TRACKER_TEST_POSTGRES when CI provides one, otherwise a
-/// throw-away cluster this class starts (postgres.sh) and stops when the test run ends.
+/// The PostgreSQL cluster the tests use: TRACKER_TEST_POSTGRES when it names one, otherwise a
+/// throw-away cluster this class starts (postgres.sh) and stops when the test run ends, after
+/// <see cref="Prerequisites"/> installed the server binaries if they were missing.
 /// </summary>
 internal static class Postgres
 {
@@ -17,6 +18,11 @@ internal static class Postgres
     /// <summary>A fresh, empty database on the cluster, so tests never see each other's rows.</summary>
     public static string NewDatabase()
     {
+        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("TRACKER_TEST_POSTGRES")))
+        {
+            Prerequisites.Require(Prerequisites.PostgresServer);
+        }
+
         var server = Cluster.Value;
         var name = $"t{Environment.ProcessId}_{Interlocked.Increment(ref _database)}";
         using (var connection = new Npgsql.NpgsqlConnection(server))
@@ -29,6 +35,12 @@ internal static class Postgres
 
         return new Npgsql.NpgsqlConnectionStringBuilder(server) { Database = name }.ToString();
     }
+
+    /// <summary>initdb where postgres.sh looks for it: Debian's /usr/lib/postgresql/VERSION/bin, or the PATH.</summary>
+    public static bool HasServerBinaries() =>
+        (Directory.Exists("/usr/lib/postgresql")
+            && Directory.EnumerateDirectories("/usr/lib/postgresql").Any(version => Prerequisites.FileExists(Path.Combine(version, "bin", "initdb"))))
+        || Prerequisites.IsOnPath("initdb");
 
     public static void StopOwnCluster()
     {
