@@ -11,7 +11,8 @@ namespace Tracker.Cli.Commands;
 /// <summary>
 /// <c>tracker export RUN --format csv|jsonl|parquet</c>: the full history, one row per step and one
 /// column per metric, with the step, the time (Unix milliseconds) and the runtime in seconds first.
-/// Values round-trip: doubles are written shortest-exact, NaN and infinities as NaN / Infinity / -Infinity.
+/// Values keep their type: doubles shortest-exact with a fraction (NaN and infinities as NaN / Infinity /
+/// -Infinity), integers exact, booleans as booleans, text as text.
 /// </summary>
 internal static class ExportCommand
 {
@@ -31,7 +32,7 @@ internal static class ExportCommand
             var kind = r.GetValue(format)!;
             var path = r.GetValue(output) ?? (kind == "parquet" ? $"{reader.Info.Id}.parquet" : null);
             await using var stream = path is null ? Console.OpenStandardOutput() : File.Create(path);
-            var keys = Keys(reader);
+            var keys = Columns(reader);
             await (kind switch
             {
                 "csv" => WriteCsvAsync(reader, keys, stream),
@@ -48,43 +49,103 @@ internal static class ExportCommand
         return command;
     }
 
-    /// <summary>Every key of the history, and whether all its values are numbers (or bools).</summary>
-    private static SortedDictionary<string, bool> Keys(RunReader reader)
+    /// <summary>The export's own columns, first in every format.</summary>
+    private static readonly string[] RowColumns = ["step", "timestamp_ms", "runtime_s"];
+
+    /// <summary>What a column holds, so each format writes it with its own type.</summary>
+    private enum ColumnKind
     {
-        var keys = new SortedDictionary<string, bool>(StringComparer.Ordinal);
+        Double,
+        Int64,
+        UInt64,
+        Bool,
+        Text,
+    }
+
+    /// <summary>A metric's column: its key, its name in the export, and the type all its values share.</summary>
+    private sealed record Column(string Key, string Name, ColumnKind Kind);
+
+    /// <summary>
+    /// Every key of the history with the type its values share: doubles (integers mixed in become doubles),
+    /// integers, booleans, or text when they differ otherwise. A key named like one of the export's own
+    /// columns is renamed <c>metric/KEY</c> (again until unique), so no two columns share a name.
+    /// </summary>
+    private static List<Column> Columns(RunReader reader)
+    {
+        var kinds = new SortedDictionary<string, ColumnKind?>(StringComparer.Ordinal);
         foreach (var row in reader.ReadHistory())
         {
             foreach (var (key, value) in row.Values)
             {
-                var numeric = value is double or bool or null;
-                keys[key] = keys.TryGetValue(key, out var before) ? before && numeric : numeric;
+                var kind = value switch
+                {
+                    double => ColumnKind.Double,
+                    long => ColumnKind.Int64,
+                    ulong => ColumnKind.UInt64,
+                    bool => ColumnKind.Bool,
+                    _ => ColumnKind.Text,
+                };
+                kinds[key] = kinds.TryGetValue(key, out var before) && before is { } known ? Merge(known, kind) : kind;
             }
         }
 
-        return keys;
+        var used = new HashSet<string>(RowColumns, StringComparer.Ordinal);
+        var columns = new List<Column>(kinds.Count);
+        foreach (var key in kinds.Keys)
+        {
+            var name = key;
+            while (used.Contains(name) || (name != key && kinds.ContainsKey(name)))
+            {
+                name = "metric/" + name;
+            }
+
+            used.Add(name);
+            columns.Add(new Column(key, name, kinds[key] ?? ColumnKind.Text));
+        }
+
+        return columns;
     }
 
-    private static async Task WriteCsvAsync(RunReader reader, SortedDictionary<string, bool> keys, Stream stream)
+    private static ColumnKind Merge(ColumnKind a, ColumnKind b) => (a, b) switch
+    {
+        _ when a == b => a,
+        (ColumnKind.Double, ColumnKind.Int64 or ColumnKind.UInt64) or (ColumnKind.Int64 or ColumnKind.UInt64, ColumnKind.Double) => ColumnKind.Double,
+        (ColumnKind.Int64, ColumnKind.UInt64) or (ColumnKind.UInt64, ColumnKind.Int64) => ColumnKind.Double,
+        _ => ColumnKind.Text,
+    };
+
+    /// <summary>A value as CSV text: numbers as the format writes them (doubles with a fraction), text quoted when it would read as a number.</summary>
+    private static string CsvValue(object value, ColumnKind kind) => value switch
+    {
+        double d => Encoding.ASCII.GetString(FormattedDouble(d)),
+        bool b => b ? "true" : "false",
+        long or ulong when kind == ColumnKind.Double => Encoding.ASCII.GetString(FormattedDouble(RecordValue.AsDouble(value)!.Value)),
+        long or ulong => RecordValue.Display(value),
+        _ => Quote(RecordValue.Display(value), always: kind == ColumnKind.Text && RecordValue.IsSpecialText(RecordValue.Display(value))),
+    };
+
+    private static byte[] FormattedDouble(double value)
+    {
+        Span<byte> text = stackalloc byte[32];
+        return text[..RecordValue.FormatDouble(value, text)].ToArray();
+    }
+
+    private static async Task WriteCsvAsync(RunReader reader, List<Column> columns, Stream stream)
     {
         await using var writer = new StreamWriter(stream, new UTF8Encoding(false), 1 << 16);
-        await writer.WriteLineAsync(string.Join(',', new[] { "step", "timestamp_ms", "runtime_s" }.Concat(keys.Keys).Select(Quote)));
+        await writer.WriteLineAsync(string.Join(',', RowColumns.Concat(columns.Select(c => c.Name)).Select(n => Quote(n))));
         var line = new StringBuilder();
         foreach (var row in reader.ReadHistory())
         {
             line.Clear().Append(row.Step.ToString(CultureInfo.InvariantCulture)).Append(',')
                 .Append(row.Timestamp.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture)).Append(',')
                 .Append(row.Runtime.TotalSeconds.ToString("R", CultureInfo.InvariantCulture));
-            foreach (var key in keys.Keys)
+            foreach (var column in columns)
             {
                 line.Append(',');
-                if (row.Values.TryGetValue(key, out var value) && value is not null)
+                if (row.Values.TryGetValue(column.Key, out var value) && value is not null)
                 {
-                    line.Append(value switch
-                    {
-                        double d => d.ToString("R", CultureInfo.InvariantCulture),
-                        bool b => b ? "true" : "false",
-                        _ => Quote(Convert.ToString(value, CultureInfo.InvariantCulture) ?? ""),
-                    });
+                    line.Append(CsvValue(value, column.Kind));
                 }
             }
 
@@ -92,13 +153,14 @@ internal static class ExportCommand
         }
     }
 
-    private static string Quote(string text) =>
-        text.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? $"\"{text.Replace("\"", "\"\"", StringComparison.Ordinal)}\"" : text;
+    private static string Quote(string text, bool always = false) =>
+        always || text.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? $"\"{text.Replace("\"", "\"\"", StringComparison.Ordinal)}\"" : text;
 
-    private static async Task WriteJsonLinesAsync(RunReader reader, SortedDictionary<string, bool> keys, Stream stream)
+    /// <summary>One JSON object per row; values by the run format's value codec (docs/format.md), so text "NaN" stays text.</summary>
+    private static async Task WriteJsonLinesAsync(RunReader reader, List<Column> columns, Stream stream)
     {
         await using var buffered = new BufferedStream(stream, 1 << 16);
-        await using var json = new Utf8JsonWriter(buffered);
+        await using var json = new Utf8JsonWriter(buffered, RecordValue.WriterOptions);
         foreach (var row in reader.ReadHistory())
         {
             json.Reset(buffered);
@@ -106,18 +168,12 @@ internal static class ExportCommand
             json.WriteNumber("step", row.Step);
             json.WriteNumber("timestamp_ms", row.Timestamp.ToUnixTimeMilliseconds());
             json.WriteNumber("runtime_s", row.Runtime.TotalSeconds);
-            foreach (var key in keys.Keys)
+            foreach (var column in columns)
             {
-                if (row.Values.TryGetValue(key, out var value))
+                if (row.Values.TryGetValue(column.Key, out var value))
                 {
-                    switch (value)
-                    {
-                        case double d when double.IsFinite(d): json.WriteNumber(key, d); break;
-                        case double d: json.WriteString(key, d.ToString(CultureInfo.InvariantCulture)); break;
-                        case bool b: json.WriteBoolean(key, b); break;
-                        case null: json.WriteNull(key); break;
-                        default: json.WriteString(key, Convert.ToString(value, CultureInfo.InvariantCulture)); break;
-                    }
+                    json.WritePropertyName(column.Name);
+                    RecordValue.Write(json, column.Kind == ColumnKind.Double && value is long or ulong ? RecordValue.AsDouble(value) : value);
                 }
             }
 
@@ -127,13 +183,23 @@ internal static class ExportCommand
         }
     }
 
-    /// <summary>Columns step, timestamp_ms, runtime_s, then a nullable double (or string) column per key, in row groups of <see cref="RowGroupRows"/>.</summary>
-    private static async Task WriteParquetAsync(RunReader reader, SortedDictionary<string, bool> keys, Stream stream, CancellationToken cancellationToken)
+    /// <summary>
+    /// Columns step, timestamp_ms, runtime_s, then one nullable column per key typed as its values are
+    /// (double, int64, uint64, boolean or string), in row groups of <see cref="RowGroupRows"/>.
+    /// </summary>
+    private static async Task WriteParquetAsync(RunReader reader, List<Column> columns, Stream stream, CancellationToken cancellationToken)
     {
         var stepField = new DataField<long>("step");
         var timeField = new DataField<long>("timestamp_ms");
         var runtimeField = new DataField<double>("runtime_s");
-        var fields = keys.Select(k => k.Value ? (DataField)new DataField<double?>(k.Key) : new DataField<string?>(k.Key)).ToList();
+        var fields = columns.Select(c => c.Kind switch
+        {
+            ColumnKind.Double => (DataField)new DataField<double?>(c.Name),
+            ColumnKind.Int64 => new DataField<long?>(c.Name),
+            ColumnKind.UInt64 => new DataField<ulong?>(c.Name),
+            ColumnKind.Bool => new DataField<bool?>(c.Name),
+            _ => new DataField<string?>(c.Name),
+        }).ToList();
         var schema = new ParquetSchema([stepField, timeField, runtimeField, .. fields]);
         await using var writer = await ParquetWriter.CreateAsync(schema, stream, cancellationToken: cancellationToken);
         var rows = new List<HistoryRow>(RowGroupRows);
@@ -143,16 +209,26 @@ internal static class ExportCommand
             await group.WriteAsync<long>(stepField, rows.Select(r => r.Step).ToArray(), cancellationToken: cancellationToken);
             await group.WriteAsync<long>(timeField, rows.Select(r => r.Timestamp.ToUnixTimeMilliseconds()).ToArray(), cancellationToken: cancellationToken);
             await group.WriteAsync<double>(runtimeField, rows.Select(r => r.Runtime.TotalSeconds).ToArray(), cancellationToken: cancellationToken);
-            foreach (var (field, numeric) in fields.Zip(keys.Values))
+            foreach (var (field, column) in fields.Zip(columns))
             {
-                if (numeric)
+                var values = rows.Select(r => r.Values.TryGetValue(column.Key, out var v) ? v : null).ToArray();
+                switch (column.Kind)
                 {
-                    var values = rows.Select(r => r.Values.TryGetValue(field.Name, out var v) && v is not null ? v is bool b ? (b ? 1 : 0) : (double?)(double)v : null).ToArray();
-                    await group.WriteAsync<double>(field, values, cancellationToken: cancellationToken);
-                }
-                else
-                {
-                    await group.WriteAsync(field, rows.Select(r => r.Values.TryGetValue(field.Name, out var v) ? Convert.ToString(v, CultureInfo.InvariantCulture) : null).ToArray()!, null);
+                    case ColumnKind.Double:
+                        await group.WriteAsync<double>(field, values.Select(v => RecordValue.AsDouble(v)).ToArray(), cancellationToken: cancellationToken);
+                        break;
+                    case ColumnKind.Int64:
+                        await group.WriteAsync<long>(field, values.Select(v => (long?)v).ToArray(), cancellationToken: cancellationToken);
+                        break;
+                    case ColumnKind.UInt64:
+                        await group.WriteAsync<ulong>(field, values.Select(v => v is null ? null : (ulong?)Convert.ToUInt64(v, CultureInfo.InvariantCulture)).ToArray(), cancellationToken: cancellationToken);
+                        break;
+                    case ColumnKind.Bool:
+                        await group.WriteAsync<bool>(field, values.Select(v => (bool?)v).ToArray(), cancellationToken: cancellationToken);
+                        break;
+                    default:
+                        await group.WriteAsync(field, values.Select(v => v is null ? null : RecordValue.Display(v)).ToArray(), null);
+                        break;
                 }
             }
 
