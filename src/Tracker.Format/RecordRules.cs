@@ -110,13 +110,14 @@ public static class RecordRules
     /// <returns>The problem, or null.</returns>
     public static string? MetricNameProblem(string? name)
     {
-        if (name is null || !name.EndsWith('*'))
+        var star = name?.IndexOf('*', StringComparison.Ordinal) ?? -1;
+        if (star < 0)
         {
             return KeyProblem(name, metric: false);
         }
 
-        var prefix = name[..^1].TrimEnd('/');
-        return name.IndexOf('*', StringComparison.Ordinal) != name.Length - 1
+        var prefix = name![..^1].TrimEnd('/');
+        return star != name.Length - 1
             ? $"Metric name '{Printable(name)}' may contain '*' only at its end, as in \"val/*\"."
             : prefix.Length == 0 ? null : KeyProblem(prefix, metric: false);
     }

@@ -152,6 +152,24 @@ public sealed class RunSenderTests : OnlineTestBase
     }
 
     [Test]
+    public async Task PayloadTooLarge_ForOneLine_SkipsItInPlaceAndSendsEverythingAfter()
+    {
+        var big = $"{{\"seq\":6,\"type\":\"history\",\"step\":5,\"ts\":1,\"values\":{{\"text\":\"{new string('x', 200_000)}\"}}}}\n";
+        Append(Lines(1, 5) + big + Lines(7, 20));
+        Server.Fault = (r, _) => Task.FromResult(r.IsAppend && r.Body.Length > 100_000 ? FakeTrackerServer.Status(HttpStatusCode.RequestEntityTooLarge) : null);
+        var sender = StartSender(localSeq: 20);
+
+        var unsynced = await sender.StopAsync(Budget).WaitAsync(Budget);
+
+        Assert.That(unsynced, Is.Zero, "the refused line does not hold up the lines after it");
+        Assert.That(Server.AckedSeq, Is.EqualTo(20));
+        var stored = Server.Stored.ToList();
+        Assert.That(stored.Where(l => !l.Contains("\"seq\":6,", StringComparison.Ordinal)), Is.EqualTo(LocalLines(_directory).Where(l => !l.Contains("\"seq\":6,", StringComparison.Ordinal))));
+        Assert.That(stored.Single(l => l.Contains("\"seq\":6,", StringComparison.Ordinal)), Does.Contain("\"type\":\"dropped\""));
+        Assert.That(Diagnostics.Single(d => d.Level == DiagnosticLevel.Error).Message, Does.Contain("seq 6").And.Contain("MaxBodyBytes"));
+    }
+
+    [Test]
     public async Task BadRequest_StopsSendingAndSaysHowToUploadLater()
     {
         Append(Lines(1, 10));

@@ -22,7 +22,6 @@ internal static class Json
     private static JsonSerializerOptions CreateUserValues()
     {
         var options = new JsonSerializerOptions(Compact) { PropertyNamingPolicy = null, DictionaryKeyPolicy = null };
-        options.Converters.Insert(0, new CodecConverter<double>());
         options.Converters.Insert(0, new CodecConverter<float>());
         options.Converters.Insert(0, new CodecConverter<decimal>());
         options.Converters.Insert(0, new CodecConverter<string>());
@@ -41,6 +40,7 @@ internal static class Json
         };
         options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
         options.Converters.Add(new PlainValueConverter());
+        options.Converters.Add(new CodecConverter<double>()); // a double reads back as a double, not an integer
         return options;
     }
 
@@ -84,13 +84,14 @@ internal static class Json
         foreach (var property in element.EnumerateObject())
         {
             var key = prefix is null ? property.Name : prefix + "/" + property.Name;
-            if (property.Value.ValueKind == JsonValueKind.Object)
+            var value = RecordValue.FromJson(property.Value); // {"_str": "NaN"} is text, not a nested object
+            if (value is Dictionary<string, object?>)
             {
                 FlattenInto(flat, property.Value, key);
             }
             else
             {
-                flat[key] = RecordValue.FromJson(property.Value);
+                flat[key] = value;
             }
         }
     }
@@ -124,7 +125,8 @@ internal static class Json
     /// <summary>Writes numbers and text of user objects with the format's value codec.</summary>
     private sealed class CodecConverter<T> : JsonConverter<T>
     {
-        public override T Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => throw new NotSupportedException();
+        public override T Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+            (T)Convert.ChangeType(RecordValue.Read(ref reader)!, typeof(T), System.Globalization.CultureInfo.InvariantCulture);
 
         public override void Write(Utf8JsonWriter writer, T value, JsonSerializerOptions options) => RecordValue.Write(writer, value);
     }

@@ -222,7 +222,8 @@ internal sealed class RunSender
 
     /// <summary>
     /// Sends the next batch after the cursor; false when there is nothing to send. Answers that
-    /// only need another try are handled here: a 409 moves the cursor, a 413 shrinks the batches,
+    /// only need another try are handled here: a 409 moves the cursor, a 413 shrinks the batches (a single
+    /// line still refused is replaced by a <c>dropped</c> record),
     /// a 404 after appends upserts the run again. Anything else is thrown.
     /// </summary>
     private async Task<bool> SendNextAsync(CancellationToken cancellationToken)
@@ -256,6 +257,10 @@ internal sealed class RunSender
             // The server takes smaller bodies than ours: send fewer lines from now on.
             _maxLines = Math.Max(1, batch.Lines / 2);
         }
+        catch (TrackerServerException ex) when (ex.StatusCode == HttpStatusCode.RequestEntityTooLarge)
+        {
+            await SendInPlaceOfAsync(batch, ex, cancellationToken).ConfigureAwait(false);
+        }
         catch (TrackerServerException ex) when (ex.StatusCode == HttpStatusCode.NotFound && _appendedSinceConnect)
         {
             // The server forgot the run (a reset database): upsert it again, once, and send from its cursor.
@@ -264,6 +269,28 @@ internal sealed class RunSender
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// One line the server refuses as too large, alone: never an outage. It stays in the run directory,
+    /// and the server gets a <c>dropped</c> record with its seq in its place, so the lines after it,
+    /// which need that seq before theirs, still arrive.
+    /// </summary>
+    private async Task SendInPlaceOfAsync(Batch batch, TrackerServerException refusal, CancellationToken cancellationToken)
+    {
+        _diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Error,
+            $"The line with seq {batch.FirstSeq:N0} of run {_runId} ({batch.Length:N0} bytes) is larger than {_server} takes; it stays in {_directory} and the server records it as dropped. Raise the server's Tracker:MaxBodyBytes to keep such lines.",
+            refusal));
+        var placeholder = Json.Serialize(new Dictionary<string, object?>
+        {
+            ["seq"] = batch.FirstSeq,
+            ["type"] = "dropped",
+            ["ts"] = _time.GetUtcNow().ToUnixTimeMilliseconds(),
+            ["bytes"] = batch.Length,
+            ["reason"] = "the server refused the line as too large (413)",
+        });
+        var acked = await _client.AppendAsync(_project, _runId, placeholder.Append((byte)'\n').ToArray(), cancellationToken).ConfigureAwait(false);
+        Acknowledge(batch, acked);
     }
 
     /// <summary>
