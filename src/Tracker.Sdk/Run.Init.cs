@@ -97,8 +97,13 @@ public sealed partial class Run
             previous = reader.Info;
             resumed = reader.ReadState();
 
-            // Config given on resume updates the stored one.
+            // The records' config (the log is the truth) over run.json's, then the config given on resume.
             var merged = new Dictionary<string, object?>(previous.Config, StringComparer.Ordinal);
+            foreach (var (key, value) in resumed.Config)
+            {
+                merged[key] = value;
+            }
+
             foreach (var (key, value) in config)
             {
                 merged[key] = value;

@@ -11,6 +11,7 @@ internal sealed class ServerProcess : IAsyncDisposable
 {
     private readonly string _storageArgument;
     private readonly string _directory;
+    private string[] _settings = [];
     private Process? _process;
 
     private ServerProcess(string storageArgument, string directory, int port)
@@ -29,14 +30,15 @@ internal sealed class ServerProcess : IAsyncDisposable
 
     public static string ServerDll => Path.Combine(AppContext.BaseDirectory, "Tracker.Server.dll");
 
-    public static async Task<ServerProcess> StartAsync(string storage)
+    /// <summary>A server on a fresh database; <paramref name="settings"/> are more arguments, such as <c>--Tracker:MaxBodyBytes=1048576</c>.</summary>
+    public static async Task<ServerProcess> StartAsync(string storage, params string[] settings)
     {
         var directory = Path.Combine(Path.GetTempPath(), "tracker-it", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
         var argument = storage == "postgres"
             ? $"--Tracker:Postgres={Postgres.NewDatabase()}"
             : $"--Tracker:Sqlite={Path.Combine(directory, "tracker.db")}";
-        var server = new ServerProcess(argument, directory, Postgres.FreePort());
+        var server = new ServerProcess(argument, directory, Postgres.FreePort()) { _settings = settings };
         server.ApiKey = await server.CreateKeyAsync("tests");
         await server.StartAsync();
         return server;
@@ -75,7 +77,7 @@ internal sealed class ServerProcess : IAsyncDisposable
     public async Task StartAsync()
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { ServerDll, "--urls", BaseUrl.ToString().TrimEnd('/'), _storageArgument, "--Logging:LogLevel:Default=Warning" })
+        foreach (var arg in (string[])[ServerDll, "--urls", BaseUrl.ToString().TrimEnd('/'), _storageArgument, "--Logging:LogLevel:Default=Warning", .. _settings])
         {
             start.ArgumentList.Add(arg);
         }
