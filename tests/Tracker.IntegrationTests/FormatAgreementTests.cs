@@ -97,6 +97,22 @@ public sealed class FormatAgreementTests(string storage)
     }
 
     [Test]
+    public async Task ListsInConfig_PrintAsLists_InShowAndTheReport()
+    {
+        using (var run = Run.Init(new RunOptions { Project = "lists", Id = "layers", Dir = _root, Config = new { layers = new[] { 64, 32 } }, Output = TextWriter.Null, FinishOnProcessExit = false }))
+        {
+            run.Log("loss", 0.5);
+        }
+
+        var show = await CliProcess.RunAsync(["show", "layers", "--dir", _root]);
+        Assert.That(show.Output, Does.Contain("[64, 32]"), show.ToString());
+        var html = Path.Combine(_root, "report.html");
+        var report = await CliProcess.RunAsync(["report", "layers", "--dir", _root, "-o", html]);
+        Assert.That(report.ExitCode, Is.Zero, report.ToString());
+        Assert.That(await File.ReadAllTextAsync(html), Does.Contain("<td>[64, 32]</td>").And.Not.Contain("System.Collections"));
+    }
+
+    [Test]
     public async Task TextNaNAndExactIntegers_KeepTheirTypeOnTheServer()
     {
         var options = Options("types");
