@@ -58,7 +58,7 @@ internal static class InitTiming
             Time("git with diff", () => EnvironmentInfo.ReadGit(directory, withDiff: true));
             Time("nvidia-smi", () => EnvironmentInfo.Gpus());
             Time("cpu model", () => EnvironmentInfo.CpuModel());
-            Time("libraries", () => EnvironmentInfo.Libraries());
+            Time("libraries", () => EnvironmentInfo.Libraries(AppDomain.CurrentDomain.GetAssemblies()));
             Time("entry assembly", () => EnvironmentInfo.EntryAssembly());
             Time("os description", () => RuntimeInformation.OSDescription);
             Time("framework description", () => RuntimeInformation.FrameworkDescription);
