@@ -43,8 +43,8 @@ public sealed partial class Run
     }
 
     /// <summary>
-    /// Adds the captured fields to the run and queues a <c>run</c> record carrying the new run.json
-    /// (and tells the sender, which upserts the run again). Too late once the final run.json is queued.
+    /// Adds the captured fields to the run and queues the new run.json for the writer (and tells the
+    /// sender, which upserts the run again). Too late once the final run.json is queued.
     /// </summary>
     private void ApplyEnvironment(CapturedEnvironment environment)
     {
@@ -68,8 +68,14 @@ public sealed partial class Run
                 Libraries = environment.Libraries,
             };
             var info = Snapshot(RunStates.Running, endTime: null, exitCode: null, error: null);
-            var fields = FieldsOf(new { git = environment.Git, cpu_model = environment.CpuModel, gpus = environment.Gpus, libraries = environment.Libraries });
-            AppendRecord(new RecordPayload("run", fields, RunJson: Json.Serialize(info, indented: true)));
+
+            // Through the writer, in order with everything else: the backend replaces run.json, and
+            // records.jsonl gets no line (the fields are run.json's, not the history's).
+            ref var entry = ref NextEntry(sameLine: false);
+            entry.Kind = EntryKind.Record;
+            entry.Step = _step;
+            entry.UnixMs = NowUnixMs();
+            entry.Payload = new RecordPayload("run", [], RunJson: Json.Serialize(info, indented: true)) { WithoutLine = true };
             _sender?.RunChanged(info, upsert: true);
         }
     }

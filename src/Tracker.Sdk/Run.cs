@@ -754,9 +754,9 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
 
         try
         {
-            if (_current is null)
+            if (_current is null || _finishTask is not null)
             {
-                return; // finished: the last chunk is handed off
+                return; // finishing: Finish hands off the last chunk, with its final records, in one piece
             }
 
             DrainOutputLines();
