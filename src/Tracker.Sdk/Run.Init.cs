@@ -114,9 +114,6 @@ public sealed partial class Run
 
         var time = o.TimeProvider;
         var capture = o.Capture;
-        var (git, diff) = capture.HasFlag(EnvironmentCapture.Git)
-            ? EnvironmentInfo.ReadGit(Environment.CurrentDirectory, capture.HasFlag(EnvironmentCapture.GitDiff))
-            : (null, null);
         var info = new RunInfo
         {
             Id = id,
@@ -132,30 +129,33 @@ public sealed partial class Run
             Host = capture.HasFlag(EnvironmentCapture.Host) ? Environment.MachineName : null,
             Os = capture.HasFlag(EnvironmentCapture.Host) ? RuntimeInformation.OSDescription : null,
             DotnetVersion = capture.HasFlag(EnvironmentCapture.Libraries) ? RuntimeInformation.FrameworkDescription : null,
-            Libraries = capture.HasFlag(EnvironmentCapture.Libraries) ? EnvironmentInfo.Libraries() : new Dictionary<string, string>(),
             CommandLine = capture.HasFlag(EnvironmentCapture.CommandLine) ? Environment.CommandLine : null,
             EntryAssembly = capture.HasFlag(EnvironmentCapture.CommandLine) ? EnvironmentInfo.EntryAssembly() : null,
-            CpuModel = capture.HasFlag(EnvironmentCapture.Hardware) ? EnvironmentInfo.CpuModel() : null,
             CpuCount = capture.HasFlag(EnvironmentCapture.Hardware) ? Environment.ProcessorCount : null,
-            Gpus = capture.HasFlag(EnvironmentCapture.Hardware) ? EnvironmentInfo.Gpus() : [],
-            Git = git,
-            SdkVersion = typeof(Run).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion,
+            SdkVersion = SdkVersion,
             StartTime = previous?.StartTime ?? time.GetUtcNow(),
             State = RunStates.Running,
             Resumed = previous is null ? 0 : previous.Resumed + 1,
         };
+
+        // Git, GPUs, the CPU model and library versions are read in the background (see CaptureEnvironment);
+        // what they depend on is taken now: the working directory and the assemblies loaded at Init.
+        var workingDirectory = Environment.CurrentDirectory;
+        var loaded = capture.HasFlag(EnvironmentCapture.Libraries) ? AppDomain.CurrentDomain.GetAssemblies() : [];
+        var readEnvironment = o.ReadEnvironment ?? EnvironmentInfo.Capture;
 
         // Made first so that a faulty ConfigureHttpResilience fails before the run directory is opened.
         var server = mode == RunMode.Online ? TrackerHttpClient.Create(o) : null;
         try
         {
             var backend = openBackend(directory, Json.Serialize(info, indented: true));
-            if (diff is not null)
+            var run = new Run(o, info, directory, backend, resumed, server);
+            if (EnvironmentInfo.HasSlowParts(capture))
             {
-                SaveDiff(directory, diff, new DiagnosticsSink(o.Diagnostics, o.Output));
+                run.CaptureEnvironment(ct => readEnvironment(capture, workingDirectory, loaded, ct));
             }
 
-            return new Run(o, info, directory, backend, resumed, server);
+            return run;
         }
         catch
         {
@@ -163,6 +163,8 @@ public sealed partial class Run
             throw;
         }
     }
+
+    private static string? SdkVersion { get; } = typeof(Run).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion;
 
     /// <summary>The uncommitted changes the run's code had, next to the run, so it can be reproduced.</summary>
     private static void SaveDiff(string directory, string diff, DiagnosticsSink diagnostics)

@@ -36,7 +36,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     private readonly SummaryTable _summary;
     private readonly List<MetricDefinition> _metrics = [];
     private readonly List<(MetricKey? Key, string Name, object Value)> _scratch = [];
-    private readonly RunInfo _started;
+    private RunInfo _started; // environment read in the background joins it (Run.Environment.cs)
     private readonly RecordQueue? _queue;
     private readonly RunWorker? _worker;
     private readonly RunSender? _sender;
@@ -533,6 +533,9 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
                 $"Media files of run {Id} were still being written when Finish's budget (FinishTimeout = {_options.FinishTimeout.TotalSeconds:N0} s) ran out; their records are left out."));
         }
 
+        var started = _time.GetTimestamp(); // the budget of what follows, waiting for the environment included
+        await EnvironmentCapturedAsync().ConfigureAwait(false);
+
         lock (_sync)
         {
             DrainOutputLines();
@@ -542,6 +545,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
             var summaryJson = Json.Serialize(summary, indented: true);
             AppendRecord(new RecordPayload("summary", FieldsOf(new { values = summary, final = true }), SummaryJson: summaryJson));
             var info = Snapshot(state, end, exitCode, error);
+            _sender?.RunChanged(info, upsert: false);
             AppendRecord(new RecordPayload("finish", FieldsOf(new { state, exit_code = exitCode, error }), RunJson: Json.Serialize(info, indented: true)));
 
             // The last chunk takes no slot: finishing must not wait on a writer that is stuck.
@@ -551,12 +555,11 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
             _queue.Complete();
         }
 
-        await CompleteFinishAsync().ConfigureAwait(false);
+        await CompleteFinishAsync(started).ConfigureAwait(false);
     }
 
-    private async Task CompleteFinishAsync()
+    private async Task CompleteFinishAsync(long started)
     {
-        var started = _time.GetTimestamp();
         await _flushTimer!.DisposeAsync().ConfigureAwait(false);
         await _worker!.StopAsync(_options.FinishTimeout, _time).ConfigureAwait(false);
         if (_sender is not null)
@@ -785,9 +788,9 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
 
         try
         {
-            if (_current is null)
+            if (_current is null || _finishTask is not null)
             {
-                return; // finished: the last chunk is handed off
+                return; // finishing: Finish hands off the last chunk, with its final records, in one piece
             }
 
             DrainOutputLines();

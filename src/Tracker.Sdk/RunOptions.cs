@@ -179,6 +179,9 @@ public sealed class RunOptions
     /// </summary>
     public bool CaptureConsole { get; set; }
 
+    /// <summary>Test seam: what reads git, GPUs and the rest in the background instead of <see cref="Internal.EnvironmentInfo.Capture"/>.</summary>
+    internal Func<EnvironmentCapture, string, IReadOnlyList<System.Reflection.Assembly>, CancellationToken, Internal.CapturedEnvironment>? ReadEnvironment { get; set; }
+
     /// <summary>Test seam: the probes the system sampler reads instead of the real ones.</summary>
     internal IReadOnlyList<SystemMetrics.ISystemProbe>? SystemProbes { get; set; }
 

@@ -30,6 +30,20 @@ if (args.Length > 1 && args[0] == "live")
     return;
 }
 
+// `init [runs] [parts]`: wall time of Run.Init, cold and warm; `parts` times its pieces.
+if (args.Length > 0 && args[0] == "init")
+{
+    InitTiming.Run(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 200, args.Length > 2 && args[2] == "parts");
+    return;
+}
+
+// `warmup [local|discard]`: the first 10,000 dictionary Log calls of a fresh process against the steady state.
+if (args.Length > 0 && args[0] == "warmup")
+{
+    LogWarmup.Run(args.Length > 1 && args[1] == "discard");
+    return;
+}
+
 if (args.Length > 0 && args[0] == "sampler")
 {
     SamplerCost.Run();

@@ -30,7 +30,7 @@ internal sealed class RunSender
     private readonly TrackerHttpClient _client;
     private readonly string _project;
     private readonly string _runId;
-    private readonly byte[] _runJson;
+    private byte[] _runJson;
     private readonly string _directory;
     private readonly string _server;
     private readonly DiagnosticsSink _diagnostics;
@@ -47,6 +47,7 @@ internal sealed class RunSender
     private byte[] _buffer = [];
     private long _acked;
     private long _localSeq;
+    private int _runChanged;
 
     // Owned by the loop.
     private long _offset;
@@ -108,6 +109,22 @@ internal sealed class RunSender
     {
         Interlocked.Exchange(ref _localSeq, lastSeq);
         Volatile.Read(ref _wake).TrySetResult();
+    }
+
+    /// <summary>
+    /// The run's metadata changed in a way its records do not carry (the git and machine fields read
+    /// after Init): the loop upserts it again before its next batch when <paramref name="upsert"/> is
+    /// set. Either way, any later upsert sends this newest run.json, so one still pending at Finish
+    /// sends the final state rather than an older one over it.
+    /// </summary>
+    public void RunChanged(RunInfo run, bool upsert)
+    {
+        Volatile.Write(ref _runJson, Json.Serialize(run));
+        if (upsert)
+        {
+            Interlocked.Exchange(ref _runChanged, 1);
+            Volatile.Read(ref _wake).TrySetResult();
+        }
     }
 
     /// <summary>
@@ -232,6 +249,10 @@ internal sealed class RunSender
         {
             await ConnectAsync(cancellationToken).ConfigureAwait(false);
         }
+        else if (Interlocked.Exchange(ref _runChanged, 0) == 1)
+        {
+            await UpsertAgainAsync(cancellationToken).ConfigureAwait(false);
+        }
 
         var batch = ReadBatch();
         if (batch.Lines == 0)
@@ -339,7 +360,8 @@ internal sealed class RunSender
 
     private async Task ConnectAsync(CancellationToken cancellationToken)
     {
-        var acked = await _client.PutRunAsync(_project, _runId, _runJson, cancellationToken).ConfigureAwait(false);
+        Interlocked.Exchange(ref _runChanged, 0); // this upsert sends the newest run.json
+        var acked = await _client.PutRunAsync(_project, _runId, Volatile.Read(ref _runJson), cancellationToken).ConfigureAwait(false);
 
         // The server's cursor is the truth: it may be ahead of ours (a lost answer) or behind (a new server).
         Interlocked.Exchange(ref _acked, acked);
@@ -348,6 +370,20 @@ internal sealed class RunSender
         _connected = true;
         _appendedSinceConnect = false;
         WriteSyncFile(synced: false);
+    }
+
+    /// <summary>Sends the newest run.json again; the cursor stays, the server's answer only confirms it.</summary>
+    private async Task UpsertAgainAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _client.PutRunAsync(_project, _runId, Volatile.Read(ref _runJson), cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            Interlocked.Exchange(ref _runChanged, 1); // tried again after the back-off
+            throw;
+        }
     }
 
     private void Acknowledge(Batch batch, long acked)

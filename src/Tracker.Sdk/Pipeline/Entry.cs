@@ -38,6 +38,12 @@ internal sealed record RecordPayload(string Type, byte[] Fields, byte[]? RunJson
 {
     /// <summary>When the record was made, if not when it is queued (a media file written later).</summary>
     public long? UnixMs { get; init; }
+
+    /// <summary>
+    /// Only <see cref="RunJson"/> is written, no line: the run's metadata changed in a way the log
+    /// does not record (the git and machine fields read after Init). Not counted as a record.
+    /// </summary>
+    public bool WithoutLine { get; init; }
 }
 
 /// <summary>A block of entries handed from the run to the worker in one piece.</summary>

@@ -33,7 +33,7 @@ internal sealed class RecordBatch(KeyRegistry keys)
     /// <summary>Lines (records with a sequence number) in the batch.</summary>
     public int LineCount => _lines.Count;
 
-    /// <summary>Entries (logged values and metadata records) in the batch.</summary>
+    /// <summary>Entries (logged values and metadata records) in the batch; a bare run.json update is none.</summary>
     public int EntryCount { get; private set; }
 
     /// <summary>A rough size of the batch as text, to bound batches by bytes.</summary>
@@ -48,6 +48,13 @@ internal sealed class RecordBatch(KeyRegistry keys)
         var i = 0;
         while (i < entries.Length)
         {
+            if (entries[i].Kind == EntryKind.Record && ((RecordPayload)entries[i].Payload!).WithoutLine)
+            {
+                EntryCount--; // a run.json for the backend, not a record; a block of rows does not span it
+                i++;
+                continue;
+            }
+
             if (entries[i].Kind == EntryKind.Record)
             {
                 _lines.Add(new LinePlan(index, i, Rows: 0, KeysPerRow: 1));
@@ -63,7 +70,7 @@ internal sealed class RecordBatch(KeyRegistry keys)
             }
 
             if (_lines.Count > 0 && _lines[^1] is var last && last.Chunk == index && last.Rows is > 0 and < MaxBlockRows
-                && last.KeysPerRow == width && SameKeys(entries, last.Start, i, width))
+                && last.KeysPerRow == width && last.Start + (last.Rows * width) == i && SameKeys(entries, last.Start, i, width))
             {
                 _lines[^1] = last with { Rows = last.Rows + 1 };
             }

@@ -19,13 +19,16 @@ internal sealed class RunWorker
     private readonly RecordQueue _queue;
     private readonly IRunBackend _backend;
     private readonly RecordBatch _batch;
-    private readonly ResiliencePipeline _pipeline;
+    private readonly Backoff _delays;
+    private readonly int _maxAttempts;
+    private readonly TimeProvider _timeProvider;
     private readonly DiagnosticsSink _diagnostics;
     private readonly int _maxBatchRecords;
     private readonly int _maxBatchBytes;
     private readonly CancellationTokenSource _abort = new();
     private readonly List<Chunk> _markers = [];
     private Task _loop = Task.CompletedTask;
+    private ResiliencePipeline? _pipeline; // built by the loop: building it costs a cold Run.Init tens of milliseconds
     private bool _droppedSinceMarker;
     private long _nextSeq;
     private long _written;
@@ -41,24 +44,9 @@ internal sealed class RunWorker
         _maxBatchRecords = options.MaxBatchRecords;
         _maxBatchBytes = options.MaxBatchBytes;
         _nextSeq = firstSeq;
-        var delays = backoff ?? Backoff.Default;
-        var maxAttempts = options.MaxWriteAttempts;
-        _pipeline = new ResiliencePipelineBuilder { TimeProvider = options.TimeProvider }
-            .AddRetry(new RetryStrategyOptions
-            {
-                MaxRetryAttempts = Math.Max(1, maxAttempts - 1),
-                ShouldHandle = args => new ValueTask<bool>(maxAttempts > 1 && args.Outcome.Exception is not null and not OperationCanceledException),
-                DelayGenerator = args => new ValueTask<TimeSpan?>(delays.GetDelay(args.AttemptNumber)),
-                OnRetry = args =>
-                {
-                    Interlocked.Add(ref _retried, _batch.EntryCount);
-                    _diagnostics.ReportRateLimited(new RunDiagnostic(DiagnosticLevel.Warning,
-                        $"Writing {_batch.EntryCount:N0} records failed (attempt {args.AttemptNumber + 1} of {maxAttempts}); retrying in {args.RetryDelay.TotalMilliseconds:N0} ms.",
-                        args.Outcome.Exception));
-                    return default;
-                },
-            })
-            .Build();
+        _delays = backoff ?? Backoff.Default;
+        _maxAttempts = options.MaxWriteAttempts;
+        _timeProvider = options.TimeProvider;
     }
 
     public WorkerCounters Counters => new(Interlocked.Read(ref _written), Interlocked.Read(ref _retried), Interlocked.Read(ref _dropped));
@@ -132,7 +120,7 @@ internal sealed class RunWorker
                     _batch.Add(chunk);
                 }
 
-                if (_batch.EntryCount > 0)
+                if (_batch.Chunks.Count > 0) // records, or only a new run.json
                 {
                     await WriteBatchAsync().ConfigureAwait(false);
                 }
@@ -154,9 +142,32 @@ internal sealed class RunWorker
         }
     }
 
+    private ResiliencePipeline BuildPipeline()
+    {
+        var maxAttempts = _maxAttempts;
+        var delays = _delays;
+        return new ResiliencePipelineBuilder { TimeProvider = _timeProvider }
+            .AddRetry(new RetryStrategyOptions
+            {
+                MaxRetryAttempts = Math.Max(1, maxAttempts - 1),
+                ShouldHandle = args => new ValueTask<bool>(maxAttempts > 1 && args.Outcome.Exception is not null and not OperationCanceledException),
+                DelayGenerator = args => new ValueTask<TimeSpan?>(delays.GetDelay(args.AttemptNumber)),
+                OnRetry = args =>
+                {
+                    Interlocked.Add(ref _retried, _batch.EntryCount);
+                    _diagnostics.ReportRateLimited(new RunDiagnostic(DiagnosticLevel.Warning,
+                        $"Writing {_batch.EntryCount:N0} records failed (attempt {args.AttemptNumber + 1} of {maxAttempts}); retrying in {args.RetryDelay.TotalMilliseconds:N0} ms.",
+                        args.Outcome.Exception));
+                    return default;
+                },
+            })
+            .Build();
+    }
+
     private async Task WriteBatchAsync()
     {
         _batch.FirstSeq = _nextSeq;
+        _pipeline ??= BuildPipeline();
         try
         {
             await _pipeline.ExecuteAsync(
