@@ -1,7 +1,7 @@
 namespace Tracker.Format;
 
 /// <summary>
-/// One metric's running summary, by its <see cref="SummaryKind"/>: first, last, min, max and mean,
+/// One metric's running summary, by its <see cref="SummaryMode"/>: first, last, min, max and mean,
 /// NaN skipped alike by min, max, mean and best (as numpy's <c>nanmin</c>, <c>nanmax</c>, <c>nanmean</c>).
 /// Values keep their type: integers stay integers, text and booleans are the summary when they were
 /// logged last. Adding a value ends a summary override of the key (<see cref="Overridden"/>).
@@ -20,10 +20,10 @@ public sealed class MetricSummary
     private long _maxInteger = long.MinValue;
 
     /// <summary>How the summary value is computed.</summary>
-    public SummaryKind Kind { get; set; }
+    public SummaryMode Kind { get; set; }
 
-    /// <summary>For <see cref="SummaryKind.Best"/>: true when larger is better.</summary>
-    public bool? Maximize { get; set; }
+    /// <summary>For <see cref="SummaryMode.Best"/>: whether smaller or larger is better.</summary>
+    public MetricGoal Goal { get; set; }
 
     /// <summary>Values added, of any type.</summary>
     public long Count { get; private set; }
@@ -72,13 +72,13 @@ public sealed class MetricSummary
         }
     }
 
-    /// <summary>The summary value, or false when the kind is <see cref="SummaryKind.None"/> or nothing was added.</summary>
+    /// <summary>The summary value, or false when the kind is <see cref="SummaryMode.None"/> or nothing was added.</summary>
     /// <param name="value">A plain value: double, long, ulong, bool or string.</param>
     /// <returns>Whether there is a value.</returns>
     public bool TryGetValue(out object? value)
     {
         value = null;
-        if (Kind == SummaryKind.None || Count == 0)
+        if (Kind == SummaryMode.None || Count == 0)
         {
             return false;
         }
@@ -89,13 +89,13 @@ public sealed class MetricSummary
             return true;
         }
 
-        var best = Kind == SummaryKind.Best ? (Maximize == true ? SummaryKind.Max : SummaryKind.Min) : Kind;
+        var best = Kind == SummaryMode.Best ? (Goal == MetricGoal.Maximize ? SummaryMode.Max : SummaryMode.Min) : Kind;
         value = best switch
         {
-            SummaryKind.First => _first.ToObject(),
-            SummaryKind.Min => _onlyIntegers && _numbers > 0 ? (object)_minInteger : _min,
-            SummaryKind.Max => _onlyIntegers && _numbers > 0 ? (object)_maxInteger : _max,
-            SummaryKind.Mean => _numbers == 0 ? double.NaN : _sum / _numbers,
+            SummaryMode.First => _first.ToObject(),
+            SummaryMode.Min => _onlyIntegers && _numbers > 0 ? (object)_minInteger : _min,
+            SummaryMode.Max => _onlyIntegers && _numbers > 0 ? (object)_maxInteger : _max,
+            SummaryMode.Mean => _numbers == 0 ? double.NaN : _sum / _numbers,
             _ => _last.ToObject(),
         };
         return true;

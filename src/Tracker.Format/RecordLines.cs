@@ -44,7 +44,7 @@ public sealed record ValuesLine(long Seq, long UnixMs, bool IsSummary, IReadOnly
 /// <param name="Seq">The sequence number.</param>
 /// <param name="UnixMs">The time.</param>
 /// <param name="Definition">The definition.</param>
-public sealed record MetricLine(long Seq, long UnixMs, MetricSpec Definition) : RecordLine(Seq, UnixMs)
+public sealed record MetricLine(long Seq, long UnixMs, MetricDefinition Definition) : RecordLine(Seq, UnixMs)
 {
     /// <inheritdoc/>
     public override string Type => RecordTypes.Metric;
@@ -138,37 +138,12 @@ public static class RecordTypes
     public const string Output = "output";
 }
 
-/// <summary>How a metric's summary is computed (W&amp;B's <c>define_metric(summary=...)</c>).</summary>
-public enum SummaryKind
-{
-    /// <summary>The last value.</summary>
-    Last,
-
-    /// <summary>The first value.</summary>
-    First,
-
-    /// <summary>The smallest value (NaN skipped).</summary>
-    Min,
-
-    /// <summary>The largest value (NaN skipped).</summary>
-    Max,
-
-    /// <summary>The mean of the values (NaN skipped).</summary>
-    Mean,
-
-    /// <summary>The best value by the goal: Min when minimising, Max when maximising.</summary>
-    Best,
-
-    /// <summary>No summary value.</summary>
-    None,
-}
-
-/// <summary>A metric definition: which keys it applies to, its x-axis, how it is summarised.</summary>
-/// <param name="Name">A key, or a prefix glob ending with <c>*</c> (<c>val/*</c>).</param>
-/// <param name="StepMetric">The key to chart it against by default, such as <c>epoch</c>.</param>
-/// <param name="Summary">How its summary is computed.</param>
-/// <param name="Maximize">For <see cref="SummaryKind.Best"/>: true when larger is better, false when smaller is, null when unset.</param>
-public sealed record MetricSpec(string Name, string? StepMetric, SummaryKind Summary, bool? Maximize)
+/// <summary>A metric's definition (W&amp;B's <c>define_metric</c>): which keys it applies to, its x-axis, and how it is summarised.</summary>
+/// <param name="Name">The metric key, or a prefix glob such as <c>val/*</c>.</param>
+/// <param name="StepMetric">The key charts use as this metric's x-axis, if not <c>_step</c>.</param>
+/// <param name="Summary">How the summary value is computed.</param>
+/// <param name="Goal">Whether smaller or larger is better; needed by <see cref="SummaryMode.Best"/>.</param>
+public sealed record MetricDefinition(string Name, string? StepMetric, SummaryMode Summary, MetricGoal Goal)
 {
     /// <summary>Whether the definition applies to <paramref name="key"/> (a glob matches by prefix).</summary>
     /// <param name="key">A metric key.</param>

@@ -505,16 +505,16 @@ public static class RecordReader
                 }
 
                 var summaryText = Members.OptionalString(root, "summary", lineNumber) ?? "last";
-                var kind = Enum.TryParse<SummaryKind>(summaryText, ignoreCase: true, out var k) && !int.TryParse(summaryText, out _) ? k
+                var kind = Enum.TryParse<SummaryMode>(summaryText, ignoreCase: true, out var k) && !int.TryParse(summaryText, out _) ? k
                     : throw new RecordFormatException(lineNumber, "summary", $"\"summary\" must be last, first, min, max, mean, best or none, not \"{summaryText}\".");
-                bool? maximize = Members.OptionalString(root, "goal", lineNumber) switch
+                var goal = Members.OptionalString(root, "goal", lineNumber) switch
                 {
-                    null or "none" => null,
-                    "maximize" => true,
-                    "minimize" => false,
-                    var goal => throw new RecordFormatException(lineNumber, "goal", $"\"goal\" must be minimize, maximize or none, not \"{goal}\"."),
+                    null or "none" => MetricGoal.None,
+                    "maximize" => MetricGoal.Maximize,
+                    "minimize" => MetricGoal.Minimize,
+                    var other => throw new RecordFormatException(lineNumber, "goal", $"\"goal\" must be minimize, maximize or none, not \"{other}\"."),
                 };
-                return new MetricLine(seq, unixMs, new MetricSpec(name, Members.OptionalString(root, "step_metric", lineNumber), kind, maximize));
+                return new MetricLine(seq, unixMs, new MetricDefinition(name, Members.OptionalString(root, "step_metric", lineNumber), kind, goal));
             case RecordTypes.Run:
                 IReadOnlyList<string>? tags = null;
                 if (root.TryGetProperty("tags", out var tagArray) && tagArray.ValueKind != JsonValueKind.Null)

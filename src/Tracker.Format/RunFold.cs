@@ -150,7 +150,7 @@ public sealed class RunFold
                 json.WriteStringValue(d.Name);
                 json.WriteStringValue(d.StepMetric);
                 json.WriteStringValue(d.Summary.ToString());
-                RecordValue.Write(json, d.Maximize);
+                json.WriteStringValue(d.Goal.ToString());
                 json.WriteEndArray();
             }
 
@@ -202,7 +202,7 @@ public sealed class RunFold
         foreach (var item in (List<object?>)root["definitions"]!)
         {
             var d = (List<object?>)item!;
-            fold.Summary.Define(new MetricSpec((string)d[0]!, (string?)d[1], Enum.Parse<SummaryKind>((string)d[2]!), (bool?)d[3]));
+            fold.Summary.Define(new MetricDefinition((string)d[0]!, (string?)d[1], Enum.Parse<SummaryMode>((string)d[2]!), Enum.Parse<MetricGoal>((string)d[3]!)));
         }
 
         foreach (var (key, value) in (Dictionary<string, object?>)root["metrics"]!)

@@ -9,10 +9,10 @@ public sealed class SummaryTable
 {
     private readonly Dictionary<string, MetricSummary> _metrics = new(StringComparer.Ordinal);
     private readonly Dictionary<string, object?> _overrides = new(StringComparer.Ordinal);
-    private readonly List<MetricSpec> _definitions = [];
+    private readonly List<MetricDefinition> _definitions = [];
 
     /// <summary>The metric definitions, in the order given (a redefinition replaces its name's earlier one).</summary>
-    public IReadOnlyList<MetricSpec> Definitions => _definitions;
+    public IReadOnlyList<MetricDefinition> Definitions => _definitions;
 
     /// <summary>The metrics logged so far, by key.</summary>
     public IReadOnlyDictionary<string, MetricSummary> Metrics => _metrics;
@@ -31,7 +31,7 @@ public sealed class SummaryTable
             if (Definition(key) is { } definition)
             {
                 metric.Kind = definition.Summary;
-                metric.Maximize = definition.Maximize;
+                metric.Goal = definition.Goal;
             }
 
             _metrics[key] = metric;
@@ -43,7 +43,7 @@ public sealed class SummaryTable
     /// <summary>The definition that applies to <paramref name="key"/>: the last one that matches, or null.</summary>
     /// <param name="key">A metric key.</param>
     /// <returns>The definition, or null.</returns>
-    public MetricSpec? Definition(string key)
+    public MetricDefinition? Definition(string key)
     {
         for (var i = _definitions.Count - 1; i >= 0; i--)
         {
@@ -58,7 +58,7 @@ public sealed class SummaryTable
 
     /// <summary>Adds a definition (replacing one of the same name) and applies it to the metrics it matches.</summary>
     /// <param name="definition">The definition.</param>
-    public void Define(MetricSpec definition)
+    public void Define(MetricDefinition definition)
     {
         _definitions.RemoveAll(d => d.Name == definition.Name);
         _definitions.Add(definition);
@@ -67,7 +67,7 @@ public sealed class SummaryTable
             if (definition.Matches(key))
             {
                 metric.Kind = definition.Summary;
-                metric.Maximize = definition.Maximize;
+                metric.Goal = definition.Goal;
             }
         }
     }

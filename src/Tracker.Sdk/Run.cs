@@ -78,7 +78,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
         _summary = resumed?.Summary ?? new SummaryTable();
         foreach (var definition in started.Metrics)
         {
-            _summary.Define(definition.ToSpec());
+            _summary.Define(definition);
         }
         _startTimestamp = _time.GetTimestamp();
         _startUnixMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
@@ -443,7 +443,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
         {
             _metrics.RemoveAll(m => m.Name == name);
             _metrics.Add(definition);
-            _summary.Define(definition.ToSpec());
+            _summary.Define(definition);
         }, Json.Serialize(new { name, step_metric = stepMetric, summary, goal }));
     }
 

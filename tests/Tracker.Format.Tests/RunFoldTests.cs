@@ -35,11 +35,11 @@ public sealed class RunFoldTests
         }
     }
 
-    [TestCase(SummaryKind.Mean, 2.0)]
-    [TestCase(SummaryKind.Min, 1.0)]
-    [TestCase(SummaryKind.Max, 3.0)]
-    [TestCase(SummaryKind.First, 1.0)]
-    public void Summary_SkipsNaNAlike(SummaryKind kind, double expected)
+    [TestCase(SummaryMode.Mean, 2.0)]
+    [TestCase(SummaryMode.Min, 1.0)]
+    [TestCase(SummaryMode.Max, 3.0)]
+    [TestCase(SummaryMode.First, 1.0)]
+    public void Summary_SkipsNaNAlike(SummaryMode kind, double expected)
     {
         var metric = new MetricSummary { Kind = kind };
         metric.Add(1.0);
@@ -52,7 +52,7 @@ public sealed class RunFoldTests
     [Test]
     public void Summary_OfIntegers_StaysInteger()
     {
-        var metric = new MetricSummary { Kind = SummaryKind.Max };
+        var metric = new MetricSummary { Kind = SummaryMode.Max };
         metric.Add(9007199254740993L);
         metric.Add(5L);
         Assert.That(metric.TryGetValue(out var value), Is.True);

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using Tracker.Format;
 using Tracker.Internal;
 using Tracker.Reading;
 

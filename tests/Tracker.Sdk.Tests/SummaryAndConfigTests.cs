@@ -38,7 +38,7 @@ public sealed class SummaryAndConfigTests : RunTestBase
         Assert.That(run.Summary["val/loss"], Is.EqualTo(expected));
         run.Finish();
         Assert.That(Read(run).ReadSummary()["val/loss"], Is.EqualTo(expected));
-        Assert.That(Read(run).Info.Metrics.Single(), Is.EqualTo(new Reading.MetricDefinition("val/*", null, mode, goal)));
+        Assert.That(Read(run).Info.Metrics.Single(), Is.EqualTo(new Format.MetricDefinition("val/*", null, mode, goal)));
     }
 
     [Test]

@@ -13,21 +13,6 @@ public static class RunStates
     public const string Failed = "failed";
 }
 
-/// <summary>A metric's definition from <see cref="Run.DefineMetric"/>.</summary>
-/// <param name="Name">The metric key, or a prefix glob such as <c>val/*</c>.</param>
-/// <param name="StepMetric">The key charts use as this metric's x-axis, if not <c>_step</c>.</param>
-/// <param name="Summary">How the summary value is computed.</param>
-/// <param name="Goal">Whether smaller or larger is better.</param>
-public sealed record MetricDefinition(string Name, string? StepMetric, SummaryMode Summary, MetricGoal Goal)
-{
-    internal MetricSpec ToSpec() => new(Name, StepMetric, (SummaryKind)Summary, Goal switch
-    {
-        MetricGoal.Maximize => true,
-        MetricGoal.Minimize => false,
-        _ => null,
-    });
-}
-
 /// <summary>Where the code came from: its git commit, branch and remote, and whether it had uncommitted changes.</summary>
 /// <param name="Commit">The commit hash of HEAD.</param>
 /// <param name="Branch">The branch; null on a detached HEAD.</param>

@@ -72,7 +72,7 @@ internal sealed class RunChanges : IDisposable
                         ["name"] = d.Name,
                         ["step_metric"] = d.StepMetric,
                         ["summary"] = d.Summary.ToString().ToLowerInvariant(),
-                        ["goal"] = d.Maximize switch { true => "maximize", false => "minimize", null => "none" },
+                        ["goal"] = d.Goal.ToString().ToLowerInvariant(),
                     })]);
                     break;
                 case FinishLine finish:
