@@ -613,6 +613,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     }
 
     /// <summary>Validates one value of a dictionary (flattening nested ones) into the scratch list.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)] // no tier-0 warm-up (docs/benchmarks.md)
     private void Collect(string key, object? value, int depth)
     {
         // A key already registered was validated then; most calls repeat the same keys.
@@ -680,6 +681,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
         ? _startUnixMs + (Environment.TickCount64 - _startTickCount)
         : _startUnixMs + (long)((_time.GetTimestamp() - _startTimestamp) * _msPerTick);
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)] // no tier-0 warm-up (docs/benchmarks.md)
     private ref Entry NextEntry(bool sameLine)
     {
         var chunk = _current!;

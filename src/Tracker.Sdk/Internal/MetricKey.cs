@@ -52,6 +52,7 @@ internal sealed class MetricKey
     /// <summary>Set when the user overrode this key in the summary; the next logged value clears it.</summary>
     public bool Overridden { get; set; }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)] // no tier-0 warm-up (docs/benchmarks.md)
     public void Observe(double value)
     {
         if (Count == 0)
@@ -116,6 +117,7 @@ internal sealed class MetricKey
     /// <summary>Evenly spaced samples of the history, bounded in size whatever its length.</summary>
     public ReadOnlySpan<double> Samples => _samples.AsSpan(0, _sampleCount);
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)] // no tier-0 warm-up (docs/benchmarks.md)
     private void Sample(double value)
     {
         if (_skip > 0)
@@ -162,6 +164,7 @@ internal sealed class KeyRegistry
     public IEnumerable<MetricKey> All => _byId.Take(Count);
 
     /// <summary>Finds a key; the most recent one is recognised by reference, without hashing.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)] // no tier-0 warm-up (docs/benchmarks.md)
     public MetricKey? Find(string name)
     {
         var last = _last;
