@@ -613,7 +613,6 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     }
 
     /// <summary>Validates one value of a dictionary (flattening nested ones) into the scratch list.</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)] // no tier-0 warm-up (docs/benchmarks.md)
     private void Collect(string key, object? value, int depth)
     {
         // A key already registered was validated then; most calls repeat the same keys.
