@@ -48,9 +48,9 @@ public sealed partial class Run
     /// </summary>
     private void ApplyEnvironment(CapturedEnvironment environment)
     {
-        if (environment.Diff is not null)
+        if (environment.Diff is not null && !IsFinalRunJsonQueued())
         {
-            SaveDiff(Directory!, environment.Diff, _diagnostics);
+            SaveDiff(Directory!, environment.Diff, _diagnostics); // before run.json says dirty; outside the lock, it is a file write
         }
 
         lock (_sync)
@@ -77,6 +77,14 @@ public sealed partial class Run
             entry.UnixMs = NowUnixMs();
             entry.Payload = new RecordPayload("run", [], RunJson: Json.Serialize(info, indented: true)) { WithoutLine = true };
             _sender?.RunChanged(info, upsert: true);
+        }
+    }
+
+    private bool IsFinalRunJsonQueued()
+    {
+        lock (_sync)
+        {
+            return _current is null;
         }
     }
 

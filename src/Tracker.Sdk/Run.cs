@@ -714,6 +714,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
         ? _startUnixMs + (Environment.TickCount64 - _startTickCount)
         : _startUnixMs + (long)((_time.GetTimestamp() - _startTimestamp) * _msPerTick);
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)] // no tier-0 warm-up (docs/benchmarks.md)
     private ref Entry NextEntry(bool sameLine)
     {
         var chunk = _current!;

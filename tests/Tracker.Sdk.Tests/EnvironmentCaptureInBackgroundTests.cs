@@ -120,6 +120,7 @@ public sealed class EnvironmentCaptureInBackgroundTests : OnlineTestBase
         await Task.Delay(200);
 
         Assert.That(File.ReadAllBytes(Path.Combine(run.Directory!, "run.json")), Is.EqualTo(finished));
+        Assert.That(File.Exists(Path.Combine(run.Directory!, "files", "diff.patch")), Is.False, "no diff for a run.json that does not say dirty");
         var info = Read(run).Info;
         Assert.That(info.State, Is.EqualTo(RunStates.Finished));
         Assert.That(info.Git, Is.Null);

@@ -46,6 +46,7 @@ internal sealed class KeyRegistry
     public IEnumerable<MetricKey> All => _byId.Take(Count);
 
     /// <summary>Finds a key; the most recent one is recognised by reference, without hashing.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)] // no tier-0 warm-up (docs/benchmarks.md)
     public MetricKey? Find(string name)
     {
         var last = _last;
