@@ -11,39 +11,61 @@
     const el = document.createElement('div');
     el.className = 'chart';
     el.dataset.key = metric.key;
-    el.innerHTML = `<h3></h3><div class="plot"></div><div class="readout"></div>`;
+    el.innerHTML = `<div class="chart-head"><h3></h3></div><div class="plot"></div><div class="readout"></div>`;
     el.querySelector('h3').textContent = metric.key;
     container.appendChild(el);
-    const tables = [], series = [{ label: 'step' }], bands = [], main = [];
-    for (const s of metric.series) {
-      const run = data.runs[s.run];
-      const first = series.length;
-      tables.push([s.x, s.max.map(v => finite(num(v))), s.min.map(v => finite(num(v))), s.last.map(v => finite(num(v)))]);
-      series.push({ label: `${run.name} max`, stroke: 'transparent', points: { show: false }, spanGaps: true },
-        { label: `${run.name} min`, stroke: 'transparent', points: { show: false }, spanGaps: true },
-        { label: run.name, stroke: run.colour, width: 1.5, points: { show: false }, spanGaps: true });
-      bands.push({ series: [first, first + 1], fill: alpha(run.colour, 0.12) });
-      main.push({ index: first + 2, name: run.name, colour: run.colour });
+    const plotEl = el.querySelector('.plot'), readout = el.querySelector('.readout');
+    let plot = null;
+
+    // x is the step, or by default the metric's step metric (DefineMetric): its value at each bucket's last step.
+    const draw = axis => {
+      plot?.destroy();
+      const label = axis === 'step' ? 'step' : axis.slice(7);
+      const tables = [], series = [{ label }], bands = [], main = [];
+      for (const s of metric.series) {
+        const run = data.runs[s.run];
+        const first = series.length;
+        const xs = axis === 'step' ? s.x : (s.step_metric_x ?? []).map(num);
+        const rows = s.x.map((_, i) => [xs[i], finite(num(s.max[i])), finite(num(s.min[i])), finite(num(s.last[i]))]).filter(r => Number.isFinite(r[0]));
+        if (axis !== 'step') rows.sort((a, b) => a[0] - b[0]);
+        tables.push([0, 1, 2, 3].map(c => rows.map(r => r[c])));
+        series.push({ label: `${run.name} max`, stroke: 'transparent', points: { show: false }, spanGaps: true },
+          { label: `${run.name} min`, stroke: 'transparent', points: { show: false }, spanGaps: true },
+          { label: run.name, stroke: run.colour, width: 1.5, points: { show: false }, spanGaps: true });
+        bands.push({ series: [first, first + 1], fill: alpha(run.colour, 0.12) });
+        main.push({ index: first + 2, name: run.name, colour: run.colour });
+      }
+      const aligned = tables.length === 1 ? tables[0] : uPlot.join(tables);
+      plot = new uPlot({
+        width: plotEl.clientWidth || 520, height: 230, series, bands, legend: { show: false }, scales: { x: { time: false } },
+        axes: [{ label, labelSize: 18, size: 34, font: '11px system-ui', labelFont: '11px system-ui' }, { size: 60, font: '11px system-ui' }],
+        cursor: { points: { show: false }, drag: { x: true, y: false } },
+        hooks: {
+          setCursor: [u => {
+            const i = u.cursor.idx;
+            readout.innerHTML = i === null || i === undefined ? '' : `<span>${label.replace(/[&<>]/g, '')} ${fmt(aligned[0][i])}</span>` + main.map(m => {
+              const v = aligned[m.index][i];
+              return v === null || v === undefined ? '' : `<span><i style="background:${m.colour}"></i>${m.name.replace(/[&<>]/g, '')}: ${fmt(v)}</span>`;
+            }).join('');
+          }],
+        },
+      }, aligned, plotEl);
+      const xs = aligned[0].filter(Number.isFinite);
+      Object.assign(el.dataset, { xAxis: axis, xLabel: label, xMin: xs.length ? Math.min(...xs) : '', xMax: xs.length ? Math.max(...xs) : '' });
+    };
+
+    if (metric.step_metric) {
+      const select = document.createElement('select');
+      select.className = 'x-axis';
+      select.setAttribute('aria-label', 'x-axis');
+      for (const [value, text] of [[`metric:${metric.step_metric}`, metric.step_metric], ['step', 'step']]) select.append(new Option(text, value));
+      select.addEventListener('change', () => draw(select.value));
+      el.querySelector('.chart-head').append(select);
     }
-    const aligned = tables.length === 1 ? tables[0] : uPlot.join(tables);
-    const readout = el.querySelector('.readout');
-    const plot = new uPlot({
-      width: el.querySelector('.plot').clientWidth || 520, height: 230, series, bands, legend: { show: false }, scales: { x: { time: false } },
-      axes: [{ label: 'step', labelSize: 18, size: 34, font: '11px system-ui', labelFont: '11px system-ui' }, { size: 60, font: '11px system-ui' }],
-      cursor: { points: { show: false }, drag: { x: true, y: false } },
-      hooks: {
-        setCursor: [u => {
-          const i = u.cursor.idx;
-          readout.innerHTML = i === null || i === undefined ? '' : `<span>step ${fmt(aligned[0][i])}</span>` + main.map(m => {
-            const v = aligned[m.index][i];
-            return v === null || v === undefined ? '' : `<span><i style="background:${m.colour}"></i>${m.name.replace(/[&<>]/g, '')}: ${fmt(v)}</span>`;
-          }).join('');
-        }],
-      },
-    }, aligned, el.querySelector('.plot'));
+    draw(metric.step_metric ? `metric:${metric.step_metric}` : 'step');
     el.dataset.points = metric.series[0]?.x.length ?? 0;
     el.dataset.series = metric.series.length;
-    new ResizeObserver(() => plot.setSize({ width: el.querySelector('.plot').clientWidth, height: 230 })).observe(el.querySelector('.plot'));
+    new ResizeObserver(() => plot.setSize({ width: plotEl.clientWidth, height: 230 })).observe(plotEl);
   }
   document.body.dataset.charts = String(data.metrics.length);
 

@@ -76,6 +76,9 @@
     }
   }
 
+  /** Whether a metric definition's name applies to a key: a glob (`val/*`) by prefix, as Tracker.Format's MetricSpec.Matches. */
+  const metricMatches = (name, key) => (name.endsWith('*') ? key.startsWith(name.slice(0, -1)) : key === name);
+
   const alpha = (hex, a) => `${hex}${Math.round(a * 255).toString(16).padStart(2, '0')}`;
 
   function setCrumbs(items) {
@@ -354,7 +357,20 @@
   class Workspace {
     constructor(gen, project, runs, el, groupKeys = []) {
       Object.assign(this, { gen, project, runs, el, groupKeys, charts: [] });
-      this.settings = { x: 'step', smoothing: 0, log: false, groupBy: '' };
+      this.settings = { x: 'default', smoothing: 0, log: false, groupBy: '' };
+    }
+
+    /**
+     * The x-axis a metric is charted against by default: its step metric (DefineMetric; the last
+     * definition that matches it wins) when every run that logged the metric pairs it with the same
+     * one and logged that too; else the step. Several metrics on one chart share it only when they agree.
+     */
+    defaultAxis(keys) {
+      const axes = new Set(keys.flatMap(key => this.runs.filter(run => this.metrics.get(key)?.has(run.id)).map(run => {
+        const x = (run.metrics || []).filter(d => metricMatches(d.name, key)).at(-1)?.step_metric;
+        return x && x !== key && this.metrics.get(x)?.has(run.id) ? `metric:${x}` : 'step';
+      })));
+      return axes.size === 1 ? [...axes][0] : 'step';
     }
 
     async start(metricLists = null) {
@@ -364,7 +380,7 @@
       const grouping = this.runs.length > 1 ? `<label>group by <select id="group-by"><option value="">none</option>${this.groupKeys.map(k => `<option>${esc(k)}</option>`).join('')}</select></label>` : '';
       this.el.innerHTML = `
         <div class="toolbar" style="margin-top:1.2em">
-          <label>x-axis <select id="x-axis"><option value="step">step</option><option value="relative">relative time</option><option value="wall">wall time</option>${keys.map(k => `<option value="metric:${esc(k)}">${esc(k)}</option>`).join('')}</select></label>
+          <label>x-axis <select id="x-axis"><option value="default" title="Each metric's step metric (DefineMetric), else the step">default</option><option value="step">step</option><option value="relative">relative time</option><option value="wall">wall time</option>${keys.map(k => `<option value="metric:${esc(k)}">${esc(k)}</option>`).join('')}</select></label>
           <label>smoothing <input type="range" id="smoothing" min="0" max="0.99" step="0.01" value="0"> <span id="smoothing-value">0</span></label>
           <label><input type="checkbox" id="log-scale"> log scale</label>
           ${grouping}
@@ -948,10 +964,13 @@
 
     size() { return { width: Math.max(200, this.el.querySelector('.plot').clientWidth), height: 240 }; }
 
+    /** The chart's x-axis: the one picked, or by default the metric's step metric. */
+    mode() { return this.ws.settings.x === 'default' ? this.ws.defaultAxis(this.keys) : this.ws.settings.x; }
+
     buckets() { return Math.min(2000, Math.max(200, Math.round(this.size().width * 1.5))); }
 
     async load() {
-      const ws = this.ws, mode = ws.settings.x, buckets = this.buckets();
+      const ws = this.ws, mode = this.mode(), buckets = this.buckets();
       const token = (this.token = (this.token || 0) + 1);
       const jobs = [];
       for (const run of ws.runs) {
@@ -969,6 +988,8 @@
       }
       if (token !== this.token || ws.gen !== generation) return;
       this.series = series;
+      this.shownMode = mode;
+      this.el.dataset.xAxis = mode;
       this.el.dataset.buckets = buckets;
       this.el.dataset.points = series[0]?.xs.length ?? 0;
       this.el.dataset.lastStep = Math.max(...series.map(s => s.lastStep), 0);
@@ -980,13 +1001,10 @@
       const base = `/projects/${enc(this.ws.project)}/runs/${enc(run.id)}/series?buckets=${buckets}`;
       const startMs = Date.parse(run.start_time) || 0;
       if (mode.startsWith('metric:')) {
-        // Both metrics bucketed over the same steps: bucket i of one pairs with bucket i of the other.
-        const xKey = mode.slice(7);
-        const range = `&from=${info.first_step}&to=${info.last_step}`;
-        const [ys, xs] = await Promise.all([api(`${base}&key=${enc(key)}${range}`), api(`${base}&key=${enc(xKey)}${range}`)]);
-        const byX0 = new Map(xs.buckets.map(b => [b.x0, num(b.last)]));
-        const pairs = ys.buckets.filter(b => byX0.has(b.x0)).map(b => [byX0.get(b.x0), num(b.last)]).sort((a, b) => a[0] - b[0]);
-        return { xs: pairs.map(p => p[0]), last: pairs.map(p => p[1]), min: null, max: null, x0: null, lastStep: info.last_step };
+        // Paired by step on the server: each bucket's x is the other metric's value at the bucket's last step.
+        const answer = await api(`${base}&key=${enc(key)}&x=${enc(mode)}`);
+        const rows = answer.buckets.map(b => [num(b.x_value), num(b.last), num(b.min), num(b.max)]).filter(r => Number.isFinite(r[0])).sort((a, b) => a[0] - b[0]);
+        return { xs: rows.map(r => r[0]), last: rows.map(r => r[1]), min: rows.map(r => r[2]), max: rows.map(r => r[3]), x0: null, lastStep: info.last_step };
       }
       const axis = mode === 'step' ? 'step' : 'time';
       let range = '';
@@ -1009,7 +1027,7 @@
     lines() {
       const groupBy = this.ws.settings.groupBy;
       const label = s => (this.ws.runs.length > 1 ? (this.keys.length > 1 ? `${s.run.name} ${s.key}` : s.run.name) : s.key);
-      if (!groupBy || this.ws.settings.x !== 'step') {
+      if (!groupBy || this.shownMode !== 'step') {
         return this.series.map(s => ({ label: label(s), colour: s.run.colour, xs: s.xs, ys: s.last, lo: s.min, hi: s.max }));
       }
       const groups = new Map();
@@ -1043,7 +1061,7 @@
         return;
       }
       plotEl.innerHTML = '';
-      const { smoothing, log, x: mode } = this.ws.settings;
+      const { smoothing, log } = this.ws.settings, mode = this.shownMode;
       const positive = v => (log && !(v > 0) ? null : Number.isFinite(v) ? v : null);
       const tables = [], series = [{ label: this.xLabel() }], bands = [];
       this.main = []; // index of each line's main series, for the readout
@@ -1080,13 +1098,17 @@
         },
       };
       this.data = data;
+      this.el.dataset.xLabel = this.xLabel();
+      const xs = data[0].filter(Number.isFinite);
+      this.el.dataset.xMin = xs.length ? Math.min(...xs) : '';
+      this.el.dataset.xMax = xs.length ? Math.max(...xs) : '';
       this.plot = new uPlot(opts, data, plotEl);
       this.plot.over.addEventListener('dblclick', () => { if (this.zoom) { this.zoom = null; this.load(); } });
       if (this.zoom && mode.startsWith('metric:')) this.plot.setScale('x', { min: this.zoom[0], max: this.zoom[1] });
     }
 
     xLabel() {
-      const mode = this.ws.settings.x;
+      const mode = this.shownMode ?? this.mode();
       return mode === 'step' ? 'step' : mode === 'wall' ? 'time' : mode === 'relative' ? 'seconds since start' : mode.slice(7);
     }
 
@@ -1095,7 +1117,7 @@
       const a = u.posToVal(u.select.left, 'x'), b = u.posToVal(u.select.left + u.select.width, 'x');
       u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
       this.zoom = [a, b];
-      if (this.ws.settings.x.startsWith('metric:')) { u.setScale('x', { min: a, max: b }); return; }
+      if (this.shownMode.startsWith('metric:')) { u.setScale('x', { min: a, max: b }); return; }
       this.load(); // the range again, at full resolution
     }
 
@@ -1104,7 +1126,7 @@
       const out = this.el.querySelector('.readout');
       if (i === null || i === undefined) { out.innerHTML = ''; return; }
       const x = this.data[0][i];
-      const xText = this.ws.settings.x === 'wall' ? new Date(x * 1000).toLocaleString() : fmt(x);
+      const xText = this.shownMode === 'wall' ? new Date(x * 1000).toLocaleString() : fmt(x);
       out.innerHTML = `<span>${esc(this.xLabel())} ${esc(xText)}</span>${this.main.map(m => {
         const v = this.data[m.index][i];
         return v === null || v === undefined ? '' : `<span><i class="swatch" style="background:${m.colour}"></i>${esc(m.label)}: ${esc(fmt(v))}</span>`;
