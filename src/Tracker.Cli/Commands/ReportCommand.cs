@@ -16,11 +16,15 @@ namespace Tracker.Cli.Commands;
 /// <c>tracker report RUN... -o report.html</c>: one self-contained HTML file for people who will
 /// never open the tracker: title, notes, a summary table across the runs, the config keys that
 /// differ, one chart per metric with the runs overlaid, and the runs' media (images, histograms
-/// over steps, tables, texts) per key. uPlot, the bucketed data and a sample of the media steps
-/// (images as data: URIs) are inlined, so it opens from file:// with no network.
+/// over steps, tables, texts) per key. uPlot, the web UI's shared modules (numbers, charts, heat
+/// maps), the bucketed data and a sample of the media steps (images as data: URIs) are inlined, so
+/// it opens from file:// with no network, and draws what the web UI draws the same way.
 /// </summary>
 internal static class ReportCommand
 {
+    /// <summary>The web UI's front-end modules the report draws with, in the order its page loads them; they go in report.js's script element, before it.</summary>
+    private static readonly string[] SharedModules = ["format.js", "chart.js", "heatmap.js"];
+
     private static readonly string[] Palette = ["#3554d1", "#e4572e", "#17a673", "#9b51e0", "#f2a81d", "#0fa3b1", "#d1495b", "#5c4d7d", "#8ac926", "#ff7eb6"];
 
     /// <summary>
@@ -115,7 +119,7 @@ internal static class ReportCommand
             ["UPLOT"] = ScriptSafe(Resource(typeof(ServerApp).Assembly, "Tracker.Server.wwwroot.vendor.uplot.uPlot.iife.min.js")),
             ["MEDIA"] = media.Count == 0 ? string.Empty : "<h2>Media</h2>\n<div id=\"media\"></div>",
             ["MEDIA_DATA"] = InlineJson(media),
-            ["SCRIPT"] = ScriptSafe(Resource(typeof(ReportCommand).Assembly, "Tracker.Cli.Report.report.js")),
+            ["SCRIPT"] = ScriptSafe(string.Join('\n', [.. SharedModules.Select(name => Resource(typeof(ServerApp).Assembly, $"Tracker.Server.wwwroot.shared.{name}")), Resource(typeof(ReportCommand).Assembly, "Tracker.Cli.Report.report.js")])),
         };
 
         // One pass over the template: text put in (a run name, the notes) is never searched for placeholders.
