@@ -229,6 +229,8 @@ public sealed class StorageContractTests(string kind)
         Assert.That(paired.Select(p => p.X), Is.EqualTo(paired.Select(p => (double)(p.Bucket.LastX / 10))), "x is epoch at the bucket's last step, carried forward");
         Assert.That(paired.Select(p => p.Bucket.Last), Is.EqualTo(paired.Select(p => (double)p.Bucket.LastX)));
         Assert.That(await SeriesQuery.AgainstMetricAsync(_store, run.Pk, "loss", "missing", buckets, null, null, CancellationToken.None), Is.Empty);
+        var itself = await SeriesQuery.AgainstMetricAsync(_store, run.Pk, "loss", "loss", buckets, null, null, CancellationToken.None);
+        Assert.That(itself.Select(p => p.X), Is.EqualTo(itself.Select(p => p.Bucket.Last)), "against itself, x is its own last value");
     }
 
     [Test]

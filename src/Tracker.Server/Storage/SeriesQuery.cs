@@ -49,14 +49,11 @@ internal static class SeriesQuery
     public static async Task<IReadOnlyList<PairedBucket>> AgainstMetricAsync(
         SqlRunStore store, long runPk, string key, string xKey, int buckets, long? from, long? to, CancellationToken cancellationToken)
     {
-        var xChunks = await store.Metrics.GetChunkAndBlockSummariesAsync(runPk, xKey, cancellationToken);
-        if (xChunks.Count == 0)
-        {
-            return [];
-        }
-
-        var chunks = await store.Metrics.GetChunkAndBlockSummariesAsync(runPk, key, cancellationToken);
-        if (chunks.Count == 0)
+        // Both series' summaries at once, on two connections.
+        var xRead = store.Metrics.GetChunkAndBlockSummariesAsync(runPk, xKey, cancellationToken);
+        var chunks = key == xKey ? await xRead : await store.Metrics.GetChunkAndBlockSummariesAsync(runPk, key, cancellationToken);
+        var xChunks = await xRead;
+        if (xChunks.Count == 0 || chunks.Count == 0)
         {
             return [];
         }
@@ -194,10 +191,18 @@ internal static class SeriesQuery
         }
 
         points.AddRange(await store.Metrics.ReadBlockPointsAsync(runPk, key, inside, byTime: false, cancellationToken));
-        var values = new StepValues(steps);
-        foreach (var (step, value) in points.OrderBy(p => p.Step))
+        var pointSteps = new long[points.Count];
+        var pointValues = new double[points.Count];
+        for (var i = 0; i < points.Count; i++)
         {
-            values.Add(step, value);
+            (pointSteps[i], pointValues[i]) = points[i];
+        }
+
+        Array.Sort(pointSteps, pointValues); // a step is stored once per series, so the order of equal steps does not matter
+        var values = new StepValues(steps);
+        for (var i = 0; i < pointSteps.Length; i++)
+        {
+            values.Add(pointSteps[i], pointValues[i]);
         }
 
         return values;
