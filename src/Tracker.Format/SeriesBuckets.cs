@@ -256,15 +256,16 @@ public sealed class StepValues
         (_lastStep, _last, _any) = (step, value, true);
     }
 
-    /// <summary>The metric's value at step number <paramref name="index"/> of <see cref="Steps"/>, once every point is added.</summary>
+    /// <summary>The metric's value at step number <paramref name="index"/> of <see cref="Steps"/>, given the points added so far.</summary>
     /// <param name="index">An index into <see cref="Steps"/>.</param>
-    /// <param name="value">The value at that step, or the last one before it.</param>
+    /// <param name="value">The value at that step, or the last one before it; NaN when there is none.</param>
     /// <returns>False when the metric has no point at or before that step.</returns>
     public bool TryGet(int index, out double value)
     {
-        if (_any)
+        if (index >= _next && _any && _steps[index] >= _lastStep)
         {
-            Settle(long.MaxValue);
+            value = _last; // no later point has come to close it yet
+            return true;
         }
 
         value = _known[index] ? _values[index] : double.NaN;

@@ -47,6 +47,9 @@ public sealed class SeriesBucketsTests
 
         double? At(int i) => values.TryGet(i, out var v) ? v : null;
         Assert.That(Enumerable.Range(0, 7).Select(At), Is.EqualTo(new double?[] { null, 1.0, 2.5, 3.0, 3.0, 4.0, 4.0 }));
+
+        values.Add(50, 5.0); // reading does not stop adding
+        Assert.That(Enumerable.Range(0, 7).Select(At), Is.EqualTo(new double?[] { null, 1.0, 2.5, 3.0, 3.0, 4.0, 5.0 }));
     }
 
     [Test]
