@@ -514,7 +514,6 @@
     return tableFiles.get(url);
   }
 
-
   /** The run's images, histograms, tables and texts: a panel per key, each with a slider over the steps it was logged at. */
   class MediaSection {
     constructor(gen, project, id, el) {
@@ -689,11 +688,13 @@
         width = this.body.clientWidth;
         if (this.items[this.selected]) this.show(this.items[this.selected]);
       }).observe(this.body);
-      this.heat.addEventListener('click', e => this.select(this.map.itemAt(this.heat, e.offsetX)));
-      this.heat.addEventListener('mousemove', e => { this.hover.textContent = this.map.describeHeat(this.heat, HistogramPanel.HEAT_HEIGHT, e.offsetX, e.offsetY); });
+      this.heat.addEventListener('click', e => this.map && this.select(this.map.itemAt(this.heat, e.offsetX)));
+      this.heat.addEventListener('mousemove', e => {
+        if (this.map) this.hover.textContent = this.map.describeHeat(this.heat, HistogramPanel.HEAT_HEIGHT, e.offsetX, e.offsetY);
+      });
       this.bars.addEventListener('mousemove', e => {
         const m = this.items[this.selected]?.media;
-        if (m) this.hover.textContent = this.map.describeBars(this.bars, m, e.offsetX);
+        if (m && this.map) this.hover.textContent = this.map.describeBars(this.bars, m, e.offsetX);
       });
       for (const canvas of [this.heat, this.bars]) canvas.addEventListener('mouseleave', () => { this.hover.textContent = ''; });
     }

@@ -110,6 +110,8 @@ public sealed class ReportTests
         Assert.That(await chart.GetAttributeAsync("data-x-label"), Is.EqualTo("epoch"));
         Assert.That(await chart.GetAttributeAsync("data-x-max"), Is.EqualTo("19.999"));
         Assert.That(await page.Locator(".chart[data-key='train/loss']").GetAttributeAsync("data-x-axis"), Is.EqualTo("step"));
+        await chart.Locator(".u-over").HoverAsync();
+        Assert.That(await chart.Locator(".readout").TextContentAsync(), Does.StartWith("epoch ").And.Contain("epochs: "), "the readout names the x-axis and the run");
         await Browser.SaveScreenshotAsync(page, "report-step-metric");
 
         await chart.Locator("select.x-axis").SelectOptionAsync("step");
