@@ -197,3 +197,92 @@ public sealed class GrowingBuckets(int target)
         _width *= 2;
     }
 }
+
+/// <summary>
+/// Another metric's value at given steps, as W&amp;B pairs a metric with its step metric: the value
+/// logged at that step, or else the last one logged before it (carried forward); none before the
+/// metric's first point. The server's series endpoint (<c>x=metric:KEY</c>) and the report pair
+/// one chart's points with their x this way.
+/// </summary>
+public sealed class StepValues
+{
+    private readonly long[] _steps;
+    private readonly double[] _values;
+    private readonly bool[] _known;
+    private int _next;
+    private long _lastStep = long.MinValue;
+    private double _last;
+    private bool _any;
+
+    /// <summary>Values wanted at <paramref name="steps"/>, which must be in ascending order.</summary>
+    /// <param name="steps">The steps, ascending.</param>
+    public StepValues(IReadOnlyList<long> steps)
+    {
+        ArgumentNullException.ThrowIfNull(steps);
+        _steps = [.. steps];
+        for (var i = 1; i < _steps.Length; i++)
+        {
+            if (_steps[i] < _steps[i - 1])
+            {
+                throw new ArgumentException("The steps must be in ascending order.", nameof(steps));
+            }
+        }
+
+        _values = new double[_steps.Length];
+        _known = new bool[_steps.Length];
+    }
+
+    /// <summary>The steps asked for.</summary>
+    public IReadOnlyList<long> Steps => _steps;
+
+    /// <summary>
+    /// Adds a point of the metric. Points must come in ascending step order; of several at one step,
+    /// the last added wins. A point below the last one's step is ignored.
+    /// </summary>
+    /// <param name="step">Its step.</param>
+    /// <param name="value">Its value.</param>
+    public void Add(long step, double value)
+    {
+        if (_any && step < _lastStep)
+        {
+            return;
+        }
+
+        if (_any && step > _lastStep)
+        {
+            Settle(step);
+        }
+
+        (_lastStep, _last, _any) = (step, value, true);
+    }
+
+    /// <summary>The metric's value at step number <paramref name="index"/> of <see cref="Steps"/>, given the points added so far.</summary>
+    /// <param name="index">An index into <see cref="Steps"/>.</param>
+    /// <param name="value">The value at that step, or the last one before it; NaN when there is none.</param>
+    /// <returns>False when the metric has no point at or before that step.</returns>
+    public bool TryGet(int index, out double value)
+    {
+        if (index >= _next && _any && _steps[index] >= _lastStep)
+        {
+            value = _last; // no later point has come to close it yet
+            return true;
+        }
+
+        value = _known[index] ? _values[index] : double.NaN;
+        return _known[index];
+    }
+
+    /// <summary>Steps below <paramref name="step"/> that are still open take the last value.</summary>
+    private void Settle(long step)
+    {
+        while (_next < _steps.Length && _steps[_next] < step)
+        {
+            if (_steps[_next] >= _lastStep)
+            {
+                (_values[_next], _known[_next]) = (_last, true);
+            }
+
+            _next++;
+        }
+    }
+}

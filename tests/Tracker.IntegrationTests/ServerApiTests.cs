@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.IO.Compression;
 using System.Net;
 using System.Net.Http.Json;
@@ -241,6 +242,44 @@ public sealed class ServerApiTests(string storage)
         Assert.That(await Ids("?config.lr=0.1&sort=name"), Is.EqualTo(new[] { "a", "c" }));
         Assert.That(await Ids("?name=run-c"), Is.EqualTo(new[] { "c" }));
         Assert.That((await _http.GetFromJsonAsync<JsonArray>("/api/v1/projects"))!.Select(p => (string?)p!["name"]), Does.Contain(project));
+    }
+
+    [Test]
+    public async Task Series_AgainstStepMetric_EveryPointIsEpochAgainstItself_AtAnyBucketCount()
+    {
+        // epoch = step / 1000 at every step; val/acc = step / 1000 only at steps 999, 1999, ...:
+        // charted against epoch, each point's x is epoch at its own step, so x equals y.
+        var runUrl = await CreateRunAsync();
+        var lines = Enumerable.Range(0, 20_000).Select(step => string.Create(CultureInfo.InvariantCulture,
+            $"{{\"seq\":{step + 1},\"type\":\"history\",\"step\":{step},\"ts\":{1_795_736_598_000 + step},\"values\":{{\"epoch\":{step / 1000.0:R}{(step % 1000 == 999 ? $",\"val/acc\":{step / 1000.0:R}" : "")}}}}}"));
+        Assert.That((await PostRecordsAsync(runUrl, string.Join('\n', lines))).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+
+        foreach (var buckets in new[] { 5, 20, 1000 })
+        {
+            var series = await _http.GetFromJsonAsync<JsonObject>($"{runUrl}/series?key=val/acc&x=metric:epoch&buckets={buckets}");
+            var points = series!["buckets"]!.AsArray().Select(b => ((double)b!["x_value"]!, (double)b["last"]!, (long)b["last_x"]!)).ToList();
+
+            Assert.That((string?)series["x"], Is.EqualTo("metric:epoch"));
+            Assert.That(points, Has.Count.EqualTo(Math.Min(buckets, 20)), $"{buckets} buckets");
+            Assert.That(points.Select(p => p.Item1), Is.EqualTo(points.Select(p => p.Item2)), $"x equals y at {buckets} buckets");
+            Assert.That(points[^1], Is.EqualTo((19.999, 19.999, 19_999L)));
+        }
+    }
+
+    [TestCase("x=metric:", "x")]
+    [TestCase("x=epoch", "x")]
+    [TestCase("buckets=0", "buckets")]
+    [TestCase("buckets=many", "buckets")]
+    [TestCase("from=soon", "from")]
+    [TestCase("to=later", "to")]
+    public async Task Series_BadParameter_Is400NamingIt(string parameter, string field)
+    {
+        var runUrl = await CreateRunAsync();
+
+        var response = await _http.GetAsync($"{runUrl}/series?key=loss&{parameter}");
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That((string?)(await response.Content.ReadFromJsonAsync<JsonObject>())!["field"], Is.EqualTo(field));
     }
 
     private async Task<string> CreateRunAsync()

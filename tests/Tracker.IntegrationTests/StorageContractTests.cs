@@ -210,6 +210,29 @@ public sealed class StorageContractTests(string kind)
         Assert.That(zoomed.Select(b => (b.X0, b.Last)), Is.EqualTo(steps.Where(s => s is >= 400 and <= 1000).Select(s => (s, s * 0.5)).ToList()));
     }
 
+    [TestCase(1000)]
+    [TestCase(7)]
+    public async Task Series_AgainstMetric_PairsEachBucketWithTheOtherMetricsValueCarriedForward(int buckets)
+    {
+        // loss = step at every step 0..2999; epoch = step / 10 at every 10th step from 100 on, so
+        // most of loss's steps have no epoch of their own and take the last one before them.
+        var run = await CreateRunAsync();
+        var lines = Enumerable.Range(0, 3000).Select(step => string.Create(CultureInfo.InvariantCulture,
+            $"{{\"seq\":{step + 1},\"type\":\"history\",\"step\":{step},\"ts\":{1_795_736_598_000 + step},\"values\":{{\"loss\":{step}{(step % 10 == 0 && step >= 100 ? $",\"epoch\":{step / 10}" : "")}}}}}"));
+        await _ingest.AppendAsync("p", "r", Parse([.. lines]), Now, CancellationToken.None);
+
+        var paired = await SeriesQuery.AgainstMetricAsync(_store, run.Pk, "loss", "epoch", buckets, null, null, CancellationToken.None);
+
+        Assert.That(paired, Is.Not.Empty);
+        Assert.That(paired.Sum(p => p.Bucket.Count), Is.EqualTo(2900), "steps before epoch's first point are left out");
+        Assert.That(paired[0].Bucket.Points.FirstX, Is.EqualTo(100));
+        Assert.That(paired.Select(p => p.X), Is.EqualTo(paired.Select(p => (double)(p.Bucket.LastX / 10))), "x is epoch at the bucket's last step, carried forward");
+        Assert.That(paired.Select(p => p.Bucket.Last), Is.EqualTo(paired.Select(p => (double)p.Bucket.LastX)));
+        Assert.That(await SeriesQuery.AgainstMetricAsync(_store, run.Pk, "loss", "missing", buckets, null, null, CancellationToken.None), Is.Empty);
+        var itself = await SeriesQuery.AgainstMetricAsync(_store, run.Pk, "loss", "loss", buckets, null, null, CancellationToken.None);
+        Assert.That(itself.Select(p => p.X), Is.EqualTo(itself.Select(p => p.Bucket.Last)), "against itself, x is its own last value");
+    }
+
     [Test]
     public async Task Append_SystemRecords_AreChartedButNotSummarised()
     {

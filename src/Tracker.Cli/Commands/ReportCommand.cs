@@ -16,11 +16,15 @@ namespace Tracker.Cli.Commands;
 /// <c>tracker report RUN... -o report.html</c>: one self-contained HTML file for people who will
 /// never open the tracker: title, notes, a summary table across the runs, the config keys that
 /// differ, one chart per metric with the runs overlaid, and the runs' media (images, histograms
-/// over steps, tables, texts) per key. uPlot, the bucketed data and a sample of the media steps
-/// (images as data: URIs) are inlined, so it opens from file:// with no network.
+/// over steps, tables, texts) per key. uPlot, the web UI's shared modules (numbers, charts, heat
+/// maps), the bucketed data and a sample of the media steps (images as data: URIs) are inlined, so
+/// it opens from file:// with no network, and draws what the web UI draws the same way.
 /// </summary>
 internal static class ReportCommand
 {
+    /// <summary>The web UI's front-end modules the report draws with, in the order its page loads them; they go in report.js's script element, before it.</summary>
+    private static readonly string[] SharedModules = ["format.js", "chart.js", "heatmap.js"];
+
     private static readonly string[] Palette = ["#3554d1", "#e4572e", "#17a673", "#9b51e0", "#f2a81d", "#0fa3b1", "#d1495b", "#5c4d7d", "#8ac926", "#ff7eb6"];
 
     /// <summary>
@@ -60,7 +64,11 @@ internal static class ReportCommand
         // Read each run's history once, bucketing every metric as it goes, then its media (a second
         // pass only where a key has more steps than the report keeps); runs are read in parallel.
         var runs = readers.AsParallel().AsOrdered()
-            .Select((reader, i) => (Info: reader.Info, Summary: reader.ReadSummary(), Metrics: Downsample(reader), Media: ReportMedia.Read(reader), Colour: Palette[i % Palette.Length]))
+            .Select((reader, i) =>
+            {
+                var metrics = Downsample(reader);
+                return (Info: reader.Info, Summary: reader.ReadSummary(), Metrics: metrics, StepMetrics: PairWithStepMetrics(reader, metrics), Media: ReportMedia.Read(reader), Colour: Palette[i % Palette.Length]);
+            })
             .ToList();
         var keys = runs.SelectMany(r => r.Metrics.Keys).Distinct().Order(StringComparer.Ordinal).ToList();
         var data = new
@@ -69,10 +77,20 @@ internal static class ReportCommand
             metrics = keys.Select(key => new
             {
                 key,
+                step_metric = StepMetricOf(runs.Where(r => r.Metrics.ContainsKey(key)).Select(r => r.StepMetrics.GetValueOrDefault(key)).ToList()),
                 series = runs.Select((r, i) => (r, i)).Where(p => p.r.Metrics.ContainsKey(key)).Select(p =>
                 {
                     var buckets = p.r.Metrics[key].Buckets.Where(b => b.Count > 0).ToList();
-                    return new { run = p.i, x = buckets.Select(b => b.LastX), last = buckets.Select(b => Compact(b.Last)), min = buckets.Select(b => Compact(b.Min)), max = buckets.Select(b => Compact(b.Max)) };
+                    var paired = p.r.StepMetrics.GetValueOrDefault(key);
+                    return new
+                    {
+                        run = p.i,
+                        x = buckets.Select(b => b.LastX),
+                        last = buckets.Select(b => Compact(b.Last)),
+                        min = buckets.Select(b => Compact(b.Min)),
+                        max = buckets.Select(b => Compact(b.Max)),
+                        step_metric_x = paired.Values is null ? null : buckets.Select((_, j) => paired.Values.TryGet(j, out var v) ? Compact(v) : null),
+                    };
                 }),
             }),
         };
@@ -101,7 +119,7 @@ internal static class ReportCommand
             ["UPLOT"] = ScriptSafe(Resource(typeof(ServerApp).Assembly, "Tracker.Server.wwwroot.vendor.uplot.uPlot.iife.min.js")),
             ["MEDIA"] = media.Count == 0 ? string.Empty : "<h2>Media</h2>\n<div id=\"media\"></div>",
             ["MEDIA_DATA"] = InlineJson(media),
-            ["SCRIPT"] = ScriptSafe(Resource(typeof(ReportCommand).Assembly, "Tracker.Cli.Report.report.js")),
+            ["SCRIPT"] = ScriptSafe(string.Join('\n', [.. SharedModules.Select(name => Resource(typeof(ServerApp).Assembly, $"Tracker.Server.wwwroot.shared.{name}")), Resource(typeof(ReportCommand).Assembly, "Tracker.Cli.Report.report.js")])),
         };
 
         // One pass over the template: text put in (a run name, the notes) is never searched for placeholders.
@@ -128,6 +146,46 @@ internal static class ReportCommand
         });
         return metrics;
     }
+
+    /// <summary>
+    /// For each metric whose definition names a step metric the run logged (the last definition that
+    /// matches wins, globs by prefix, as <see cref="MetricSpec.Matches"/>), that metric's value at
+    /// each bucket's last step, carried forward (<see cref="StepValues"/>, as the server pairs
+    /// <c>x=metric:KEY</c>). A second pass over the history, only when some metric has one.
+    /// </summary>
+    private static Dictionary<string, (string StepMetric, StepValues Values)> PairWithStepMetrics(RunReader reader, Dictionary<string, GrowingBuckets> metrics)
+    {
+        var definitions = reader.Info.Metrics.Select(d => new MetricSpec(d.Name, d.StepMetric, SummaryKind.Last, null)).ToList();
+        var pairs = new Dictionary<string, (string StepMetric, StepValues Values)>(StringComparer.Ordinal);
+        foreach (var (key, buckets) in metrics)
+        {
+            if (definitions.LastOrDefault(d => d.Matches(key))?.StepMetric is { } stepMetric && stepMetric != key && metrics.ContainsKey(stepMetric))
+            {
+                pairs[key] = (stepMetric, new StepValues([.. buckets.Buckets.Where(b => b.Count > 0).Select(b => b.LastX)]));
+            }
+        }
+
+        if (pairs.Count > 0)
+        {
+            var byStepMetric = pairs.Values.GroupBy(p => p.StepMetric, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Select(p => p.Values).ToArray(), StringComparer.Ordinal);
+            reader.ReadPoints((key, step, value) =>
+            {
+                if (byStepMetric.TryGetValue(key, out var wanting))
+                {
+                    foreach (var values in wanting)
+                    {
+                        values.Add(step, value);
+                    }
+                }
+            });
+        }
+
+        return pairs;
+    }
+
+    /// <summary>The step metric a chart uses by default: the one every run that logged the metric pairs it with, or null (the step).</summary>
+    private static string? StepMetricOf(List<(string StepMetric, StepValues Values)> pairs) =>
+        pairs.Count > 0 && pairs.All(p => p.StepMetric is not null && p.StepMetric == pairs[0].StepMetric) ? pairs[0].StepMetric : null;
 
     /// <summary>Six significant digits are plenty for a chart and keep the file small; JSON has no NaN, so non-finite values travel as strings.</summary>
     private static object Compact(double value) =>
@@ -220,6 +278,9 @@ internal static class ReportCommand
         #charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(440px, 1fr)); gap: 1em; }
         .chart { background: #fff; border: 1px solid #e3e6ec; border-radius: 8px; padding: .5em .6em .3em; min-width: 0; }
         .chart h3 { margin: 0 0 .2em; font-size: .95em; }
+        .chart-head { display: flex; align-items: baseline; gap: .6em; }
+        .chart-head h3 { flex: 1; min-width: 0; overflow-wrap: anywhere; }
+        .chart-head select { font-size: .8em; }
         .readout { font-size: .8em; color: #6b7385; min-height: 1.3em; }
         .readout span { margin-right: 1em; white-space: nowrap; }
         .media-key { margin-bottom: 1.4em; }

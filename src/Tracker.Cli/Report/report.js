@@ -1,49 +1,54 @@
-// Draws the report's charts from the data inlined above it; no network, no other files.
+// Draws the report's charts from the data inlined above it; no network, no other files. Numbers,
+// charts and heat maps are drawn by the web UI's shared modules (shared/*.js), inlined before this.
 'use strict';
 (() => {
+  const { num, fmt, lineChart, readout: readoutHtml, xRange, HistogramHeatmap } = window.Tracker;
   const data = JSON.parse(document.getElementById('report-data').textContent);
-  const num = v => (typeof v === 'number' ? v : v === 'NaN' ? NaN : v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : null);
-  const fmt = v => (v === null || v === undefined ? '' : Number.isInteger(v) ? String(v) : Math.abs(v) >= 1e6 || (Math.abs(v) < 1e-4 && v !== 0) ? v.toExponential(4) : String(+v.toPrecision(6)));
-  const alpha = (hex, a) => `${hex}${Math.round(a * 255).toString(16).padStart(2, '0')}`;
-  const finite = v => (Number.isFinite(v) ? v : null);
   const container = document.getElementById('charts');
   for (const metric of data.metrics) {
     const el = document.createElement('div');
     el.className = 'chart';
     el.dataset.key = metric.key;
-    el.innerHTML = `<h3></h3><div class="plot"></div><div class="readout"></div>`;
+    el.innerHTML = `<div class="chart-head"><h3></h3></div><div class="plot"></div><div class="readout"></div>`;
     el.querySelector('h3').textContent = metric.key;
     container.appendChild(el);
-    const tables = [], series = [{ label: 'step' }], bands = [], main = [];
-    for (const s of metric.series) {
-      const run = data.runs[s.run];
-      const first = series.length;
-      tables.push([s.x, s.max.map(v => finite(num(v))), s.min.map(v => finite(num(v))), s.last.map(v => finite(num(v)))]);
-      series.push({ label: `${run.name} max`, stroke: 'transparent', points: { show: false }, spanGaps: true },
-        { label: `${run.name} min`, stroke: 'transparent', points: { show: false }, spanGaps: true },
-        { label: run.name, stroke: run.colour, width: 1.5, points: { show: false }, spanGaps: true });
-      bands.push({ series: [first, first + 1], fill: alpha(run.colour, 0.12) });
-      main.push({ index: first + 2, name: run.name, colour: run.colour });
+    const plotEl = el.querySelector('.plot'), readout = el.querySelector('.readout');
+    let plot = null;
+
+    // x is the step, or by default the metric's step metric (DefineMetric): its value at each bucket's last step.
+    const draw = axis => {
+      plot?.destroy();
+      const label = axis === 'step' ? 'step' : axis.slice(7);
+      const lines = metric.series.map(s => {
+        const run = data.runs[s.run];
+        const xs = axis === 'step' ? s.x : (s.step_metric_x ?? []).map(num);
+        const rows = s.x.map((_, i) => [xs[i], num(s.last[i]), num(s.min[i]), num(s.max[i])]).filter(r => Number.isFinite(r[0]));
+        if (axis !== 'step') rows.sort((a, b) => a[0] - b[0]);
+        return { label: run.name, colour: run.colour, xs: rows.map(r => r[0]), ys: rows.map(r => r[1]), lo: rows.map(r => r[2]), hi: rows.map(r => r[3]) };
+      });
+      let chart = null;
+      chart = lineChart(plotEl, {
+        lines, width: plotEl.clientWidth || 520, height: 230, xLabel: label,
+        cursor: { drag: { x: true, y: false } },
+        hooks: { setCursor: [u => { readout.innerHTML = readoutHtml(chart, u.cursor.idx, label); }] },
+      });
+      plot = chart.plot;
+      const [xMin, xMax] = xRange(chart);
+      Object.assign(el.dataset, { xAxis: axis, xLabel: label, xMin, xMax });
+    };
+
+    if (metric.step_metric) {
+      const select = document.createElement('select');
+      select.className = 'x-axis';
+      select.setAttribute('aria-label', 'x-axis');
+      for (const [value, text] of [[`metric:${metric.step_metric}`, metric.step_metric], ['step', 'step']]) select.append(new Option(text, value));
+      select.addEventListener('change', () => draw(select.value));
+      el.querySelector('.chart-head').append(select);
     }
-    const aligned = tables.length === 1 ? tables[0] : uPlot.join(tables);
-    const readout = el.querySelector('.readout');
-    const plot = new uPlot({
-      width: el.querySelector('.plot').clientWidth || 520, height: 230, series, bands, legend: { show: false }, scales: { x: { time: false } },
-      axes: [{ label: 'step', labelSize: 18, size: 34, font: '11px system-ui', labelFont: '11px system-ui' }, { size: 60, font: '11px system-ui' }],
-      cursor: { points: { show: false }, drag: { x: true, y: false } },
-      hooks: {
-        setCursor: [u => {
-          const i = u.cursor.idx;
-          readout.innerHTML = i === null || i === undefined ? '' : `<span>step ${fmt(aligned[0][i])}</span>` + main.map(m => {
-            const v = aligned[m.index][i];
-            return v === null || v === undefined ? '' : `<span><i style="background:${m.colour}"></i>${m.name.replace(/[&<>]/g, '')}: ${fmt(v)}</span>`;
-          }).join('');
-        }],
-      },
-    }, aligned, el.querySelector('.plot'));
+    draw(metric.step_metric ? `metric:${metric.step_metric}` : 'step');
     el.dataset.points = metric.series[0]?.x.length ?? 0;
     el.dataset.series = metric.series.length;
-    new ResizeObserver(() => plot.setSize({ width: el.querySelector('.plot').clientWidth, height: 230 })).observe(el.querySelector('.plot'));
+    new ResizeObserver(() => plot.setSize({ width: plotEl.clientWidth, height: 230 })).observe(plotEl);
   }
   document.body.dataset.charts = String(data.metrics.length);
 
@@ -57,77 +62,6 @@
     return e;
   };
   const cell = v => (v === null || v === undefined ? '' : typeof v === 'number' ? fmt(v) : String(v));
-
-  // A canvas drawn at the device's pixel ratio, its width taken from the page.
-  const surface = (canvas, height) => {
-    const ratio = window.devicePixelRatio || 1, width = canvas.clientWidth || 420;
-    canvas.style.height = `${height}px`;
-    canvas.width = Math.round(width * ratio);
-    canvas.height = Math.round(height * ratio);
-    const ctx = canvas.getContext('2d');
-    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-    ctx.font = '11px system-ui, sans-serif';
-    ctx.textBaseline = 'middle';
-    return { ctx, width, height };
-  };
-  const label = (ctx, text, x, y, align) => {
-    ctx.fillStyle = '#6b7385';
-    ctx.textAlign = align;
-    ctx.fillText(text, x, y);
-  };
-  const pad = { left: 58, right: 10, top: 8, bottom: 20 };
-
-  // Histogram over steps: a column per step, a band per bin, its intensity the bin's share of that step's fullest bin.
-  const heatmap = (canvas, items, lo, hi, selected, colour) => {
-    const { ctx, width, height } = surface(canvas, 190);
-    const w = width - pad.left - pad.right, h = height - pad.top - pad.bottom, n = items.length;
-    const gap = n > 1 ? (items[n - 1].step - items[0].step) / (n - 1) || 1 : 1;
-    const x0 = items[0].step - gap / 2, x1 = items[n - 1].step + gap / 2;
-    const x = s => Math.round(pad.left + ((s - x0) / (x1 - x0)) * w);
-    const y = v => pad.top + ((hi - v) / (hi - lo)) * h;
-    // Each column reaches halfway to its neighbours, so unevenly spaced steps keep their place.
-    const column = i => [x(i === 0 ? x0 : (items[i - 1].step + items[i].step) / 2), x(i === n - 1 ? x1 : (items[i].step + items[i + 1].step) / 2)];
-    ctx.fillStyle = '#fafbfc';
-    ctx.fillRect(pad.left, pad.top, w, h);
-    items.forEach((item, i) => {
-      const [a, b] = column(i), most = Math.max(...item.counts);
-      item.counts.forEach((count, j) => {
-        if (count <= 0) return;
-        const top = y(item.bins[j + 1]), bottom = y(item.bins[j]);
-        ctx.fillStyle = alpha(colour, 0.08 + (0.92 * count) / most);
-        ctx.fillRect(a, top, Math.max(1, b - a), Math.max(1, bottom - top));
-      });
-    });
-    const [a, b] = column(selected);
-    ctx.strokeStyle = '#1d2330';
-    ctx.lineWidth = 1.5;
-    ctx.strokeRect(a + 0.75, pad.top + 0.75, Math.max(1, b - a - 1.5), h - 1.5);
-    label(ctx, fmt(hi), pad.left - 6, pad.top + 4, 'right');
-    label(ctx, fmt((lo + hi) / 2), pad.left - 6, pad.top + h / 2, 'right');
-    label(ctx, fmt(lo), pad.left - 6, pad.top + h - 4, 'right');
-    label(ctx, `step ${fmt(items[0].step)}`, pad.left, height - 8, 'left');
-    if (n > 1) label(ctx, fmt(items[n - 1].step), pad.left + w, height - 8, 'right');
-  };
-
-  // The selected step's histogram on its own value range; the heatmap above compares the steps.
-  const bars = (canvas, item, colour) => {
-    const { ctx, width, height } = surface(canvas, 96);
-    const lo = item.bins[0], hi = item.bins[item.bins.length - 1];
-    const w = width - pad.left - pad.right, h = height - pad.top - pad.bottom;
-    const x = v => pad.left + ((v - lo) / (hi - lo)) * w, most = Math.max(...item.counts);
-    ctx.fillStyle = colour;
-    item.counts.forEach((count, j) => {
-      if (count <= 0) return;
-      const a = x(item.bins[j]), b = x(item.bins[j + 1]), bar = (count / most) * h;
-      ctx.fillRect(a, pad.top + h - bar, Math.max(1, b - a - (b - a > 3 ? 1 : 0)), bar);
-    });
-    ctx.fillStyle = '#c9ced8';
-    ctx.fillRect(pad.left, pad.top + h, w, 1);
-    label(ctx, fmt(most), pad.left - 6, pad.top + 4, 'right');
-    label(ctx, '0', pad.left - 6, pad.top + h - 2, 'right');
-    label(ctx, fmt(lo), pad.left, height - 8, 'left');
-    label(ctx, fmt(hi), pad.left + w, height - 8, 'right');
-  };
 
   // Each kind builds its card's content and returns what to do when the slider picks an item.
   const render = {
@@ -146,11 +80,11 @@
       const heat = make('canvas', 'heatmap'), selectedBars = make('canvas', 'bars'), readout = make('div', 'readout');
       heat.dataset.steps = String(items.length);
       card.append(heat, selectedBars, readout);
-      const lo = Math.min(...items.map(item => item.bins[0])), hi = Math.max(...items.map(item => item.bins[item.bins.length - 1]));
+      const map = new HistogramHeatmap(items, run.colour);
       let selected = items.length - 1;
       const draw = () => {
-        heatmap(heat, items, lo, hi, selected, run.colour);
-        bars(selectedBars, items[selected], run.colour);
+        map.drawHeat(heat, 190, selected);
+        map.drawBars(selectedBars, 96, items[selected]);
       };
       new ResizeObserver(draw).observe(heat);
       return (item, i) => {

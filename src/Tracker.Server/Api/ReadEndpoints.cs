@@ -12,6 +12,9 @@ internal static class ReadEndpoints
 {
     private const int MaxExportPoints = 100_000;
 
+    /// <summary>The prefix of a series' x that names another metric: <c>x=metric:epoch</c>.</summary>
+    private const string MetricAxis = "metric:";
+
     public static void Map(WebApplication app)
     {
         var api = app.MapGroup("/api/v1").AddEndpointFilter(async (context, next) =>
@@ -141,9 +144,10 @@ internal static class ReadEndpoints
         }
 
         var x = query["x"].ToString() is { Length: > 0 } axis ? axis : "step";
-        if (x is not ("step" or "time"))
+        var xKey = x.StartsWith(MetricAxis, StringComparison.Ordinal) ? x[MetricAxis.Length..] : null;
+        if (x is not ("step" or "time") && xKey is not { Length: > 0 })
         {
-            return Problems.Create(HttpStatusCode.BadRequest, "Invalid x", "x must be step or time.", "x");
+            return Problems.Create(HttpStatusCode.BadRequest, "Invalid x", "x must be step, time, or metric:KEY (another metric of the run, such as metric:epoch).", "x");
         }
 
         var buckets = SeriesQuery.DefaultBuckets;
@@ -154,7 +158,8 @@ internal static class ReadEndpoints
 
         if (!TryLong(query["from"], out var from) || !TryLong(query["to"], out var to))
         {
-            return Problems.Create(HttpStatusCode.BadRequest, "Invalid range", "from and to must be integers (steps, or Unix milliseconds with x=time).", "from");
+            var field = TryLong(query["from"], out _) ? "to" : "from";
+            return Problems.Create(HttpStatusCode.BadRequest, $"Invalid {field}", "from and to must be integers (steps, or Unix milliseconds with x=time).", field);
         }
 
         if (await store.Runs.GetRunAsync(project, runId, cancellationToken) is not { } run)
@@ -162,12 +167,28 @@ internal static class ReadEndpoints
             return NotFound(project, runId);
         }
 
+        if (xKey is not null)
+        {
+            // Bucketed by step; each bucket's x is the other metric's value at the bucket's last step.
+            var paired = await SeriesQuery.AgainstMetricAsync(store, run.Pk, key, xKey, buckets, from, to, cancellationToken);
+            return Results.Ok(new
+            {
+                key,
+                x,
+                buckets = paired.Select(p => new
+                {
+                    x0 = p.Bucket.X0, x1 = p.Bucket.X1, count = p.Bucket.Count, min = Json(p.Bucket.Min), max = Json(p.Bucket.Max), last = Json(p.Bucket.Last),
+                    last_x = p.Bucket.LastX, first_x = p.Bucket.Points.FirstX, x_value = Json(p.X),
+                }),
+            });
+        }
+
         var result = await SeriesQuery.RunAsync(store, run.Pk, key, x == "time", buckets, from, to, cancellationToken);
         return Results.Ok(new
         {
             key,
             x,
-            buckets = result.Select(b => new { x0 = b.X0, x1 = b.X1, count = b.Count, min = Json(b.Min), max = Json(b.Max), last = Json(b.Last), last_x = b.LastX }),
+            buckets = result.Select(b => new { x0 = b.X0, x1 = b.X1, count = b.Count, min = Json(b.Min), max = Json(b.Max), last = Json(b.Last), last_x = b.LastX, first_x = b.Points.FirstX }),
         });
     }
 

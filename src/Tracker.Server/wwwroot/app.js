@@ -15,20 +15,9 @@
 
   // ---- Helpers ----
 
-  const esc = s => String(s ?? '').replace(/[&<>"']/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+  // Number formatting, charts and heat maps are the shared modules (shared/*.js) that the report inlines too.
+  const { esc, num, fmt, lineChart, readout, xRange, HistogramHeatmap } = window.Tracker;
   const enc = encodeURIComponent;
-  /** Numbers travel as JSON numbers, or as "NaN" / "Infinity" / "-Infinity" strings. */
-  const num = v => (typeof v === 'number' ? v : v === 'NaN' ? NaN : v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : null);
-
-  function fmt(v) {
-    if (v === null || v === undefined) return '';
-    if (typeof v === 'number') {
-      if (!Number.isFinite(v) || Number.isInteger(v)) return String(v);
-      const a = Math.abs(v);
-      return a >= 1e6 || a < 1e-4 ? v.toExponential(4) : String(+v.toPrecision(6));
-    }
-    return typeof v === 'object' ? JSON.stringify(v) : String(v);
-  }
 
   function duration(run) {
     const start = Date.parse(run.start_time);
@@ -76,7 +65,8 @@
     }
   }
 
-  const alpha = (hex, a) => `${hex}${Math.round(a * 255).toString(16).padStart(2, '0')}`;
+  /** Whether a metric definition's name applies to a key: a glob (`val/*`) by prefix, as Tracker.Format's MetricSpec.Matches. */
+  const metricMatches = (name, key) => (name.endsWith('*') ? key.startsWith(name.slice(0, -1)) : key === name);
 
   function setCrumbs(items) {
     crumbs.innerHTML = items.map(([label, href]) => (href ? `<a href="${href}">${esc(label)}</a>` : `<span>${esc(label)}</span>`)).join('');
@@ -354,7 +344,20 @@
   class Workspace {
     constructor(gen, project, runs, el, groupKeys = []) {
       Object.assign(this, { gen, project, runs, el, groupKeys, charts: [] });
-      this.settings = { x: 'step', smoothing: 0, log: false, groupBy: '' };
+      this.settings = { x: 'default', smoothing: 0, log: false, groupBy: '' };
+    }
+
+    /**
+     * The x-axis a metric is charted against by default: its step metric (DefineMetric; the last
+     * definition that matches it wins) when every run that logged the metric pairs it with the same
+     * one and logged that too; else the step. Several metrics on one chart share it only when they agree.
+     */
+    defaultAxis(keys) {
+      const axes = new Set(keys.flatMap(key => this.runs.filter(run => this.metrics.get(key)?.has(run.id)).map(run => {
+        const x = (run.metrics || []).filter(d => metricMatches(d.name, key)).at(-1)?.step_metric;
+        return x && x !== key && this.metrics.get(x)?.has(run.id) ? `metric:${x}` : 'step';
+      })));
+      return axes.size === 1 ? [...axes][0] : 'step';
     }
 
     async start(metricLists = null) {
@@ -364,7 +367,7 @@
       const grouping = this.runs.length > 1 ? `<label>group by <select id="group-by"><option value="">none</option>${this.groupKeys.map(k => `<option>${esc(k)}</option>`).join('')}</select></label>` : '';
       this.el.innerHTML = `
         <div class="toolbar" style="margin-top:1.2em">
-          <label>x-axis <select id="x-axis"><option value="step">step</option><option value="relative">relative time</option><option value="wall">wall time</option>${keys.map(k => `<option value="metric:${esc(k)}">${esc(k)}</option>`).join('')}</select></label>
+          <label>x-axis <select id="x-axis"><option value="default" title="Each metric's step metric (DefineMetric), else the step">default</option><option value="step">step</option><option value="relative">relative time</option><option value="wall">wall time</option>${keys.map(k => `<option value="metric:${esc(k)}">${esc(k)}</option>`).join('')}</select></label>
           <label>smoothing <input type="range" id="smoothing" min="0" max="0.99" step="0.01" value="0"> <span id="smoothing-value">0</span></label>
           <label><input type="checkbox" id="log-scale"> log scale</label>
           ${grouping}
@@ -484,7 +487,6 @@
   const MEDIA_MAX_ITEMS = 10000; // per key: more steps than that make a slider no one can aim
   const MEDIA_TABLE_ROWS = 200; // a table lays out in time proportional to its cells
   const MEDIA_KINDS = ['image', 'histogram', 'table', 'text'];
-  const HEAT = [[226, 232, 255], [120, 146, 240], [53, 84, 209], [22, 34, 112]]; // colour ramp of the histogram heat map, light to dark
 
   /** An element with a class and a text: logged strings (keys, captions, cells, texts) only ever go in as text. */
   function make(tag, className, text) {
@@ -510,49 +512,6 @@
   function tableFile(url) {
     if (!tableFiles.has(url)) tableFiles.set(url, request(url).then(r => r.json()).catch(error => { tableFiles.delete(url); throw error; }));
     return tableFiles.get(url);
-  }
-
-  /** A canvas as wide as the page lays it out, at the device's pixel ratio, drawn on in CSS pixels. */
-  function surface(canvas, height) {
-    const ratio = window.devicePixelRatio || 1, width = Math.max(160, canvas.clientWidth);
-    canvas.style.height = `${height}px`;
-    canvas.width = Math.round(width * ratio);
-    canvas.height = Math.round(height * ratio);
-    const ctx = canvas.getContext('2d');
-    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-    ctx.font = '11px system-ui, sans-serif';
-    ctx.textBaseline = 'middle';
-    return { ctx, width, height, ratio };
-  }
-
-  /** Axis labels: three significant digits are enough to read a range off, and keep the margin narrow. */
-  const tick = v => fmt(Number.isFinite(v) ? +v.toPrecision(3) : v);
-
-  function label(ctx, text, x, y, align) {
-    ctx.fillStyle = '#6b7385';
-    ctx.textAlign = align;
-    ctx.fillText(text, x, y);
-  }
-
-  function heatColour(t) {
-    const at = Math.min(1, Math.max(0, t)) * (HEAT.length - 1), i = Math.min(HEAT.length - 2, Math.floor(at)), f = at - i;
-    return HEAT[i].map((c, k) => Math.round(c + (HEAT[i + 1][k] - c) * f));
-  }
-
-  /** A histogram's counts spread over `rows` equal ranges of [lo, hi], each bin in proportion to its overlap. */
-  function rebin(bins, counts, lo, hi, rows) {
-    const out = new Float64Array(rows), scale = rows / (hi - lo);
-    for (let j = 0; j < counts.length; j++) {
-      const count = counts[j];
-      if (!(count > 0)) continue;
-      const a = (bins[j] - lo) * scale, b = (bins[j + 1] - lo) * scale;
-      if (!(b > a)) {
-        out[Math.min(rows - 1, Math.max(0, Math.floor(a)))] += count;
-        continue;
-      }
-      for (let r = Math.max(0, Math.floor(a)); r < Math.min(rows, Math.ceil(b)); r++) out[r] += (count * (Math.min(b, r + 1) - Math.max(a, r))) / (b - a);
-    }
-    return out;
   }
 
   /** The run's images, histograms, tables and texts: a panel per key, each with a slider over the steps it was logged at. */
@@ -710,7 +669,8 @@
 
   /** Every step's histogram as a column of a heat map (TensorBoard's distributions), and the picked step's as bars. */
   class HistogramPanel extends MediaPanel {
-    static PAD = { left: 58, right: 10, top: 8, bottom: 20 };
+    static HEAT_HEIGHT = 170;
+    static BARS_HEIGHT = 90;
 
     constructor(section, key) {
       super(section, key, 'histogram');
@@ -728,147 +688,33 @@
         width = this.body.clientWidth;
         if (this.items[this.selected]) this.show(this.items[this.selected]);
       }).observe(this.body);
-      this.heat.addEventListener('click', e => this.select(this.itemAt(e.offsetX)));
-      this.heat.addEventListener('mousemove', e => this.hoverHeat(e.offsetX, e.offsetY));
-      this.bars.addEventListener('mousemove', e => this.hoverBars(e.offsetX));
+      this.heat.addEventListener('click', e => this.map && this.select(this.map.itemAt(this.heat, e.offsetX)));
+      this.heat.addEventListener('mousemove', e => {
+        if (this.map) this.hover.textContent = this.map.describeHeat(this.heat, HistogramPanel.HEAT_HEIGHT, e.offsetX, e.offsetY);
+      });
+      this.bars.addEventListener('mousemove', e => {
+        const m = this.items[this.selected]?.media;
+        if (m && this.map) this.hover.textContent = this.map.describeBars(this.bars, m, e.offsetX);
+      });
       for (const canvas of [this.heat, this.bars]) canvas.addEventListener('mouseleave', () => { this.hover.textContent = ''; });
     }
 
     /** The common value grid: from the lowest edge of any step to the highest, each step re-binned onto it. */
     itemsChanged() {
-      const items = this.items;
-      let lo = Math.min(...items.map(i => i.media.bins[0])), hi = Math.max(...items.map(i => i.media.bins.at(-1)));
-      if (!Number.isFinite(lo) || !Number.isFinite(hi)) [lo, hi] = [0, 1];
-      if (!(hi > lo)) [lo, hi] = [lo - 0.5, hi + 0.5];
-      this.lo = lo;
-      this.hi = hi;
-      this.rows = Math.min(128, Math.max(32, ...items.map(i => i.media.counts.length)));
-      this.grid = items.map(i => rebin(i.media.bins, i.media.counts, lo, hi, this.rows));
-      this.peaks = this.grid.map(g => Math.max(...g));
-      this.heatImage = null;
-      const steps = items.map(i => i.step), n = steps.length;
-      const gap = n > 1 ? (steps[n - 1] - steps[0]) / (n - 1) || 1 : 1;
-      this.x0 = steps[0] - gap / 2;
-      this.x1 = steps[n - 1] + gap / 2;
-      this.heat.dataset.steps = n;
-      this.heat.dataset.min = lo;
-      this.heat.dataset.max = hi;
-    }
-
-    plot(width, height) {
-      const p = HistogramPanel.PAD;
-      return { left: p.left, top: p.top, w: width - p.left - p.right, h: height - p.top - p.bottom };
-    }
-
-    /** Item i's column on a plot `w` wide: halfway to its neighbours, so unevenly spaced steps keep their place. */
-    column(i, w) {
-      const items = this.items, x = s => ((s - this.x0) / (this.x1 - this.x0)) * w;
-      const a = i === 0 ? 0 : x((items[i - 1].step + items[i].step) / 2), b = i === items.length - 1 ? w : x((items[i].step + items[i + 1].step) / 2);
-      return [a, b];
-    }
-
-    itemAt(offsetX) {
-      const { left, w } = this.plot(this.heat.clientWidth, 0);
-      const step = this.x0 + ((offsetX - left) / w) * (this.x1 - this.x0);
-      let lo = 0, hi = this.items.length - 1;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (this.items[mid].step < step) lo = mid + 1; else hi = mid;
-      }
-      return lo > 0 && step - this.items[lo - 1].step < this.items[lo].step - step ? lo - 1 : lo;
-    }
-
-    /** The heat map at device resolution across, one pixel row per grid row: each column its step's counts over that step's fullest row. */
-    buildHeatImage(w) {
-      const rows = this.rows, shade = new Float32Array(w * rows);
-      this.items.forEach((_, i) => {
-        const [a, b] = this.column(i, w), g = this.grid[i], peak = this.peaks[i];
-        if (!(peak > 0)) return;
-        for (let px = Math.max(0, Math.floor(a)); px < Math.min(w, Math.max(Math.floor(a) + 1, Math.floor(b))); px++) {
-          for (let r = 0; r < rows; r++) shade[r * w + px] = Math.max(shade[r * w + px], g[r] / peak);
-        }
-      });
-      const image = new ImageData(w, rows);
-      for (let r = 0; r < rows; r++) {
-        for (let px = 0; px < w; px++) {
-          const t = shade[r * w + px];
-          if (t <= 0) continue;
-          const at = ((rows - 1 - r) * w + px) * 4, [cr, cg, cb] = heatColour(t);
-          image.data.set([cr, cg, cb, 255], at);
-        }
-      }
-      const canvas = document.createElement('canvas');
-      canvas.width = w;
-      canvas.height = rows;
-      canvas.getContext('2d').putImageData(image, 0, 0);
-      return canvas;
+      this.map = new HistogramHeatmap(this.items.map(i => ({ step: i.step, bins: i.media.bins, counts: i.media.counts })));
+      this.heat.dataset.steps = this.items.length;
+      this.heat.dataset.min = this.map.lo;
+      this.heat.dataset.max = this.map.hi;
     }
 
     show(item) {
-      this.drawHeat();
-      this.drawBars(item.media);
+      this.map.drawHeat(this.heat, HistogramPanel.HEAT_HEIGHT, this.selected);
+      this.map.drawBars(this.bars, HistogramPanel.BARS_HEIGHT, item.media);
+      this.bars.dataset.step = item.step;
+      this.bars.dataset.counts = item.media.counts.join(',');
       const m = item.media, values = m.counts.reduce((sum, c) => sum + c, 0);
       this.summary.textContent = [`step ${item.step}: ${values} values in [${fmt(m.bins[0])}, ${fmt(m.bins.at(-1))}]`,
         m.nan ? `NaN ${m.nan}` : '', m.inf ? `±inf ${m.inf}` : ''].filter(Boolean).join(' · ');
-    }
-
-    drawHeat() {
-      const { ctx, width, height, ratio } = surface(this.heat, 170);
-      const { left, top, w, h } = this.plot(width, height), items = this.items, n = items.length;
-      const pixels = Math.max(1, Math.round(w * ratio));
-      if (this.heatImage?.width !== pixels) this.heatImage = this.buildHeatImage(pixels);
-      ctx.fillStyle = '#fafbfc';
-      ctx.fillRect(left, top, w, h);
-      ctx.imageSmoothingEnabled = false;
-      ctx.drawImage(this.heatImage, left, top, w, h);
-      ctx.strokeStyle = '#e3e6ec';
-      ctx.strokeRect(left + 0.5, top + 0.5, w - 1, h - 1);
-      const [a, b] = this.column(this.selected, w);
-      ctx.strokeStyle = '#e4572e';
-      ctx.lineWidth = 1.5;
-      ctx.strokeRect(left + a + 0.75, top + 0.75, Math.max(1.5, b - a - 1.5), h - 1.5);
-      ctx.lineWidth = 1;
-      label(ctx, tick(this.hi), left - 6, top + 5, 'right');
-      label(ctx, tick((this.lo + this.hi) / 2), left - 6, top + h / 2, 'right');
-      label(ctx, tick(this.lo), left - 6, top + h - 5, 'right');
-      label(ctx, `step ${items[0].step}`, left, height - 8, 'left');
-      if (n > 1) label(ctx, `step ${items[n - 1].step}`, left + w, height - 8, 'right');
-    }
-
-    /** The picked step's histogram on its own range, so a narrow one still shows its shape. */
-    drawBars(m) {
-      const { ctx, width, height } = surface(this.bars, 90);
-      const { left, top, w, h } = this.plot(width, height), lo = m.bins[0], hi = m.bins.at(-1);
-      const most = Math.max(0, ...m.counts), x = v => left + (hi > lo ? ((v - lo) / (hi - lo)) * w : w / 2);
-      this.bars.dataset.step = this.items[this.selected].step;
-      this.bars.dataset.counts = m.counts.join(',');
-      ctx.fillStyle = '#3554d1';
-      m.counts.forEach((count, j) => {
-        if (!(count > 0)) return;
-        const a = x(m.bins[j]), b = x(m.bins[j + 1]), bar = (count / most) * h;
-        ctx.fillRect(a, top + h - bar, Math.max(1, b - a - (b - a > 3 ? 1 : 0)), bar);
-      });
-      ctx.fillStyle = '#c8cdd8';
-      ctx.fillRect(left, top + h, w, 1);
-      label(ctx, most > 0 ? fmt(most) : 'no finite values', left - 6, top + 5, 'right');
-      label(ctx, '0', left - 6, top + h - 3, 'right');
-      label(ctx, tick(lo), left, height - 8, 'left');
-      label(ctx, tick(hi), left + w, height - 8, 'right');
-    }
-
-    hoverHeat(offsetX, offsetY) {
-      const { top, h } = this.plot(this.heat.clientWidth, 170), i = this.itemAt(offsetX);
-      const r = Math.min(this.rows - 1, Math.max(0, Math.floor(((top + h - offsetY) / h) * this.rows))), size = (this.hi - this.lo) / this.rows;
-      this.hover.textContent = `step ${this.items[i].step}, ${fmt(this.lo + r * size)} to ${fmt(this.lo + (r + 1) * size)}: about ${fmt(+this.grid[i][r].toPrecision(3))}`;
-    }
-
-    hoverBars(offsetX) {
-      const m = this.items[this.selected]?.media;
-      if (!m) return;
-      const { left, w } = this.plot(this.bars.clientWidth, 0), lo = m.bins[0], hi = m.bins.at(-1);
-      const v = lo + ((offsetX - left) / w) * (hi - lo);
-      const j = m.bins.findIndex((edge, k) => k < m.counts.length && v >= edge && (v < m.bins[k + 1] || k === m.counts.length - 1));
-      this.hover.textContent = j < 0 || v > hi ? '' : `[${fmt(m.bins[j])}, ${fmt(m.bins[j + 1])}${j === m.counts.length - 1 ? ']' : ')'}: ${m.counts[j]}`;
     }
   }
 
@@ -917,17 +763,6 @@
 
   const MEDIA_PANELS = { image: ImagePanel, histogram: HistogramPanel, table: TablePanel, text: TextPanel };
 
-  /** Exponential moving average with TensorBoard's debiasing, skipping gaps. */
-  function smooth(values, weight) {
-    if (!weight) return values;
-    let last = 0, n = 0;
-    return values.map(v => {
-      if (v === null || !Number.isFinite(v)) return v;
-      last = last * weight + (1 - weight) * v;
-      n++;
-      return last / (1 - weight ** n);
-    });
-  }
 
   /** One chart: one or more metrics of the workspace's runs, bucketed by the server. */
   class Chart {
@@ -948,10 +783,13 @@
 
     size() { return { width: Math.max(200, this.el.querySelector('.plot').clientWidth), height: 240 }; }
 
+    /** The chart's x-axis: the one picked, or by default the metric's step metric. */
+    mode() { return this.ws.settings.x === 'default' ? this.ws.defaultAxis(this.keys) : this.ws.settings.x; }
+
     buckets() { return Math.min(2000, Math.max(200, Math.round(this.size().width * 1.5))); }
 
     async load() {
-      const ws = this.ws, mode = ws.settings.x, buckets = this.buckets();
+      const ws = this.ws, mode = this.mode(), buckets = this.buckets();
       const token = (this.token = (this.token || 0) + 1);
       const jobs = [];
       for (const run of ws.runs) {
@@ -969,6 +807,8 @@
       }
       if (token !== this.token || ws.gen !== generation) return;
       this.series = series;
+      this.shownMode = mode;
+      this.el.dataset.xAxis = mode;
       this.el.dataset.buckets = buckets;
       this.el.dataset.points = series[0]?.xs.length ?? 0;
       this.el.dataset.lastStep = Math.max(...series.map(s => s.lastStep), 0);
@@ -980,13 +820,10 @@
       const base = `/projects/${enc(this.ws.project)}/runs/${enc(run.id)}/series?buckets=${buckets}`;
       const startMs = Date.parse(run.start_time) || 0;
       if (mode.startsWith('metric:')) {
-        // Both metrics bucketed over the same steps: bucket i of one pairs with bucket i of the other.
-        const xKey = mode.slice(7);
-        const range = `&from=${info.first_step}&to=${info.last_step}`;
-        const [ys, xs] = await Promise.all([api(`${base}&key=${enc(key)}${range}`), api(`${base}&key=${enc(xKey)}${range}`)]);
-        const byX0 = new Map(xs.buckets.map(b => [b.x0, num(b.last)]));
-        const pairs = ys.buckets.filter(b => byX0.has(b.x0)).map(b => [byX0.get(b.x0), num(b.last)]).sort((a, b) => a[0] - b[0]);
-        return { xs: pairs.map(p => p[0]), last: pairs.map(p => p[1]), min: null, max: null, x0: null, lastStep: info.last_step };
+        // Paired by step on the server: each bucket's x is the other metric's value at the bucket's last step.
+        const answer = await api(`${base}&key=${enc(key)}&x=${enc(mode)}`);
+        const rows = answer.buckets.map(b => [num(b.x_value), num(b.last), num(b.min), num(b.max)]).filter(r => Number.isFinite(r[0])).sort((a, b) => a[0] - b[0]);
+        return { xs: rows.map(r => r[0]), last: rows.map(r => r[1]), min: rows.map(r => r[2]), max: rows.map(r => r[3]), x0: null, lastStep: info.last_step };
       }
       const axis = mode === 'step' ? 'step' : 'time';
       let range = '';
@@ -1009,7 +846,7 @@
     lines() {
       const groupBy = this.ws.settings.groupBy;
       const label = s => (this.ws.runs.length > 1 ? (this.keys.length > 1 ? `${s.run.name} ${s.key}` : s.run.name) : s.key);
-      if (!groupBy || this.ws.settings.x !== 'step') {
+      if (!groupBy || this.shownMode !== 'step') {
         return this.series.map(s => ({ label: label(s), colour: s.run.colour, xs: s.xs, ys: s.last, lo: s.min, hi: s.max }));
       }
       const groups = new Map();
@@ -1043,50 +880,31 @@
         return;
       }
       plotEl.innerHTML = '';
-      const { smoothing, log, x: mode } = this.ws.settings;
-      const positive = v => (log && !(v > 0) ? null : Number.isFinite(v) ? v : null);
-      const tables = [], series = [{ label: this.xLabel() }], bands = [];
-      this.main = []; // index of each line's main series, for the readout
-      for (const line of lines) {
-        const cols = [line.xs];
-        const first = series.length;
-        if (line.lo && line.hi) {
-          cols.push(line.hi.map(positive), line.lo.map(positive));
-          series.push({ label: `${line.label} max`, stroke: 'transparent', points: { show: false }, spanGaps: true }, { label: `${line.label} min`, stroke: 'transparent', points: { show: false }, spanGaps: true });
-          bands.push({ series: [first, first + 1], fill: alpha(line.colour, 0.12) });
-        }
-        const raw = line.ys.map(positive);
-        cols.push(raw);
-        series.push({ label: line.label, stroke: smoothing ? alpha(line.colour, 0.25) : line.colour, width: 1.25, points: { show: false }, spanGaps: true });
-        if (smoothing) {
-          cols.push(smooth(raw, smoothing));
-          series.push({ label: `${line.label} (smoothed)`, stroke: line.colour, width: 1.75, points: { show: false }, spanGaps: true });
-        }
-        this.main.push({ index: series.length - 1, raw: series.length - (smoothing ? 2 : 1), label: line.label, colour: line.colour });
-        tables.push(cols);
-      }
-      const data = tables.length === 1 ? tables[0] : uPlot.join(tables);
-      const opts = {
+      const { smoothing, log } = this.ws.settings, mode = this.shownMode;
+      const chart = lineChart(plotEl, {
         ...this.size(),
-        series,
-        bands,
-        legend: { show: false },
-        scales: { x: { time: mode === 'wall' }, y: { distr: log ? 3 : 1 } },
-        axes: [{ label: this.xLabel(), labelSize: 18, size: 34, font: '11px system-ui', labelFont: '11px system-ui' }, { size: 60, font: '11px system-ui' }],
-        cursor: { drag: { x: true, y: false, setScale: false }, points: { show: false } },
+        lines,
+        xLabel: this.xLabel(),
+        xTime: mode === 'wall',
+        logY: log,
+        smoothing,
+        cursor: { drag: { x: true, y: false, setScale: false } },
         hooks: {
           setSelect: [u => this.onSelect(u)],
           setCursor: [u => this.readout(u)],
         },
-      };
-      this.data = data;
-      this.plot = new uPlot(opts, data, plotEl);
+      });
+      this.data = chart.data;
+      this.main = chart.main; // each line's main series, for the readout and the CSV
+      this.plot = chart.plot;
+      const [xMin, xMax] = xRange(chart);
+      Object.assign(this.el.dataset, { xLabel: this.xLabel(), xMin, xMax });
       this.plot.over.addEventListener('dblclick', () => { if (this.zoom) { this.zoom = null; this.load(); } });
       if (this.zoom && mode.startsWith('metric:')) this.plot.setScale('x', { min: this.zoom[0], max: this.zoom[1] });
     }
 
     xLabel() {
-      const mode = this.ws.settings.x;
+      const mode = this.shownMode ?? this.mode();
       return mode === 'step' ? 'step' : mode === 'wall' ? 'time' : mode === 'relative' ? 'seconds since start' : mode.slice(7);
     }
 
@@ -1095,20 +913,13 @@
       const a = u.posToVal(u.select.left, 'x'), b = u.posToVal(u.select.left + u.select.width, 'x');
       u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
       this.zoom = [a, b];
-      if (this.ws.settings.x.startsWith('metric:')) { u.setScale('x', { min: a, max: b }); return; }
+      if (this.shownMode.startsWith('metric:')) { u.setScale('x', { min: a, max: b }); return; }
       this.load(); // the range again, at full resolution
     }
 
     readout(u) {
-      const i = u.cursor.idx;
-      const out = this.el.querySelector('.readout');
-      if (i === null || i === undefined) { out.innerHTML = ''; return; }
-      const x = this.data[0][i];
-      const xText = this.ws.settings.x === 'wall' ? new Date(x * 1000).toLocaleString() : fmt(x);
-      out.innerHTML = `<span>${esc(this.xLabel())} ${esc(xText)}</span>${this.main.map(m => {
-        const v = this.data[m.index][i];
-        return v === null || v === undefined ? '' : `<span><i class="swatch" style="background:${m.colour}"></i>${esc(m.label)}: ${esc(fmt(v))}</span>`;
-      }).join('')}`;
+      const xText = x => (this.shownMode === 'wall' ? new Date(x * 1000).toLocaleString() : fmt(x));
+      this.el.querySelector('.readout').innerHTML = readout(this, u.cursor.idx, this.xLabel(), xText);
     }
 
     downloadCsv() {

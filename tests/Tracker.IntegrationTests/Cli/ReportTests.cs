@@ -1,3 +1,5 @@
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using Tracker.IntegrationTests.Infrastructure;
 
 namespace Tracker.IntegrationTests;
@@ -62,6 +64,60 @@ public sealed class ReportTests
         Assert.That(await page.Locator("table.summary b").CountAsync(), Is.Zero);
         Assert.That(new FileInfo(html).Length, Is.LessThan(1_000_000));
         await browser.EndTestAsync(); // nothing but the file itself was requested, and no console error
+    }
+
+    [Test]
+    public async Task Report_MetricWithStepMetric_IsChartedAgainstItByDefault_AndCanBeSwitchedToStep()
+    {
+        // epoch = step / 1000 at every step; val/acc = step / 1000 at steps 999, 1999, ...: against epoch, x equals y.
+        string directory;
+        using (var run = Run.Init(new RunOptions { Project = "epochs", Name = "epochs", Dir = _root, Mode = RunMode.Offline, PrintSummary = false, FinishOnProcessExit = false }))
+        {
+            directory = run.Directory!;
+            run.DefineMetric("val/*", stepMetric: "epoch");
+            for (var step = 0; step < 20_000; step++)
+            {
+                var values = new Dictionary<string, object?> { ["epoch"] = step / 1000.0, ["train/loss"] = 1.0 / (step + 1) };
+                if (step % 1000 == 999)
+                {
+                    values["val/acc"] = step / 1000.0;
+                }
+
+                run.Log(values);
+            }
+        }
+
+        var html = Path.Combine(_root, "epochs.html");
+        var result = await CliProcess.RunAsync(["report", directory, "-o", html]);
+
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        var data = JsonNode.Parse(Regex.Match(await File.ReadAllTextAsync(html), "<script type=\"application/json\" id=\"report-data\">(.*?)</script>", RegexOptions.Singleline).Groups[1].Value)!;
+        var metrics = data["metrics"]!.AsArray().ToDictionary(m => (string)m!["key"]!);
+        Assert.That((string?)metrics["val/acc"]!["step_metric"], Is.EqualTo("epoch"));
+        Assert.That(metrics["train/loss"]!["step_metric"], Is.Null, "no definition matches train/loss");
+        var series = metrics["val/acc"]!["series"]![0]!;
+        var xs = series["step_metric_x"]!.AsArray().Select(x => (double)x!).ToList();
+        Assert.That(xs, Has.Count.EqualTo(20));
+        Assert.That(xs, Is.EqualTo(series["last"]!.AsArray().Select(y => (double)y!)), "x equals y");
+
+        var file = new Uri(html);
+        await using var browser = await Browser.LaunchAsync(file);
+        var page = await browser.NewPageAsync();
+        await page.GotoAsync(file.ToString());
+        await page.WaitForSelectorAsync("body[data-charts='3']");
+        var chart = page.Locator(".chart[data-key='val/acc']");
+        Assert.That(await chart.GetAttributeAsync("data-x-axis"), Is.EqualTo("metric:epoch"));
+        Assert.That(await chart.GetAttributeAsync("data-x-label"), Is.EqualTo("epoch"));
+        Assert.That(await chart.GetAttributeAsync("data-x-max"), Is.EqualTo("19.999"));
+        Assert.That(await page.Locator(".chart[data-key='train/loss']").GetAttributeAsync("data-x-axis"), Is.EqualTo("step"));
+        await chart.Locator(".u-over").HoverAsync();
+        Assert.That(await chart.Locator(".readout").TextContentAsync(), Does.StartWith("epoch ").And.Contain("epochs: "), "the readout names the x-axis and the run");
+        await Browser.SaveScreenshotAsync(page, "report-step-metric");
+
+        await chart.Locator("select.x-axis").SelectOptionAsync("step");
+        Assert.That(await chart.GetAttributeAsync("data-x-axis"), Is.EqualTo("step"));
+        Assert.That(await chart.GetAttributeAsync("data-x-max"), Is.EqualTo("19999"));
+        await browser.EndTestAsync();
     }
 
     [Test]

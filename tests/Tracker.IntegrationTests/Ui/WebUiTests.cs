@@ -24,6 +24,7 @@ public sealed class WebUiTests
     private const string Project = "webui";
     private const string LiveProject = "webui-live";
     private const string MediaProject = "webui-media";
+    private const string EpochProject = "webui-epochs";
     private const string NotBold = "<b>not bold</b>\n  <script>alert(1)</script> stays text";
     private const int ImageWidth = 32;
     private const int ImageHeight = 16;
@@ -38,6 +39,7 @@ public sealed class WebUiTests
     private string _beta = string.Empty;
     private string _gamma = string.Empty;
     private string _media = string.Empty;
+    private string _epochs = string.Empty;
 
     [OneTimeSetUp]
     public async Task StartAsync()
@@ -58,6 +60,7 @@ public sealed class WebUiTests
 
         await WaitForPointsAsync(LiveProject, _live.Id, "train/loss", 50);
         _media = await LogMediaRunAsync();
+        _epochs = await LogEpochRunAsync();
         _browser = await Browser.LaunchAsync(_server.BaseUrl);
     }
 
@@ -275,6 +278,34 @@ public sealed class WebUiTests
         await page.Locator("#log-scale").CheckAsync();
         await ExpectPointsAsync(page);
         await Browser.SaveScreenshotAsync(page, "run-page-smoothed-log");
+    }
+
+    [Test]
+    public async Task RunPage_MetricWithStepMetric_IsChartedAgainstItByDefault_TheXAxisCanStillBeSwitched()
+    {
+        var page = await _browser.OpenAsync($"/#/projects/{EpochProject}/runs/{_epochs}");
+        var valAcc = Chart(page, "val/acc");
+
+        // val/acc = epoch at each of its 20 points: against epoch, x runs to 19.999, not to step 19,999.
+        await Expect(valAcc).ToHaveAttributeAsync("data-x-axis", "metric:epoch");
+        await Expect(valAcc).ToHaveAttributeAsync("data-x-label", "epoch");
+        await Expect(valAcc).ToHaveAttributeAsync("data-points", "20");
+        await Expect(valAcc).ToHaveAttributeAsync("data-x-min", "0.999");
+        await Expect(valAcc).ToHaveAttributeAsync("data-x-max", "19.999");
+        await Expect(Chart(page, "train/loss")).ToHaveAttributeAsync("data-x-axis", "step");
+        await Expect(Chart(page, "epoch")).ToHaveAttributeAsync("data-x-axis", "step");
+        await valAcc.Locator(".plot .u-over").HoverAsync();
+        await Expect(valAcc.Locator(".readout")).ToContainTextAsync("epoch");
+        await Browser.SaveScreenshotAsync(page, "run-page-step-metric");
+
+        await page.Locator("#x-axis").SelectOptionAsync("step");
+        await Expect(valAcc).ToHaveAttributeAsync("data-x-axis", "step");
+        await Expect(valAcc).ToHaveAttributeAsync("data-x-label", "step");
+        await Expect(valAcc).ToHaveAttributeAsync("data-x-max", "19999");
+
+        var compare = await _browser.OpenAsync($"/#/projects/{EpochProject}/compare?runs={_epochs}");
+        await Expect(Chart(compare, "val/acc")).ToHaveAttributeAsync("data-x-axis", "metric:epoch");
+        await Expect(Chart(compare, "val/acc")).ToHaveAttributeAsync("data-x-max", "19.999");
     }
 
     [Test]
@@ -777,6 +808,27 @@ public sealed class WebUiTests
 
         await run.FinishAsync(exitCode);
         Assert.That(run.Statistics.LinesUnsynced, Is.Zero, $"run {name} reached the server");
+        return run.Id;
+    }
+
+    /// <summary>epoch = step / 1000 at every step of 20,000, val/acc = step / 1000 at steps 999, 1999, ..., and val/* defined with epoch as its step metric.</summary>
+    private async Task<string> LogEpochRunAsync()
+    {
+        var run = Run.Init(Options(EpochProject, "epochs", new { lr = 0.1 }, []));
+        run.DefineMetric("val/*", stepMetric: "epoch");
+        for (var step = 0; step < 20_000; step++)
+        {
+            var values = new Dictionary<string, object?> { ["epoch"] = step / 1000.0, ["train/loss"] = Loss(step, 20_000) };
+            if (step % 1000 == 999)
+            {
+                values["val/acc"] = step / 1000.0;
+            }
+
+            run.Log(values);
+        }
+
+        await run.FinishAsync();
+        Assert.That(run.Statistics.LinesUnsynced, Is.Zero, "the epochs run reached the server");
         return run.Id;
     }
 
