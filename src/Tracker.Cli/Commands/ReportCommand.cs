@@ -149,13 +149,13 @@ internal static class ReportCommand
 
     /// <summary>
     /// For each metric whose definition names a step metric the run logged (the last definition that
-    /// matches wins, globs by prefix, as <see cref="MetricSpec.Matches"/>), that metric's value at
+    /// matches wins, globs by prefix, as <see cref="MetricDefinition.Matches"/>), that metric's value at
     /// each bucket's last step, carried forward (<see cref="StepValues"/>, as the server pairs
     /// <c>x=metric:KEY</c>). A second pass over the history, only when some metric has one.
     /// </summary>
     private static Dictionary<string, (string StepMetric, StepValues Values)> PairWithStepMetrics(RunReader reader, Dictionary<string, GrowingBuckets> metrics)
     {
-        var definitions = reader.Info.Metrics.Select(d => new MetricSpec(d.Name, d.StepMetric, SummaryKind.Last, null)).ToList();
+        var definitions = reader.Info.Metrics;
         var pairs = new Dictionary<string, (string StepMetric, StepValues Values)>(StringComparer.Ordinal);
         foreach (var (key, buckets) in metrics)
         {
