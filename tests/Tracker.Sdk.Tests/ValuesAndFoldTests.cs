@@ -149,4 +149,18 @@ public sealed class ValuesAndFoldTests : RunTestBase
         Assert.That(live["val/acc"], Is.EqualTo(0.8));
         run.Finish();
     }
+
+    [Test]
+    public void Reader_RunJsonWithoutOptionalMembers_ReadsEmptyCollections()
+    {
+        var directory = Path.Combine(Root, "minimal", "m1");
+        Directory.CreateDirectory(directory);
+        File.WriteAllText(Path.Combine(directory, "run.json"), """{"id":"m1","project":"minimal","name":"m","start_time":"2026-11-29T00:00:00+00:00","state":"finished"}""");
+        var info = Reading.RunReader.Open(directory).Info;
+        Assert.That(info.Gpus, Is.Empty);
+        Assert.That(info.Tags, Is.Empty);
+        Assert.That(info.Metrics, Is.Empty);
+        Assert.That(info.Config, Is.Empty);
+        Assert.That(info.Libraries, Is.Empty);
+    }
 }

@@ -1,7 +1,3 @@
-using System.Text;
-using System.Text.Encodings.Web;
-using System.Text.Json;
-
 namespace Tracker.Internal;
 
 /// <summary>
@@ -16,7 +12,7 @@ internal sealed class MetricKey(int id, string name, MetricSummary summary)
     public string Name { get; } = name;
 
     /// <summary>The quoted, escaped name followed by a colon, as the writer copies it.</summary>
-    public byte[] JsonName { get; } = Encoding.UTF8.GetBytes($"\"{JsonEncodedText.Encode(name, JavaScriptEncoder.UnsafeRelaxedJsonEscaping)}\":");
+    public byte[] JsonName { get; } = RecordWriter.KeyName(name);
 
     public MetricSummary Summary { get; } = summary;
 

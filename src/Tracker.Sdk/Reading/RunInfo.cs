@@ -103,4 +103,17 @@ public sealed record RunInfo
 
     /// <summary>How many times the run was resumed.</summary>
     public int Resumed { get; init; }
+
+    /// <summary>
+    /// The same metadata with empty collections where run.json left a member out (written by an
+    /// older version or by hand): the compile-time deserializer sets them to null rather than to their initial value.
+    /// </summary>
+    internal RunInfo WithEmptyCollections() => this with
+    {
+        Tags = Tags ?? [],
+        Config = Config ?? new Dictionary<string, object?>(),
+        Metrics = Metrics ?? [],
+        Gpus = Gpus ?? [],
+        Libraries = Libraries ?? new Dictionary<string, string>(),
+    };
 }

@@ -68,8 +68,8 @@ public sealed class RunReader
 
         try
         {
-            var info = JsonSerializer.Deserialize<RunInfo>(File.ReadAllBytes(runFile), Json.Options)
-                ?? throw new InvalidDataException($"{runFile} is empty.");
+            var info = (JsonSerializer.Deserialize<RunInfo>(File.ReadAllBytes(runFile), Json.Options)
+                ?? throw new InvalidDataException($"{runFile} is empty.")).WithEmptyCollections();
             return new RunReader(Path.GetFullPath(runDirectory), info);
         }
         catch (JsonException ex)
