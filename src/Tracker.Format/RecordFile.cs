@@ -39,7 +39,7 @@ public sealed class RecordFile
         SkippedLines = 0;
         FirstProblem = null;
         long lastSeq = 0;
-        foreach (var line in ReadLines(_path, 0, torn => Skip(new RecordFormatException(torn.Number, "body", "the last line is torn: the writer stopped mid-line."))))
+        foreach (var line in ReadLines(_path, 0, torn => Skip(new RecordFormatException(torn.Number, "body", "the line is torn (the writer stopped mid-line) or longer than any record."))))
         {
             if (line.Bytes.IsEmpty)
             {
@@ -73,7 +73,7 @@ public sealed class RecordFile
     /// </summary>
     /// <param name="path">The file; a missing file reads as empty.</param>
     /// <param name="offset">Where to start: the start of a line.</param>
-    /// <param name="onTorn">Called with an unfinished last line.</param>
+    /// <param name="onTorn">Called with an unfinished last line, and with an empty line for each line longer than any record (its bytes are not kept).</param>
     /// <returns>The lines.</returns>
     public static IEnumerable<RawLine> ReadLines(string path, long offset = 0, Action<RawLine>? onTorn = null)
     {
@@ -88,6 +88,7 @@ public sealed class RecordFile
         var filled = 0;
         var bufferOffset = offset; // file offset of buffer[0]
         var number = 0;
+        var skipping = false; // inside a line too long to be a record: its bytes are dropped, not buffered
         while (true)
         {
             var read = stream.Read(buffer, filled, buffer.Length - filled);
@@ -102,7 +103,16 @@ public sealed class RecordFile
                 }
 
                 var end = newline > start && buffer[newline - 1] == '\r' ? newline - 1 : newline;
-                yield return new RawLine(buffer.AsMemory(start, end - start), bufferOffset + start, ++number);
+                if (skipping)
+                {
+                    skipping = false;
+                    onTorn?.Invoke(new RawLine(ReadOnlyMemory<byte>.Empty, bufferOffset + start, ++number)); // reported as unreadable
+                }
+                else
+                {
+                    yield return new RawLine(buffer.AsMemory(start, end - start), bufferOffset + start, ++number);
+                }
+
                 start = newline + 1;
             }
 
@@ -122,6 +132,15 @@ public sealed class RecordFile
 
             if (filled == buffer.Length)
             {
+                if (buffer.Length > RecordRules.MaxLineBytes)
+                {
+                    // No record is this long (a crafted or broken file): drop its bytes up to the next newline.
+                    skipping = true;
+                    bufferOffset += filled;
+                    filled = 0;
+                    continue;
+                }
+
                 Array.Resize(ref buffer, buffer.Length * 2);
             }
         }

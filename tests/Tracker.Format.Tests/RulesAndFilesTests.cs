@@ -46,3 +46,35 @@ public sealed class RulesAndFilesTests
         }
     }
 }
+
+public sealed class RecordFileTests
+{
+    [Test]
+    public void Read_TornCorruptReplayedAndOverlongLines_AreCountedAndSkipped()
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            using (var file = new StreamWriter(path))
+            {
+                file.Write("{\"seq\":1,\"type\":\"history\",\"step\":0,\"ts\":1,\"values\":{\"x\":1.0}}\n");
+                file.Write("{\"seq\":2,\"type\":\"history\",\"step\":1,\"ts\":1,\"values\":{\"t\":\"");
+                file.Write(new string('a', RecordRules.MaxLineBytes * 2 + 100)); // no record is this long
+                file.Write("\"}}\n");
+                file.Write("not json\n");
+                file.Write("{\"seq\":1,\"type\":\"history\",\"step\":0,\"ts\":1,\"values\":{\"x\":9.0}}\n"); // a replay
+                file.Write("{\"seq\":3,\"type\":\"history\",\"step\":2,\"ts\":1,\"values\":{\"x\":3.0}}\n");
+                file.Write("{\"seq\":4,\"type\":\"hist"); // torn
+            }
+
+            var records = new RecordFile(path);
+            var read = records.Read().ToList();
+            Assert.That(read.Select(r => r.Seq), Is.EqualTo(new long[] { 1, 3 }));
+            Assert.That(records.SkippedLines, Is.EqualTo(4));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}
