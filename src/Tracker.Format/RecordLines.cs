@@ -1,5 +1,3 @@
-using System.Text.Json;
-
 namespace Tracker.Format;
 
 /// <summary>
@@ -271,56 +269,4 @@ public sealed class RecordFormatException(int line, string field, string detail)
 
     /// <summary>What is wrong, without the line number.</summary>
     public string Detail { get; } = detail;
-}
-
-/// <summary>Helpers to read typed members of a record line, with errors that name the member.</summary>
-internal static class Members
-{
-    public static string? OptionalString(JsonElement root, string name, int line)
-    {
-        if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
-        {
-            return null;
-        }
-
-        return value.ValueKind == JsonValueKind.String
-            ? value.GetString()
-            : throw new RecordFormatException(line, name, $"\"{name}\" must be a string, not {Kind(value)}.");
-    }
-
-    public static string RequiredString(JsonElement root, string name, int line, string example) =>
-        OptionalString(root, name, line) ?? throw new RecordFormatException(line, name, $"this record needs \"{name}\", a string such as {example}.");
-
-    public static long OptionalInt64(JsonElement root, string name, int line, long fallback)
-    {
-        if (!root.TryGetProperty(name, out var value))
-        {
-            return fallback;
-        }
-
-        return value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var number)
-            ? number
-            : throw new RecordFormatException(line, name, $"\"{name}\" must be an integer, not {Kind(value)}.");
-    }
-
-    public static double[] Numbers(JsonElement root, string name, int line, string field)
-    {
-        if (!root.TryGetProperty(name, out var array) || array.ValueKind != JsonValueKind.Array
-            || array.EnumerateArray().Any(n => n.ValueKind != JsonValueKind.Number))
-        {
-            throw new RecordFormatException(line, field, $"\"{name}\" must be an array of numbers.");
-        }
-
-        return [.. array.EnumerateArray().Select(n => n.GetDouble())];
-    }
-
-    public static string Kind(JsonElement value) => value.ValueKind switch
-    {
-        JsonValueKind.Object => "an object",
-        JsonValueKind.Array => "an array",
-        JsonValueKind.String => "a string",
-        JsonValueKind.Number => "a number",
-        JsonValueKind.True or JsonValueKind.False => "a boolean",
-        _ => "null",
-    };
 }
