@@ -114,6 +114,31 @@ public sealed class IngestServiceTests(string kind)
     }
 
     [Test]
+    public async Task Append_SmallBatches_AreReadWhilePendingAndMovedToChunksByTheLastBatch()
+    {
+        var run = await CreateRunAsync();
+        for (var batch = 0; batch < 45; batch++)
+        {
+            await _ingest.AppendAsync("p", "r", History((batch * 10) + 1, Enumerable.Range(batch * 10, 10).Select(i => (long)i), i => i == 77 ? -5 : i), Now, CancellationToken.None);
+        }
+
+        // Some batches are in chunk rows, the latest still pending: every read sees all of them.
+        Assert.That(await PendingRowsAsync(run), Is.InRange(1, PendingPoints.MaxBatches));
+        var metric = (await _store.Metrics.ListMetricsAsync(run.Pk, CancellationToken.None)).Single();
+        Assert.That((metric.Count, metric.FirstStep, metric.LastStep, metric.Min, metric.Max, metric.Last), Is.EqualTo((450L, 0L, 449L, -5.0, 449.0, 449.0)));
+        Assert.That((await _store.Metrics.GetMetricRangesAsync("p", CancellationToken.None)).Single(), Is.EqualTo(("r", "loss", -5.0, 449.0)));
+        var buckets = await SeriesQuery.RunAsync(_store, run.Pk, "loss", byTime: false, 7, null, null, CancellationToken.None);
+        Assert.That(buckets.Sum(b => b.Count), Is.EqualTo(450));
+        Assert.That(buckets.Max(b => b.Max), Is.EqualTo(449));
+        Assert.That((await ReadAllAsync(run, "loss")).Select(p => p.Step), Is.EqualTo(Enumerable.Range(0, 450).Select(i => (long)i)));
+
+        await _ingest.AppendAsync("p", "r", Parse("{\"seq\":451,\"type\":\"finish\",\"ts\":1795736598404,\"state\":\"finished\",\"exit_code\":0}"), Now, CancellationToken.None);
+        Assert.That(await PendingRowsAsync(run), Is.Zero);
+        Assert.That((await ReadAllAsync(run, "loss")).Select(p => p.Step), Is.EqualTo(Enumerable.Range(0, 450).Select(i => (long)i)));
+        Assert.That((await _store.Metrics.GetChunkSummariesAsync(run.Pk, "loss", CancellationToken.None)).All(c => c.ChunkNo < PendingPoints.VirtualChunkBase));
+    }
+
+    [Test]
     public async Task Append_AlternatingBetweenTwoServers_EachSeesTheOthersRows()
     {
         // Two server instances on one database: each keeps its own state of the run, which the
@@ -190,6 +215,13 @@ public sealed class IngestServiceTests(string kind)
         Assert.That(await cache.FindAsync("hash2", CancellationToken.None), Is.Null);
         await _store.Keys.CreateKeyAsync(new ApiKey("new", null, "hash2", Now, null), CancellationToken.None);
         Assert.That(await cache.FindAsync("hash2", CancellationToken.None), Is.Not.Null);
+    }
+
+    private async Task<long> PendingRowsAsync(StoredRun run)
+    {
+        await using var connection = await _store.Dialect.OpenAsync(CancellationToken.None);
+        await using var command = Sql.Command(connection, null, "SELECT COUNT(*) FROM metric_pending WHERE run_pk = @run", ("run", run.Pk));
+        return Convert.ToInt64(await command.ExecuteScalarAsync(), CultureInfo.InvariantCulture);
     }
 
     private async Task<StoredRun> CreateRunAsync()

@@ -199,7 +199,7 @@ public sealed class IngestService
                 await SeriesTails.LoadAsync(connection, transaction, target.Pk, cancellationToken));
         var run = new StoredRun(target.Pk, project, runId, target.Name, target.State, null, now, target.AckedSeq, target.Metadata ?? [], target.Config ?? [], live.Summary);
         using var changes = RunChanges.Apply(run, fresh);
-        await live.Tails.AppendAsync(dialect, connection, transaction, run.Pk, changes.Points, cancellationToken);
+        await live.Tails.AppendBatchAsync(dialect, connection, transaction, run.Pk, changes.Points, fresh.Exists(l => l.Type == "finish"), cancellationToken);
         if (changes.Output.Count > 0)
         {
             await OutputTable.InsertAsync(connection, transaction, run.Pk, changes.Output, cancellationToken);

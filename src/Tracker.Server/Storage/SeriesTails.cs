@@ -24,8 +24,11 @@ internal sealed class SeriesTails
     public const int MaxTailRows = 128;
 
     private readonly Dictionary<string, Tail> _keys = new(StringComparer.Ordinal);
+    private int _pendingRows;
+    private int _pendingPoints;
+    private long _nextPendingNo;
 
-    /// <summary>Reads where each series of a run stands from its chunk summaries.</summary>
+    /// <summary>Reads where each series of a run stands from its chunk summaries and pending points.</summary>
     public static async Task<SeriesTails> LoadAsync(DbConnection connection, DbTransaction transaction, long runPk, CancellationToken cancellationToken)
     {
         var tails = new SeriesTails();
@@ -37,15 +40,78 @@ internal sealed class SeriesTails
             tails.Of(reader.GetString(0)).Follow(reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt32(4));
         }
 
+        await reader.DisposeAsync();
+        var pending = await PendingPoints.ReadAsync(connection, transaction, runPk, cancellationToken);
+        foreach (var (key, points) in pending.Keys)
+        {
+            tails.Of(key).PendingLastStep = points[^1].Step;
+        }
+
+        (tails._pendingRows, tails._pendingPoints, tails._nextPendingNo) = (pending.Rows, pending.Points, pending.Rows > 0 ? pending.LastNo + 1 : 0);
         return tails;
     }
 
     /// <summary>
-    /// Appends each key's points (sorted by step, one per step) inside the batch's transaction: a
+    /// Stores a batch's points: as a pending row (<see cref="PendingPoints"/>) when each key's
+    /// points follow its last step and the run's pending rows have room; otherwise the pending
+    /// points and the batch's go into chunk rows, in order. A run's last batch
+    /// (<paramref name="finishing"/>) leaves nothing pending.
+    /// </summary>
+    public async Task AppendBatchAsync(SqlDialect dialect, DbConnection connection, DbTransaction transaction, long runPk,
+        IEnumerable<(string Key, ArraySegment<(long Step, long Time, double Value)> Points)> series, bool finishing, CancellationToken cancellationToken)
+    {
+        var batch = series.ToList();
+        var points = batch.Sum(s => s.Points.Count);
+        var follows = batch.TrueForAll(s => s.Points[0].Step > Math.Max(Of(s.Key).LastStep, Of(s.Key).PendingLastStep));
+        if (follows && !finishing && points > 0 && _pendingRows + 1 < PendingPoints.MaxBatches && _pendingPoints + points < PendingPoints.MaxPoints)
+        {
+            await PendingPoints.InsertAsync(connection, transaction, runPk, _nextPendingNo++, batch, cancellationToken);
+            foreach (var (key, values) in batch)
+            {
+                Of(key).PendingLastStep = values[^1].Step;
+            }
+
+            _pendingRows++;
+            _pendingPoints += points;
+            return;
+        }
+
+        if (_pendingRows > 0)
+        {
+            var pending = await PendingPoints.ReadAsync(connection, transaction, runPk, cancellationToken);
+            await PendingPoints.DeleteAsync(connection, transaction, runPk, cancellationToken);
+            (_pendingRows, _pendingPoints, _nextPendingNo) = (0, 0, 0);
+            foreach (var tail in _keys.Values)
+            {
+                tail.PendingLastStep = long.MinValue;
+            }
+
+            if (follows)
+            {
+                // Each key's batch points follow its pending ones: one run of points per key.
+                foreach (var (key, values) in batch)
+                {
+                    (pending.Keys.TryGetValue(key, out var list) ? list : pending.Keys[key] = []).AddRange(values);
+                }
+
+                batch = [];
+            }
+
+            await AppendAsync(dialect, connection, transaction, runPk, pending.Keys.Select(p => (p.Key, new ArraySegment<(long, long, double)>([.. p.Value]))), cancellationToken);
+        }
+
+        if (batch.Count > 0)
+        {
+            await AppendAsync(dialect, connection, transaction, runPk, batch, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Appends each key's points (sorted by step, one per step) to its chunk rows: a
     /// value logged again at a series' last step replaces it; points before the last step start
     /// new rows (chunks may then overlap, as readers allow).
     /// </summary>
-    public async Task AppendAsync(SqlDialect dialect, DbConnection connection, DbTransaction transaction, long runPk,
+    private async Task AppendAsync(SqlDialect dialect, DbConnection connection, DbTransaction transaction, long runPk,
         IEnumerable<(string Key, ArraySegment<(long Step, long Time, double Value)> Points)> series, CancellationToken cancellationToken)
     {
         var rows = new List<(string Key, ChunkRow Row)>();
@@ -187,6 +253,9 @@ internal sealed class SeriesTails
         public long NextChunkNo { get; set; }
 
         public long LastStep { get; private set; } = long.MinValue;
+
+        /// <summary>The last step of the series' pending points, if it has any.</summary>
+        public long PendingLastStep { get; set; } = long.MinValue;
 
         public long Start { get; private set; } = -1;
 

@@ -100,6 +100,11 @@ internal sealed class SqliteDialect(string path) : SqlDialect
             CREATE TABLE media_blobs (project TEXT NOT NULL, sha256 TEXT NOT NULL, content_type TEXT NOT NULL, bytes INTEGER NOT NULL,
                 created_at TEXT NOT NULL, content BLOB NOT NULL, PRIMARY KEY (project, sha256));
             """),
+        // A live run's small batches, one row each, until they move into metric_chunks (PendingPoints).
+        (4, """
+            CREATE TABLE metric_pending (run_pk INTEGER NOT NULL, pending_no INTEGER NOT NULL, points INTEGER NOT NULL, body BLOB NOT NULL,
+                PRIMARY KEY (run_pk, pending_no));
+            """),
     ];
 
     public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
@@ -157,6 +162,11 @@ internal sealed class PostgresDialect(string connectionString) : SqlDialect
                 created_at TEXT NOT NULL, content BYTEA NOT NULL, PRIMARY KEY (project, sha256));
             -- PNG and JPEG are compressed already: out of line without pglz.
             ALTER TABLE media_blobs ALTER COLUMN content SET STORAGE EXTERNAL;
+            """),
+        (4, """
+            CREATE TABLE metric_pending (run_pk BIGINT NOT NULL, pending_no BIGINT NOT NULL, points INTEGER NOT NULL, body BYTEA NOT NULL,
+                PRIMARY KEY (run_pk, pending_no));
+            ALTER TABLE metric_pending ALTER COLUMN body SET STORAGE EXTERNAL;
             """),
     ];
 
