@@ -59,6 +59,7 @@ public sealed class IngestService
 
         metadata["project"] = project;
         metadata["id"] = runId;
+        using var turn = await _store.Dialect.EnterWriteAsync(cancellationToken);
         return await _store.Runs.UpsertRunAsync(project, runId, metadata, _time.GetUtcNow(), cancellationToken);
     }
 
@@ -109,6 +110,7 @@ public sealed class IngestService
 
         try
         {
+            using var turn = await _store.Dialect.EnterWriteAsync(cancellationToken);
             await _store.Runs.FinishRunAsync(project, runId, state, exitCode, endTime ?? _time.GetUtcNow(), cancellationToken);
         }
         catch (RunNotFoundException ex)
@@ -141,6 +143,7 @@ public sealed class IngestService
             throw new IngestException(IngestError.Invalid, "Hash mismatch", $"The bytes hash to {actual}, not {sha256}. Send the file whose SHA-256 names it.", "sha256");
         }
 
+        using var turn = await _store.Dialect.EnterWriteAsync(cancellationToken);
         return await _store.Media.PutBlobAsync(project, sha256, known, content.ToArray(), _time.GetUtcNow(), cancellationToken);
     }
 
@@ -171,6 +174,7 @@ public sealed class IngestService
         // Most batches hold only points (and output or media): they leave metadata and config alone, so neither is read nor written.
         var withMetadata = lines.Any(l => l.Type is "config" or "run" or "metric" or "finish");
         var dialect = _store.Dialect;
+        using var turn = await dialect.EnterWriteAsync(cancellationToken);
         await using var connection = await dialect.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var target = await _store.Runs.LockForAppendAsync(connection, transaction, project, runId, withMetadata, cancellationToken)

@@ -22,6 +22,12 @@ internal abstract class SqlDialect
 
     public abstract Task<DbConnection> OpenAsync(CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Waits for this process's turn to write, and returns what ends it (null where the database
+    /// takes concurrent writers itself).
+    /// </summary>
+    public virtual ValueTask<IDisposable?> EnterWriteAsync(CancellationToken cancellationToken) => ValueTask.FromResult<IDisposable?>(null);
+
     /// <summary>Serialises migrations of several server instances starting at once.</summary>
     public abstract Task LockMigrationsAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken);
 
@@ -62,6 +68,10 @@ internal sealed record ChunkRow(long ChunkNo, long FirstStep, long LastStep, lon
 internal sealed class SqliteDialect(string path) : SqlDialect
 {
     private static readonly ConditionalWeakTable<object, object> Configured = new();
+
+    // SQLite has one writer at a time. Writers of this process queue here rather than in
+    // SQLite, whose busy connections retry after sleeping (p99 append latency 0.3-0.9 s with 100 live runs).
+    private readonly SemaphoreSlim _writer = new(1, 1);
 
     private readonly string _connectionString = new SqliteConnectionStringBuilder
     {
@@ -116,7 +126,7 @@ internal sealed class SqliteDialect(string path) : SqlDialect
         // them once per handle, not on every open (four statements on every request otherwise).
         if (!Configured.TryGetValue(connection.Handle!, out _))
         {
-            await using var pragma = Sql.Command(connection, null, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA mmap_size=1073741824; PRAGMA cache_size=-65536;");
+            await using var pragma = Sql.Command(connection, null, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA mmap_size=1073741824; PRAGMA cache_size=-65536; PRAGMA busy_timeout=30000;");
             await pragma.ExecuteNonQueryAsync(cancellationToken);
             Configured.AddOrUpdate(connection.Handle!, true);
         }
@@ -125,6 +135,25 @@ internal sealed class SqliteDialect(string path) : SqlDialect
     }
 
     public override Task LockMigrationsAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public override async ValueTask<IDisposable?> EnterWriteAsync(CancellationToken cancellationToken)
+    {
+        await _writer.WaitAsync(cancellationToken);
+        return new Release(_writer);
+    }
+
+    private sealed class Release(SemaphoreSlim writer) : IDisposable
+    {
+        private int _released;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0)
+            {
+                writer.Release();
+            }
+        }
+    }
 }
 
 internal sealed class PostgresDialect(string connectionString) : SqlDialect
