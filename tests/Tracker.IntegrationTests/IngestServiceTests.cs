@@ -193,28 +193,34 @@ public sealed class IngestServiceTests(string kind)
     }
 
     [Test]
-    public async Task KeyCache_KeyRevokedWhileCached_IsRefusedOnceTheEntryExpires()
+    public async Task KeyCache_KeyRevokedWhileKept_IsRefusedByTheNextAppendAndLookup()
     {
         var time = new FakeTimeProvider(Now);
-        var cache = new ApiKeyCache(_store.Keys, time, TimeSpan.FromSeconds(2));
+        var cache = new ApiKeyCache(_store.Keys, time, TimeSpan.FromMinutes(1));
         await _store.Keys.CreateKeyAsync(new ApiKey("ci", null, "hash1", Now, null), CancellationToken.None);
-        Assert.That((await cache.FindAsync("hash1", CancellationToken.None))!.RevokedAt, Is.Null);
+        await CreateRunAsync();
+        Assert.That((await cache.FindAsync("hash1", mayBeKept: true, CancellationToken.None))!.RevokedAt, Is.Null);
+        await _ingest.AppendAsync("p", "r", Encoding.UTF8.GetBytes("{\"seq\":1,\"type\":\"history\",\"step\":0,\"ts\":5,\"values\":{\"a\":1}}\n"), "hash1", CancellationToken.None);
 
-        // Revoked by another process (keys revoke): this one learns it when its entry expires.
+        // Revoked by another process (keys revoke): the kept entry still says active, the append's own check does not.
         await new SqlRunStore(_store.Dialect).Keys.RevokeKeyAsync("ci", Now, CancellationToken.None);
-        time.Advance(TimeSpan.FromSeconds(1));
-        Assert.That((await cache.FindAsync("hash1", CancellationToken.None))!.RevokedAt, Is.Null, "still within the cache duration");
-        time.Advance(TimeSpan.FromSeconds(1.5));
-        Assert.That((await cache.FindAsync("hash1", CancellationToken.None))!.RevokedAt, Is.EqualTo(Now));
+        Assert.That((await cache.FindAsync("hash1", mayBeKept: true, CancellationToken.None))!.RevokedAt, Is.Null, "kept");
+        var refused = Assert.ThrowsAsync<IngestException>(() => _ingest.AppendAsync(
+            "p", "r", Encoding.UTF8.GetBytes("{\"seq\":2,\"type\":\"history\",\"step\":1,\"ts\":5,\"values\":{\"a\":1}}\n"), "hash1", CancellationToken.None));
+        Assert.That(refused!.Error, Is.EqualTo(IngestError.KeyRevoked));
+        Assert.That((await _store.Runs.GetRunAsync("p", "r", CancellationToken.None))!.AckedSeq, Is.EqualTo(1), "nothing of the refused batch is stored");
+        Assert.That((await cache.FindAsync("hash1", mayBeKept: false, CancellationToken.None))!.RevokedAt, Is.EqualTo(Now), "other requests look the key up");
+        time.Advance(TimeSpan.FromMinutes(2));
+        Assert.That((await cache.FindAsync("hash1", mayBeKept: true, CancellationToken.None))!.RevokedAt, Is.EqualTo(Now), "an entry expires");
     }
 
     [Test]
     public async Task KeyCache_UnknownKeys_AreNotKept()
     {
         var cache = new ApiKeyCache(_store.Keys, new FakeTimeProvider(Now), TimeSpan.FromMinutes(1));
-        Assert.That(await cache.FindAsync("hash2", CancellationToken.None), Is.Null);
+        Assert.That(await cache.FindAsync("hash2", mayBeKept: true, CancellationToken.None), Is.Null);
         await _store.Keys.CreateKeyAsync(new ApiKey("new", null, "hash2", Now, null), CancellationToken.None);
-        Assert.That(await cache.FindAsync("hash2", CancellationToken.None), Is.Not.Null);
+        Assert.That(await cache.FindAsync("hash2", mayBeKept: true, CancellationToken.None), Is.Not.Null);
     }
 
     private async Task<long> PendingRowsAsync(StoredRun run)

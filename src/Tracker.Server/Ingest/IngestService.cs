@@ -70,12 +70,16 @@ public sealed class IngestService
     /// <param name="cancellationToken">Cancels the write; nothing of the batch is stored then.</param>
     /// <returns>The run's acked sequence number after the batch, and how many lines were stored and skipped as replays.</returns>
     /// <exception cref="IngestException">A line is not valid, the run does not exist, or the batch leaves a gap.</exception>
-    public async Task<AppendResult> AppendAsync(string project, string runId, ReadOnlyMemory<byte> records, CancellationToken cancellationToken)
+    public Task<AppendResult> AppendAsync(string project, string runId, ReadOnlyMemory<byte> records, CancellationToken cancellationToken) =>
+        AppendAsync(project, runId, records, keyHash: null, cancellationToken);
+
+    /// <summary>Appends as the HTTP endpoint does: refused, in the batch's transaction, when the key of <paramref name="keyHash"/> is no longer active.</summary>
+    internal async Task<AppendResult> AppendAsync(string project, string runId, ReadOnlyMemory<byte> records, string? keyHash, CancellationToken cancellationToken)
     {
         CheckNames(project, runId);
         try
         {
-            return await AppendAsync(project, runId, RecordParser.Parse(records), _time.GetUtcNow(), cancellationToken);
+            return await AppendAsync(project, runId, RecordParser.Parse(records), _time.GetUtcNow(), cancellationToken, keyHash);
         }
         catch (IngestValidationException ex)
         {
@@ -169,7 +173,7 @@ public sealed class IngestService
     /// Stores the lines not stored yet, in one transaction: lines at or below the run's acked
     /// sequence number are replays and skipped; the first new one must follow it without a gap.
     /// </summary>
-    internal async Task<AppendResult> AppendAsync(string project, string runId, IReadOnlyList<ParsedLine> lines, DateTimeOffset now, CancellationToken cancellationToken)
+    internal async Task<AppendResult> AppendAsync(string project, string runId, IReadOnlyList<ParsedLine> lines, DateTimeOffset now, CancellationToken cancellationToken, string? keyHash = null)
     {
         // Most batches hold only points (and output or media): they leave metadata and config alone, so neither is read nor written.
         var withMetadata = lines.Any(l => l.Type is "config" or "run" or "metric" or "finish");
@@ -177,8 +181,12 @@ public sealed class IngestService
         using var turn = await dialect.EnterWriteAsync(cancellationToken);
         await using var connection = await dialect.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var target = await _store.Runs.LockForAppendAsync(connection, transaction, project, runId, withMetadata, cancellationToken)
+        var target = await _store.Runs.LockForAppendAsync(connection, transaction, project, runId, withMetadata, keyHash, cancellationToken)
             ?? throw new RunNotFoundException(project, runId);
+        if (keyHash is not null && !target.KeyActive)
+        {
+            throw new IngestException(IngestError.KeyRevoked, "Invalid API key", "The key was revoked. Create a new one.");
+        }
 
         var fresh = lines.Where(l => l.Seq > target.AckedSeq).ToList();
         var expected = target.AckedSeq + 1;
@@ -262,6 +270,9 @@ public enum IngestError
 
     /// <summary>The batch's first new line does not follow the run's acked sequence number; resend from <see cref="IngestException.ExpectedSeq"/>.</summary>
     SequenceGap,
+
+    /// <summary>The API key the request came with was revoked.</summary>
+    KeyRevoked,
 }
 
 /// <summary>A write the server refuses, and why; nothing of it was stored.</summary>
