@@ -69,14 +69,9 @@ internal sealed class SqliteDialect(string path) : SqlDialect
 {
     private static readonly ConditionalWeakTable<object, object> Configured = new();
 
-    /// <summary>Writes between two checkpoints of the log into the database file.</summary>
-    private const int CheckpointEvery = 100;
-
     // SQLite has one writer at a time. Writers of this process queue here rather than in
     // SQLite, whose busy connections retry after sleeping (p99 append latency 0.3-0.9 s with 100 live runs).
     private readonly SemaphoreSlim _writer = new(1, 1);
-    private int _writes;
-    private int _checkpointing;
 
     private readonly string _connectionString = new SqliteConnectionStringBuilder
     {
@@ -131,7 +126,7 @@ internal sealed class SqliteDialect(string path) : SqlDialect
         // them once per handle, not on every open (four statements on every request otherwise).
         if (!Configured.TryGetValue(connection.Handle!, out _))
         {
-            await using var pragma = Sql.Command(connection, null, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA mmap_size=1073741824; PRAGMA cache_size=-65536; PRAGMA busy_timeout=30000; PRAGMA wal_autocheckpoint=0;");
+            await using var pragma = Sql.Command(connection, null, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA mmap_size=1073741824; PRAGMA cache_size=-65536; PRAGMA busy_timeout=30000;");
             await pragma.ExecuteNonQueryAsync(cancellationToken);
             Configured.AddOrUpdate(connection.Handle!, true);
         }
@@ -147,32 +142,6 @@ internal sealed class SqliteDialect(string path) : SqlDialect
         return new Turn(this);
     }
 
-    /// <summary>
-    /// Copies the write-ahead log into the database file, beside the writers rather than in one
-    /// of them: SQLite's automatic checkpoint runs in the commit that fills the log and ends with
-    /// an fsync, which on a busy disk held that writer, and every writer queued behind it, for
-    /// 0.2 s and more. A passive checkpoint waits for no one and blocks no one.
-    /// </summary>
-    private async Task CheckpointAsync()
-    {
-        try
-        {
-            var readWrite = new SqliteConnectionStringBuilder(_connectionString) { Mode = SqliteOpenMode.ReadWrite }.ToString();
-            await using var connection = new SqliteConnection(readWrite);
-            await connection.OpenAsync();
-            await using var checkpoint = Sql.Command(connection, null, "PRAGMA wal_checkpoint(PASSIVE)");
-            await checkpoint.ExecuteNonQueryAsync();
-        }
-        catch (SqliteException)
-        {
-            // The next one catches up; the database may also be gone (a test's, deleted).
-        }
-        finally
-        {
-            Volatile.Write(ref _checkpointing, 0);
-        }
-    }
-
     private sealed class Turn(SqliteDialect dialect) : IDisposable
     {
         private int _ended;
@@ -185,10 +154,6 @@ internal sealed class SqliteDialect(string path) : SqlDialect
             }
 
             dialect._writer.Release();
-            if (Interlocked.Increment(ref dialect._writes) % CheckpointEvery == 0 && Interlocked.Exchange(ref dialect._checkpointing, 1) == 0)
-            {
-                _ = Task.Run(dialect.CheckpointAsync);
-            }
         }
     }
 }
