@@ -7,16 +7,16 @@ namespace Tracker.Server.Storage;
 /// its last step and its open tail.
 /// </summary>
 /// <remarks>
-/// A batch's points of a key are not merged into the key's last chunk row: a live run sends ten
-/// points a key a second, and rewriting a row of up to a thousand points to add ten cost the
-/// server ~15 µs a point. They go in as one new small row instead (no read); the rows after the
-/// last full chunk are the series' tail. Once the tail and the new points make a chunk's worth
-/// (or the tail has <see cref="MaxTailRows"/> rows) the tail is read, deleted and written again,
-/// with the new points, as full chunks and a remainder, in the same transaction. A point is so
-/// written about twice, not a hundred times. Readers see small rows as they saw the partial last
-/// chunk before: chunk summaries cover any number of points, and chunk numbers stay in step order.
-/// The state is a cache of what the rows say (<see cref="LoadAsync"/> rebuilds it), valid while
-/// the run's acked sequence number is unchanged.
+/// Points of a key are not merged into the key's last chunk row: a live run sends ten points a key
+/// a second, and rewriting a row of up to a thousand points to add ten rewrote each point ~50
+/// times. They go in as one new small row instead (no read); the rows after the last full chunk
+/// are the series' tail. Once the tail and the new points make a chunk's worth (or the tail has
+/// <see cref="MaxTailRows"/> rows) the tail is read, deleted and written again, with the new
+/// points, as full chunks and a remainder, in the same transaction: a point is written about
+/// twice. Small batches first wait as <see cref="PendingPoints"/> and arrive here several at a
+/// time. Readers see small rows as they saw the partial last chunk before: chunk summaries cover
+/// any number of points. The state is a cache of what the rows say (<see cref="LoadAsync"/>
+/// rebuilds it), valid while the run's acked sequence number is unchanged.
 /// </remarks>
 internal sealed class SeriesTails
 {
