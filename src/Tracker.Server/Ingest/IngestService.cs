@@ -211,7 +211,7 @@ public sealed class IngestService
                 await SeriesTails.LoadAsync(connection, transaction, target.Pk, cancellationToken));
         var run = new StoredRun(target.Pk, project, runId, target.Name, target.State, null, now, target.AckedSeq, target.Metadata ?? [], target.Config ?? [], live.Summary);
         using var changes = RunChanges.Apply(run, fresh);
-        await live.Tails.AppendBatchAsync(dialect, connection, transaction, run.Pk, changes.Points, fresh.Exists(l => l.Type == "finish"), cancellationToken);
+        var pending = await live.Tails.AppendBatchAsync(dialect, connection, transaction, run.Pk, changes.Points, fresh.Exists(l => l.Type == "finish"), cancellationToken);
         if (changes.Output.Count > 0)
         {
             await OutputTable.InsertAsync(connection, transaction, run.Pk, changes.Output, cancellationToken);
@@ -223,7 +223,7 @@ public sealed class IngestService
         }
 
         var acked = fresh[^1].Seq;
-        await RunTable.UpdateAfterAppendAsync(connection, transaction, run, acked, withMetadata, now, cancellationToken);
+        await RunTable.UpdateAfterAppendAsync(connection, transaction, run, acked, withMetadata, now, pending, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         _live.Return(live, acked);
         return new AppendResult(acked, fresh.Count, lines.Count - fresh.Count);

@@ -29,15 +29,16 @@ internal static class PendingPoints
     /// <summary>Chunk numbers from here on name pending points shown as chunks; stored chunks never get there.</summary>
     public const long VirtualChunkBase = 1L << 60;
 
-    /// <summary>Stores a batch's points as one pending row.</summary>
-    public static async Task InsertAsync(DbConnection connection, DbTransaction transaction, long runPk, long pendingNo,
-        IEnumerable<(string Key, ArraySegment<(long Step, long Time, double Value)> Points)> series, CancellationToken cancellationToken)
+    /// <summary>
+    /// A batch's points as one pending row: the statement and its parameters, which the caller
+    /// sends with the run row's update (one round trip to PostgreSQL instead of two).
+    /// </summary>
+    public static (string Sql, (string Name, object? Value)[] Parameters) Insert(long runPk, long pendingNo,
+        IEnumerable<(string Key, ArraySegment<(long Step, long Time, double Value)> Points)> series)
     {
         var (body, points) = Encode(series);
-        await using var command = Sql.Command(connection, transaction,
-            "INSERT INTO metric_pending (run_pk, pending_no, points, body) VALUES (@run, @no, @points, @body)",
-            ("run", runPk), ("no", pendingNo), ("points", points), ("body", body));
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        return ("INSERT INTO metric_pending (run_pk, pending_no, points, body) VALUES (@prun, @pno, @ppoints, @pbody)",
+            [("prun", runPk), ("pno", pendingNo), ("ppoints", points), ("pbody", body)]);
     }
 
     /// <summary>A run's pending points, per key in step order, with the number of rows and of points and the last row's number.</summary>

@@ -108,18 +108,25 @@ internal sealed class RunTable(SqlDialect dialect)
         return JsonNode.Parse((string)(await command.ExecuteScalarAsync(cancellationToken))!)!.AsObject();
     }
 
-    /// <summary>Records an append: the new acked sequence number and summary, and the metadata and config when they were read.</summary>
-    public static async Task UpdateAfterAppendAsync(DbConnection connection, DbTransaction transaction, StoredRun run, long ackedSeq, bool withMetadata, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <summary>
+    /// Records an append: the new acked sequence number and summary, and the metadata and config
+    /// when they were read; <paramref name="before"/>, a statement of the same append sent in the
+    /// same command (one round trip).
+    /// </summary>
+    public static async Task UpdateAfterAppendAsync(DbConnection connection, DbTransaction transaction, StoredRun run, long ackedSeq, bool withMetadata, DateTimeOffset now,
+        (string Sql, (string Name, object? Value)[] Parameters)? before, CancellationToken cancellationToken)
     {
-        await using var update = withMetadata
-            ? Sql.Command(connection, transaction,
-                "UPDATE runs SET acked_seq = @acked, state = @state, name = @name, updated_at = @now, metadata = @metadata, config = @config, summary = @summary WHERE pk = @pk",
-                ("acked", ackedSeq), ("state", (string?)run.Metadata["state"] ?? run.State), ("name", run.Name), ("now", Sql.Format(now)),
-                ("metadata", run.Metadata.ToJsonString()), ("config", run.Config.ToJsonString()), ("summary", run.Summary.ToJsonString()), ("pk", run.Pk))
-            : Sql.Command(connection, transaction,
-                "UPDATE runs SET acked_seq = @acked, updated_at = @now, summary = @summary WHERE pk = @pk",
-                ("acked", ackedSeq), ("now", Sql.Format(now)), ("summary", run.Summary.ToJsonString()), ("pk", run.Pk));
-        await update.ExecuteNonQueryAsync(cancellationToken);
+        (string, object?)[] parameters = withMetadata
+            ? [("acked", ackedSeq), ("state", (string?)run.Metadata["state"] ?? run.State), ("name", run.Name), ("now", Sql.Format(now)),
+                ("metadata", run.Metadata.ToJsonString()), ("config", run.Config.ToJsonString()), ("summary", run.Summary.ToJsonString()), ("pk", run.Pk)]
+            : [("acked", ackedSeq), ("now", Sql.Format(now)), ("summary", run.Summary.ToJsonString()), ("pk", run.Pk)];
+        var update = withMetadata
+            ? "UPDATE runs SET acked_seq = @acked, state = @state, name = @name, updated_at = @now, metadata = @metadata, config = @config, summary = @summary WHERE pk = @pk"
+            : "UPDATE runs SET acked_seq = @acked, updated_at = @now, summary = @summary WHERE pk = @pk";
+        await using var command = before is { } first
+            ? Sql.Command(connection, transaction, $"{first.Sql}; {update}", [.. first.Parameters, .. parameters])
+            : Sql.Command(connection, transaction, update, parameters);
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     private const string RunColumns = "pk, project, run_id, name, state, start_time, updated_at, acked_seq, metadata, config, summary";

@@ -57,7 +57,8 @@ internal sealed class SeriesTails
     /// points and the batch's go into chunk rows, in order. A run's last batch
     /// (<paramref name="finishing"/>) leaves nothing pending.
     /// </summary>
-    public async Task AppendBatchAsync(SqlDialect dialect, DbConnection connection, DbTransaction transaction, long runPk,
+    /// <returns>The pending row's insert, for the caller to run in the same transaction; null when the points are stored.</returns>
+    public async Task<(string Sql, (string Name, object? Value)[] Parameters)?> AppendBatchAsync(SqlDialect dialect, DbConnection connection, DbTransaction transaction, long runPk,
         IEnumerable<(string Key, ArraySegment<(long Step, long Time, double Value)> Points)> series, bool finishing, CancellationToken cancellationToken)
     {
         var batch = series.ToList();
@@ -65,7 +66,6 @@ internal sealed class SeriesTails
         var follows = batch.TrueForAll(s => s.Points[0].Step > Math.Max(Of(s.Key).LastStep, Of(s.Key).PendingLastStep));
         if (follows && !finishing && points > 0 && _pendingRows + 1 < PendingPoints.MaxBatches && _pendingPoints + points < PendingPoints.MaxPoints)
         {
-            await PendingPoints.InsertAsync(connection, transaction, runPk, _nextPendingNo++, batch, cancellationToken);
             foreach (var (key, values) in batch)
             {
                 Of(key).PendingLastStep = values[^1].Step;
@@ -73,7 +73,7 @@ internal sealed class SeriesTails
 
             _pendingRows++;
             _pendingPoints += points;
-            return;
+            return PendingPoints.Insert(runPk, _nextPendingNo++, batch);
         }
 
         if (_pendingRows > 0)
@@ -104,6 +104,8 @@ internal sealed class SeriesTails
         {
             await AppendAsync(dialect, connection, transaction, runPk, batch, cancellationToken);
         }
+
+        return null;
     }
 
     /// <summary>
