@@ -1,4 +1,6 @@
 using System.Data.Common;
+using System.Globalization;
+using System.Runtime.InteropServices;
 
 namespace Tracker.Server.Storage;
 
@@ -117,6 +119,7 @@ internal sealed class SeriesTails
         IEnumerable<(string Key, ArraySegment<(long Step, long Time, double Value)> Points)> series, CancellationToken cancellationToken)
     {
         var rows = new List<(string Key, ChunkRow Row)>();
+        var merges = new List<(string Key, Tail Tail, ArraySegment<(long Step, long Time, double Value)> Points)>();
         foreach (var (key, all) in series)
         {
             var points = all;
@@ -147,14 +150,25 @@ internal sealed class SeriesTails
 
             if (tail.Rows > 0 && (tail.Count + points.Count >= ChunkCodec.ChunkSize || tail.Rows >= MaxTailRows))
             {
-                var merged = await TakeTailAsync(connection, transaction, runPk, key, tail, points, cancellationToken);
-                tail.NextChunkNo = tail.Start;
-                tail.Close();
-                AddRows(rows, key, tail, merged);
+                merges.Add((key, tail, points));
             }
             else
             {
                 AddRows(rows, key, tail, points);
+            }
+        }
+
+        if (merges.Count > 0)
+        {
+            // The tails to merge, read and deleted for all keys at once (two round trips, not two a key).
+            var tails = await TakeTailsAsync(connection, transaction, runPk, merges.Select(m => (m.Key, m.Tail.Start)).ToList(), cancellationToken);
+            foreach (var (key, tail, points) in merges)
+            {
+                var merged = tails.TryGetValue(key, out var list) ? list : [];
+                merged.AddRange(points);
+                tail.NextChunkNo = tail.Start;
+                tail.Close();
+                AddRows(rows, key, tail, CollectionsMarshal.AsSpan(merged));
             }
         }
 
@@ -208,6 +222,37 @@ internal sealed class SeriesTails
 
         merged.AddRange(points);
         return [.. merged];
+    }
+
+    /// <summary>Reads and deletes the rows from each key's tail start on, and returns their points per key.</summary>
+    private static async Task<Dictionary<string, List<(long Step, long Time, double Value)>>> TakeTailsAsync(DbConnection connection, DbTransaction transaction, long runPk,
+        List<(string Key, long Start)> tails, CancellationToken cancellationToken)
+    {
+        var parameters = new List<(string, object?)> { ("run", runPk) };
+        var where = string.Join(" OR ", tails.Select((t, i) =>
+        {
+            parameters.Add(($"k{i}", t.Key));
+            parameters.Add(($"s{i}", t.Start));
+            return string.Create(CultureInfo.InvariantCulture, $"(key = @k{i} AND chunk_no >= @s{i})");
+        }));
+        var points = new Dictionary<string, List<(long Step, long Time, double Value)>>(StringComparer.Ordinal);
+        await using (var read = Sql.Command(connection, transaction,
+            $"SELECT steps, times, vals, first_step, count, key FROM metric_chunks WHERE run_pk = @run AND ({where}) ORDER BY key, chunk_no", [.. parameters]))
+        await using (var reader = await read.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var key = reader.GetString(5);
+                AddPoints(points.TryGetValue(key, out var list) ? list : points[key] = new(ChunkCodec.ChunkSize), reader);
+            }
+        }
+
+        await using (var delete = Sql.Command(connection, transaction, $"DELETE FROM metric_chunks WHERE run_pk = @run AND ({where})", [.. parameters]))
+        {
+            await delete.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        return points;
     }
 
     /// <summary>The same step logged again in a later batch: the later value wins, in place.</summary>
