@@ -13,8 +13,8 @@ internal sealed class ServerOptions
     public long MaxBodyBytes { get; set; } = 32 * 1024 * 1024;
 
     /// <summary>
-    /// How long a looked-up API key is trusted before it is looked up again: a key revoked by
-    /// <c>keys revoke</c> is refused at most this long after. Zero looks every request up.
+    /// How long appends reuse a looked-up API key before looking it up again (each append still
+    /// checks, in its transaction, that the key is active). Zero looks every request up.
     /// </summary>
     public TimeSpan KeyCacheDuration { get; set; } = TimeSpan.FromSeconds(2);
 

@@ -48,6 +48,52 @@ internal static class IngestPhases
         Directory.Delete(directory, recursive: true);
     }
 
+    /// <summary>
+    /// `ingest small`: the shape of many live runs, in process: 100 runs, each body one second of
+    /// a run (10 steps of 50 keys, one history block), appended round robin; parse and store timed apart.
+    /// </summary>
+    public static async Task RunSmallBatchesAsync(string kind, string? postgres, int rounds)
+    {
+        const int Runs = 100, Keys = 50, Steps = 10;
+        var directory = Path.Combine(Path.GetTempPath(), "tracker-ingest-bench");
+        Directory.CreateDirectory(directory);
+        var store = new SqlRunStore(kind == "postgres" ? new PostgresDialect(postgres!) : new SqliteDialect(Path.Combine(directory, $"{Guid.NewGuid():N}.db")));
+        await store.MigrateAsync(CancellationToken.None);
+        var ingest = new IngestService(store, TimeProvider.System);
+        var prefix = Guid.NewGuid().ToString("N")[..8];
+        for (var r = 0; r < Runs; r++)
+        {
+            await store.Runs.UpsertRunAsync("bench", $"{prefix}-{r}", [], DateTimeOffset.UtcNow, CancellationToken.None);
+        }
+
+        var points = (long)Runs * Keys * Steps * rounds;
+        var parseCpu = TimeSpan.Zero;
+        var storeCpu = TimeSpan.Zero;
+        var watch = Stopwatch.StartNew();
+        for (var round = 0; round < rounds; round++)
+        {
+            var body = new StringBuilder();
+            body.Append(CultureInfo.InvariantCulture, $"{{\"seq\":{round + 1},\"type\":\"history\",\"steps\":[{round * Steps}{string.Concat(Enumerable.Repeat(",1", Steps - 1))}],\"ts\":[{1_795_736_598_000 + (round * 1000)}{string.Concat(Enumerable.Repeat(",100", Steps - 1))}],\"values\":{{");
+            body.AppendJoin(',', Enumerable.Range(0, Keys).Select(k => $"\"layer{k / 10}/metric{k % 10}\":[{string.Join(',', Enumerable.Range(0, Steps).Select(i => (1.0 / ((round * Steps) + i + k + 3)).ToString("R", CultureInfo.InvariantCulture)))}]"));
+            body.Append("}}\n");
+            var bytes = Encoding.UTF8.GetBytes(body.ToString());
+            for (var r = 0; r < Runs; r++)
+            {
+                var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+                var lines = RecordReader.ParseLines(bytes);
+                var parsed = Process.GetCurrentProcess().TotalProcessorTime;
+                await ingest.AppendAsync("bench", $"{prefix}-{r}", lines, DateTimeOffset.UtcNow, CancellationToken.None);
+                parseCpu += parsed - cpu;
+                storeCpu += Process.GetCurrentProcess().TotalProcessorTime - parsed;
+            }
+        }
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"ingest small/{kind}: {points:N0} points in {Runs * rounds:N0} bodies, wall {watch.Elapsed.TotalMicroseconds / points:F2} µs/point; CPU parse {parseCpu.TotalMicroseconds / points:F2}, store {storeCpu.TotalMicroseconds / points:F2} µs/point"));
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(directory, recursive: true);
+    }
+
     private static List<byte[]> Bodies()
     {
         var bodies = new List<byte[]>();

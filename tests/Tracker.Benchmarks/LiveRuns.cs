@@ -19,12 +19,7 @@ internal static class LiveRuns
 {
     public static async Task RunAsync(double seconds, string storage, string? postgres, int runs, int keys, int stepsPerSecond)
     {
-        var root = Path.Combine(Path.GetTempPath(), "tracker-live-bench");
-        if (Directory.Exists(root))
-        {
-            Directory.Delete(root, recursive: true);
-        }
-
+        var root = Path.Combine(Path.GetTempPath(), "tracker-live-bench", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(root);
         var port = OnlineThroughput.FreePort();
         var storageArgument = storage == "postgres" ? $"--Tracker:Postgres={postgres}" : $"--Tracker:Sqlite={Path.Combine(root, "tracker.db")}";
@@ -50,10 +45,12 @@ internal static class LiveRuns
             var stored = await CountStoredAsync(baseUrl, "live", result.RunIds);
             var finishes = result.Finishes.Order().ToArray();
             var appends = latencies.Snapshot();
+            var serverSide = latencies.ServerSnapshot();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"live/{storage,-10} {runs} runs x {keys} keys x {stepsPerSecond} steps/s for {seconds:F0} s: logged {result.Points:N0} points, stored {stored:N0} ({(stored == result.Points ? "all" : "MISSING " + (result.Points - stored).ToString("N0", CultureInfo.InvariantCulture))}); "
                 + $"wall {watch.Elapsed.TotalSeconds:F1} s; server CPU {serverCpu.TotalSeconds:F1} s = {serverCpu.TotalMicroseconds / result.Points:F2} µs per point; "
-                + $"appends {appends.Length:N0} ({(double)result.Points / Math.Max(1, appends.Length):F0} points each), latency p50 {Percentile(appends, 0.50):F1} ms, p99 {Percentile(appends, 0.99):F1} ms, max {(appends.Length > 0 ? appends[^1] : 0):F1} ms; "
+                + $"appends {appends.Length:N0} ({(double)result.Points / Math.Max(1, appends.Length):F0} points each; other requests {latencies.Others:N0}), latency as the client sees it p50 {Percentile(appends, 0.50):F1} ms, p99 {Percentile(appends, 0.99):F1} ms, max {(appends.Length > 0 ? appends[^1] : 0):F1} ms, "
+                + $"in the server p50 {Percentile(serverSide, 0.50):F1} ms, p99 {Percentile(serverSide, 0.99):F1} ms, max {(serverSide.Length > 0 ? serverSide[^1] : 0):F1} ms; "
                 + $"Finish p50 {Percentile(finishes, 0.50):F2} s, max {finishes[^1]:F2} s"));
         }
         finally
@@ -135,8 +132,20 @@ internal static class LiveRuns
     private sealed class Latencies
     {
         private readonly ConcurrentQueue<double> _milliseconds = new();
+        private readonly ConcurrentQueue<double> _server = new();
+        private int _others;
+
+        /// <summary>Requests other than appends (run upserts, finishes, media files).</summary>
+        public int Others => _others;
 
         public void Add(double milliseconds) => _milliseconds.Enqueue(milliseconds);
+
+        public void AddOther() => Interlocked.Increment(ref _others);
+
+        /// <summary>The server's own time, from its Server-Timing header.</summary>
+        public void AddServer(double milliseconds) => _server.Enqueue(milliseconds);
+
+        public double[] ServerSnapshot() => [.. _server.Order()];
 
         public double[] Snapshot() => [.. _milliseconds.Order()];
     }
@@ -150,6 +159,16 @@ internal static class LiveRuns
             if (request.Method == HttpMethod.Post && request.RequestUri?.AbsolutePath.EndsWith("/records", StringComparison.Ordinal) == true)
             {
                 latencies.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+                if (response.Headers.TryGetValues("Server-Timing", out var timing)
+                    && timing.FirstOrDefault() is { } value && value.StartsWith("app;dur=", StringComparison.Ordinal)
+                    && double.TryParse(value.AsSpan(8), CultureInfo.InvariantCulture, out var serverMilliseconds))
+                {
+                    latencies.AddServer(serverMilliseconds);
+                }
+            }
+            else
+            {
+                latencies.AddOther();
             }
 
             return response;

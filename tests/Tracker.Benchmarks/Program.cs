@@ -68,6 +68,13 @@ if (args.Length > 0 && args[0] == "ui")
     return;
 }
 
+if (args.Length > 1 && args[0] == "ingest" && args[1] == "small")
+{
+    // ingest small [ROUNDS] [sqlite|postgres CONN]
+    await IngestPhases.RunSmallBatchesAsync(args.Length > 3 ? args[3] : "sqlite", args.Length > 4 ? args[4] : null, args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 60);
+    return;
+}
+
 if (args.Length > 0 && args[0] == "ingest")
 {
     await IngestPhases.RunAsync();

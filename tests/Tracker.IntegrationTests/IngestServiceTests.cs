@@ -115,6 +115,31 @@ public sealed class IngestServiceTests(string kind)
     }
 
     [Test]
+    public async Task Append_SmallBatches_AreReadWhilePendingAndMovedToChunksByTheLastBatch()
+    {
+        var run = await CreateRunAsync();
+        for (var batch = 0; batch < 45; batch++)
+        {
+            await _ingest.AppendAsync("p", "r", History((batch * 10) + 1, Enumerable.Range(batch * 10, 10).Select(i => (long)i), i => i == 77 ? -5 : i), Now, CancellationToken.None);
+        }
+
+        // Some batches are in chunk rows, the latest still pending: every read sees all of them.
+        Assert.That(await PendingRowsAsync(run), Is.InRange(1, PendingPoints.MaxBatches));
+        var metric = (await _store.Metrics.ListMetricsAsync(run.Pk, CancellationToken.None)).Single();
+        Assert.That((metric.Count, metric.FirstStep, metric.LastStep, metric.Min, metric.Max, metric.Last), Is.EqualTo((450L, 0L, 449L, -5.0, 449.0, 449.0)));
+        Assert.That((await _store.Metrics.GetMetricRangesAsync("p", CancellationToken.None)).Single(), Is.EqualTo(("r", "loss", -5.0, 449.0)));
+        var buckets = await SeriesQuery.RunAsync(_store, run.Pk, "loss", byTime: false, 7, null, null, CancellationToken.None);
+        Assert.That(buckets.Sum(b => b.Count), Is.EqualTo(450));
+        Assert.That(buckets.Max(b => b.Max), Is.EqualTo(449));
+        Assert.That((await ReadAllAsync(run, "loss")).Select(p => p.Step), Is.EqualTo(Enumerable.Range(0, 450).Select(i => (long)i)));
+
+        await _ingest.AppendAsync("p", "r", Parse("{\"seq\":451,\"type\":\"finish\",\"ts\":1795736598404,\"state\":\"finished\",\"exit_code\":0}"), Now, CancellationToken.None);
+        Assert.That(await PendingRowsAsync(run), Is.Zero);
+        Assert.That((await ReadAllAsync(run, "loss")).Select(p => p.Step), Is.EqualTo(Enumerable.Range(0, 450).Select(i => (long)i)));
+        Assert.That((await _store.Metrics.GetChunkSummariesAsync(run.Pk, "loss", CancellationToken.None)).All(c => c.ChunkNo < PendingPoints.VirtualChunkBase));
+    }
+
+    [Test]
     public async Task Append_AlternatingBetweenTwoServers_EachSeesTheOthersRows()
     {
         // Two server instances on one database: each keeps its own state of the run, which the
@@ -169,28 +194,41 @@ public sealed class IngestServiceTests(string kind)
     }
 
     [Test]
-    public async Task KeyCache_KeyRevokedWhileCached_IsRefusedOnceTheEntryExpires()
+    public async Task KeyCache_KeyRevokedWhileKept_IsRefusedByTheNextAppendAndLookup()
     {
         var time = new FakeTimeProvider(Now);
-        var cache = new ApiKeyCache(_store.Keys, time, TimeSpan.FromSeconds(2));
+        var cache = new ApiKeyCache(_store.Keys, time, TimeSpan.FromMinutes(1));
         await _store.Keys.CreateKeyAsync(new ApiKey("ci", null, "hash1", Now, null), CancellationToken.None);
-        Assert.That((await cache.FindAsync("hash1", CancellationToken.None))!.RevokedAt, Is.Null);
+        await CreateRunAsync();
+        Assert.That((await cache.FindAsync("hash1", mayBeKept: true, CancellationToken.None))!.RevokedAt, Is.Null);
+        await _ingest.AppendAsync("p", "r", Encoding.UTF8.GetBytes("{\"seq\":1,\"type\":\"history\",\"step\":0,\"ts\":5,\"values\":{\"a\":1}}\n"), "hash1", CancellationToken.None);
 
-        // Revoked by another process (keys revoke): this one learns it when its entry expires.
+        // Revoked by another process (keys revoke): the kept entry still says active, the append's own check does not.
         await new SqlRunStore(_store.Dialect).Keys.RevokeKeyAsync("ci", Now, CancellationToken.None);
-        time.Advance(TimeSpan.FromSeconds(1));
-        Assert.That((await cache.FindAsync("hash1", CancellationToken.None))!.RevokedAt, Is.Null, "still within the cache duration");
-        time.Advance(TimeSpan.FromSeconds(1.5));
-        Assert.That((await cache.FindAsync("hash1", CancellationToken.None))!.RevokedAt, Is.EqualTo(Now));
+        Assert.That((await cache.FindAsync("hash1", mayBeKept: true, CancellationToken.None))!.RevokedAt, Is.Null, "kept");
+        var refused = Assert.ThrowsAsync<IngestException>(() => _ingest.AppendAsync(
+            "p", "r", Encoding.UTF8.GetBytes("{\"seq\":2,\"type\":\"history\",\"step\":1,\"ts\":5,\"values\":{\"a\":1}}\n"), "hash1", CancellationToken.None));
+        Assert.That(refused!.Error, Is.EqualTo(IngestError.KeyRevoked));
+        Assert.That((await _store.Runs.GetRunAsync("p", "r", CancellationToken.None))!.AckedSeq, Is.EqualTo(1), "nothing of the refused batch is stored");
+        Assert.That((await cache.FindAsync("hash1", mayBeKept: false, CancellationToken.None))!.RevokedAt, Is.EqualTo(Now), "other requests look the key up");
+        time.Advance(TimeSpan.FromMinutes(2));
+        Assert.That((await cache.FindAsync("hash1", mayBeKept: true, CancellationToken.None))!.RevokedAt, Is.EqualTo(Now), "an entry expires");
     }
 
     [Test]
     public async Task KeyCache_UnknownKeys_AreNotKept()
     {
         var cache = new ApiKeyCache(_store.Keys, new FakeTimeProvider(Now), TimeSpan.FromMinutes(1));
-        Assert.That(await cache.FindAsync("hash2", CancellationToken.None), Is.Null);
+        Assert.That(await cache.FindAsync("hash2", mayBeKept: true, CancellationToken.None), Is.Null);
         await _store.Keys.CreateKeyAsync(new ApiKey("new", null, "hash2", Now, null), CancellationToken.None);
-        Assert.That(await cache.FindAsync("hash2", CancellationToken.None), Is.Not.Null);
+        Assert.That(await cache.FindAsync("hash2", mayBeKept: true, CancellationToken.None), Is.Not.Null);
+    }
+
+    private async Task<long> PendingRowsAsync(StoredRun run)
+    {
+        await using var connection = await _store.Dialect.OpenAsync(CancellationToken.None);
+        await using var command = Sql.Command(connection, null, "SELECT COUNT(*) FROM metric_pending WHERE run_pk = @run", ("run", run.Pk));
+        return Convert.ToInt64(await command.ExecuteScalarAsync(), CultureInfo.InvariantCulture);
     }
 
     private async Task<StoredRun> CreateRunAsync()

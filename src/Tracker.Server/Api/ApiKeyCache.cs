@@ -5,10 +5,11 @@ namespace Tracker.Server.Api;
 
 /// <summary>
 /// Keys looked up by hash, kept for <see cref="ServerOptions.KeyCacheDuration"/>: a live run
-/// writes every second, and a database round trip per request only to find the same key again
-/// costs more than the rest of a small request. Keys are revoked by another process
-/// (<c>keys revoke</c>), so a revocation takes effect once the entry expires, at most that long
-/// after; unknown keys are not kept, so a new key works at once.
+/// appends every second, and a separate database round trip per append only to find the same key
+/// again costs more than the rest of a small request. Only appends use a kept entry, and an
+/// append checks in its own transaction that the key is still active (keys are revoked by
+/// another process, <c>keys revoke</c>), so a revoked key is refused at once everywhere. Unknown
+/// keys are not kept, so a new key works at once.
 /// </summary>
 internal sealed class ApiKeyCache(KeyTable keys, TimeProvider time, TimeSpan duration)
 {
@@ -17,11 +18,11 @@ internal sealed class ApiKeyCache(KeyTable keys, TimeProvider time, TimeSpan dur
 
     private readonly ConcurrentDictionary<string, (ApiKey Key, DateTimeOffset Expires)> _entries = new(StringComparer.Ordinal);
 
-    /// <summary>The key with this hash (revoked or not), or null when none is stored.</summary>
-    public async Task<ApiKey?> FindAsync(string hash, CancellationToken cancellationToken)
+    /// <summary>The key with this hash (revoked or not), or null when none is stored; a kept entry when <paramref name="mayBeKept"/>.</summary>
+    public async Task<ApiKey?> FindAsync(string hash, bool mayBeKept, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        if (_entries.TryGetValue(hash, out var entry) && entry.Expires > now)
+        if (mayBeKept && _entries.TryGetValue(hash, out var entry) && entry.Expires > now)
         {
             return entry.Key;
         }

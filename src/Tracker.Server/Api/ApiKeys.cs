@@ -11,8 +11,15 @@ internal static class ApiKeys
 
     public static string Hash(string secret) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
 
-    /// <summary>Null when the request may go on; otherwise the problem to answer with (401 or 403).</summary>
-    public static async Task<IResult?> CheckAsync(HttpContext context, ApiKeyCache keys, string project, CancellationToken cancellationToken)
+    /// <summary>The request item holding the hash of the key a request was let in with.</summary>
+    public const string HashItem = "Tracker.KeyHash";
+
+    /// <summary>
+    /// Null when the request may go on; otherwise the problem to answer with (401 or 403).
+    /// <paramref name="rechecked"/>: the caller checks again, in its transaction, that the key
+    /// (<see cref="HashItem"/>) is still active, so a kept lookup will do.
+    /// </summary>
+    public static async Task<IResult?> CheckAsync(HttpContext context, ApiKeyCache keys, string project, CancellationToken cancellationToken, bool rechecked = false)
     {
         var header = context.Request.Headers.Authorization.ToString();
         if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) || header.Length <= 7)
@@ -21,7 +28,9 @@ internal static class ApiKeys
                 "Send the key as 'Authorization: Bearer <key>'. Create one with: dotnet run --project src/Tracker.Server -- keys create --name NAME");
         }
 
-        var key = await keys.FindAsync(Hash(header[7..].Trim()), cancellationToken);
+        var hash = Hash(header[7..].Trim());
+        context.Items[HashItem] = hash;
+        var key = await keys.FindAsync(hash, rechecked, cancellationToken);
         if (key is null || key.RevokedAt is not null)
         {
             return Problems.Create(HttpStatusCode.Unauthorized, "Invalid API key",

@@ -59,6 +59,7 @@ public sealed class IngestService
 
         metadata["project"] = project;
         metadata["id"] = runId;
+        using var turn = await _store.Dialect.EnterWriteAsync(cancellationToken);
         return await _store.Runs.UpsertRunAsync(project, runId, metadata, _time.GetUtcNow(), cancellationToken);
     }
 
@@ -69,12 +70,16 @@ public sealed class IngestService
     /// <param name="cancellationToken">Cancels the write; nothing of the batch is stored then.</param>
     /// <returns>The run's acked sequence number after the batch, and how many lines were stored and skipped as replays.</returns>
     /// <exception cref="IngestException">A line is not valid, the run does not exist, or the batch leaves a gap.</exception>
-    public async Task<AppendResult> AppendAsync(string project, string runId, ReadOnlyMemory<byte> records, CancellationToken cancellationToken)
+    public Task<AppendResult> AppendAsync(string project, string runId, ReadOnlyMemory<byte> records, CancellationToken cancellationToken) =>
+        AppendAsync(project, runId, records, keyHash: null, cancellationToken);
+
+    /// <summary>Appends as the HTTP endpoint does: refused, in the batch's transaction, when the key of <paramref name="keyHash"/> is no longer active.</summary>
+    internal async Task<AppendResult> AppendAsync(string project, string runId, ReadOnlyMemory<byte> records, string? keyHash, CancellationToken cancellationToken)
     {
         CheckNames(project, runId);
         try
         {
-            return await AppendAsync(project, runId, RecordReader.ParseLines(records), _time.GetUtcNow(), cancellationToken);
+            return await AppendAsync(project, runId, RecordReader.ParseLines(records), _time.GetUtcNow(), cancellationToken, keyHash);
         }
         catch (RecordFormatException ex)
         {
@@ -109,6 +114,7 @@ public sealed class IngestService
 
         try
         {
+            using var turn = await _store.Dialect.EnterWriteAsync(cancellationToken);
             await _store.Runs.FinishRunAsync(project, runId, state, exitCode, endTime ?? _time.GetUtcNow(), cancellationToken);
         }
         catch (RunNotFoundException ex)
@@ -141,6 +147,7 @@ public sealed class IngestService
             throw new IngestException(IngestError.Invalid, "Hash mismatch", $"The bytes hash to {actual}, not {sha256}. Send the file whose SHA-256 names it.", "sha256");
         }
 
+        using var turn = await _store.Dialect.EnterWriteAsync(cancellationToken);
         return await _store.Media.PutBlobAsync(project, sha256, known, content.ToArray(), _time.GetUtcNow(), cancellationToken);
     }
 
@@ -163,15 +170,20 @@ public sealed class IngestService
     /// Stores the lines not stored yet, in one transaction: lines at or below the run's acked
     /// sequence number are replays and skipped; the first new one must follow it without a gap.
     /// </summary>
-    internal async Task<AppendResult> AppendAsync(string project, string runId, IReadOnlyList<RecordLine> lines, DateTimeOffset now, CancellationToken cancellationToken)
+    internal async Task<AppendResult> AppendAsync(string project, string runId, IReadOnlyList<RecordLine> lines, DateTimeOffset now, CancellationToken cancellationToken, string? keyHash = null)
     {
         // Most batches hold only points (and output or media): they leave metadata and config alone, so neither is read nor written.
         var withMetadata = lines.Any(l => l is ValuesLine { IsSummary: false } or RunLine or MetricLine or FinishLine);
         var dialect = _store.Dialect;
+        using var turn = await dialect.EnterWriteAsync(cancellationToken);
         await using var connection = await dialect.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var target = await _store.Runs.LockForAppendAsync(connection, transaction, project, runId, withMetadata, cancellationToken)
+        var target = await _store.Runs.LockForAppendAsync(connection, transaction, project, runId, withMetadata, keyHash, cancellationToken)
             ?? throw new RunNotFoundException(project, runId);
+        if (keyHash is not null && !target.KeyActive)
+        {
+            throw new IngestException(IngestError.KeyRevoked, "Invalid API key", "The key was revoked. Create a new one.");
+        }
 
         var fresh = lines.Where(l => l.Seq > target.AckedSeq).ToList();
         var expected = target.AckedSeq + 1;
@@ -196,7 +208,7 @@ public sealed class IngestService
                 await SeriesTails.LoadAsync(connection, transaction, target.Pk, cancellationToken));
         var run = new StoredRun(target.Pk, project, runId, target.Name, target.State, null, now, target.AckedSeq, target.Metadata ?? [], target.Config ?? [], live.Summary) { Fold = live.Fold };
         using var changes = RunChanges.Apply(run, fresh);
-        await live.Tails.AppendAsync(dialect, connection, transaction, run.Pk, changes.Points, cancellationToken);
+        var pending = await live.Tails.AppendBatchAsync(dialect, connection, transaction, run.Pk, changes.Points, fresh.Exists(l => l.Type == "finish"), cancellationToken);
         if (changes.Output.Count > 0)
         {
             await OutputTable.InsertAsync(connection, transaction, run.Pk, changes.Output, cancellationToken);
@@ -208,7 +220,7 @@ public sealed class IngestService
         }
 
         var acked = fresh[^1].Seq;
-        await RunTable.UpdateAfterAppendAsync(connection, transaction, run, acked, withMetadata, now, cancellationToken);
+        await RunTable.UpdateAfterAppendAsync(connection, transaction, run, acked, withMetadata, now, pending, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         _live.Return(live, acked);
         return new AppendResult(acked, fresh.Count, lines.Count - fresh.Count);
@@ -255,6 +267,9 @@ public enum IngestError
 
     /// <summary>The batch's first new line does not follow the run's acked sequence number; resend from <see cref="IngestException.ExpectedSeq"/>.</summary>
     SequenceGap,
+
+    /// <summary>The API key the request came with was revoked.</summary>
+    KeyRevoked,
 }
 
 /// <summary>A write the server refuses, and why; nothing of it was stored.</summary>

@@ -28,6 +28,12 @@ internal sealed class MetricTable(SqlDialect dialect)
             list.Add(ReadSummary(reader, 1));
         }
 
+        await reader.DisposeAsync();
+        foreach (var (key, points) in (await PendingPoints.ReadAsync(connection, null, runPk, cancellationToken)).Keys)
+        {
+            (summaries.TryGetValue(key, out var list) ? list : summaries[key] = []).AddRange(PendingPoints.AsChunks(points).Select(Summary));
+        }
+
         return summaries.Select(p =>
         {
             var chunks = p.Value;
@@ -48,13 +54,28 @@ internal sealed class MetricTable(SqlDialect dialect)
             "SELECT r.run_id, c.key, MIN(c.min), MAX(c.max) FROM metric_chunks c JOIN runs r ON r.pk = c.run_pk WHERE r.project = @project GROUP BY r.run_id, c.key",
             ("project", project));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var ranges = new List<(string, string, double, double)>();
+        var ranges = new Dictionary<(string RunId, string Key), (double Min, double Max)>();
         while (await reader.ReadAsync(cancellationToken))
         {
-            ranges.Add((reader.GetString(0), reader.GetString(1), Sql.ReadReal(reader, 2), Sql.ReadReal(reader, 3)));
+            ranges[(reader.GetString(0), reader.GetString(1))] = (Sql.ReadReal(reader, 2), Sql.ReadReal(reader, 3));
         }
 
-        return ranges;
+        await reader.DisposeAsync();
+        foreach (var (runId, keys) in await PendingPoints.ReadProjectAsync(connection, project, cancellationToken))
+        {
+            foreach (var (key, points) in keys)
+            {
+                var (min, max) = ranges.GetValueOrDefault((runId, key), (double.NaN, double.NaN));
+                foreach (var (_, _, value) in points)
+                {
+                    (min, max) = double.IsNaN(value) ? (min, max) : (!(value >= min) ? value : min, !(value <= max) ? value : max);
+                }
+
+                ranges[(runId, key)] = (min, max);
+            }
+        }
+
+        return [.. ranges.Select(r => (r.Key.RunId, r.Key.Key, r.Value.Min, r.Value.Max))];
     }
 
     public async Task<IReadOnlyList<ChunkSummary>> GetChunkSummariesAsync(long runPk, string key, CancellationToken cancellationToken)
@@ -69,6 +90,8 @@ internal sealed class MetricTable(SqlDialect dialect)
             chunks.Add(ReadSummary(reader, 0));
         }
 
+        await reader.DisposeAsync();
+        chunks.AddRange((await PendingChunksAsync(connection, runPk, key, cancellationToken)).Select(Summary));
         return chunks;
     }
 
@@ -85,6 +108,8 @@ internal sealed class MetricTable(SqlDialect dialect)
             chunks.Add((ReadSummary(reader, 0), ChunkCodec.UnpackBlocks((byte[])reader[9]).ToArray()));
         }
 
+        await reader.DisposeAsync();
+        chunks.AddRange((await PendingChunksAsync(connection, runPk, key, cancellationToken)).Select(r => (Summary(r), ChunkCodec.UnpackBlocks(r.Blocks).ToArray())));
         return chunks;
     }
 
@@ -95,6 +120,23 @@ internal sealed class MetricTable(SqlDialect dialect)
     public async Task<List<(long X, double Value)>> ReadBlockPointsAsync(long runPk, string key, IReadOnlyCollection<(long ChunkNo, int Block)> blocks, bool byTime, CancellationToken cancellationToken)
     {
         var points = new List<(long, double)>(blocks.Count * ChunkCodec.BlockSize);
+        if (blocks.Any(b => b.ChunkNo >= PendingPoints.VirtualChunkBase))
+        {
+            await using var pendingConnection = await dialect.OpenAsync(cancellationToken);
+            var pending = await PendingChunksAsync(pendingConnection, runPk, key, cancellationToken);
+            foreach (var (chunkNo, block) in blocks.Where(b => b.ChunkNo >= PendingPoints.VirtualChunkBase))
+            {
+                var row = pending[(int)(chunkNo - PendingPoints.VirtualChunkBase)];
+                var decoded = Decode(row);
+                for (var i = block * ChunkCodec.BlockSize; i < Math.Min(decoded.Count, (block + 1) * ChunkCodec.BlockSize); i++)
+                {
+                    points.Add((byTime ? decoded.Times[i] : decoded.Steps[i], decoded.Values[i]));
+                }
+            }
+
+            blocks = [.. blocks.Where(b => b.ChunkNo < PendingPoints.VirtualChunkBase)];
+        }
+
         if (blocks.Count == 0)
         {
             return points;
@@ -134,19 +176,43 @@ internal sealed class MetricTable(SqlDialect dialect)
         }
 
         await using var connection = await dialect.OpenAsync(cancellationToken);
+        var virtualChunks = chunkNumbers.Where(n => n >= PendingPoints.VirtualChunkBase).ToList();
+        if (virtualChunks.Count > 0)
+        {
+            var pending = await PendingChunksAsync(connection, runPk, key, cancellationToken);
+            blocks.AddRange(virtualChunks.Order().Select(n => Decode(pending[(int)(n - PendingPoints.VirtualChunkBase)])));
+            chunkNumbers = [.. chunkNumbers.Where(n => n < PendingPoints.VirtualChunkBase)];
+            if (chunkNumbers.Count == 0)
+            {
+                return blocks;
+            }
+        }
 
+        // Stored chunks come before pending ones.
+        var stored = new List<PointBlock>(chunkNumbers.Count);
         await using var command = Sql.Command(connection, null,
             $"SELECT steps, times, vals, first_step, count FROM metric_chunks WHERE run_pk = @run AND key = @key AND chunk_no IN ({InList(chunkNumbers)}) ORDER BY chunk_no",
             ("run", runPk), ("key", key));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            blocks.Add(new PointBlock(
+            stored.Add(new PointBlock(
                 ChunkCodec.UnpackSteps((byte[])reader[0], reader.GetInt64(3), 0, reader.GetInt32(4)), ChunkCodec.UnpackInt64((byte[])reader[1]), ChunkCodec.UnpackDouble((byte[])reader[2])));
         }
 
-        return blocks;
+        stored.AddRange(blocks);
+        return stored;
     }
+
+    /// <summary>A series' pending points (see <see cref="PendingPoints"/>) as chunks after the stored ones.</summary>
+    private static async Task<List<ChunkRow>> PendingChunksAsync(DbConnection connection, long runPk, string key, CancellationToken cancellationToken) =>
+        (await PendingPoints.ReadAsync(connection, null, runPk, cancellationToken)).Keys.TryGetValue(key, out var points) ? PendingPoints.AsChunks(points) : [];
+
+    private static ChunkSummary Summary(ChunkRow row) =>
+        new(row.ChunkNo, row.FirstStep, row.LastStep, row.FirstTime, row.LastTime, row.Count, row.Min, row.Max, row.Last);
+
+    private static PointBlock Decode(ChunkRow row) =>
+        new(ChunkCodec.UnpackSteps(row.Steps, row.FirstStep, 0, row.Count), ChunkCodec.UnpackInt64(row.Times), ChunkCodec.UnpackDouble(row.Values));
 
     private const string SummaryColumns = "chunk_no, first_step, last_step, first_time, last_time, count, min, max, last";
 

@@ -9,7 +9,7 @@ internal sealed class RunNotFoundException(string project, string runId)
     : Exception($"Run '{runId}' of project '{project}' does not exist on this server. Create it with PUT /api/v1/projects/{project}/runs/{runId} first.");
 
 /// <summary>What an append reads of its run's row, locked: metadata and config only when the batch changes them.</summary>
-internal sealed record AppendTarget(long Pk, long AckedSeq, string State, string Name, JsonObject? Metadata, JsonObject? Config);
+internal sealed record AppendTarget(long Pk, long AckedSeq, string State, string Name, JsonObject? Metadata, JsonObject? Config, bool KeyActive);
 
 /// <summary>The runs table: each run's indexed columns, acked sequence number, metadata, config and summary.</summary>
 internal sealed class RunTable(SqlDialect dialect)
@@ -82,13 +82,15 @@ internal sealed class RunTable(SqlDialect dialect)
     /// <summary>
     /// Locks the run's row for an append (PostgreSQL: FOR UPDATE; SQLite: the write transaction
     /// already excludes other writers) and reads what every append needs. Metadata and config
-    /// are read only when <paramref name="withMetadata"/>: most batches hold only points.
+    /// are read only when <paramref name="withMetadata"/>: most batches hold only points. With
+    /// <paramref name="keyHash"/>, also whether that key is still active, in the same round trip.
     /// </summary>
-    public async Task<AppendTarget?> LockForAppendAsync(DbConnection connection, DbTransaction transaction, string project, string runId, bool withMetadata, CancellationToken cancellationToken)
+    public async Task<AppendTarget?> LockForAppendAsync(DbConnection connection, DbTransaction transaction, string project, string runId, bool withMetadata, string? keyHash, CancellationToken cancellationToken)
     {
         await using var command = Sql.Command(connection, transaction,
-            $"SELECT pk, acked_seq, state, name{(withMetadata ? ", metadata, config" : string.Empty)} FROM runs WHERE project = @project AND run_id = @run{dialect.LockRowSuffix}",
-            ("project", project), ("run", runId));
+            "SELECT pk, acked_seq, state, name, (SELECT COUNT(*) FROM api_keys WHERE key_hash = @hash AND revoked_at IS NULL)"
+            + $"{(withMetadata ? ", metadata, config" : string.Empty)} FROM runs WHERE project = @project AND run_id = @run{dialect.LockRowSuffix}",
+            ("project", project), ("run", runId), ("hash", keyHash));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken))
         {
@@ -96,7 +98,8 @@ internal sealed class RunTable(SqlDialect dialect)
         }
 
         return new AppendTarget(reader.GetInt64(0), reader.GetInt64(1), reader.GetString(2), reader.GetString(3),
-            withMetadata ? JsonNode.Parse(reader.GetString(4))!.AsObject() : null, withMetadata ? JsonNode.Parse(reader.GetString(5))!.AsObject() : null);
+            withMetadata ? JsonNode.Parse(reader.GetString(5))!.AsObject() : null, withMetadata ? JsonNode.Parse(reader.GetString(6))!.AsObject() : null,
+            reader.GetInt64(4) > 0);
     }
 
     /// <summary>The run's summary and the fold of its records so far, which the summary column keeps beside it.</summary>
@@ -106,18 +109,25 @@ internal sealed class RunTable(SqlDialect dialect)
         return StoredRun.ReadSummaryColumn((string)(await command.ExecuteScalarAsync(cancellationToken))!);
     }
 
-    /// <summary>Records an append: the new acked sequence number and summary, and the metadata and config when they were read.</summary>
-    public static async Task UpdateAfterAppendAsync(DbConnection connection, DbTransaction transaction, StoredRun run, long ackedSeq, bool withMetadata, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <summary>
+    /// Records an append: the new acked sequence number and summary, and the metadata and config
+    /// when they were read; <paramref name="before"/>, a statement of the same append sent in the
+    /// same command (one round trip).
+    /// </summary>
+    public static async Task UpdateAfterAppendAsync(DbConnection connection, DbTransaction transaction, StoredRun run, long ackedSeq, bool withMetadata, DateTimeOffset now,
+        (string Sql, (string Name, object? Value)[] Parameters)? before, CancellationToken cancellationToken)
     {
-        await using var update = withMetadata
-            ? Sql.Command(connection, transaction,
-                "UPDATE runs SET acked_seq = @acked, state = @state, name = @name, updated_at = @now, metadata = @metadata, config = @config, summary = @summary WHERE pk = @pk",
-                ("acked", ackedSeq), ("state", (string?)run.Metadata["state"] ?? run.State), ("name", run.Name), ("now", Sql.Format(now)),
-                ("metadata", run.Metadata.ToJsonString()), ("config", run.Config.ToJsonString()), ("summary", run.SummaryColumn()), ("pk", run.Pk))
-            : Sql.Command(connection, transaction,
-                "UPDATE runs SET acked_seq = @acked, updated_at = @now, summary = @summary WHERE pk = @pk",
-                ("acked", ackedSeq), ("now", Sql.Format(now)), ("summary", run.SummaryColumn()), ("pk", run.Pk));
-        await update.ExecuteNonQueryAsync(cancellationToken);
+        (string, object?)[] parameters = withMetadata
+            ? [("acked", ackedSeq), ("state", (string?)run.Metadata["state"] ?? run.State), ("name", run.Name), ("now", Sql.Format(now)),
+                ("metadata", run.Metadata.ToJsonString()), ("config", run.Config.ToJsonString()), ("summary", run.SummaryColumn()), ("pk", run.Pk)]
+            : [("acked", ackedSeq), ("now", Sql.Format(now)), ("summary", run.SummaryColumn()), ("pk", run.Pk)];
+        var update = withMetadata
+            ? "UPDATE runs SET acked_seq = @acked, state = @state, name = @name, updated_at = @now, metadata = @metadata, config = @config, summary = @summary WHERE pk = @pk"
+            : "UPDATE runs SET acked_seq = @acked, updated_at = @now, summary = @summary WHERE pk = @pk";
+        await using var command = before is { } first
+            ? Sql.Command(connection, transaction, $"{first.Sql}; {update}", [.. first.Parameters, .. parameters])
+            : Sql.Command(connection, transaction, update, parameters);
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     private const string RunColumns = "pk, project, run_id, name, state, start_time, updated_at, acked_seq, metadata, config, summary";

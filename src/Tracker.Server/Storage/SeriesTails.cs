@@ -1,4 +1,6 @@
 using System.Data.Common;
+using System.Globalization;
+using System.Runtime.InteropServices;
 
 namespace Tracker.Server.Storage;
 
@@ -7,16 +9,16 @@ namespace Tracker.Server.Storage;
 /// its last step and its open tail.
 /// </summary>
 /// <remarks>
-/// A batch's points of a key are not merged into the key's last chunk row: a live run sends ten
-/// points a key a second, and rewriting a row of up to a thousand points to add ten cost the
-/// server ~15 µs a point. They go in as one new small row instead (no read); the rows after the
-/// last full chunk are the series' tail. Once the tail and the new points make a chunk's worth
-/// (or the tail has <see cref="MaxTailRows"/> rows) the tail is read, deleted and written again,
-/// with the new points, as full chunks and a remainder, in the same transaction. A point is so
-/// written about twice, not a hundred times. Readers see small rows as they saw the partial last
-/// chunk before: chunk summaries cover any number of points, and chunk numbers stay in step order.
-/// The state is a cache of what the rows say (<see cref="LoadAsync"/> rebuilds it), valid while
-/// the run's acked sequence number is unchanged.
+/// Points of a key are not merged into the key's last chunk row: a live run sends ten points a key
+/// a second, and rewriting a row of up to a thousand points to add ten rewrote each point ~50
+/// times. They go in as one new small row instead (no read); the rows after the last full chunk
+/// are the series' tail. Once the tail and the new points make a chunk's worth (or the tail has
+/// <see cref="MaxTailRows"/> rows) the tail is read, deleted and written again, with the new
+/// points, as full chunks and a remainder, in the same transaction: a point is written about
+/// twice. Small batches first wait as <see cref="PendingPoints"/> and arrive here several at a
+/// time. Readers see small rows as they saw the partial last chunk before: chunk summaries cover
+/// any number of points. The state is a cache of what the rows say (<see cref="LoadAsync"/>
+/// rebuilds it), valid while the run's acked sequence number is unchanged.
 /// </remarks>
 internal sealed class SeriesTails
 {
@@ -24,8 +26,11 @@ internal sealed class SeriesTails
     public const int MaxTailRows = 128;
 
     private readonly Dictionary<string, Tail> _keys = new(StringComparer.Ordinal);
+    private int _pendingRows;
+    private int _pendingPoints;
+    private long _nextPendingNo;
 
-    /// <summary>Reads where each series of a run stands from its chunk summaries.</summary>
+    /// <summary>Reads where each series of a run stands from its chunk summaries and pending points.</summary>
     public static async Task<SeriesTails> LoadAsync(DbConnection connection, DbTransaction transaction, long runPk, CancellationToken cancellationToken)
     {
         var tails = new SeriesTails();
@@ -37,18 +42,84 @@ internal sealed class SeriesTails
             tails.Of(reader.GetString(0)).Follow(reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt32(4));
         }
 
+        await reader.DisposeAsync();
+        var pending = await PendingPoints.ReadAsync(connection, transaction, runPk, cancellationToken);
+        foreach (var (key, points) in pending.Keys)
+        {
+            tails.Of(key).PendingLastStep = points[^1].Step;
+        }
+
+        (tails._pendingRows, tails._pendingPoints, tails._nextPendingNo) = (pending.Rows, pending.Points, pending.Rows > 0 ? pending.LastNo + 1 : 0);
         return tails;
     }
 
     /// <summary>
-    /// Appends each key's points (sorted by step, one per step) inside the batch's transaction: a
+    /// Stores a batch's points: as a pending row (<see cref="PendingPoints"/>) when each key's
+    /// points follow its last step and the run's pending rows have room; otherwise the pending
+    /// points and the batch's go into chunk rows, in order. A run's last batch
+    /// (<paramref name="finishing"/>) leaves nothing pending.
+    /// </summary>
+    /// <returns>The pending row's insert, for the caller to run in the same transaction; null when the points are stored.</returns>
+    public async Task<(string Sql, (string Name, object? Value)[] Parameters)?> AppendBatchAsync(SqlDialect dialect, DbConnection connection, DbTransaction transaction, long runPk,
+        IEnumerable<(string Key, ArraySegment<(long Step, long Time, double Value)> Points)> series, bool finishing, CancellationToken cancellationToken)
+    {
+        var batch = series.ToList();
+        var points = batch.Sum(s => s.Points.Count);
+        var follows = batch.TrueForAll(s => s.Points[0].Step > Math.Max(Of(s.Key).LastStep, Of(s.Key).PendingLastStep));
+        if (follows && !finishing && points > 0 && _pendingRows + 1 < PendingPoints.MaxBatches && _pendingPoints + points < PendingPoints.MaxPoints)
+        {
+            foreach (var (key, values) in batch)
+            {
+                Of(key).PendingLastStep = values[^1].Step;
+            }
+
+            _pendingRows++;
+            _pendingPoints += points;
+            return PendingPoints.Insert(runPk, _nextPendingNo++, batch);
+        }
+
+        if (_pendingRows > 0)
+        {
+            var pending = await PendingPoints.ReadAsync(connection, transaction, runPk, cancellationToken);
+            await PendingPoints.DeleteAsync(connection, transaction, runPk, cancellationToken);
+            (_pendingRows, _pendingPoints, _nextPendingNo) = (0, 0, 0);
+            foreach (var tail in _keys.Values)
+            {
+                tail.PendingLastStep = long.MinValue;
+            }
+
+            if (follows)
+            {
+                // Each key's batch points follow its pending ones: one run of points per key.
+                foreach (var (key, values) in batch)
+                {
+                    (pending.Keys.TryGetValue(key, out var list) ? list : pending.Keys[key] = []).AddRange(values);
+                }
+
+                batch = [];
+            }
+
+            await AppendAsync(dialect, connection, transaction, runPk, pending.Keys.Select(p => (p.Key, new ArraySegment<(long, long, double)>([.. p.Value]))), cancellationToken);
+        }
+
+        if (batch.Count > 0)
+        {
+            await AppendAsync(dialect, connection, transaction, runPk, batch, cancellationToken);
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Appends each key's points (sorted by step, one per step) to its chunk rows: a
     /// value logged again at a series' last step replaces it; points before the last step start
     /// new rows (chunks may then overlap, as readers allow).
     /// </summary>
-    public async Task AppendAsync(SqlDialect dialect, DbConnection connection, DbTransaction transaction, long runPk,
+    private async Task AppendAsync(SqlDialect dialect, DbConnection connection, DbTransaction transaction, long runPk,
         IEnumerable<(string Key, ArraySegment<(long Step, long Time, double Value)> Points)> series, CancellationToken cancellationToken)
     {
         var rows = new List<(string Key, ChunkRow Row)>();
+        var merges = new List<(string Key, Tail Tail, ArraySegment<(long Step, long Time, double Value)> Points)>();
         foreach (var (key, all) in series)
         {
             var points = all;
@@ -79,14 +150,25 @@ internal sealed class SeriesTails
 
             if (tail.Rows > 0 && (tail.Count + points.Count >= ChunkCodec.ChunkSize || tail.Rows >= MaxTailRows))
             {
-                var merged = await TakeTailAsync(connection, transaction, runPk, key, tail, points, cancellationToken);
-                tail.NextChunkNo = tail.Start;
-                tail.Close();
-                AddRows(rows, key, tail, merged);
+                merges.Add((key, tail, points));
             }
             else
             {
                 AddRows(rows, key, tail, points);
+            }
+        }
+
+        if (merges.Count > 0)
+        {
+            // The tails to merge, read and deleted for all keys at once (two round trips, not two a key).
+            var tails = await TakeTailsAsync(connection, transaction, runPk, merges.Select(m => (m.Key, m.Tail.Start)).ToList(), cancellationToken);
+            foreach (var (key, tail, points) in merges)
+            {
+                var merged = tails.TryGetValue(key, out var list) ? list : [];
+                merged.AddRange(points);
+                tail.NextChunkNo = tail.Start;
+                tail.Close();
+                AddRows(rows, key, tail, CollectionsMarshal.AsSpan(merged));
             }
         }
 
@@ -142,6 +224,37 @@ internal sealed class SeriesTails
         return [.. merged];
     }
 
+    /// <summary>Reads and deletes the rows from each key's tail start on, and returns their points per key.</summary>
+    private static async Task<Dictionary<string, List<(long Step, long Time, double Value)>>> TakeTailsAsync(DbConnection connection, DbTransaction transaction, long runPk,
+        List<(string Key, long Start)> tails, CancellationToken cancellationToken)
+    {
+        var parameters = new List<(string, object?)> { ("run", runPk) };
+        var where = string.Join(" OR ", tails.Select((t, i) =>
+        {
+            parameters.Add(($"k{i}", t.Key));
+            parameters.Add(($"s{i}", t.Start));
+            return string.Create(CultureInfo.InvariantCulture, $"(key = @k{i} AND chunk_no >= @s{i})");
+        }));
+        var points = new Dictionary<string, List<(long Step, long Time, double Value)>>(StringComparer.Ordinal);
+        await using (var read = Sql.Command(connection, transaction,
+            $"SELECT steps, times, vals, first_step, count, key FROM metric_chunks WHERE run_pk = @run AND ({where}) ORDER BY key, chunk_no", [.. parameters]))
+        await using (var reader = await read.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var key = reader.GetString(5);
+                AddPoints(points.TryGetValue(key, out var list) ? list : points[key] = new(ChunkCodec.ChunkSize), reader);
+            }
+        }
+
+        await using (var delete = Sql.Command(connection, transaction, $"DELETE FROM metric_chunks WHERE run_pk = @run AND ({where})", [.. parameters]))
+        {
+            await delete.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        return points;
+    }
+
     /// <summary>The same step logged again in a later batch: the later value wins, in place.</summary>
     private static async Task ReplaceLastPointAsync(DbConnection connection, DbTransaction transaction, long runPk, string key, long chunkNo,
         (long Step, long Time, double Value) point, CancellationToken cancellationToken)
@@ -187,6 +300,9 @@ internal sealed class SeriesTails
         public long NextChunkNo { get; set; }
 
         public long LastStep { get; private set; } = long.MinValue;
+
+        /// <summary>The last step of the series' pending points, if it has any.</summary>
+        public long PendingLastStep { get; set; } = long.MinValue;
 
         public long Start { get; private set; } = -1;
 

@@ -22,6 +22,12 @@ internal abstract class SqlDialect
 
     public abstract Task<DbConnection> OpenAsync(CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Waits for this process's turn to write, and returns what ends it (null where the database
+    /// takes concurrent writers itself).
+    /// </summary>
+    public virtual ValueTask<IDisposable?> EnterWriteAsync(CancellationToken cancellationToken) => ValueTask.FromResult<IDisposable?>(null);
+
     /// <summary>Serialises migrations of several server instances starting at once.</summary>
     public abstract Task LockMigrationsAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken);
 
@@ -63,6 +69,10 @@ internal sealed class SqliteDialect(string path) : SqlDialect
 {
     private static readonly ConditionalWeakTable<object, object> Configured = new();
 
+    // SQLite has one writer at a time. Writers of this process queue here rather than in
+    // SQLite, whose busy connections retry after sleeping (p99 append latency 0.3-0.9 s with 100 live runs).
+    private readonly SemaphoreSlim _writer = new(1, 1);
+
     private readonly string _connectionString = new SqliteConnectionStringBuilder
     {
         DataSource = path,
@@ -100,6 +110,11 @@ internal sealed class SqliteDialect(string path) : SqlDialect
             CREATE TABLE media_blobs (project TEXT NOT NULL, sha256 TEXT NOT NULL, content_type TEXT NOT NULL, bytes INTEGER NOT NULL,
                 created_at TEXT NOT NULL, content BLOB NOT NULL, PRIMARY KEY (project, sha256));
             """),
+        // A live run's small batches, one row each, until they move into metric_chunks (PendingPoints).
+        (4, """
+            CREATE TABLE metric_pending (run_pk INTEGER NOT NULL, pending_no INTEGER NOT NULL, points INTEGER NOT NULL, body BLOB NOT NULL,
+                PRIMARY KEY (run_pk, pending_no));
+            """),
     ];
 
     public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
@@ -111,7 +126,7 @@ internal sealed class SqliteDialect(string path) : SqlDialect
         // them once per handle, not on every open (four statements on every request otherwise).
         if (!Configured.TryGetValue(connection.Handle!, out _))
         {
-            await using var pragma = Sql.Command(connection, null, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA mmap_size=1073741824; PRAGMA cache_size=-65536;");
+            await using var pragma = Sql.Command(connection, null, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA mmap_size=1073741824; PRAGMA cache_size=-65536; PRAGMA busy_timeout=30000;");
             await pragma.ExecuteNonQueryAsync(cancellationToken);
             Configured.AddOrUpdate(connection.Handle!, true);
         }
@@ -120,6 +135,27 @@ internal sealed class SqliteDialect(string path) : SqlDialect
     }
 
     public override Task LockMigrationsAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public override async ValueTask<IDisposable?> EnterWriteAsync(CancellationToken cancellationToken)
+    {
+        await _writer.WaitAsync(cancellationToken);
+        return new Turn(this);
+    }
+
+    private sealed class Turn(SqliteDialect dialect) : IDisposable
+    {
+        private int _ended;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _ended, 1) != 0)
+            {
+                return;
+            }
+
+            dialect._writer.Release();
+        }
+    }
 }
 
 internal sealed class PostgresDialect(string connectionString) : SqlDialect
@@ -157,6 +193,11 @@ internal sealed class PostgresDialect(string connectionString) : SqlDialect
                 created_at TEXT NOT NULL, content BYTEA NOT NULL, PRIMARY KEY (project, sha256));
             -- PNG and JPEG are compressed already: out of line without pglz.
             ALTER TABLE media_blobs ALTER COLUMN content SET STORAGE EXTERNAL;
+            """),
+        (4, """
+            CREATE TABLE metric_pending (run_pk BIGINT NOT NULL, pending_no BIGINT NOT NULL, points INTEGER NOT NULL, body BYTEA NOT NULL,
+                PRIMARY KEY (run_pk, pending_no));
+            ALTER TABLE metric_pending ALTER COLUMN body SET STORAGE EXTERNAL;
             """),
     ];
 
