@@ -19,8 +19,8 @@ namespace Tracker.Online;
 /// </summary>
 internal sealed class RunSender
 {
-    public const int MaxBatchLines = 10_000;
-    public const int MaxBatchBytes = 4 * 1024 * 1024;
+    public const int MaxBatchLines = RunSync.MaxBatchLines;
+    public const int MaxBatchBytes = RunSync.MaxBatchBytes;
     private const int MinBufferBytes = 64 * 1024;
 
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(1);
@@ -338,7 +338,7 @@ internal sealed class RunSender
                 if (!await _client.HasBlobAsync(_project, file.Sha256, cancellationToken).ConfigureAwait(false))
                 {
                     var content = await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
-                    await _client.PutBlobAsync(_project, file.Sha256, content, MediaFiles.ContentType(path), cancellationToken).ConfigureAwait(false);
+                    await _client.PutBlobAsync(_project, file.Sha256, content, RunFiles.ContentType(path), cancellationToken).ConfigureAwait(false);
                 }
             }
             catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException or TrackerServerException { IsTransient: false } and not TrackerAuthException)
