@@ -36,45 +36,6 @@ internal static class LocalRuns
         }
     }
 
-    /// <summary>The seq of the last complete line of records.jsonl, read from its tail; 0 when there is none.</summary>
-    public static long LastSeq(string directory)
-    {
-        var path = Path.Combine(directory, RunFiles.RecordsFile);
-        if (!File.Exists(path))
-        {
-            return 0;
-        }
-
-        using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        var length = RandomAccess.GetLength(file);
-        for (var window = 64 * 1024L; ; window *= 4)
-        {
-            var start = Math.Max(0, length - window);
-            var buffer = new byte[length - start];
-            var read = RandomAccess.Read(file, buffer, start);
-            var data = buffer.AsSpan(0, read);
-            var end = data.LastIndexOf((byte)'\n'); // a torn last line does not count
-            while (end >= 0)
-            {
-                var lineStart = data[..end].LastIndexOf((byte)'\n') + 1;
-                if (lineStart == 0 && start > 0)
-                {
-                    break; // the line goes on before the window: read more
-                }
-
-                var line = data[lineStart..end];
-                if (RecordReader.ReadSeq(line) is var seq and > 0)
-                {
-                    return seq;
-                }
-
-                end = lineStart - 1; // not a record: look at the line before
-            }
-
-            if (start == 0)
-            {
-                return 0;
-            }
-        }
-    }
+    /// <summary>The seq of the last complete line of records.jsonl; 0 when there is none.</summary>
+    public static long LastSeq(string directory) => RunReader.ReadLastSeq(directory);
 }

@@ -63,6 +63,14 @@ public static class RunFiles
         return path;
     }
 
+    /// <summary>The content type a server stores and serves a run's media file with, by its name: PNG, JPEG, or JSON (tables).</summary>
+    /// <param name="path">The file's name or path.</param>
+    /// <returns>The MIME type.</returns>
+    public static string ContentType(string path) =>
+        path.EndsWith(".png", StringComparison.Ordinal) ? "image/png"
+        : path.EndsWith(".jpg", StringComparison.Ordinal) ? "image/jpeg"
+        : "application/json";
+
     private static string Resolve(string path)
     {
         var info = new FileInfo(path);

@@ -10,9 +10,12 @@ namespace Tracker.Server;
 /// The server as an application: built from ASP.NET Core arguments and configuration, its store
 /// migrated. Program runs it; <c>tracker serve</c> and <c>tracker ui</c> host the same in their process.
 /// </summary>
-internal static class ServerApp
+public static class ServerApp
 {
     /// <summary>Builds the server (not started) and migrates its store.</summary>
+    /// <param name="args">ASP.NET Core arguments: <c>--urls</c>, <c>--Tracker:Sqlite=FILE</c>, <c>--Tracker:Postgres=CONNECTION</c> and the rest of the <c>Tracker</c> section.</param>
+    /// <param name="configure">Changes to the builder before the application is built (tests, hosting).</param>
+    /// <returns>The application, its store ready; its services include the <see cref="IngestService"/>.</returns>
     public static async Task<WebApplication> BuildAsync(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateBuilder(args);
@@ -51,6 +54,8 @@ internal static class ServerApp
     }
 
     /// <summary>What <c>Tracker.Server</c> does with its arguments: the keys command, or serve until stopped.</summary>
+    /// <param name="args">The server's command line.</param>
+    /// <returns>The process exit code.</returns>
     public static async Task<int> RunAsync(string[] args)
     {
         var app = await BuildAsync(args);
@@ -65,5 +70,29 @@ internal static class ServerApp
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Tracker server listening on {string.Join(", ", app.Urls)} ({store.Kind})")));
         await app.RunAsync();
         return 0;
+    }
+
+    /// <summary>The kind of store a built server uses: <c>sqlite</c> or <c>postgres</c>.</summary>
+    /// <param name="app">A server from <see cref="BuildAsync"/>.</param>
+    /// <returns>The store's name.</returns>
+    public static string StorageKind(WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        return app.Services.GetRequiredService<SqlRunStore>().Kind;
+    }
+
+    /// <summary>
+    /// Manages the API keys of a built server's store: <c>keys create --name N [--project P]</c>
+    /// (prints the secret once), <c>keys list</c>, <c>keys revoke --name N</c>.
+    /// </summary>
+    /// <param name="app">A server from <see cref="BuildAsync"/>; it need not be started.</param>
+    /// <param name="args">The keys command line, starting with <c>keys</c>.</param>
+    /// <param name="output">Where the secret and listings go.</param>
+    /// <param name="error">Where messages and usage go.</param>
+    /// <returns>0 on success, 1 when the key exists or is not found, 2 for a usage error.</returns>
+    public static Task<int> KeysAsync(WebApplication app, string[] args, TextWriter output, TextWriter error)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        return KeysCommand.RunAsync(app.Services.GetRequiredService<SqlRunStore>(), args, output, error);
     }
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using Tracker.Format;
 using Tracker.Reading;
 
 namespace Tracker.Tests;
@@ -34,6 +35,35 @@ public sealed class ResumeAndReaderTests : RunTestBase
         Assert.That(reader.Info.State, Is.EqualTo("finished"));
         Assert.That(reader.Info.Config, Is.EquivalentTo(new Dictionary<string, object?> { ["lr"] = 0.1, ["epochs"] = 20L }));
         Assert.That(reader.ReadSummary()["loss"], Is.EqualTo(1.0), "the minimum includes the history before the resume");
+    }
+
+    [Test]
+    public void ReadLastSeq_TornLastLine_IsTheLastCompleteRecord()
+    {
+        var run = Run.Init(Options("tail"));
+        for (var i = 0; i < 5; i++)
+        {
+            run.Log("loss", i);
+        }
+
+        run.Finish();
+        var reader = Read(run);
+        var last = reader.ReadRecords().Last().Seq;
+        File.AppendAllText(Path.Combine(run.Directory!, RunFiles.RecordsFile), "{\"seq\":" + (last + 1) + ",\"type\":\"hist");
+
+        Assert.That(RunReader.ReadLastSeq(run.Directory!), Is.EqualTo(last));
+        Assert.That(RunReader.ReadLastSeq(Path.Combine(Root, "none")), Is.Zero);
+    }
+
+    [Test]
+    public void ReadRunJson_IsTheRunAsItsRunFileSays()
+    {
+        var run = Run.Init(Options("meta"));
+        run.Finish();
+
+        var json = Encoding.UTF8.GetString(Read(run).ReadRunJson());
+
+        Assert.That(json, Does.Contain("\"id\":\"meta\"").And.Contain("\"state\":\"finished\""));
     }
 
     [Test]

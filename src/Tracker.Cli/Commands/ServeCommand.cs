@@ -1,8 +1,6 @@
 using System.CommandLine;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Tracker.Server;
-using Tracker.Server.Storage;
 
 namespace Tracker.Cli.Commands;
 
@@ -20,7 +18,7 @@ internal static class ServeCommand
         {
             var app = await ServerApp.BuildAsync(ServerArgs(result.GetValue(Db), result.GetValue(Postgres), result.GetValue(urls)));
             await app.StartAsync(cancellationToken);
-            Console.WriteLine($"Tracker server listening on {string.Join(", ", app.Urls)} ({app.Services.GetRequiredService<SqlRunStore>().Kind}); Ctrl+C stops it.");
+            Console.WriteLine($"Tracker server listening on {string.Join(", ", app.Urls)} ({ServerApp.StorageKind(app)}); Ctrl+C stops it.");
             await app.WaitForShutdownAsync(cancellationToken);
             return CliExit.Success;
         });
@@ -73,6 +71,6 @@ internal static class ServeCommand
     private static async Task<int> KeysAsync(ParseResult result, string[] verb)
     {
         var app = await ServerApp.BuildAsync(ServerArgs(result.GetValue(Db), result.GetValue(Postgres), urls: null));
-        return await KeysCommand.RunAsync(app.Services.GetRequiredService<SqlRunStore>(), ["keys", .. verb], Console.Out, Console.Error);
+        return await ServerApp.KeysAsync(app, ["keys", .. verb], Console.Out, Console.Error);
     }
 }

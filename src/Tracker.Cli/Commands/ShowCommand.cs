@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using Spectre.Console;
-using Tracker.Internal;
 using Tracker.Reading;
 
 namespace Tracker.Cli.Commands;
@@ -78,7 +77,7 @@ internal static class ShowCommand
             foreach (var (key, (all, line)) in series)
             {
                 metrics.AddRow(Markup.Escape(key), all.Count.ToString("N0", CultureInfo.InvariantCulture), Format(all.Last),
-                    Format(all.Min), Format(all.Max), Markup.Escape(FinishSummary.Sparkline(line.LastValues())));
+                    Format(all.Min), Format(all.Max), Markup.Escape(Sparkline.Render(line.LastValues())));
             }
 
             AnsiConsole.Write(metrics);

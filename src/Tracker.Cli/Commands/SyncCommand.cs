@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Spectre.Console;
-using Tracker.Internal;
 using Tracker.Online;
 using Tracker.Reading;
 
@@ -100,38 +99,31 @@ internal static class SyncCommand
     {
         directory = Path.TrimEndingDirectorySeparator(directory);
         var label = $"{Path.GetFileName(Path.GetDirectoryName(directory))}/{Path.GetFileName(directory)}";
-        RunReader reader;
+        var lastSeq = LocalRuns.LastSeq(directory);
+        var task = progress.AddTask(Markup.Escape(label), maxValue: Math.Max(1, lastSeq));
         try
         {
-            reader = RunReader.Open(directory);
+            var result = await RunSync.UploadAsync(directory, server, apiKey, new Progress<long>(acked => task.Value = acked), cancellationToken);
+            var state = result.Failure switch
+            {
+                RunSyncFailure.None when result.Unsynced > 0 => $"failed: {result.Unsynced:N0} records not acknowledged",
+                RunSyncFailure.None => result.RecordsSent == 0 ? "up to date" : "synced",
+                RunSyncFailure.KeyRefused => $"rejected: the server refused the API key ({result.StatusCode}); give one for this project with --api-key or TRACKER_API_KEY",
+                RunSyncFailure.RunRefused => $"rejected: {result.Message}",
+                _ => result.StatusCode is null
+                    ? $"failed: {result.Message}; run tracker sync again later"
+                    : $"failed: {result.Message}",
+            };
+            if (result.Failure == RunSyncFailure.None)
+            {
+                task.Value = task.MaxValue;
+            }
+
+            return (label, result.Failure == RunSyncFailure.KeyRefused ? 0 : result.RecordsSent, result.LastSeq, state);
         }
         catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
         {
             return (label, 0, 0, $"skipped: not a readable run ({ex.Message})");
-        }
-
-        var lastSeq = LocalRuns.LastSeq(directory);
-        var task = progress.AddTask(Markup.Escape(label), maxValue: Math.Max(1, lastSeq));
-        using var client = TrackerHttpClient.Create(new RunOptions { BaseUrl = server, ApiKey = apiKey });
-        var sender = new RunSender(client, reader.Info, directory, lastSeq, new DiagnosticsSink(hook: _ => { }, output: null), TimeProvider.System);
-        try
-        {
-            var unsynced = await sender.UploadAsync(reader.Info.State != RunStates.Running, new Progress<long>(acked => task.Value = acked), cancellationToken);
-            task.Value = task.MaxValue;
-            var sent = sender.AckedSeq - sender.AckedAtConnect;
-            return (label, sent, lastSeq, unsynced > 0 ? $"failed: {unsynced:N0} records not acknowledged" : sent == 0 ? "up to date" : "synced");
-        }
-        catch (TrackerAuthException ex)
-        {
-            return (label, 0, lastSeq, $"rejected: the server refused the API key ({(int?)ex.StatusCode}); give one for this project with --api-key or TRACKER_API_KEY");
-        }
-        catch (TrackerServerException ex)
-        {
-            return (label, Math.Max(0, sender.AckedSeq - sender.AckedAtConnect), lastSeq, $"{(ex.IsTransient ? "failed" : "rejected")}: {ex.Message}");
-        }
-        catch (Exception ex) when (ex is HttpRequestException or Polly.Timeout.TimeoutRejectedException or IOException)
-        {
-            return (label, Math.Max(0, sender.AckedSeq - sender.AckedAtConnect), lastSeq, $"failed: {server} is unreachable ({ex.Message}); run tracker sync again later");
         }
         finally
         {

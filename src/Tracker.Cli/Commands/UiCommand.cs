@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
-using Tracker.Internal;
 using Tracker.Online;
 using Tracker.Reading;
 using Tracker.Server;
@@ -113,7 +112,7 @@ internal static class UiCommand
     private static async Task ImportRunAsync(IngestService ingest, RunReader reader, CancellationToken cancellationToken)
     {
         var (project, runId) = (reader.Info.Project, reader.Info.Id);
-        var acked = await ingest.UpsertRunAsync(project, runId, Json.Serialize(reader.Info), cancellationToken);
+        var acked = await ingest.UpsertRunAsync(project, runId, reader.ReadRunJson(), cancellationToken);
         var batch = new MemoryStream();
         var lines = 0;
         foreach (var record in reader.ReadRecords(afterSeq: acked))
@@ -126,7 +125,7 @@ internal static class UiCommand
             var bytes = Encoding.UTF8.GetBytes(record.Json);
             batch.Write(bytes);
             batch.WriteByte((byte)'\n');
-            if (++lines >= RunSender.MaxBatchLines || batch.Length >= RunSender.MaxBatchBytes)
+            if (++lines >= RunSync.MaxBatchLines || batch.Length >= RunSync.MaxBatchBytes)
             {
                 await ingest.AppendAsync(project, runId, batch.GetBuffer().AsMemory(0, (int)batch.Length), cancellationToken);
                 batch.SetLength(0);
@@ -148,7 +147,7 @@ internal static class UiCommand
             && media.TryGetProperty("path", out var relative) && RunFiles.PathIn(directory, relative.GetString()) is { } path
             && File.Exists(path) && !await ingest.HasBlobAsync(project, sha256, cancellationToken))
         {
-            await ingest.PutBlobAsync(project, sha256, MediaFiles.ContentType(path), await File.ReadAllBytesAsync(path, cancellationToken), cancellationToken);
+            await ingest.PutBlobAsync(project, sha256, RunFiles.ContentType(path), await File.ReadAllBytesAsync(path, cancellationToken), cancellationToken);
         }
     }
 }

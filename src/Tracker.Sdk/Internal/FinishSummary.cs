@@ -7,8 +7,6 @@ namespace Tracker.Internal;
 internal static class FinishSummary
 {
     private const int MaxRows = 10;
-    private const int SparkWidth = 24;
-    private const string Bars = "▁▂▃▄▅▆▇█";
 
     public static void Print(TextWriter output, Run run, IReadOnlyList<MetricKey> keys, IReadOnlyDictionary<string, object?> summary, RunStatistics statistics)
     {
@@ -17,7 +15,7 @@ internal static class FinishSummary
         if (numeric.Count > 0)
         {
             text.AppendLine("tracker: Run history:");
-            AppendRows(text, numeric.Select(k => (k.Name, Sparkline(k.Buckets.LastValues()))).ToList());
+            AppendRows(text, numeric.Select(k => (k.Name, Sparkline.Render(k.Buckets.LastValues()))).ToList());
         }
 
         if (summary.Count > 0)
@@ -50,39 +48,6 @@ internal static class FinishSummary
         {
             text.AppendLine(CultureInfo.InvariantCulture, $"tracker:   +{rows.Count - MaxRows} more");
         }
-    }
-
-    /// <summary>Eight-level bars over the samples, resampled to a fixed width; NaN shows as a space.</summary>
-    public static string Sparkline(ReadOnlySpan<double> samples)
-    {
-        if (samples.IsEmpty)
-        {
-            return string.Empty;
-        }
-
-        var width = Math.Min(SparkWidth, samples.Length);
-        var points = new double[width];
-        for (var i = 0; i < width; i++)
-        {
-            points[i] = samples[(int)((long)i * samples.Length / width)];
-        }
-
-        var finite = points.Where(double.IsFinite).ToList();
-        var (min, max) = finite.Count == 0 ? (0, 0) : (finite.Min(), finite.Max());
-        var line = new StringBuilder(width);
-        foreach (var p in points)
-        {
-            if (!double.IsFinite(p))
-            {
-                line.Append(' ');
-                continue;
-            }
-
-            var level = max > min ? (int)Math.Round((p - min) / (max - min) * (Bars.Length - 1)) : 0;
-            line.Append(Bars[level]);
-        }
-
-        return line.ToString();
     }
 
     private static string Format(object? value) => value switch

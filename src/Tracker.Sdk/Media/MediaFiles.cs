@@ -85,12 +85,6 @@ internal static class MediaFiles
         _ => ".table.json",
     };
 
-    /// <summary>The content type a media file is uploaded with.</summary>
-    public static string ContentType(string path) =>
-        path.EndsWith(".png", StringComparison.Ordinal) ? "image/png"
-        : path.EndsWith(".jpg", StringComparison.Ordinal) ? "image/jpeg"
-        : "application/json";
-
     /// <summary>Writes one JSON object with <paramref name="write"/> and returns its bytes.</summary>
     public static byte[] Json(Action<Utf8JsonWriter> write)
     {

@@ -89,6 +89,53 @@ public sealed class RunReader
             .Order(StringComparer.Ordinal)
             .ToList();
 
+    /// <summary>
+    /// The sequence number of the last complete record in a run directory's records.jsonl, read from
+    /// its tail (cheap however long the run): a torn last line and lines that are not records do not count.
+    /// </summary>
+    /// <param name="runDirectory">The run directory.</param>
+    /// <returns>The seq; 0 when there is no record.</returns>
+    public static long ReadLastSeq(string runDirectory)
+    {
+        var path = Path.Combine(runDirectory, RunFiles.RecordsFile);
+        if (!File.Exists(path))
+        {
+            return 0;
+        }
+
+        using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        var length = RandomAccess.GetLength(file);
+        for (var window = 64 * 1024L; ; window *= 4)
+        {
+            var start = Math.Max(0, length - window);
+            var buffer = new byte[length - start];
+            var read = RandomAccess.Read(file, buffer, start);
+            var data = buffer.AsSpan(0, read);
+            var end = data.LastIndexOf((byte)'\n'); // a torn last line does not count
+            while (end >= 0)
+            {
+                var lineStart = data[..end].LastIndexOf((byte)'\n') + 1;
+                if (lineStart == 0 && start > 0)
+                {
+                    break; // the line goes on before the window: read more
+                }
+
+                var line = data[lineStart..end];
+                if (RecordReader.ReadSeq(line) is var seq and > 0)
+                {
+                    return seq;
+                }
+
+                end = lineStart - 1; // not a record: look at the line before
+            }
+
+            if (start == 0)
+            {
+                return 0;
+            }
+        }
+    }
+
     /// <summary>Streams the records in file order, each sequence number once.</summary>
     /// <param name="afterSeq">Only records with a greater sequence number.</param>
     /// <returns>The records.</returns>
@@ -158,7 +205,8 @@ public sealed class RunReader
     /// Every numeric history value as (key, step, value), in file order, without building rows:
     /// the fast way to chart or bucket a long run. Bools count as 1 and 0; text and nulls are left out.
     /// </summary>
-    internal void ReadPoints(Action<string, long, double> onPoint)
+    /// <param name="onPoint">Called with each point's key, step and value.</param>
+    public void ReadPoints(Action<string, long, double> onPoint)
     {
         foreach (var history in Records().OfType<HistoryLine>().Where(h => !h.IsSystem))
         {
@@ -175,6 +223,13 @@ public sealed class RunReader
             }
         }
     }
+
+    /// <summary>
+    /// The run's metadata as the SDK sends it to a server (the body of an upsert, docs/protocol.md):
+    /// <see cref="Info"/> serialized by the run format's JSON options.
+    /// </summary>
+    /// <returns>UTF-8 JSON.</returns>
+    public byte[] ReadRunJson() => Json.Serialize(Info);
 
     /// <summary>The run's records folded into its state: summary, config, tags, notes, final state, next step (see <see cref="RunFold"/>).</summary>
     /// <returns>The fold.</returns>

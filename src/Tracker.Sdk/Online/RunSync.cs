@@ -1,0 +1,92 @@
+using System.Net;
+using Polly.Timeout;
+using Tracker.Internal;
+using Tracker.Reading;
+
+namespace Tracker.Online;
+
+/// <summary>Why an upload of a run directory stopped before the server had all of it.</summary>
+public enum RunSyncFailure
+{
+    /// <summary>Nothing went wrong.</summary>
+    None,
+
+    /// <summary>The server refused the API key (401) or its scope (403): a new key is needed.</summary>
+    KeyRefused,
+
+    /// <summary>The server refused the run or its records, or its answers do not follow the protocol: sending the same again will not help.</summary>
+    RunRefused,
+
+    /// <summary>The server was unreachable, busy or failing (a timeout, 408, 429, 5xx): trying again later may work.</summary>
+    Transient,
+}
+
+/// <summary>What an upload of a run directory achieved.</summary>
+/// <param name="RecordsSent">Records the server stored from this upload (0 when it had them all before).</param>
+/// <param name="AckedSeq">The highest sequence number the server has acknowledged.</param>
+/// <param name="LastSeq">The sequence number of the last complete record in the run directory.</param>
+/// <param name="Failure">Why the upload stopped short; <see cref="RunSyncFailure.None"/> when it did not fail.</param>
+/// <param name="Message">What went wrong, for people; null when nothing did.</param>
+/// <param name="StatusCode">The server's HTTP status when it answered with an error; null otherwise.</param>
+public sealed record RunSyncResult(long RecordsSent, long AckedSeq, long LastSeq, RunSyncFailure Failure, string? Message, int? StatusCode)
+{
+    /// <summary>Records in the run directory that the server does not have.</summary>
+    public long Unsynced => Math.Max(0, LastSeq - AckedSeq);
+}
+
+/// <summary>
+/// Uploads a run directory to a Tracker server from its sync cursor (sync.json), as <c>tracker sync</c>
+/// and W&amp;B's <c>wandb sync</c> do: run.json, then the records the server does not have, each
+/// image and table file before its record. The server stores every record at most once, so an
+/// interrupted upload resumes and a repeated one sends nothing. sync.json records how far it got.
+/// </summary>
+public static class RunSync
+{
+    /// <summary>The most records one upload request carries.</summary>
+    public const int MaxBatchLines = 10_000;
+
+    /// <summary>The most bytes of records one upload request carries (more only for a single longer record).</summary>
+    public const int MaxBatchBytes = 4 * 1024 * 1024;
+
+    /// <summary>
+    /// Uploads every record written so far, once: no waiting for new records, and no retries beyond
+    /// the HTTP client's own (transient failures are retried with back-off within a time budget).
+    /// </summary>
+    /// <param name="runDirectory">The run directory (holding run.json and records.jsonl).</param>
+    /// <param name="baseUrl">The server, such as <c>http://127.0.0.1:5080</c>.</param>
+    /// <param name="apiKey">The API key; null for a server that takes writes without one.</param>
+    /// <param name="progress">Told the acknowledged sequence number after each batch.</param>
+    /// <param name="cancellationToken">Stops the upload between or during requests.</param>
+    /// <returns>How far the upload got, and why it stopped if it did not finish.</returns>
+    /// <exception cref="DirectoryNotFoundException">The folder or its run.json does not exist.</exception>
+    /// <exception cref="InvalidDataException">run.json is not valid.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public static async Task<RunSyncResult> UploadAsync(string runDirectory, Uri baseUrl, string? apiKey, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(baseUrl);
+        var reader = RunReader.Open(runDirectory);
+        var lastSeq = RunReader.ReadLastSeq(reader.Directory);
+        using var client = TrackerHttpClient.Create(new RunOptions { BaseUrl = baseUrl, ApiKey = apiKey });
+        var sender = new RunSender(client, reader.Info, reader.Directory, lastSeq, new DiagnosticsSink(hook: _ => { }, output: null), TimeProvider.System);
+        RunSyncResult Result(RunSyncFailure failure = RunSyncFailure.None, string? message = null, HttpStatusCode? status = null) =>
+            new(Math.Max(0, sender.AckedSeq - sender.AckedAtConnect), sender.AckedSeq, lastSeq, failure, message, (int?)status);
+
+        try
+        {
+            await sender.UploadAsync(reader.Info.State != RunStates.Running, progress, cancellationToken).ConfigureAwait(false);
+            return Result();
+        }
+        catch (TrackerAuthException ex)
+        {
+            return Result(RunSyncFailure.KeyRefused, ex.Message, ex.StatusCode);
+        }
+        catch (TrackerServerException ex)
+        {
+            return Result(ex.IsTransient ? RunSyncFailure.Transient : RunSyncFailure.RunRefused, ex.Message, ex.StatusCode);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TimeoutRejectedException or IOException && !cancellationToken.IsCancellationRequested)
+        {
+            return Result(RunSyncFailure.Transient, $"{baseUrl} is unreachable ({ex.Message})");
+        }
+    }
+}

@@ -1,0 +1,66 @@
+using Tracker.Internal;
+
+namespace Tracker.Online;
+
+/// <summary>
+/// What the sender tells the user about the server: the first failure of an outage at once, then at
+/// most one report per interval, one when the run is up to date again, and why sending stopped.
+/// Owned by the sender's loop; not thread-safe.
+/// </summary>
+/// <param name="runId">The run.</param>
+/// <param name="server">The server's base URL.</param>
+/// <param name="directory">The run directory, where the records wait.</param>
+/// <param name="diagnostics">Where the reports go.</param>
+/// <param name="time">Clock for the outage's length and the report interval.</param>
+internal sealed class SenderReports(string runId, string server, string directory, DiagnosticsSink diagnostics, TimeProvider time)
+{
+    private static readonly TimeSpan OutageReportInterval = TimeSpan.FromMinutes(1);
+
+    private int _failures;
+    private DateTimeOffset? _outageStart;
+    private DateTimeOffset _nextOutageReport;
+
+    /// <summary>An attempt failed and is retried after <paramref name="delay"/>.</summary>
+    public void Failed(Exception exception, TimeSpan delay)
+    {
+        var now = time.GetUtcNow();
+        _failures++;
+        _outageStart ??= now;
+        if (_failures > 1 && now < _nextOutageReport)
+        {
+            return;
+        }
+
+        _nextOutageReport = now + OutageReportInterval;
+        var attempts = _failures > 1 ? $" ({_failures:N0} attempts since {_outageStart:u})" : string.Empty;
+        diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Warning,
+            $"Sending run {runId} to {server} failed{attempts}; retrying in {delay.TotalSeconds:N1} s. Nothing is lost: the records stay in {directory} until the server has them.",
+            exception));
+    }
+
+    /// <summary>The server has everything written so far: ends an outage, if there was one.</summary>
+    public void CaughtUp(long ackedSeq)
+    {
+        if (_outageStart is { } since)
+        {
+            diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Info,
+                $"Run {runId} is up to date on {server} again (seq {ackedSeq:N0}) after {_failures:N0} failed attempts over {(time.GetUtcNow() - since).TotalSeconds:N0} s."));
+            _outageStart = null;
+            _failures = 0;
+        }
+    }
+
+    /// <summary>Sending stopped for good; an auth failure's own message says it all.</summary>
+    public void Stopped(Exception exception)
+    {
+        var (problem, cause) = exception switch
+        {
+            TrackerAuthException => (exception.Message, null),
+            TrackerSequenceException sequence => ($"Run {runId} is no longer sent to {server}: the server expects seq {sequence.ExpectedSeq:N0} next, which the local log does not have.", exception),
+            TrackerServerException { StatusCode: null } => ($"Run {runId} is no longer sent to {server}: its answers do not follow the Tracker protocol.", exception),
+            _ => ($"Run {runId} is no longer sent to {server}: the server refused it.", exception),
+        };
+        diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Error,
+            $"{problem} The run keeps logging locally in {directory}; upload it later with: tracker sync {directory}", cause));
+    }
+}

@@ -1,0 +1,80 @@
+using System.Text.Json;
+using Tracker.Backends;
+using Tracker.Internal;
+
+namespace Tracker.Online;
+
+/// <summary>
+/// The upload cursor: the last sequence number the server acknowledged, kept in sync.json with
+/// which server that was and whether a finished run is all on it. What sync.json says is only a
+/// first guess for the sender (the server's answer replaces it); <c>tracker ls</c> and
+/// <c>tracker sync</c> read it too. Thread-safe: the loop advances it, Finish saves it.
+/// </summary>
+/// <param name="directory">The run directory.</param>
+/// <param name="server">The server's base URL, as written in sync.json.</param>
+/// <param name="runId">The run, for messages.</param>
+/// <param name="diagnostics">Where a failed write is reported.</param>
+/// <param name="keep">Write sync.json; false for uploads to a server that is not the run's own.</param>
+internal sealed class SyncCursor(string directory, string server, string runId, DiagnosticsSink diagnostics, bool keep)
+{
+    private readonly object _writeLock = new();
+    private long _acked;
+
+    /// <summary>The highest sequence number the server has acknowledged.</summary>
+    public long Acked => Interlocked.Read(ref _acked);
+
+    /// <summary>Moves the cursor, forward or back, to what the server says it has.</summary>
+    public void Set(long acked) => Interlocked.Exchange(ref _acked, acked);
+
+    /// <summary>Starts from the cursor sync.json records for this server, at most <paramref name="localSeq"/>.</summary>
+    /// <returns>The cursor.</returns>
+    public long Load(long localSeq)
+    {
+        Set(ReadFile(localSeq));
+        return Acked;
+    }
+
+    /// <summary>Records the cursor in sync.json, replaced atomically; a failure is reported, never thrown.</summary>
+    public void Save(bool synced)
+    {
+        if (!keep)
+        {
+            return;
+        }
+
+        try
+        {
+            lock (_writeLock)
+            {
+                LocalFileBackend.ReplaceAtomically(Path.Combine(directory, RunFiles.SyncFile), Json.Serialize(new SyncState(Acked, synced, server)));
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            diagnostics.ReportRateLimited(new RunDiagnostic(DiagnosticLevel.Warning,
+                $"Could not record the upload cursor of run {runId} in {RunFiles.SyncFile}; tracker sync may send lines the server already has, which it skips.", ex));
+        }
+    }
+
+    private long ReadFile(long localSeq)
+    {
+        try
+        {
+            var path = Path.Combine(directory, RunFiles.SyncFile);
+            if (!File.Exists(path))
+            {
+                return 0;
+            }
+
+            var state = JsonSerializer.Deserialize<SyncState>(File.ReadAllBytes(path), Json.Options);
+            return state is not null && state.Server == server ? Math.Min(state.AckedSeq, localSeq) : 0;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or JsonException)
+        {
+            return 0; // only a first guess: the server's answer replaces it
+        }
+    }
+
+    /// <summary>The content of sync.json.</summary>
+    private sealed record SyncState(long AckedSeq, bool Synced, string Server);
+}
