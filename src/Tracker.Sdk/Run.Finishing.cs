@@ -1,0 +1,102 @@
+using System.Globalization;
+using Tracker.Internal;
+using Tracker.Pipeline;
+
+namespace Tracker;
+
+// Finishing: media first, then the last records, the writer and the sender within the budget, and the footer.
+public sealed partial class Run
+{
+    internal Task FinishCoreAsync(int exitCode, string state, string? error)
+    {
+        _sampler?.Dispose(); // outside the lock: a sample in progress takes it to write
+        _console?.Dispose(); // before the finish record, so the last line is in the run
+        lock (_sync)
+        {
+            // From here Log throws; media already logged are written first, then the last records.
+            return _finishTask ??= IsDisabled ? Task.CompletedTask : FinishAfterMediaAsync(exitCode, state, error);
+        }
+    }
+
+    private async Task FinishAfterMediaAsync(int exitCode, string state, string? error)
+    {
+        try
+        {
+            await MediaFilesWritten().WaitAsync(_options.FinishTimeout, _time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            _diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Error,
+                $"Media files of run {Id} were still being written when Finish's budget (FinishTimeout = {_options.FinishTimeout.TotalSeconds:N0} s) ran out; their records are left out."));
+        }
+
+        var started = _time.GetTimestamp(); // the budget of what follows, waiting for the environment included
+        await EnvironmentCapturedAsync().ConfigureAwait(false);
+
+        lock (_sync)
+        {
+            DrainOutputLines();
+            DrainWrittenMedia();
+            var end = _time.GetUtcNow();
+            var summary = SummarySnapshot();
+            var summaryJson = Json.Serialize(summary, indented: true);
+            AppendRecord(new RecordPayload("summary", FieldsOf(new { values = summary, final = true }), SummaryJson: summaryJson));
+            var info = Snapshot(state, end, exitCode, error);
+            _sender?.RunChanged(info, upsert: false);
+            AppendRecord(new RecordPayload("finish", FieldsOf(new { state, exit_code = exitCode, error }), RunJson: Json.Serialize(info, indented: true)));
+
+            // The last chunk takes no slot: finishing must not wait on a writer that is stuck.
+            var last = _current!;
+            _current = null;
+            _queue!.TryPublishUnbounded(last);
+            _queue.Complete();
+        }
+
+        await CompleteFinishAsync(started).ConfigureAwait(false);
+    }
+
+    private async Task CompleteFinishAsync(long started)
+    {
+        await _flushTimer!.DisposeAsync().ConfigureAwait(false);
+        await _worker!.StopAsync(_options.FinishTimeout, _time).ConfigureAwait(false);
+        if (_sender is not null)
+        {
+            // Every local write is done, the finish record included: the server gets what is left of the budget.
+            var left = _options.FinishTimeout - _time.GetElapsedTime(started);
+            await _sender.StopAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero).ConfigureAwait(false);
+        }
+
+        ProcessHooks.Unregister(this);
+        var statistics = Statistics;
+        if (statistics.RecordsDropped > 0)
+        {
+            _diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Error,
+                $"{statistics.RecordsDropped:N0} records of run {Id} were not written (see earlier messages); {statistics.RecordsWritten:N0} were."));
+        }
+
+        if (_options.PrintSummary)
+        {
+            lock (_sync)
+            {
+                FinishSummary.Print(_options.Output ?? Console.Error, this, _keys.All.ToList(), SummarySnapshot(), statistics);
+            }
+        }
+
+        if (statistics.LinesUnsynced > 0)
+        {
+            var output = _options.Output ?? Console.Error;
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"tracker: {statistics.LinesUnsynced:N0} lines of run {Id} are not on the server yet; they are safe in {Directory}. Upload them later with: tracker sync {Directory}"));
+            output.Flush();
+        }
+    }
+
+    private void ThrowIfFinished()
+    {
+        if (_finishTask is not null)
+        {
+            throw new InvalidOperationException(
+                $"Run {Id} is finished; it cannot log any more. Start a new run with Run.Init, or resume this one with Run.Init(id: \"{Id}\", resume: ResumeMode.Allow).");
+        }
+    }
+}

@@ -1,0 +1,398 @@
+using System.Text;
+using Tracker.Internal;
+using Tracker.Pipeline;
+using Tracker.Reading;
+
+namespace Tracker;
+
+// The step log: a call validated whole, then its values appended as entries of the current chunk, the step counter, and records beside the history.
+public sealed partial class Run
+{
+    /// <summary>The body of <see cref="Log(IReadOnlyDictionary{string, object?}, long?, bool?)"/>: validate the whole call, then append its row and media.</summary>
+    private void LogRow(IReadOnlyDictionary<string, object?> values, long? step, bool? commit)
+    {
+        List<(Task Write, bool Behind)>? mediaWrites = null;
+        lock (_sync)
+        {
+            ThrowIfFinished();
+            _scratch.Clear();
+            _nestedInCall = false;
+            _textBytesInCall = 0;
+            if (values is Dictionary<string, object?> concrete)
+            {
+                foreach (var pair in concrete)
+                {
+                    Collect(pair.Key, pair.Value, depth: 0);
+                }
+            }
+            else
+            {
+                foreach (var pair in values)
+                {
+                    Collect(pair.Key, pair.Value, depth: 0);
+                }
+            }
+
+            if (_nestedInCall)
+            {
+                ThrowIfKeyTwice();
+            }
+
+            if (step.HasValue && !MoveTo(step.Value))
+            {
+                return;
+            }
+
+            var unixMs = NowUnixMs();
+            var sameLine = false;
+            var media = 0;
+            foreach (var (known, name, value) in _scratch)
+            {
+                if (value is Media)
+                {
+                    media++;
+                    continue; // records of their own, after the row
+                }
+
+                var metric = known ?? _keys.Find(name) ?? AddKey(name);
+                ref var entry = ref NextEntry(sameLine);
+                entry.KeyId = metric.Id;
+                entry.Step = _step;
+                entry.UnixMs = unixMs;
+                entry.Kind = Values.Classify(value, out entry.Number, out entry.Bits);
+                switch (entry.Kind)
+                {
+                    case EntryKind.Number:
+                        metric.Summary.Add(entry.Number);
+                        break;
+                    case EntryKind.Integer:
+                        metric.Summary.Add(entry.Bits);
+                        break;
+                    case EntryKind.Text:
+                        entry.Payload = value;
+                        metric.Summary.Add(value);
+                        break;
+                    default:
+                        metric.Summary.Add(value); // a bool, or a ulong above long.MaxValue
+                        break;
+                }
+
+                if (entry.Kind != EntryKind.Text)
+                {
+                    metric.Buckets.Add(_step, entry.Number);
+                }
+
+                sameLine = true;
+                _received++;
+            }
+
+            if (media > 0)
+            {
+                mediaWrites = AppendMedia(unixMs);
+            }
+
+            _scratch.Clear();
+            if (commit ?? !step.HasValue)
+            {
+                _step++;
+            }
+        }
+
+        foreach (var (write, behind) in mediaWrites ?? [])
+        {
+            // Past the backlog limit the caller writes its own media: back-pressure, not unbounded memory.
+            if (behind)
+            {
+                write.RunSynchronously(TaskScheduler.Default);
+            }
+            else
+            {
+                write.Start(TaskScheduler.Default);
+            }
+        }
+    }
+
+
+    /// <summary>Applies an explicit step: forward moves the current step, backward is rejected.</summary>
+    private bool MoveTo(long step)
+    {
+        if (step >= _step)
+        {
+            _step = step;
+            return true;
+        }
+
+        _stepsRejected++;
+        var message = $"Step {step} is lower than the current step {_step}; the values were not logged. Steps must not go backwards: log at step {_step} or later.";
+        if (_options.StrictSteps)
+        {
+            throw new ArgumentOutOfRangeException(nameof(step), step, message);
+        }
+
+        _diagnostics.ReportRateLimited(new RunDiagnostic(DiagnosticLevel.Warning, message));
+        return false;
+    }
+
+    /// <summary>Validates one value of a dictionary (flattening nested ones) into the scratch list.</summary>
+    private void Collect(string key, object? value, int depth)
+    {
+        // A key already registered was validated then; most calls repeat the same keys.
+        var known = _keys.Find(key);
+        if (known is null)
+        {
+            RecordRules.ThrowIfInvalidKey(key, metric: true);
+        }
+
+        if (value is null)
+        {
+            return;
+        }
+
+        if (value is Media media)
+        {
+            if (!media.HasFile)
+            {
+                media.Materialize(MediaDirectory); // its JSON, now: a call logs all its values or none
+            }
+
+            _scratch.Add((known, key, value));
+            return;
+        }
+
+        if (value is not double && Values.IsNested(value))
+        {
+            if (depth > 32)
+            {
+                throw new ArgumentException($"The value for key '{key}' nests more than 32 levels deep.", nameof(value));
+            }
+
+            _nestedInCall = true;
+            foreach (var child in Values.Entries(value))
+            {
+                RecordRules.ThrowIfInvalidKey(child.Key, metric: false, nameof(value));
+                Collect(key + "/" + child.Key, child.Value, depth + 1);
+            }
+
+            return;
+        }
+
+        if (value is string { Length: > 1024 } text)
+        {
+            ThrowIfTooLarge(key, text);
+        }
+        else if (value is not (double or bool or string) && Values.Classify(value, out _, out _) == EntryKind.Record)
+        {
+            throw Values.Unsupported(key, value);
+        }
+
+        _scratch.Add((known, key, value));
+    }
+
+    /// <summary>A call's text must fit one record line (<see cref="RecordRules.MaxLineBytes"/>), or the line could never be sent.</summary>
+    private void ThrowIfTooLarge(string key, string text)
+    {
+        _textBytesInCall += Encoding.UTF8.GetByteCount(text);
+        if (_textBytesInCall > RecordRules.MaxLineBytes - 4096)
+        {
+            throw new ArgumentException(
+                $"The text logged for key '{key}' makes this call {_textBytesInCall:N0} bytes; one record line may have at most {RecordRules.MaxLineBytes:N0} bytes (16 MiB). "
+                + "Log long text as a Text value (up to 1 MiB each), as a Table, or keep it in a file in the run directory's files/ folder.", nameof(text));
+        }
+    }
+
+    /// <summary>Nested dictionaries flatten into "a/b" keys, which may name a key given flat too: one value per key and call.</summary>
+    private void ThrowIfKeyTwice()
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (_, name, _) in _scratch)
+        {
+            if (!seen.Add(name))
+            {
+                throw new ArgumentException(
+                    $"Key '{name}' is given two values in one Log call (as '{name}' and nested, as in {{\"a\": {{\"b\": ...}}}}). Give each key one value.", "values");
+            }
+        }
+    }
+
+    private MetricKey AddKey(string key)
+    {
+        RecordRules.ThrowIfInvalidKey(key, metric: true);
+        return _keys.Add(key, _summary.Metric(key));
+    }
+
+    private long NowUnixMs() => _coarseClock
+        ? _startUnixMs + (Environment.TickCount64 - _startTickCount)
+        : _startUnixMs + (long)((_time.GetTimestamp() - _startTimestamp) * _msPerTick);
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)] // no tier-0 warm-up (docs/benchmarks.md)
+    private ref Entry NextEntry(bool sameLine)
+    {
+        var chunk = _current!;
+        if (chunk.IsFull)
+        {
+            Seal(wait: _options.FullMode == QueueFullMode.Wait);
+            chunk = _current!;
+            sameLine = false; // a line never spans chunks; readers merge lines of one step
+        }
+
+        ref var entry = ref chunk.Entries[chunk.Count++];
+        entry.SameLine = sameLine;
+        return ref entry;
+    }
+
+    /// <summary>
+    /// Hands the current chunk to the worker, waiting for room when <paramref name="wait"/> is set;
+    /// otherwise a full queue drops the chunk's points (DropNewest). Caller holds the lock.
+    /// </summary>
+    private void Seal(bool wait)
+    {
+        if (TryHandOff(wait))
+        {
+            return;
+        }
+
+        // Queue full in DropNewest mode: drop the chunk's points but keep its metadata records.
+        var chunk = _current!;
+        var kept = 0;
+        for (var i = 0; i < chunk.Count; i++)
+        {
+            if (chunk.Entries[i].Kind == EntryKind.Record)
+            {
+                chunk.Entries[kept++] = chunk.Entries[i];
+            }
+        }
+
+        var dropped = chunk.Count - kept;
+        Array.Clear(chunk.Entries, kept, dropped);
+        chunk.Count = kept;
+        _droppedByQueue += dropped;
+        _diagnostics.ReportRateLimited(new RunDiagnostic(DiagnosticLevel.Warning,
+            $"The queue of run {Id} is full (MaxQueuedRecords = {_options.MaxQueuedRecords:N0}) and FullMode is DropNewest: {dropped:N0} points were dropped, {_droppedByQueue:N0} so far. Raise MaxQueuedRecords or use QueueFullMode.Wait to lose nothing."));
+    }
+
+    /// <summary>Publishes the current chunk if it holds anything; false when the queue is full.</summary>
+    private bool TryHandOff(bool wait)
+    {
+        var chunk = _current!;
+        if (chunk.Count == 0)
+        {
+            return true;
+        }
+
+        _sealedSinceTick = true;
+        if (!_queue!.TryPublish(chunk, wait))
+        {
+            return false;
+        }
+
+        _current = _queue.Rent();
+        return true;
+    }
+
+    private void OnFlushTick()
+    {
+        // Never block the timer thread behind a producer that waits for queue space.
+        if (!Monitor.TryEnter(_sync))
+        {
+            return;
+        }
+
+        try
+        {
+            if (_current is null || _finishTask is not null)
+            {
+                return; // finishing: Finish hands off the last chunk, with its final records, in one piece
+            }
+
+            DrainOutputLines();
+            DrainWrittenMedia();
+
+            // A full queue means the writer is busy anyway: keep the chunk, never drop it here.
+            if (!_sealedSinceTick)
+            {
+                TryHandOff(wait: false);
+            }
+
+            _sealedSinceTick = false;
+        }
+        finally
+        {
+            Monitor.Exit(_sync);
+        }
+    }
+
+    /// <summary>A system metrics sample, as a <c>system</c> record numbered on its own axis.</summary>
+    private void WriteSystemSample(IReadOnlyDictionary<string, double> values)
+    {
+        lock (_sync)
+        {
+            if (_finishTask is null)
+            {
+                AppendRecord(new RecordPayload("system", FieldsOf(new { step = _systemSamples++, values })));
+            }
+        }
+    }
+
+    /// <summary>
+    /// A line the program wrote to the console. Only queued here: the console's own lock is held
+    /// while this runs, so taking the run's lock could deadlock with a thread that holds the run's
+    /// lock and writes to the console. The flush tick and Finish turn the lines into records.
+    /// </summary>
+    private void WriteOutputLine(string stream, string line) => _outputLines.Enqueue((stream, line));
+
+    /// <summary>Queued console lines as <c>output</c> records; called with the run's lock held.</summary>
+    private void DrainOutputLines()
+    {
+        while (_outputLines.TryDequeue(out var output))
+        {
+            AppendRecord(new RecordPayload("output", FieldsOf(new { stream = output.Stream, line = output.Line })));
+        }
+    }
+
+    private void AppendRecord(RecordPayload payload)
+    {
+        ref var entry = ref NextEntry(sameLine: false);
+        entry.Kind = EntryKind.Record;
+        entry.Step = _step;
+        entry.UnixMs = payload.UnixMs ?? NowUnixMs();
+        entry.Payload = payload;
+        _received++;
+    }
+
+    /// <summary>Applies a metadata change and queues its record with a fresh run.json.</summary>
+    private void UpdateMetadata(string type, Action apply, byte[] fields)
+    {
+        lock (_sync)
+        {
+            if (!IsDisabled)
+            {
+                ThrowIfFinished();
+            }
+
+            apply();
+            if (!IsDisabled)
+            {
+                var runJson = Json.Serialize(Snapshot(RunStates.Running, endTime: null, exitCode: null, error: null), indented: true);
+                AppendRecord(new RecordPayload(type, StripBraces(fields), RunJson: runJson));
+            }
+        }
+    }
+
+    private static byte[] FieldsOf(object value) => StripBraces(Json.Serialize(value));
+
+    private static byte[] StripBraces(byte[] json) => json.AsSpan(1, json.Length - 2).ToArray();
+
+    private RunInfo Snapshot(string state, DateTimeOffset? endTime, int? exitCode, string? error) => _started with
+    {
+        Tags = _tags,
+        Notes = _notes,
+        Config = new Dictionary<string, object?>(_config, StringComparer.Ordinal),
+        Metrics = _metrics.ToList(),
+        EndTime = endTime,
+        State = state,
+        ExitCode = exitCode,
+        Error = error,
+    };
+
+    private Dictionary<string, object?> SummarySnapshot() => _summary.Snapshot();
+}
