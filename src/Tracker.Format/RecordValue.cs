@@ -27,7 +27,7 @@ public static class RecordValue
     public const string TextMember = "_str";
 
     /// <summary>Writer options of the format: no escaping beyond what JSON needs.</summary>
-    public static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = false };
+    public static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>Whether the text would read back as a special double unless wrapped.</summary>
     /// <param name="text">The text.</param>

@@ -46,8 +46,10 @@ public sealed class RunFold
         LastSeq = Math.Max(LastSeq, record.Seq);
         switch (record)
         {
-            case HistoryLine { IsSystem: true } system:
+            case HistoryLine { IsSystem: true, Block.Rows: > 0 } system:
                 NextSystemStep = Math.Max(NextSystemStep, system.Block.Steps.Max() + 1);
+                break;
+            case HistoryLine { IsSystem: true }:
                 break;
             case HistoryLine history:
                 ApplyHistory(history.Block);

@@ -59,6 +59,15 @@ public sealed class RunFoldTests
         Assert.That(value, Is.TypeOf<long>());
     }
 
+    [TestCase("history")]
+    [TestCase("system")]
+    public void EmptyBlock_FoldsToNothing(string type)
+    {
+        var fold = new RunFold();
+        fold.Apply(RecordReader.Parse(Encoding.UTF8.GetBytes($$$"""{"seq":1,"type":"{{{type}}}","steps":[],"ts":[],"values":{}}""")));
+        Assert.That((fold.NextStep, fold.NextSystemStep, fold.LastSeq), Is.EqualTo((0L, 0L, 1L)));
+    }
+
     [Test]
     public void Override_LastsUntilTheKeyIsLoggedAgain()
     {
