@@ -34,7 +34,23 @@ internal sealed record StoredRun(
         var summary = JsonNode.Parse(column)!.AsObject();
         var state = summary[FoldMember];
         summary.Remove(FoldMember);
-        return (summary, state is null ? new RunFold() : RunFold.Load(System.Text.Encoding.UTF8.GetBytes(state.ToJsonString())));
+        return (summary, state is null ? FoldOf(summary) : RunFold.Load(System.Text.Encoding.UTF8.GetBytes(state.ToJsonString())));
+    }
+
+    /// <summary>
+    /// A run stored before the fold was kept: its summary so far stands as overrides, so nothing of it
+    /// is lost, and each key is summarised afresh once it is logged again.
+    /// </summary>
+    private static RunFold FoldOf(JsonObject summary)
+    {
+        var fold = new RunFold();
+        foreach (var (key, value) in summary)
+        {
+            using var json = System.Text.Json.JsonDocument.Parse(value?.ToJsonString() ?? "null");
+            fold.Summary.Override(key, RecordValue.FromJson(json.RootElement));
+        }
+
+        return fold;
     }
 }
 
