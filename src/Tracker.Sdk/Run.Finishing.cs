@@ -36,7 +36,7 @@ public sealed partial class Run
         lock (_sync)
         {
             DrainOutputLines();
-            DrainWrittenMedia();
+            _media?.Drain(_appendRecord);
             var end = _time.GetUtcNow();
             var summary = SummarySnapshot();
             var summaryJson = Json.Serialize(summary, indented: true);

@@ -88,7 +88,7 @@ public sealed partial class Run
 
             if (media > 0)
             {
-                mediaWrites = AppendMedia(unixMs);
+                mediaWrites = _media!.Append(MediaOfCall(), _step, unixMs, _appendRecord);
             }
 
             _scratch.Clear();
@@ -186,6 +186,18 @@ public sealed partial class Run
         }
 
         _scratch.Add((known, key, value));
+    }
+
+    /// <summary>The media values of the call being logged, by key.</summary>
+    private IEnumerable<(string Key, Media Media)> MediaOfCall()
+    {
+        foreach (var (_, name, value) in _scratch)
+        {
+            if (value is Media media)
+            {
+                yield return (name, media);
+            }
+        }
     }
 
     /// <summary>A call's text must fit one record line (<see cref="RecordRules.MaxLineBytes"/>), or the line could never be sent.</summary>
@@ -305,7 +317,7 @@ public sealed partial class Run
             }
 
             DrainOutputLines();
-            DrainWrittenMedia();
+            _media?.Drain(_appendRecord);
 
             // A full queue means the writer is busy anyway: keep the chunk, never drop it here.
             if (!_sealedSinceTick)
@@ -373,14 +385,12 @@ public sealed partial class Run
             if (!IsDisabled)
             {
                 var runJson = Json.Serialize(Snapshot(RunStates.Running, endTime: null, exitCode: null, error: null), indented: true);
-                AppendRecord(new RecordPayload(type, StripBraces(fields), RunJson: runJson));
+                AppendRecord(new RecordPayload(type, RecordPayload.FieldsOf(fields), RunJson: runJson));
             }
         }
     }
 
-    private static byte[] FieldsOf(object value) => StripBraces(Json.Serialize(value));
-
-    private static byte[] StripBraces(byte[] json) => json.AsSpan(1, json.Length - 2).ToArray();
+    private static byte[] FieldsOf(object value) => RecordPayload.FieldsOf(Json.Serialize(value));
 
     private RunInfo Snapshot(string state, DateTimeOffset? endTime, int? exitCode, string? error) => _started with
     {

@@ -18,9 +18,6 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
 {
     private const int ChunkSize = 2048;
 
-    /// <summary>Pending media bytes (raw pixels mostly) above which Log writes media itself instead of queueing more.</summary>
-    private const long MediaBacklogLimit = 128L * 1024 * 1024;
-
     private readonly object _sync = new();
     private readonly RunOptions _options;
     private readonly TimeProvider _time;
@@ -46,10 +43,8 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     private bool _nestedInCall;
     private long _textBytesInCall;
     private readonly DiagnosticsSink _diagnostics;
-    private readonly ConcurrentQueue<RecordPayload> _writtenMedia = new();
-    private readonly List<Task> _mediaWrites = []; // guarded by _sync
-    private long _mediaPendingBytes;
-    private long _mediaDropped;
+    private readonly MediaLog? _media;
+    private readonly Action<RecordPayload> _appendRecord;
     private Chunk? _current;
     private bool _sealedSinceTick;
     private long _step;
@@ -67,6 +62,8 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
         _started = started;
         Directory = directory;
         _diagnostics = new DiagnosticsSink(options.Diagnostics, options.Output);
+        _appendRecord = AppendRecord;
+        _media = directory is null ? null : new MediaLog(Path.Combine(directory, RunFiles.MediaFolder), _diagnostics);
         _config = new Dictionary<string, object?>(started.Config, StringComparer.Ordinal);
         _tags = started.Tags;
         _notes = started.Notes;
@@ -78,6 +75,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
         {
             _summary.Define(definition);
         }
+
         _startTimestamp = _time.GetTimestamp();
         _startUnixMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
         _msPerTick = 1000.0 / _time.TimestampFrequency;
@@ -216,14 +214,23 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
             lock (_sync)
             {
                 var worker = _worker?.Counters ?? default;
-                return new RunStatistics(_received, worker.Written, worker.Retried, worker.Dropped + _droppedByQueue + Interlocked.Read(ref _mediaDropped), _stepsRejected, _sender?.Unsynced ?? 0);
+                return new RunStatistics(_received, worker.Written, worker.Retried, worker.Dropped + _droppedByQueue + (_media?.Dropped ?? 0), _stepsRejected, _sender?.Unsynced ?? 0);
             }
         }
     }
 
     private bool IsDisabled => _queue is null;
 
-    private string MediaDirectory => Path.Combine(Directory!, RunFiles.MediaFolder);
+    private string MediaDirectory => _media!.Directory;
+
+    /// <summary>Completes when every media file logged so far is written.</summary>
+    private Task MediaFilesWritten()
+    {
+        lock (_sync)
+        {
+            return _media?.Written() ?? Task.CompletedTask;
+        }
+    }
 
     /// <summary>
     /// Logs one value at the current step. With the default <paramref name="commit"/> the step
@@ -372,7 +379,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
             finishing = _finishTask;
             if (finishing is null)
             {
-                DrainWrittenMedia();
+                _media?.Drain(_appendRecord);
                 Seal(wait: true);
                 _queue!.TryPublishUnbounded(marker);
             }

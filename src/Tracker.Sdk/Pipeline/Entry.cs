@@ -36,6 +36,9 @@ internal struct Entry
 /// </summary>
 internal sealed record RecordPayload(string Type, byte[] Fields, byte[]? RunJson = null, byte[]? SummaryJson = null)
 {
+    /// <summary>The members of a serialised JSON object, without its braces, as <see cref="Fields"/> holds them.</summary>
+    public static byte[] FieldsOf(byte[] json) => json.AsSpan(1, json.Length - 2).ToArray();
+
     /// <summary>When the record was made, if not when it is queued (a media file written later).</summary>
     public long? UnixMs { get; init; }
 
