@@ -241,6 +241,21 @@ public sealed class WebUiTests
     }
 
     [Test]
+    public async Task RunPage_TextNaNAndLists_ShowAsLogged()
+    {
+        var run = Run.Init(Options("webui-typed", "typed", new { activation = "NaN", layers = new[] { 64, 32 } }, []));
+        run.Log(new Dictionary<string, object?> { ["word"] = "NaN", ["loss"] = 0.5 });
+        await run.FinishAsync();
+
+        var page = await _browser.OpenAsync($"/#/projects/webui-typed/runs/{run.Id}");
+        await Expect(page.Locator("#run-config")).ToContainTextAsync("[64, 32]");
+        await Expect(page.Locator("#run-config")).ToContainTextAsync("NaN");
+        await Expect(page.Locator("#run-summary")).ToContainTextAsync("NaN");
+        await Expect(page.Locator("#run-config")).Not.ToContainTextAsync("_str");
+        await Expect(page.Locator("#run-summary")).Not.ToContainTextAsync("_str");
+    }
+
+    [Test]
     public async Task RunPage_LongSeries_DrawsTheServersBuckets_ShortSeries_DrawsEveryPoint()
     {
         var page = await _browser.OpenAsync($"/#/projects/{Project}/runs/{_alpha}");

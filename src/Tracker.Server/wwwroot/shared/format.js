@@ -13,7 +13,13 @@
       const a = Math.abs(v);
       return a >= 1e6 || a < 1e-4 ? v.toExponential(4) : String(+v.toPrecision(6));
     }
-    return typeof v === 'object' ? JSON.stringify(v) : String(v);
+    if (Array.isArray(v)) return `[${v.map(fmt).join(', ')}]`; // as the SDK and tracker show print lists: [64, 32]
+    if (typeof v === 'object') {
+      // {"_str": "NaN"} is the run format's text that would otherwise read as a number (docs/format.md).
+      const keys = Object.keys(v);
+      return keys.length === 1 && keys[0] === '_str' && typeof v._str === 'string' ? v._str : JSON.stringify(v);
+    }
+    return String(v);
   }
 
   /** Axis labels: three significant digits are enough to read a range off, and keep the margin narrow. */
