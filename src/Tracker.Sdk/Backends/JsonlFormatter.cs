@@ -38,7 +38,7 @@ internal sealed class JsonlFormatter
         }
     }
 
-    /// <summary><c>{"seq":1,"type":"history","step":0,"ts":1795736598404,"values":{"loss":0.5}}</c></summary>
+    /// <summary>One row (<see cref="RecordWriter.BeginRow"/>).</summary>
     private void WriteRow(long seq, RecordBatch batch, ReadOnlySpan<Entry> row)
     {
         _writer.BeginRow(seq, row[0].Step, row[0].UnixMs);
@@ -51,10 +51,7 @@ internal sealed class JsonlFormatter
         _writer.EndHistory();
     }
 
-    /// <summary>
-    /// Rows with the same keys as columns; steps and times are the first value then differences:
-    /// <c>{"seq":2,"type":"history","steps":[1,1,1],"ts":[1795736598404,0,1],"values":{"loss":[0.4,0.3,0.2]}}</c>
-    /// </summary>
+    /// <summary>Rows with the same keys as one block of columns (<see cref="RecordWriter.BeginBlock"/>); steps and times are the first value then differences.</summary>
     private void WriteBlock(long seq, RecordBatch batch, ReadOnlySpan<Entry> entries, int rows, int width)
     {
         _writer.BeginBlock(seq);
