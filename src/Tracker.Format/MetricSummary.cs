@@ -16,8 +16,8 @@ public sealed class MetricSummary
     private double _min = double.NaN;
     private double _max = double.NaN;
     private bool _onlyIntegers = true;
-    private long _minInteger = long.MaxValue;
-    private long _maxInteger = long.MinValue;
+    private Int128 _minInteger = Int128.MaxValue; // wide enough for long and ulong alike
+    private Int128 _maxInteger = Int128.MinValue;
 
     /// <summary>How the summary value is computed.</summary>
     public SummaryMode Kind { get; set; }
@@ -49,8 +49,8 @@ public sealed class MetricSummary
     {
         Observe(new Scalar(ScalarKind.Int64, value, value, null));
         AddNumber(value);
-        _minInteger = Math.Min(_minInteger, value);
-        _maxInteger = Math.Max(_maxInteger, value);
+        _minInteger = Int128.Min(_minInteger, value);
+        _maxInteger = Int128.Max(_maxInteger, value);
     }
 
     /// <summary>Adds any plain value: a double, long, ulong, bool or string (see <see cref="RecordValue"/>).</summary>
@@ -64,7 +64,8 @@ public sealed class MetricSummary
             case ulong ul:
                 Observe(new Scalar(ScalarKind.UInt64, ul, unchecked((long)ul), null));
                 AddNumber(ul);
-                _onlyIntegers = false; // beyond long: min and max as doubles
+                _minInteger = Int128.Min(_minInteger, ul);
+                _maxInteger = Int128.Max(_maxInteger, ul);
                 break;
             case bool b: Observe(new Scalar(ScalarKind.Bool, b ? 1 : 0, 0, null)); break;
             case string s: Observe(new Scalar(ScalarKind.Text, double.NaN, 0, s)); break;
@@ -93,8 +94,8 @@ public sealed class MetricSummary
         value = best switch
         {
             SummaryMode.First => _first.ToObject(),
-            SummaryMode.Min => _onlyIntegers && _numbers > 0 ? (object)_minInteger : _min,
-            SummaryMode.Max => _onlyIntegers && _numbers > 0 ? (object)_maxInteger : _max,
+            SummaryMode.Min => _onlyIntegers && _numbers > 0 ? Exact(_minInteger) : _min,
+            SummaryMode.Max => _onlyIntegers && _numbers > 0 ? Exact(_maxInteger) : _max,
             SummaryMode.Mean => _numbers == 0 ? double.NaN : _sum / _numbers,
             _ => _last.ToObject(),
         };
@@ -102,11 +103,15 @@ public sealed class MetricSummary
     }
 
     /// <summary>The state, to be saved and restored (<see cref="RunFold.Save"/>).</summary>
-    internal (Scalar First, Scalar Last, long Count, long Numbers, double Sum, double Min, double Max, bool OnlyIntegers, long MinInteger, long MaxInteger) State
+    internal (Scalar First, Scalar Last, long Count, long Numbers, double Sum, double Min, double Max, bool OnlyIntegers, Int128 MinInteger, Int128 MaxInteger) State
     {
         get => (_first, _last, Count, _numbers, _sum, _min, _max, _onlyIntegers, _minInteger, _maxInteger);
         set => (_first, _last, Count, _numbers, _sum, _min, _max, _onlyIntegers, _minInteger, _maxInteger) = value;
     }
+
+    /// <summary>An integer as the format keeps it: a long, or a ulong above <see cref="long.MaxValue"/>; null outside both.</summary>
+    internal static object? Exact(Int128 value) =>
+        value > ulong.MaxValue || value < long.MinValue ? null : value > long.MaxValue ? (ulong)value : (long)value;
 
     private void Observe(Scalar value)
     {

@@ -171,8 +171,8 @@ public sealed class RunFold
                 RecordValue.WriteDouble(json, s.Max);
                 json.WriteBooleanValue(s.OnlyIntegers);
                 json.WriteBooleanValue(metric.Overridden);
-                json.WriteNumberValue(s.MinInteger);
-                json.WriteNumberValue(s.MaxInteger);
+                RecordValue.Write(json, MetricSummary.Exact(s.MinInteger));
+                RecordValue.Write(json, MetricSummary.Exact(s.MaxInteger));
                 json.WriteEndArray();
             }
 
@@ -211,7 +211,7 @@ public sealed class RunFold
         {
             var s = (List<object?>)value!;
             var metric = fold.Summary.Metric(key);
-            metric.State = (ReadScalar(s[0]), ReadScalar(s[1]), (long)s[2]!, (long)s[3]!, (double)s[4]!, (double)s[5]!, (double)s[6]!, (bool)s[7]!, (long)s[9]!, (long)s[10]!);
+            metric.State = (ReadScalar(s[0]), ReadScalar(s[1]), (long)s[2]!, (long)s[3]!, (double)s[4]!, (double)s[5]!, (double)s[6]!, (bool)s[7]!, Wide(s[9], Int128.MaxValue), Wide(s[10], Int128.MinValue));
         }
 
         foreach (var (key, value) in (Dictionary<string, object?>)root["overrides"]!)
@@ -226,6 +226,13 @@ public sealed class RunFold
 
         return fold;
     }
+
+    private static Int128 Wide(object? integer, Int128 none) => integer switch
+    {
+        long l => l,
+        ulong ul => ul,
+        _ => none,
+    };
 
     private static void WriteScalar(Utf8JsonWriter json, Scalar scalar) => RecordValue.Write(json, scalar.Kind == ScalarKind.None ? null : new List<object?> { scalar.ToObject() });
 

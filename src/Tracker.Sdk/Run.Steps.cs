@@ -208,7 +208,7 @@ public sealed partial class Run
         {
             throw new ArgumentException(
                 $"The text logged for key '{key}' makes this call {_textBytesInCall:N0} bytes; one record line may have at most {RecordRules.MaxLineBytes:N0} bytes (16 MiB). "
-                + "Log long text as a Text value (up to 1 MiB each), as a Table, or keep it in a file in the run directory's files/ folder.", nameof(text));
+                + "Log long text as a Text value (up to 1 MiB each), as a Table, or keep it in a file in the run directory's files/ folder.", "values");
         }
     }
 

@@ -88,7 +88,7 @@ public sealed class RunSummary : IReadOnlyDictionary<string, object?>
         set
         {
             RecordRules.ThrowIfInvalidKey(key, metric: true, nameof(key));
-            _run.OverrideSummary(key, RecordValue.TryNormalize(value, out var stored) ? stored : throw Internal.Values.Unsupported(key, value!));
+            _run.OverrideSummary(key, RecordValue.TryNormalize(value, out var stored) ? stored : throw Internal.Values.Unsupported(key, value!, nameof(value)));
         }
     }
 

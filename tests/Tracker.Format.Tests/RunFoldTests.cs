@@ -69,6 +69,18 @@ public sealed class RunFoldTests
     }
 
     [Test]
+    public void Summary_OfIntegersUpToULongMax_StaysExact_AlsoAcrossSaveAndLoad()
+    {
+        var fold = new RunFold();
+        fold.Apply(RecordReader.Parse("""{"seq":1,"type":"metric","ts":1,"name":"u","summary":"max"}"""u8));
+        fold.Apply(RecordReader.Parse("""{"seq":2,"type":"history","steps":[0,1,1],"ts":[1,0,0],"values":{"u":[1,18446744073709551615,-5]}}"""u8));
+        Assert.That(fold.Summary.Snapshot()["u"], Is.EqualTo(ulong.MaxValue).And.TypeOf<ulong>());
+        var loaded = RunFold.Load(fold.Save());
+        loaded.Summary.Define(new MetricDefinition("u", null, SummaryMode.Min, MetricGoal.None));
+        Assert.That(loaded.Summary.Snapshot()["u"], Is.EqualTo(-5L).And.TypeOf<long>());
+    }
+
+    [Test]
     public void Override_LastsUntilTheKeyIsLoggedAgain()
     {
         var table = new SummaryTable();

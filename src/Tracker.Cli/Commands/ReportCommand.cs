@@ -53,7 +53,7 @@ internal static class ReportCommand
             var html = Build(readers, r.GetValue(title), notesPath is null ? null : await File.ReadAllTextAsync(notesPath, ct));
             var path = r.GetValue(output)!;
             await File.WriteAllTextAsync(path, html, new UTF8Encoding(false), ct);
-            await Console.Error.WriteLineAsync($"Wrote {Path.GetFullPath(path)} ({new FileInfo(path).Length / 1024.0:N0} KiB, {readers.Count} runs).");
+            await Console.Error.WriteLineAsync($"Wrote {Path.GetFullPath(path)} ({new FileInfo(path).Length / 1024.0:N0} KiB, {readers.Count} run{(readers.Count == 1 ? "" : "s")}).");
             return CliExit.Success;
         });
         return command;

@@ -60,8 +60,8 @@ internal static class Values
         }
     }
 
-    public static ArgumentException Unsupported(string key, object value) => new(
+    public static ArgumentException Unsupported(string key, object value, string paramName = "values") => new(
         $"The value logged for key '{key}' has type {value.GetType().FullName}, which a history cannot store. "
-        + "Log numbers (double, float, int, long, decimal), bool, string, or a dictionary of those (its keys nest as 'key/child').",
-        nameof(value));
+        + "Log numbers (double, float, decimal, Half, or any integer type up to ulong), bool, string, or a dictionary of those (its keys nest as 'key/child').",
+        paramName);
 }
