@@ -20,6 +20,19 @@ internal sealed class RecordQueue
     {
         ChunkSize = chunkSize;
         _slots = new SemaphoreSlim(capacityInChunks, capacityInChunks);
+
+        // The channel's queue grows in segments of doubling size whenever more chunks wait than the
+        // last segment holds, allocating on the producer's thread. Grow it now, once, past every slot
+        // and as many more (markers, the last chunk): publishing then never allocates in Log.
+        var filler = new Chunk(0);
+        for (var i = 0; i <= 2 * capacityInChunks; i++)
+        {
+            _channel.Writer.TryWrite(filler);
+        }
+
+        while (_channel.Reader.TryRead(out _))
+        {
+        }
     }
 
     public int ChunkSize { get; }
