@@ -16,6 +16,9 @@ namespace Tracker.Format;
 /// </summary>
 public sealed class RecordWriter
 {
+    /// <summary>Opens the object that carries a text which would read as a special double: <c>{"_str":</c>.</summary>
+    private static readonly byte[] WrappedTextOpen = Encoding.UTF8.GetBytes($"{{\"{RecordValue.TextMember}\":");
+
     private byte[] _buffer = new byte[1 << 20];
     private int _length;
 
@@ -155,9 +158,7 @@ public sealed class RecordWriter
         var wrap = RecordValue.IsSpecialText(value);
         if (wrap)
         {
-            Append("{\""u8);
-            Append(Encoding.UTF8.GetBytes(RecordValue.TextMember));
-            Append("\":"u8);
+            Append(WrappedTextOpen);
         }
 
         var encoded = JsonEncodedText.Encode(value, JavaScriptEncoder.UnsafeRelaxedJsonEscaping);

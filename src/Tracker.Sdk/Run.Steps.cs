@@ -63,21 +63,21 @@ public sealed partial class Run
                 switch (entry.Kind)
                 {
                     case EntryKind.Number:
-                        metric.Summary.Add(entry.Number);
+                        metric.Summary.Add(entry.Number); // no boxing on the common paths
                         break;
                     case EntryKind.Integer:
                         metric.Summary.Add(entry.Bits);
                         break;
-                    case EntryKind.Text:
-                        entry.Payload = value;
-                        metric.Summary.Add(value);
-                        break;
                     default:
-                        metric.Summary.Add(value); // a bool, or a ulong above long.MaxValue
+                        metric.Summary.Add(value); // text, a bool, or a ulong above long.MaxValue
                         break;
                 }
 
-                if (entry.Kind != EntryKind.Text)
+                if (entry.Kind == EntryKind.Text)
+                {
+                    entry.Payload = value;
+                }
+                else
                 {
                     metric.Buckets.Add(_step, entry.Number);
                 }
@@ -111,7 +111,6 @@ public sealed partial class Run
             }
         }
     }
-
 
     /// <summary>Applies an explicit step: forward moves the current step, backward is rejected.</summary>
     private bool MoveTo(long step)
