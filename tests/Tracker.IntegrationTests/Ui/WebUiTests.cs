@@ -746,6 +746,8 @@ public sealed class WebUiTests
     /// <summary>Every chart on the page has drawn at least one point.</summary>
     private static async Task ExpectPointsAsync(IPage page)
     {
+        // Wait for the charts to exist first: before the page has rendered, "every chart" is none.
+        await Expect(page.Locator("div.chart").First).ToBeVisibleAsync();
         foreach (var chart in await page.Locator("div.chart").AllAsync())
         {
             await Expect(chart).ToHaveAttributeAsync("data-points", new Regex(@"^[1-9]\d*$"));
