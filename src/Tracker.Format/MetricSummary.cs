@@ -102,7 +102,7 @@ public sealed class MetricSummary
         return true;
     }
 
-    /// <summary>The state, to be saved and restored (<see cref="RunFold.Save"/>).</summary>
+    /// <summary>The state, to be saved and restored (<see cref="RunFold.Save()"/>).</summary>
     internal (Scalar First, Scalar Last, long Count, long Numbers, double Sum, double Min, double Max, bool OnlyIntegers, Int128 MinInteger, Int128 MaxInteger) State
     {
         get => (_first, _last, Count, _numbers, _sum, _min, _max, _onlyIntegers, _minInteger, _maxInteger);

@@ -137,56 +137,64 @@ public sealed class RunFold
         var buffer = new ArrayBufferWriter<byte>();
         using (var json = new Utf8JsonWriter(buffer, RecordValue.WriterOptions))
         {
-            json.WriteStartObject();
-            json.WriteNumber("last_seq", LastSeq);
-            json.WriteNumber("next_step", NextStep);
-            json.WriteNumber("next_system_step", NextSystemStep);
-            json.WritePropertyName("config");
-            RecordValue.Write(json, Config);
-            json.WritePropertyName("overrides");
-            RecordValue.Write(json, Summary.Overrides);
-            json.WriteStartArray("definitions");
-            foreach (var d in Summary.Definitions)
-            {
-                json.WriteStartArray();
-                json.WriteStringValue(d.Name);
-                json.WriteStringValue(d.StepMetric);
-                json.WriteStringValue(d.Summary.ToString());
-                json.WriteStringValue(d.Goal.ToString());
-                json.WriteEndArray();
-            }
-
-            json.WriteEndArray();
-            json.WriteStartObject("metrics");
-            foreach (var (key, metric) in Summary.Metrics)
-            {
-                var s = metric.State;
-                json.WriteStartArray(key);
-                WriteScalar(json, s.First);
-                WriteScalar(json, s.Last);
-                json.WriteNumberValue(s.Count);
-                json.WriteNumberValue(s.Numbers);
-                RecordValue.WriteDouble(json, s.Sum);
-                RecordValue.WriteDouble(json, s.Min);
-                RecordValue.WriteDouble(json, s.Max);
-                json.WriteBooleanValue(s.OnlyIntegers);
-                json.WriteBooleanValue(metric.Overridden);
-                RecordValue.Write(json, MetricSummary.Exact(s.MinInteger));
-                RecordValue.Write(json, MetricSummary.Exact(s.MaxInteger));
-                json.WriteEndArray();
-            }
-
-            json.WriteEndObject();
-            json.WriteEndObject();
+            Save(json);
         }
 
         return buffer.WrittenSpan.ToArray();
     }
 
-    /// <summary>A fold restored from <see cref="Save"/>'s JSON.</summary>
+    /// <summary>Writes the fold's state (<see cref="Save()"/>'s JSON object) as the next value of <paramref name="json"/>.</summary>
+    /// <param name="json">The writer, at a value's place (after a property name, or at the top).</param>
+    public void Save(Utf8JsonWriter json)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        json.WriteStartObject();
+        json.WriteNumber("last_seq", LastSeq);
+        json.WriteNumber("next_step", NextStep);
+        json.WriteNumber("next_system_step", NextSystemStep);
+        json.WritePropertyName("config");
+        RecordValue.Write(json, Config);
+        json.WritePropertyName("overrides");
+        RecordValue.Write(json, Summary.Overrides);
+        json.WriteStartArray("definitions");
+        foreach (var d in Summary.Definitions)
+        {
+            json.WriteStartArray();
+            json.WriteStringValue(d.Name);
+            json.WriteStringValue(d.StepMetric);
+            json.WriteStringValue(d.Summary.ToString());
+            json.WriteStringValue(d.Goal.ToString());
+            json.WriteEndArray();
+        }
+
+        json.WriteEndArray();
+        json.WriteStartObject("metrics");
+        foreach (var (key, metric) in Summary.Metrics)
+        {
+            var s = metric.State;
+            json.WriteStartArray(key);
+            WriteScalar(json, s.First);
+            WriteScalar(json, s.Last);
+            json.WriteNumberValue(s.Count);
+            json.WriteNumberValue(s.Numbers);
+            RecordValue.WriteDouble(json, s.Sum);
+            RecordValue.WriteDouble(json, s.Min);
+            RecordValue.WriteDouble(json, s.Max);
+            json.WriteBooleanValue(s.OnlyIntegers);
+            json.WriteBooleanValue(metric.Overridden);
+            RecordValue.Write(json, MetricSummary.Exact(s.MinInteger));
+            RecordValue.Write(json, MetricSummary.Exact(s.MaxInteger));
+            json.WriteEndArray();
+        }
+
+        json.WriteEndObject();
+        json.WriteEndObject();
+    }
+
+    /// <summary>A fold restored from <see cref="Save()"/>'s JSON.</summary>
     /// <param name="json">The saved state.</param>
     /// <returns>The fold.</returns>
-    /// <exception cref="JsonException">The state is not one <see cref="Save"/> wrote.</exception>
+    /// <exception cref="JsonException">The state is not one <see cref="Save()"/> wrote.</exception>
     public static RunFold Load(ReadOnlySpan<byte> json)
     {
         var fold = new RunFold();

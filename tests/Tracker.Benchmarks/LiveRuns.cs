@@ -24,7 +24,7 @@ internal static class LiveRuns
         var port = OnlineThroughput.FreePort();
         var storageArgument = storage == "postgres" ? $"--Tracker:Postgres={postgres}" : $"--Tracker:Sqlite={Path.Combine(root, "tracker.db")}";
         var key = (await OnlineThroughput.RunServerAsync(false, "keys", "create", "--name", $"live{Guid.NewGuid():N}", storageArgument)).Trim();
-        using var server = Process.Start(OnlineThroughput.ServerStart("--urls", $"http://127.0.0.1:{port}", storageArgument, "--Logging:LogLevel:Default=Warning"))!;
+        using var server = Process.Start(OnlineThroughput.ServerStart("--urls", $"http://127.0.0.1:{port}", storageArgument))!;
         var baseUrl = new Uri($"http://127.0.0.1:{port}");
         try
         {

@@ -48,6 +48,19 @@ public sealed class ServerApiTests(string storage)
     }
 
     [Test]
+    public async Task Requests_AreNotLoggedOneByOne_ByDefault()
+    {
+        var runUrl = await CreateRunAsync();
+        (await PostRecordsAsync(runUrl, Lines(1, 10))).EnsureSuccessStatusCode();
+        (await _http.GetAsync($"{runUrl}/metrics")).EnsureSuccessStatusCode();
+        await Task.Delay(200); // the console logger writes on a thread of its own
+
+        Assert.That(_server.Output, Has.Some.Contains("Tracker server listening"), "the output is read");
+        Assert.That(_server.Output, Has.None.Contains("Request starting").And.None.Contains("Executing endpoint"),
+            "ASP.NET Core's per-request Information lines are off unless Logging:LogLevel:Microsoft.AspNetCore says otherwise");
+    }
+
+    [Test]
     public async Task Append_GzipBody_IsAccepted()
     {
         var runUrl = await CreateRunAsync();

@@ -9,8 +9,9 @@ public sealed class StoredRunTests
     [Test]
     public void SummaryColumnWithoutFoldState_KeepsItsValuesAsOverrides()
     {
-        var (summary, fold) = StoredRun.ReadSummaryColumn("""{"acc":0.5,"note":"best","epochs":3}""");
-        Assert.That(summary.Count, Is.EqualTo(3));
+        const string column = """{"acc":0.5,"note":"best","epochs":3}""";
+        Assert.That(StoredRun.ReadSummary(column).Count, Is.EqualTo(3));
+        var fold = StoredRun.ReadFold(column);
         Assert.That(fold.Summary.Snapshot(), Is.EquivalentTo(new Dictionary<string, object?> { ["acc"] = 0.5, ["note"] = "best", ["epochs"] = 3L }));
 
         var row = (HistoryLine)RecordReader.Parse("""{"seq":1,"type":"history","step":0,"ts":1,"values":{"acc":0.7}}"""u8);
@@ -25,10 +26,12 @@ public sealed class StoredRunTests
         var fold = new RunFold();
         fold.Apply(RecordReader.Parse("""{"seq":1,"type":"metric","ts":1,"name":"loss","summary":"mean"}"""u8));
         fold.Apply(RecordReader.Parse("""{"seq":2,"type":"history","steps":[0,1,1],"ts":[1,0,0],"values":{"loss":[1.0,"NaN",3.0]}}"""u8));
-        var run = new StoredRun(1, "p", "r", "r", "running", null, DateTimeOffset.UnixEpoch, 2, [], [], new() { ["loss"] = 2.0 }) { Fold = fold };
+        var column = StoredRun.SummaryColumn(fold);
 
-        var (summary, read) = StoredRun.ReadSummaryColumn(run.SummaryColumn());
+        var summary = StoredRun.ReadSummary(column);
         Assert.That(summary.Select(p => p.Key), Is.EqualTo(new[] { "loss" }));
+        Assert.That((double)summary["loss"]!, Is.EqualTo(2.0), "the mean of 1 and 3: NaN is skipped");
+        var read = StoredRun.ReadFold(column);
         read.Apply(RecordReader.Parse("""{"seq":3,"type":"history","step":3,"ts":1,"values":{"loss":5.0}}"""u8));
         Assert.That(read.Summary.Snapshot()["loss"], Is.EqualTo(3.0), "the mean continues: (1 + 3 + 5) / 3");
     }

@@ -204,9 +204,9 @@ public sealed class IngestService
 
         // The run's summary and series positions as the last append left them, when this process made it.
         var live = _live.Take(target.Pk, target.AckedSeq)
-            ?? new LiveRun(target.Pk, await RunTable.ReadSummaryAsync(connection, transaction, target.Pk, cancellationToken),
+            ?? new LiveRun(target.Pk, await RunTable.ReadFoldAsync(connection, transaction, target.Pk, cancellationToken),
                 await SeriesTails.LoadAsync(connection, transaction, target.Pk, cancellationToken));
-        var run = new StoredRun(target.Pk, project, runId, target.Name, target.State, null, now, target.AckedSeq, target.Metadata ?? [], target.Config ?? [], live.Summary) { Fold = live.Fold };
+        var run = new StoredRun(target.Pk, project, runId, target.Name, target.State, null, now, target.AckedSeq, target.Metadata ?? [], target.Config ?? [], Summary: []) { Fold = live.Fold }; // the summary column is written from the fold
         using var changes = RunChanges.Apply(run, fresh);
         var pending = await live.Tails.AppendBatchAsync(dialect, connection, transaction, run.Pk, changes.Points, fresh.Exists(l => l.Type == "finish"), cancellationToken);
         if (changes.Output.Count > 0)

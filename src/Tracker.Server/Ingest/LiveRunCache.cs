@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Text.Json.Nodes;
 using Tracker.Server.Storage;
 
 namespace Tracker.Server.Ingest;
@@ -35,17 +34,15 @@ internal sealed class LiveRunCache
     }
 }
 
-/// <summary>A run's summary, fold and series positions as of <see cref="AckedSeq"/>.</summary>
-internal sealed class LiveRun(long pk, (JsonObject Summary, RunFold Fold) summary, SeriesTails tails)
+/// <summary>A run's fold (its summary's source) and series positions as of <see cref="AckedSeq"/>.</summary>
+internal sealed class LiveRun(long pk, RunFold fold, SeriesTails tails)
 {
     /// <summary>The run's records folded so far: the summary's source.</summary>
-    public RunFold Fold { get; } = summary.Fold;
+    public RunFold Fold { get; } = fold;
 
     public long Pk { get; } = pk;
 
     public long AckedSeq { get; set; } = -1;
-
-    public JsonObject Summary { get; } = summary.Summary;
 
     public SeriesTails Tails { get; } = tails;
 }

@@ -1,3 +1,6 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace Tracker.Server.Storage;
@@ -16,38 +19,55 @@ internal sealed record StoredRun(
     /// <summary>The run's records folded so far (appends only): kept in the summary column under <see cref="FoldMember"/>, out of every answer.</summary>
     public RunFold? Fold { get; init; }
 
-    /// <summary>The summary column's value: the summary, and the fold's state beside it.</summary>
-    public string SummaryColumn()
+    /// <summary>
+    /// The summary column's value for a run's fold: the summary it gives, and its state beside it
+    /// under <see cref="FoldMember"/>, written in one pass (every append writes it).
+    /// </summary>
+    public static string SummaryColumn(RunFold fold)
     {
-        var column = (JsonObject)Summary.DeepClone();
-        if (Fold is not null)
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var json = new Utf8JsonWriter(buffer, RecordValue.WriterOptions))
         {
-            column[FoldMember] = JsonNode.Parse(Fold.Save());
+            json.WriteStartObject();
+            foreach (var (key, value) in fold.Summary.Snapshot())
+            {
+                json.WritePropertyName(key);
+                RecordValue.Write(json, value);
+            }
+
+            json.WritePropertyName(FoldMember);
+            fold.Save(json);
+            json.WriteEndObject();
         }
 
-        return column.ToJsonString();
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
-    /// <summary>Splits a summary column into the summary and the fold of the records so far.</summary>
-    public static (JsonObject Summary, RunFold Fold) ReadSummaryColumn(string column)
+    /// <summary>The summary a summary column holds, without the fold's state.</summary>
+    public static JsonObject ReadSummary(string column)
     {
         var summary = JsonNode.Parse(column)!.AsObject();
-        var state = summary[FoldMember];
         summary.Remove(FoldMember);
-        return (summary, state is null ? FoldOf(summary) : RunFold.Load(System.Text.Encoding.UTF8.GetBytes(state.ToJsonString())));
+        return summary;
     }
 
     /// <summary>
-    /// A run stored before the fold was kept: its summary so far stands as overrides, so nothing of it
-    /// is lost, and each key is summarised afresh once it is logged again.
+    /// The fold of the records so far that a summary column keeps. A run stored before the fold was
+    /// kept has only its summary: it stands as overrides, so nothing of it is lost, and each key is
+    /// summarised afresh once it is logged again.
     /// </summary>
-    private static RunFold FoldOf(JsonObject summary)
+    public static RunFold ReadFold(string column)
     {
-        var fold = new RunFold();
-        foreach (var (key, value) in summary)
+        using var json = JsonDocument.Parse(column);
+        if (json.RootElement.TryGetProperty(FoldMember, out var state))
         {
-            using var json = System.Text.Json.JsonDocument.Parse(value?.ToJsonString() ?? "null");
-            fold.Summary.Override(key, RecordValue.FromJson(json.RootElement));
+            return RunFold.Load(Encoding.UTF8.GetBytes(state.GetRawText()));
+        }
+
+        var fold = new RunFold();
+        foreach (var property in json.RootElement.EnumerateObject())
+        {
+            fold.Summary.Override(property.Name, RecordValue.FromJson(property.Value));
         }
 
         return fold;

@@ -29,8 +29,8 @@ internal sealed class RunChanges : IDisposable
 
     /// <summary>
     /// Folds the lines into <paramref name="run"/> with the format's <see cref="RunFold"/> (summary,
-    /// config, tags, notes, metric definitions, final state; the fold's state is kept with the run's
-    /// summary between batches) and gathers its points, sorted by step.
+    /// config, tags, notes, metric definitions, final state; the summary column is written from the
+    /// fold, which it keeps between batches) and gathers its points, sorted by step.
     /// </summary>
     public static RunChanges Apply(StoredRun run, IReadOnlyList<RecordLine> lines)
     {
@@ -84,12 +84,6 @@ internal sealed class RunChanges : IDisposable
                 default:
                     break; // final summaries are recomputed by the fold; types of later versions are kept out of the way
             }
-        }
-
-        run.Summary.Clear();
-        foreach (var (key, value) in fold.Summary.Snapshot())
-        {
-            run.Summary[key] = Node(value);
         }
 
         foreach (var key in changes._keys.Values)

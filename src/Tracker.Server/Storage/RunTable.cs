@@ -102,11 +102,11 @@ internal sealed class RunTable(SqlDialect dialect)
             reader.GetInt64(4) > 0);
     }
 
-    /// <summary>The run's summary and the fold of its records so far, which the summary column keeps beside it.</summary>
-    public static async Task<(JsonObject Summary, RunFold Fold)> ReadSummaryAsync(DbConnection connection, DbTransaction transaction, long runPk, CancellationToken cancellationToken)
+    /// <summary>The fold of the run's records so far, which the summary column keeps beside the summary.</summary>
+    public static async Task<RunFold> ReadFoldAsync(DbConnection connection, DbTransaction transaction, long runPk, CancellationToken cancellationToken)
     {
         await using var command = Sql.Command(connection, transaction, "SELECT summary FROM runs WHERE pk = @pk", ("pk", runPk));
-        return StoredRun.ReadSummaryColumn((string)(await command.ExecuteScalarAsync(cancellationToken))!);
+        return StoredRun.ReadFold((string)(await command.ExecuteScalarAsync(cancellationToken))!);
     }
 
     /// <summary>
@@ -119,8 +119,8 @@ internal sealed class RunTable(SqlDialect dialect)
     {
         (string, object?)[] parameters = withMetadata
             ? [("acked", ackedSeq), ("state", (string?)run.Metadata["state"] ?? run.State), ("name", run.Name), ("now", Sql.Format(now)),
-                ("metadata", run.Metadata.ToJsonString()), ("config", run.Config.ToJsonString()), ("summary", run.SummaryColumn()), ("pk", run.Pk)]
-            : [("acked", ackedSeq), ("now", Sql.Format(now)), ("summary", run.SummaryColumn()), ("pk", run.Pk)];
+                ("metadata", run.Metadata.ToJsonString()), ("config", run.Config.ToJsonString()), ("summary", StoredRun.SummaryColumn(run.Fold!)), ("pk", run.Pk)]
+            : [("acked", ackedSeq), ("now", Sql.Format(now)), ("summary", StoredRun.SummaryColumn(run.Fold!)), ("pk", run.Pk)];
         var update = withMetadata
             ? "UPDATE runs SET acked_seq = @acked, state = @state, name = @name, updated_at = @now, metadata = @metadata, config = @config, summary = @summary WHERE pk = @pk"
             : "UPDATE runs SET acked_seq = @acked, updated_at = @now, summary = @summary WHERE pk = @pk";
@@ -146,7 +146,7 @@ internal sealed class RunTable(SqlDialect dialect)
             runs.Add(new StoredRun(
                 reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
                 reader.IsDBNull(5) ? null : Sql.ParseTime(reader.GetString(5)), Sql.ParseTime(reader.GetString(6)), reader.GetInt64(7),
-                JsonNode.Parse(reader.GetString(8))!.AsObject(), JsonNode.Parse(reader.GetString(9))!.AsObject(), StoredRun.ReadSummaryColumn(reader.GetString(10)).Summary));
+                JsonNode.Parse(reader.GetString(8))!.AsObject(), JsonNode.Parse(reader.GetString(9))!.AsObject(), StoredRun.ReadSummary(reader.GetString(10))));
         }
 
         return runs;

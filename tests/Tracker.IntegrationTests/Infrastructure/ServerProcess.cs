@@ -28,6 +28,9 @@ internal sealed class ServerProcess : IAsyncDisposable
 
     public string ApiKey { get; private set; } = string.Empty;
 
+    /// <summary>What the process printed on standard output, a line an item.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> Output { get; } = new();
+
     public static string ServerDll => Path.Combine(AppContext.BaseDirectory, "Tracker.Server.dll");
 
     /// <summary>A server on a fresh database; <paramref name="settings"/> are more arguments, such as <c>--Tracker:MaxBodyBytes=1048576</c>.</summary>
@@ -77,13 +80,19 @@ internal sealed class ServerProcess : IAsyncDisposable
     public async Task StartAsync()
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in (string[])[ServerDll, "--urls", BaseUrl.ToString().TrimEnd('/'), _storageArgument, "--Logging:LogLevel:Default=Warning", .. _settings])
+        foreach (var arg in (string[])[ServerDll, "--urls", BaseUrl.ToString().TrimEnd('/'), _storageArgument, .. _settings])
         {
             start.ArgumentList.Add(arg);
         }
 
         _process = Process.Start(start)!;
-        _process.OutputDataReceived += (_, _) => { };
+        _process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is { } line)
+            {
+                Output.Enqueue(line);
+            }
+        };
         _process.ErrorDataReceived += (_, _) => { };
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
