@@ -97,7 +97,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
         if (server is not null)
         {
             // Its own sink: outage reports must not rate-limit the run's warnings, nor the reverse.
-            _sender = new RunSender(server, started, directory!, firstSeq - 1, new DiagnosticsSink(options.Diagnostics, options.Output), _time);
+            _sender = new RunSender(server, started, directory!, firstSeq - 1, new DiagnosticsSink(options.Diagnostics, options.Output), _time, heartbeatInterval: options.HeartbeatInterval);
             backend = new NotifyingBackend(backend, _sender);
         }
 

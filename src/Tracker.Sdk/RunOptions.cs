@@ -182,6 +182,12 @@ public sealed class RunOptions
     /// <summary>Test seam: what reads git, GPUs and the rest in the background instead of <see cref="Internal.EnvironmentInfo.Capture"/>.</summary>
     internal Func<EnvironmentCapture, string, IReadOnlyList<System.Reflection.Assembly>, CancellationToken, Internal.CapturedEnvironment>? ReadEnvironment { get; set; }
 
+    /// <summary>
+    /// How long an online run may have nothing to send before it tells the server it is alive, so
+    /// that the server does not report it <c>crashed</c> (W&amp;B's heartbeat: 30 s). A test seam.
+    /// </summary>
+    internal TimeSpan HeartbeatInterval { get; set; } = Online.RunSender.DefaultHeartbeatInterval;
+
     /// <summary>Test seam: the probes the system sampler reads instead of the real ones.</summary>
     internal IReadOnlyList<SystemMetrics.ISystemProbe>? SystemProbes { get; set; }
 

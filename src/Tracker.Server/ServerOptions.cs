@@ -18,6 +18,12 @@ internal sealed class ServerOptions
     /// </summary>
     public TimeSpan KeyCacheDuration { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// How long a <c>running</c> run may go unheard (no upsert, append or heartbeat) before reads
+    /// report it <c>crashed</c>; the SDK sends a heartbeat every 30 s when it has nothing else to send.
+    /// </summary>
+    public TimeSpan CrashedAfter { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary><c>loopback</c> (reads open to local clients only), <c>open</c>, or <c>key</c> (reads need a key).</summary>
     public string ReadAccess { get; set; } = "loopback";
 }

@@ -121,6 +121,28 @@ internal sealed class BatchSender
     }
 
     /// <summary>
+    /// Tells the server the run is alive though it has nothing to send, so that it does not read as
+    /// crashed. A server that forgot the run (404) gets it upserted again on the next step.
+    /// </summary>
+    public async Task HeartbeatAsync(CancellationToken cancellationToken)
+    {
+        if (!_connected)
+        {
+            return; // the next step connects, which the server hears as well
+        }
+
+        try
+        {
+            await _client.HeartbeatAsync(_project, _runId, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TrackerServerException ex) when (ex.StatusCode == HttpStatusCode.NotFound)
+        {
+            _connected = false;
+            _appendedSinceConnect = false;
+        }
+    }
+
+    /// <summary>
     /// One line the server refuses as too large, alone: never an outage. It stays in the run directory,
     /// and the server gets a <c>dropped</c> record with its seq in its place, so the lines after it,
     /// which need that seq before theirs, still arrive.

@@ -20,6 +20,9 @@ internal sealed class RunSender
     public const int MaxBatchLines = RunSync.MaxBatchLines;
     public const int MaxBatchBytes = RunSync.MaxBatchBytes;
 
+    /// <summary>Idle time after which the loop tells the server the run is alive (W&amp;B: 30 s); well under the server's Tracker:CrashedAfter (5 minutes).</summary>
+    public static readonly TimeSpan DefaultHeartbeatInterval = TimeSpan.FromSeconds(30);
+
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(1);
 
     private readonly TrackerHttpClient _client;
@@ -31,6 +34,7 @@ internal sealed class RunSender
     private readonly SyncCursor _cursor;
     private readonly BatchSender _batches;
     private readonly SenderReports _reports;
+    private readonly TimeSpan _heartbeatInterval;
     private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _loop = Task.CompletedTask;
     private long _localSeq;
@@ -43,8 +47,11 @@ internal sealed class RunSender
     /// <param name="time">Clock for back-off and outage reports.</param>
     /// <param name="backoff">Delays between attempts while the server is unreachable.</param>
     /// <param name="keepCursor">Record the cursor in sync.json; false for uploads to a server that is not the run's own, such as <c>tracker ui</c>'s.</param>
-    public RunSender(TrackerHttpClient client, RunInfo run, string directory, long localSeq, DiagnosticsSink diagnostics, TimeProvider time, Backoff? backoff = null, bool keepCursor = true)
+    /// <param name="heartbeatInterval">Idle time after which the loop sends a heartbeat; <see cref="DefaultHeartbeatInterval"/> when null.</param>
+    public RunSender(TrackerHttpClient client, RunInfo run, string directory, long localSeq, DiagnosticsSink diagnostics, TimeProvider time, Backoff? backoff = null, bool keepCursor = true,
+        TimeSpan? heartbeatInterval = null)
     {
+        _heartbeatInterval = heartbeatInterval ?? DefaultHeartbeatInterval;
         _client = client;
         _time = time;
         _backoff = backoff ?? new Backoff(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30));
@@ -173,7 +180,12 @@ internal sealed class RunSender
                     if (!await _batches.SendNextAsync(Interlocked.Read(ref _localSeq), cancellation).ConfigureAwait(false))
                     {
                         OnCaughtUp();
-                        await wake.Task.WaitAsync(cancellation).ConfigureAwait(false);
+                        if (!await WaitForWorkAsync(wake.Task, cancellation).ConfigureAwait(false))
+                        {
+                            // Nothing to send for a while: the server would read the run as crashed without a word from it.
+                            await _batches.HeartbeatAsync(cancellation).ConfigureAwait(false);
+                        }
+
                         continue;
                     }
 
@@ -205,6 +217,20 @@ internal sealed class RunSender
         finally
         {
             _caughtUp.TrySetResult();
+        }
+    }
+
+    /// <summary>Waits for the worker's signal; false when the heartbeat interval passed first.</summary>
+    private async Task<bool> WaitForWorkAsync(Task wake, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await wake.WaitAsync(_heartbeatInterval, _time, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
         }
     }
 

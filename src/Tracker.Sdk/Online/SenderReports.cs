@@ -56,11 +56,14 @@ internal sealed class SenderReports(string runId, string server, string director
         var (problem, cause) = exception switch
         {
             TrackerAuthException => (exception.Message, null),
+            TrackerRunIdInUseException => ($"Run {runId} is not sent to {server}: the server holds another run with this id. {exception.Message}", null),
             TrackerSequenceException sequence => ($"Run {runId} is no longer sent to {server}: the server expects seq {sequence.ExpectedSeq:N0} next, which the local log does not have.", exception),
             TrackerServerException { StatusCode: null } => ($"Run {runId} is no longer sent to {server}: its answers do not follow the Tracker protocol.", exception),
             _ => ($"Run {runId} is no longer sent to {server}: the server refused it.", exception),
         };
-        diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Error,
-            $"{problem} The run keeps logging locally in {directory}; upload it later with: tracker sync {directory}", cause));
+        var rest = exception is TrackerRunIdInUseException
+            ? $"The run keeps logging locally in {directory}; tracker sync will refuse it too."
+            : $"The run keeps logging locally in {directory}; upload it later with: tracker sync {directory}";
+        diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Error, $"{problem} {rest}", cause));
     }
 }

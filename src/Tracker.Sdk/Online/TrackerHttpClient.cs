@@ -120,6 +120,14 @@ internal sealed class TrackerHttpClient : IDisposable
         return await SendAsync(request, project, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Tells the server the run is alive while it has nothing to send (docs/protocol.md, "Heartbeats").</summary>
+    /// <returns>The highest sequence number the server has stored for the run.</returns>
+    public async Task<long> HeartbeatAsync(string project, string runId, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, RunUri(project, runId, "/heartbeat"));
+        return await SendAsync(request, project, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Whether the server has the media file named <paramref name="sha256"/> in the project.</summary>
     public async Task<bool> HasBlobAsync(string project, string sha256, CancellationToken cancellationToken)
     {
@@ -218,6 +226,8 @@ internal sealed class TrackerHttpClient : IDisposable
                 status),
             HttpStatusCode.Conflict when problem.ExpectedSeq is { } expected => new TrackerSequenceException(
                 $"{request.Method} {request.RequestUri} answered {what}; the server expects seq {expected} next.", expected),
+            HttpStatusCode.Conflict when request.Method == HttpMethod.Put => new TrackerRunIdInUseException(
+                $"The Tracker server at {BaseUrl} refused the run ({what})."),
             _ => new TrackerServerException(
                 $"{request.Method} {request.RequestUri} answered {what}", status, IsTransient(status), RetryAfter(response, _time)),
         };

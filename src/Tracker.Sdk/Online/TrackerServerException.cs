@@ -33,3 +33,10 @@ internal sealed class TrackerSequenceException(string message, long expectedSeq)
     /// <summary>The sequence number the server wants next: it stores everything before it.</summary>
     public long ExpectedSeq { get; } = expectedSeq;
 }
+
+/// <summary>
+/// The server holds records of another run under this run's id (409 to the upsert): a new run reused
+/// an id. Nothing is sent, so the stored run stays as it was.
+/// </summary>
+internal sealed class TrackerRunIdInUseException(string message)
+    : TrackerServerException(message, HttpStatusCode.Conflict, isTransient: false);

@@ -22,6 +22,7 @@ internal static class IngestEndpoints
         runs.MapPut("", UpsertAsync);
         runs.MapPost("/records", AppendAsync);
         runs.MapPost("/finish", FinishAsync);
+        runs.MapPost("/heartbeat", HeartbeatAsync);
         app.MapPut("/api/v1/projects/{project}/blobs/{sha256}", PutBlobAsync);
     }
 
@@ -48,6 +49,18 @@ internal static class IngestEndpoints
             // The server's share of the request's time (key, body, parse, store), as clients and benchmarks see it (W3C Server-Timing).
             context.Response.Headers["Server-Timing"] = string.Create(CultureInfo.InvariantCulture, $"app;dur={Stopwatch.GetElapsedTime(start).TotalMilliseconds:F2}");
             return Results.Ok(new { acked_seq = result.AckedSeq, stored = result.Stored, skipped = result.Skipped });
+        });
+    }
+
+    /// <summary>A run's client is alive with nothing to send: the run stays <c>running</c> rather than reading as <c>crashed</c>.</summary>
+    private static async Task<IResult> HeartbeatAsync(string project, string runId, HttpContext context, IngestService ingest, ApiKeyCache keys, IOptions<ServerOptions> options, CancellationToken cancellationToken)
+    {
+        var (body, problem) = await AcceptAsync(project, runId, context, keys, options.Value, cancellationToken);
+        using var _ = body;
+        return problem ?? await CallAsync(async () =>
+        {
+            var acked = await ingest.HeartbeatAsync(project, runId, cancellationToken);
+            return Results.Ok(new { project, id = runId, acked_seq = acked });
         });
     }
 
@@ -120,7 +133,7 @@ internal static class IngestEndpoints
             var status = ex.Error switch
             {
                 IngestError.RunNotFound => HttpStatusCode.NotFound,
-                IngestError.SequenceGap => HttpStatusCode.Conflict,
+                IngestError.SequenceGap or IngestError.RunIdInUse => HttpStatusCode.Conflict,
                 IngestError.KeyRevoked => HttpStatusCode.Unauthorized,
                 _ => HttpStatusCode.BadRequest,
             };

@@ -49,10 +49,11 @@ internal static class ReadEndpoints
         Results.Ok((await store.Runs.ListProjectsAsync(cancellationToken))
             .Select(p => new { name = p.Name, run_count = p.RunCount, last_update = p.LastUpdate }));
 
-    private static async Task<IResult> ListRunsAsync(string project, HttpContext context, SqlRunStore store, CancellationToken cancellationToken)
+    private static async Task<IResult> ListRunsAsync(string project, HttpContext context, SqlRunStore store, TimeProvider time, IOptions<ServerOptions> options, CancellationToken cancellationToken)
     {
         var query = context.Request.Query;
-        IEnumerable<StoredRun> runs = await store.Runs.ListRunsAsync(project, cancellationToken);
+        var now = time.GetUtcNow();
+        IEnumerable<StoredRun> runs = (await store.Runs.ListRunsAsync(project, cancellationToken)).Select(r => AsHeard(r, now, options.Value.CrashedAfter));
         if (query["state"].ToString() is { Length: > 0 } state)
         {
             runs = runs.Where(r => r.State == state);
@@ -116,9 +117,9 @@ internal static class ReadEndpoints
         return Results.Ok(ranges);
     }
 
-    private static async Task<IResult> GetRunAsync(string project, string runId, SqlRunStore store, CancellationToken cancellationToken) =>
+    private static async Task<IResult> GetRunAsync(string project, string runId, SqlRunStore store, TimeProvider time, IOptions<ServerOptions> options, CancellationToken cancellationToken) =>
         await store.Runs.GetRunAsync(project, runId, cancellationToken) is { } run
-            ? Results.Ok(RunJson(run))
+            ? Results.Ok(RunJson(AsHeard(run, time.GetUtcNow(), options.Value.CrashedAfter)))
             : NotFound(project, runId);
 
     private static async Task<IResult> ListMetricsAsync(string project, string runId, SqlRunStore store, CancellationToken cancellationToken)
@@ -354,6 +355,15 @@ internal static class ReadEndpoints
 
     private static IResult NotFound(string project, string runId) =>
         Problems.Create(HttpStatusCode.NotFound, "Unknown run", $"Run '{runId}' of project '{project}' does not exist on this server.");
+
+    /// <summary>
+    /// The run as a reader should see it: a <c>running</c> run not heard from (upsert, append or
+    /// heartbeat, all of which set <c>updated_at</c>) for <paramref name="crashedAfter"/> is
+    /// <c>crashed</c>, as W&amp;B marks a run whose heartbeats stopped. Computed on read, so the next
+    /// record or heartbeat makes it <c>running</c> again without any job or write.
+    /// </summary>
+    internal static StoredRun AsHeard(StoredRun run, DateTimeOffset now, TimeSpan crashedAfter) =>
+        run.State == "running" && now - run.UpdatedAt > crashedAfter ? run with { State = "crashed" } : run;
 
     private static object RunJson(StoredRun run)
     {

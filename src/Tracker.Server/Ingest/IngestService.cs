@@ -27,13 +27,17 @@ public sealed class IngestService
         _time = time;
     }
 
-    /// <summary>Creates the run or replaces its metadata.</summary>
+    /// <summary>
+    /// Creates the run or replaces its metadata. A run is known by its <c>start_time</c>, which a
+    /// resumed run keeps: once the server holds records of a run, an upsert with another
+    /// <c>start_time</c> is another run reusing the id and is refused, leaving the stored run as it was.
+    /// </summary>
     /// <param name="project">The run's project.</param>
     /// <param name="runId">The run's id.</param>
     /// <param name="runJson">The run's <c>run.json</c>, UTF-8.</param>
     /// <param name="cancellationToken">Cancels the write.</param>
     /// <returns>The highest sequence number stored for the run: a client resumes after it.</returns>
-    /// <exception cref="IngestException">The names or the body are not valid.</exception>
+    /// <exception cref="IngestException">The names or the body are not valid, or the id is another run's (<see cref="IngestError.RunIdInUse"/>).</exception>
     public async Task<long> UpsertRunAsync(string project, string runId, ReadOnlyMemory<byte> runJson, CancellationToken cancellationToken)
     {
         CheckNames(project, runId);
@@ -60,7 +64,14 @@ public sealed class IngestService
         metadata["project"] = project;
         metadata["id"] = runId;
         using var turn = await _store.Dialect.EnterWriteAsync(cancellationToken);
-        return await _store.Runs.UpsertRunAsync(project, runId, metadata, _time.GetUtcNow(), cancellationToken);
+        try
+        {
+            return await _store.Runs.UpsertRunAsync(project, runId, metadata, _time.GetUtcNow(), cancellationToken);
+        }
+        catch (RunIdInUseException ex)
+        {
+            throw new IngestException(IngestError.RunIdInUse, "Run id in use", ex.Message, "id");
+        }
     }
 
     /// <summary>Appends lines of a run's <c>records.jsonl</c>, each with its <c>seq</c>, in one transaction.</summary>
@@ -93,6 +104,20 @@ public sealed class IngestService
         {
             throw new IngestException(IngestError.SequenceGap, "Sequence gap", ex.Message, "seq", ex.Expected);
         }
+    }
+
+    /// <summary>Records that a run's client is alive though it has nothing to send: reads report a <c>running</c> run unheard for <c>Tracker:CrashedAfter</c> as <c>crashed</c>.</summary>
+    /// <param name="project">The run's project.</param>
+    /// <param name="runId">The run's id.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>The highest sequence number stored for the run.</returns>
+    /// <exception cref="IngestException">The names are not valid, or the run does not exist.</exception>
+    public async Task<long> HeartbeatAsync(string project, string runId, CancellationToken cancellationToken)
+    {
+        CheckNames(project, runId);
+        using var turn = await _store.Dialect.EnterWriteAsync(cancellationToken);
+        return await _store.Runs.HeartbeatAsync(project, runId, _time.GetUtcNow(), cancellationToken)
+            ?? throw new IngestException(IngestError.RunNotFound, "Unknown run", new RunNotFoundException(project, runId).Message);
     }
 
     /// <summary>Sets a run's final state without any records.</summary>
@@ -267,6 +292,12 @@ public enum IngestError
 
     /// <summary>The batch's first new line does not follow the run's acked sequence number; resend from <see cref="IngestException.ExpectedSeq"/>.</summary>
     SequenceGap,
+
+    /// <summary>
+    /// A new run names a run id the server holds with records of another run (one that started at
+    /// another time): resume that run from its directory or pick another id.
+    /// </summary>
+    RunIdInUse,
 
     /// <summary>The API key the request came with was revoked.</summary>
     KeyRevoked,

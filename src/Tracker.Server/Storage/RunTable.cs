@@ -8,6 +8,14 @@ namespace Tracker.Server.Storage;
 internal sealed class RunNotFoundException(string project, string runId)
     : Exception($"Run '{runId}' of project '{project}' does not exist on this server. Create it with PUT /api/v1/projects/{project}/runs/{runId} first.");
 
+/// <summary>
+/// An upsert names a run the server holds with records, but started at another time: a new run
+/// reusing the id, which must not be merged into the one stored.
+/// </summary>
+internal sealed class RunIdInUseException(string project, string runId, long storedSeq, string? storedStart, string? start)
+    : Exception($"Run id '{runId}' of project '{project}' is already used on this server by a run that started at {storedStart} and holds {storedSeq:N0} records; "
+        + $"this run started at {start}, so it is another run. Resume the stored run from its own run directory (resume: ResumeMode.Allow), or pick another id.");
+
 /// <summary>What an append reads of its run's row, locked: metadata and config only when the batch changes them.</summary>
 internal sealed record AppendTarget(long Pk, long AckedSeq, string State, string Name, JsonObject? Metadata, JsonObject? Config, bool KeyActive);
 
@@ -27,10 +35,28 @@ internal sealed class RunTable(SqlDialect dialect)
             + "VALUES (@project, @run, @name, @state, @start, @now, 0, @metadata, @config, '{}') "
             + "ON CONFLICT (project, run_id) DO UPDATE SET name = excluded.name, state = excluded.state, start_time = excluded.start_time, "
             + "updated_at = excluded.updated_at, metadata = excluded.metadata, config = excluded.config "
+            + "WHERE runs.acked_seq = 0 OR runs.start_time IS NULL OR excluded.start_time IS NULL OR runs.start_time = excluded.start_time "
             + "RETURNING acked_seq",
             ("project", project), ("run", runId), ("name", name), ("state", state), ("start", start), ("now", Sql.Format(now)),
             ("metadata", metadata.ToJsonString()), ("config", config.ToJsonString()));
-        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
+        if (await command.ExecuteScalarAsync(cancellationToken) is { } acked and not DBNull)
+        {
+            return Convert.ToInt64(acked, CultureInfo.InvariantCulture);
+        }
+
+        // The row holds records of a run that started at another time: another run under the same id.
+        var existing = await ReadRunAsync(connection, null, project, runId, forUpdate: false, cancellationToken);
+        throw new RunIdInUseException(project, runId, existing?.AckedSeq ?? 0, (string?)existing?.Metadata["start_time"], start);
+    }
+
+    /// <summary>Records that the run was heard from (a heartbeat); returns its acked sequence number, or null when there is no such run.</summary>
+    public async Task<long?> HeartbeatAsync(string project, string runId, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        await using var command = Sql.Command(connection, null,
+            "UPDATE runs SET updated_at = @now WHERE project = @project AND run_id = @run RETURNING acked_seq",
+            ("project", project), ("run", runId), ("now", Sql.Format(now)));
+        return await command.ExecuteScalarAsync(cancellationToken) is { } acked and not DBNull ? Convert.ToInt64(acked, CultureInfo.InvariantCulture) : null;
     }
 
     /// <summary>Sets a run's final state without any records, as <c>POST .../finish</c> asks.</summary>
