@@ -14,7 +14,11 @@ public sealed partial class Run
         List<(Task Write, bool Behind)>? mediaWrites = null;
         lock (_sync)
         {
-            ThrowIfFinished();
+            if (StoppedOrThrow())
+            {
+                return;
+            }
+
             _scratch.Clear();
             _nestedInCall = false;
             _textBytesInCall = 0;
@@ -375,9 +379,9 @@ public sealed partial class Run
     {
         lock (_sync)
         {
-            if (!IsDisabled)
+            if (!IsDisabled && StoppedOrThrow())
             {
-                ThrowIfFinished();
+                return;
             }
 
             apply();

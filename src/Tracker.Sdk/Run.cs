@@ -54,6 +54,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     private IReadOnlyList<string> _tags;
     private string? _notes;
     private Task? _finishTask;
+    private bool _stoppedBySignal;
 
     private Run(RunOptions options, RunInfo started, string? directory, IRunBackend? backend, RunFold? resumed, TrackerHttpClient? server)
     {
@@ -257,8 +258,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
 
         lock (_sync)
         {
-            ThrowIfFinished();
-            if (step.HasValue && !MoveTo(step.Value))
+            if (StoppedOrThrow() || (step.HasValue && !MoveTo(step.Value)))
             {
                 return;
             }
