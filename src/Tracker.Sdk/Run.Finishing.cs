@@ -60,13 +60,20 @@ public sealed partial class Run
 
     private async Task CompleteFinishAsync(long started)
     {
-        await _flushTimer!.DisposeAsync().ConfigureAwait(false);
-        await _worker!.StopAsync(_options.FinishTimeout, _time).ConfigureAwait(false);
-        if (_sender is not null)
+        try
         {
-            // Every local write is done, the finish record included: the server gets what is left of the budget.
-            var left = _options.FinishTimeout - _time.GetElapsedTime(started);
-            await _sender.StopAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero).ConfigureAwait(false);
+            await _flushTimer!.DisposeAsync().ConfigureAwait(false);
+            await _worker!.StopAsync(_options.FinishTimeout, _time).ConfigureAwait(false);
+            if (_sender is not null)
+            {
+                // Every local write is done, the finish record included: the server gets what is left of the budget.
+                var left = _options.FinishTimeout - _time.GetElapsedTime(started);
+                await _sender.StopAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _lock?.Dispose(); // after the last write of records.jsonl and sync.json: another process may open the run now
         }
 
         ProcessHooks.Unregister(this);

@@ -55,6 +55,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     private string? _notes;
     private Task? _finishTask;
     private bool _stoppedBySignal;
+    private RunLock? _lock; // set by Init once the run is open; released when Finish has written everything
 
     private Run(RunOptions options, RunInfo started, string? directory, IRunBackend? backend, RunFold? resumed, TrackerHttpClient? server)
     {

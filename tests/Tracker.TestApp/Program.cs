@@ -7,7 +7,7 @@ using Tracker;
 //   finish     log <steps> points and finish normally
 //   forever    log until killed (at most one minute), printing "logging" after <steps> points
 //   wait       log <steps> points, print "logged", then wait to be killed (at most one minute)
-//   resume     resume run [id] (made if missing), log <steps> points from its next step, print "logged",
+//   resume     resume run [id] (made if missing), log <steps> points from its next step, flush, print "logged",
 //              then wait for a line on stdin and finish; prints "refused: <message>" and returns 4 when Init refuses
 // The run id is [id] when given, else the scenario's name.
 var scenario = args[0];
@@ -47,6 +47,11 @@ var first = run.Step;
 for (var i = 0; i < steps; i++)
 {
     run.Log("loss", 1.0 / (first + i + 3));
+}
+
+if (scenario == "resume")
+{
+    run.Flush(TimeSpan.FromSeconds(30)); // written before it says so: readers look while it holds the run
 }
 
 Console.WriteLine("logged");
