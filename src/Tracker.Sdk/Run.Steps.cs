@@ -19,6 +19,7 @@ public sealed partial class Run
                 return;
             }
 
+            ThrowIfStepOutOfRange(step);
             _scratch.Clear();
             _nestedInCall = false;
             _textBytesInCall = 0;
@@ -113,6 +114,19 @@ public sealed partial class Run
             {
                 write.Start(TaskScheduler.Default);
             }
+        }
+    }
+
+    /// <summary>
+    /// Refuses a step the format does not hold (beyond <see cref="RecordRules.MaxStep"/>, or negative)
+    /// before anything of the call is logged; so the counter, at most one past the limit, never wraps.
+    /// </summary>
+    private void ThrowIfStepOutOfRange(long? step)
+    {
+        var target = step ?? _step;
+        if (RecordRules.StepProblem(target) is { } problem)
+        {
+            throw new ArgumentOutOfRangeException(nameof(step), target, problem);
         }
     }
 
