@@ -28,13 +28,13 @@ internal static class HistoryReader
             if (reader.ValueTextEquals("step"u8))
             {
                 reader.Read();
-                step = reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var s) && s >= 0 ? s
-                    : throw new RecordFormatException(lineNumber, "step", "\"step\" must be a non-negative integer.");
+                step = reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var s) && RecordRules.StepProblem(s) is null ? s
+                    : throw new RecordFormatException(lineNumber, "step", $"\"step\" must be an integer from 0 to {RecordRules.MaxStep}.");
             }
             else if (reader.ValueTextEquals("steps"u8))
             {
                 reader.Read();
-                steps = ReadDeltas(ref reader, line, lineNumber, "steps");
+                steps = ReadDeltas(ref reader, line, lineNumber, "steps", RecordRules.MaxStep);
             }
             else if (reader.ValueTextEquals("ts"u8))
             {
@@ -131,7 +131,7 @@ internal static class HistoryReader
     }
 
     /// <summary>Reads an array of a first value and differences, sized by counting its commas first.</summary>
-    private static long[] ReadDeltas(ref Utf8JsonReader reader, ReadOnlySpan<byte> line, int lineNumber, string field)
+    private static long[] ReadDeltas(ref Utf8JsonReader reader, ReadOnlySpan<byte> line, int lineNumber, string field, long max = long.MaxValue)
     {
         Expect(ref reader, JsonTokenType.StartArray, lineNumber, field, "an array of integers");
         var rest = line[(int)reader.BytesConsumed..];
@@ -147,10 +147,16 @@ internal static class HistoryReader
                 throw new RecordFormatException(lineNumber, field, $"\"{field}\" must hold only integers.");
             }
 
-            current += reader.GetInt64();
-            if (current < 0)
+            if (!reader.TryGetInt64(out var delta))
             {
-                throw new RecordFormatException(lineNumber, field, $"\"{field}\" adds up to a negative value.");
+                throw new RecordFormatException(lineNumber, field, $"\"{field}\" must hold only integers.");
+            }
+
+            // Checked: a crafted difference must not wrap around into a plausible value.
+            current = delta > 0 && current > long.MaxValue - delta ? -1 : current + delta;
+            if (current < 0 || current > max)
+            {
+                throw new RecordFormatException(lineNumber, field, $"\"{field}\" adds up to a value outside 0 to {max}.");
             }
 
             values[count++] = current;

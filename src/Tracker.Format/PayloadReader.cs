@@ -98,9 +98,14 @@ internal static class PayloadReader
             throw new RecordFormatException(lineNumber, "key", problem);
         }
 
-        if (!root.TryGetProperty("step", out var stepElement) || !stepElement.TryGetInt64(out var step) || step < 0)
+        if (!root.TryGetProperty("step", out var stepElement) || !stepElement.TryGetInt64(out var step))
         {
-            throw new RecordFormatException(lineNumber, "step", "a media record needs \"step\", a non-negative integer.");
+            throw new RecordFormatException(lineNumber, "step", $"a media record needs \"step\", an integer from 0 to {RecordRules.MaxStep}.");
+        }
+
+        if (RecordRules.StepProblem(step) is { } stepProblem)
+        {
+            throw new RecordFormatException(lineNumber, "step", stepProblem);
         }
 
         if (!root.TryGetProperty("media", out var media) || media.ValueKind != JsonValueKind.Object)

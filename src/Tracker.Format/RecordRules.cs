@@ -22,6 +22,21 @@ public static class RecordRules
     /// </summary>
     public const int MaxLineBytes = 16 * 1024 * 1024;
 
+    /// <summary>
+    /// The largest step: 2^53 - 1, the largest integer a JSON number keeps exactly in JavaScript
+    /// (<c>Number.MAX_SAFE_INTEGER</c>), so a step reads back the same in the web UI, reports and
+    /// other JSON readers; steps are 0 to this. It also keeps the differences of a history block's
+    /// <c>steps</c> and the server's step arithmetic far from overflowing.
+    /// </summary>
+    public const long MaxStep = (1L << 53) - 1;
+
+    /// <summary>What is wrong with a step, or null when it is within 0 to <see cref="MaxStep"/>.</summary>
+    /// <param name="step">The step.</param>
+    /// <returns>The problem, or null.</returns>
+    public static string? StepProblem(long step) =>
+        step is >= 0 and <= MaxStep ? null
+        : $"Step {step} is outside 0 to {MaxStep} (2^53 - 1, the largest integer JSON readers such as browsers keep exactly); log at a step in that range.";
+
     /// <summary>The text of a NaN double in JSON, which has no NaN.</summary>
     public const string NaN = "NaN";
 

@@ -15,6 +15,13 @@ public static class RunFiles
     /// <summary>The sequence number the server acknowledged (online runs and <c>tracker sync</c>).</summary>
     public const string SyncFile = "sync.json";
 
+    /// <summary>
+    /// The lock of the process writing the run, which holds it open with an OS lock on one byte
+    /// while the run is open and writes its process id in it. Readers need not look at it; a file
+    /// left behind by an ended process locks nothing.
+    /// </summary>
+    public const string LockFile = "run.lock";
+
     /// <summary>Images and tables, named by the SHA-256 of their bytes.</summary>
     public const string MediaFolder = "media";
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Tracker.Internal;
 using Tracker.Pipeline;
+using Tracker.Reading;
 
 namespace Tracker;
 
@@ -13,6 +14,8 @@ public sealed partial class Run
         _console?.Dispose(); // before the finish record, so the last line is in the run
         lock (_sync)
         {
+            _stoppedBySignal |= _finishTask is null && state == RunStates.Killed;
+
             // From here Log throws; media already logged are written first, then the last records.
             return _finishTask ??= IsDisabled ? Task.CompletedTask : FinishAfterMediaAsync(exitCode, state, error);
         }
@@ -57,13 +60,20 @@ public sealed partial class Run
 
     private async Task CompleteFinishAsync(long started)
     {
-        await _flushTimer!.DisposeAsync().ConfigureAwait(false);
-        await _worker!.StopAsync(_options.FinishTimeout, _time).ConfigureAwait(false);
-        if (_sender is not null)
+        try
         {
-            // Every local write is done, the finish record included: the server gets what is left of the budget.
-            var left = _options.FinishTimeout - _time.GetElapsedTime(started);
-            await _sender.StopAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero).ConfigureAwait(false);
+            await _flushTimer!.DisposeAsync().ConfigureAwait(false);
+            await _worker!.StopAsync(_options.FinishTimeout, _time).ConfigureAwait(false);
+            if (_sender is not null)
+            {
+                // Every local write is done, the finish record included: the server gets what is left of the budget.
+                var left = _options.FinishTimeout - _time.GetElapsedTime(started);
+                await _sender.StopAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _lock?.Dispose(); // after the last write of records.jsonl and sync.json: another process may open the run now
         }
 
         ProcessHooks.Unregister(this);
@@ -91,12 +101,25 @@ public sealed partial class Run
         }
     }
 
-    private void ThrowIfFinished()
+    /// <summary>
+    /// Whether a call must be left out because the run is over: false while it takes values; true
+    /// when a signal stopped it (the process is exiting, so the training loop's last calls are dropped
+    /// rather than thrown into it, which would turn Ctrl+C into a crash); throws after <c>Finish</c>.
+    /// Called with the run's lock held.
+    /// </summary>
+    private bool StoppedOrThrow()
     {
-        if (_finishTask is not null)
+        if (_finishTask is null)
         {
-            throw new InvalidOperationException(
-                $"Run {Id} is finished; it cannot log any more. Start a new run with Run.Init, or resume this one with Run.Init(id: \"{Id}\", resume: ResumeMode.Allow).");
+            return false;
         }
+
+        if (_stoppedBySignal)
+        {
+            return true;
+        }
+
+        throw new InvalidOperationException(
+            $"Run {Id} is finished; it cannot log any more. Start a new run with Run.Init, or resume this one with Run.Init(id: \"{Id}\", resume: ResumeMode.Allow).");
     }
 }

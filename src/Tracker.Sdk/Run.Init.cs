@@ -89,6 +89,45 @@ public sealed partial class Run
                 $"There is no run with id '{id}' in {Path.Combine(root, project)} to resume (ResumeMode.Must). Check the id, project and dir, or pass ResumeMode.Allow to start it anew.");
         }
 
+        // Made first so that a faulty ConfigureHttpResilience fails before the run directory is opened.
+        var server = mode == RunMode.Online ? TrackerHttpClient.Create(o) : null;
+        var created = !System.IO.Directory.Exists(directory);
+        RunLock? runLock = null;
+        try
+        {
+            System.IO.Directory.CreateDirectory(directory);
+            runLock = RunLock.Acquire(directory, id);
+
+            // Read again under the lock: a process that held the run may have finished or created it meanwhile.
+            exists = File.Exists(Path.Combine(directory, RunFiles.RunFile));
+            if (exists && resume == ResumeMode.Never)
+            {
+                throw new InvalidOperationException(
+                    $"A run with id '{id}' already exists in {directory}. Pass resume: ResumeMode.Allow to continue it, or choose another id.");
+            }
+
+            var run = Open(o, mode, project, id, root, directory, exists, config, tags, server, openBackend);
+            run._lock = runLock;
+            return run;
+        }
+        catch
+        {
+            server?.Dispose();
+            if (runLock is not null && created)
+            {
+                TryRemoveEmpty(directory); // under the lock, so no other process is using the file removed
+            }
+
+            runLock?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Init's part under the run directory's lock: read what a resumed run left, then open the backend.</summary>
+    private static Run Open(
+        RunOptions o, RunMode mode, string project, string id, string root, string directory, bool exists,
+        Dictionary<string, object?> config, string[] tags, TrackerHttpClient? server, Func<string, byte[], IRunBackend> openBackend)
+    {
         RunInfo? previous = null;
         RunFold? resumed = null;
         if (exists)
@@ -144,23 +183,27 @@ public sealed partial class Run
         var loaded = capture.HasFlag(EnvironmentCapture.Libraries) ? AppDomain.CurrentDomain.GetAssemblies() : [];
         var readEnvironment = o.ReadEnvironment ?? EnvironmentInfo.Capture;
 
-        // Made first so that a faulty ConfigureHttpResilience fails before the run directory is opened.
-        var server = mode == RunMode.Online ? TrackerHttpClient.Create(o) : null;
+        var backend = openBackend(directory, Json.Serialize(info, indented: true));
+        var run = new Run(o, info, directory, backend, resumed, server);
+        if (EnvironmentInfo.HasSlowParts(capture))
+        {
+            run.CaptureEnvironment(ct => readEnvironment(capture, workingDirectory, loaded, ct));
+        }
+
+        return run;
+    }
+
+    /// <summary>Removes a run directory Init made and then gave up on (it holds the lock file at most).</summary>
+    private static void TryRemoveEmpty(string directory)
+    {
         try
         {
-            var backend = openBackend(directory, Json.Serialize(info, indented: true));
-            var run = new Run(o, info, directory, backend, resumed, server);
-            if (EnvironmentInfo.HasSlowParts(capture))
-            {
-                run.CaptureEnvironment(ct => readEnvironment(capture, workingDirectory, loaded, ct));
-            }
-
-            return run;
+            File.Delete(Path.Combine(directory, RunFiles.LockFile));
+            System.IO.Directory.Delete(directory);
         }
-        catch
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            server?.Dispose();
-            throw;
+            // Not empty (another process started it meanwhile) or not ours to remove: leave it.
         }
     }
 

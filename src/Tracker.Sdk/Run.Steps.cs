@@ -14,7 +14,12 @@ public sealed partial class Run
         List<(Task Write, bool Behind)>? mediaWrites = null;
         lock (_sync)
         {
-            ThrowIfFinished();
+            if (StoppedOrThrow())
+            {
+                return;
+            }
+
+            ThrowIfStepOutOfRange(step);
             _scratch.Clear();
             _nestedInCall = false;
             _textBytesInCall = 0;
@@ -109,6 +114,19 @@ public sealed partial class Run
             {
                 write.Start(TaskScheduler.Default);
             }
+        }
+    }
+
+    /// <summary>
+    /// Refuses a step the format does not hold (beyond <see cref="RecordRules.MaxStep"/>, or negative)
+    /// before anything of the call is logged; so the counter, at most one past the limit, never wraps.
+    /// </summary>
+    private void ThrowIfStepOutOfRange(long? step)
+    {
+        var target = step ?? _step;
+        if (RecordRules.StepProblem(target) is { } problem)
+        {
+            throw new ArgumentOutOfRangeException(nameof(step), target, problem);
         }
     }
 
@@ -375,9 +393,9 @@ public sealed partial class Run
     {
         lock (_sync)
         {
-            if (!IsDisabled)
+            if (!IsDisabled && StoppedOrThrow())
             {
-                ThrowIfFinished();
+                return;
             }
 
             apply();

@@ -54,6 +54,8 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     private IReadOnlyList<string> _tags;
     private string? _notes;
     private Task? _finishTask;
+    private bool _stoppedBySignal;
+    private RunLock? _lock; // set by Init once the run is open; released when Finish has written everything
 
     private Run(RunOptions options, RunInfo started, string? directory, IRunBackend? backend, RunFold? resumed, TrackerHttpClient? server)
     {
@@ -241,7 +243,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     /// <param name="value">The value; NaN and infinities are kept.</param>
     /// <param name="step">Explicit step; must not be lower than <see cref="Step"/>.</param>
     /// <param name="commit">Whether to advance the step afterwards; default: true without <paramref name="step"/>, false with it.</param>
-    /// <exception cref="ArgumentException">The key is empty, too long or reserved.</exception>
+    /// <exception cref="ArgumentException">The key is empty, too long or reserved; or the step is outside 0 to <see cref="RecordRules.MaxStep"/> (2^53 - 1).</exception>
     /// <exception cref="InvalidOperationException">The run is finished.</exception>
     public void Log(string key, double value, long? step = null, bool? commit = null)
     {
@@ -257,7 +259,12 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
 
         lock (_sync)
         {
-            ThrowIfFinished();
+            if (StoppedOrThrow())
+            {
+                return;
+            }
+
+            ThrowIfStepOutOfRange(step);
             if (step.HasValue && !MoveTo(step.Value))
             {
                 return;
@@ -289,7 +296,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     /// <param name="media">An <see cref="Image"/>, <see cref="Histogram"/>, <see cref="Table"/> or <see cref="Text"/>.</param>
     /// <param name="step">Explicit step; must not be lower than <see cref="Step"/>.</param>
     /// <param name="commit">Whether to advance the step afterwards; default: true without <paramref name="step"/>, false with it.</param>
-    /// <exception cref="ArgumentException">The key is empty, too long or reserved.</exception>
+    /// <exception cref="ArgumentException">The key is empty, too long or reserved; or the step is outside 0 to <see cref="RecordRules.MaxStep"/> (2^53 - 1).</exception>
     /// <exception cref="InvalidOperationException">The run is finished.</exception>
     public void Log(string key, Media media, long? step = null, bool? commit = null)
     {
@@ -306,7 +313,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     /// <param name="values">Metric names and values.</param>
     /// <param name="step">Explicit step; must not be lower than <see cref="Step"/>.</param>
     /// <param name="commit">Whether to advance the step afterwards; default: true without <paramref name="step"/>, false with it.</param>
-    /// <exception cref="ArgumentException">A key is invalid or a value has an unsupported type.</exception>
+    /// <exception cref="ArgumentException">A key is invalid, a value has an unsupported type, or the step is outside 0 to <see cref="RecordRules.MaxStep"/> (2^53 - 1).</exception>
     /// <exception cref="InvalidOperationException">The run is finished.</exception>
     public void Log(IReadOnlyDictionary<string, object?> values, long? step = null, bool? commit = null)
     {

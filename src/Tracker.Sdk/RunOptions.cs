@@ -216,7 +216,12 @@ public sealed class RunOptions
     /// </summary>
     public Action<RunDiagnostic>? Diagnostics { get; set; }
 
-    /// <summary>Whether the run is finished as failed when the process exits or crashes before <c>Finish</c>. Default true.</summary>
+    /// <summary>
+    /// Whether the run is finished when the process ends before <c>Finish</c>: as failed on process
+    /// exit or an unhandled exception, as killed on SIGINT (Ctrl+C) or SIGTERM (then the process exits
+    /// with 130 or 143, as without the hook). Default true. Set false in a host that handles signals
+    /// itself and calls <c>Finish</c> on its own shutdown path.
+    /// </summary>
     public bool FinishOnProcessExit { get; set; } = true;
 
     /// <summary>

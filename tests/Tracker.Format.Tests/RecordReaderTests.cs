@@ -43,6 +43,30 @@ public sealed class RecordReaderTests
         Assert.That(() => RecordReader.Parse(line), Throws.TypeOf<RecordFormatException>().With.Property(nameof(RecordFormatException.Field)).EqualTo(field));
     }
 
+    [TestCase("""{"seq":1,"type":"history","step":9007199254740992,"ts":1,"values":{"x":1}}""", "step")]
+    [TestCase("""{"seq":1,"type":"history","step":9223372036854775807,"ts":1,"values":{"x":1}}""", "step")]
+    [TestCase("""{"seq":1,"type":"history","step":-1,"ts":1,"values":{"x":1}}""", "step")]
+    [TestCase("""{"seq":1,"type":"history","steps":[9007199254740991,1],"ts":[1,0],"values":{"x":[1,2]}}""", "steps")]
+    [TestCase("""{"seq":1,"type":"history","steps":[1,9223372036854775807],"ts":[1,0],"values":{"x":[1,2]}}""", "steps")]
+    [TestCase("""{"seq":1,"type":"history","steps":[9223372036854775807,9223372036854775807,2],"ts":[1,0,0],"values":{"x":[1,2,3]}}""", "steps")]
+    [TestCase("""{"seq":1,"type":"system","step":9007199254740992,"ts":1,"values":{"system/cpu":1}}""", "step")]
+    [TestCase("""{"seq":1,"type":"media","ts":1,"step":9007199254740992,"key":"h","media":{"_type":"histogram","bins":[0,1],"counts":[1],"nan":0,"inf":0}}""", "step")]
+    public void Parse_StepBeyondMaxStep_IsRefusedNamingTheField(string line, string field)
+    {
+        Assert.That(() => RecordReader.Parse(System.Text.Encoding.UTF8.GetBytes(line)),
+            Throws.TypeOf<RecordFormatException>().With.Property(nameof(RecordFormatException.Field)).EqualTo(field).And.Message.Contains(RecordRules.MaxStep.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+    }
+
+    [Test]
+    public void Parse_MaxStep_RoundTripsInARowAndABlock()
+    {
+        var row = (HistoryLine)RecordReader.Parse("""{"seq":1,"type":"history","step":9007199254740991,"ts":1,"values":{"x":1}}"""u8);
+        var block = (HistoryLine)RecordReader.Parse("""{"seq":2,"type":"history","steps":[9007199254740990,1],"ts":[1,0],"values":{"x":[1,2]}}"""u8);
+
+        Assert.That(row.Block.Steps, Is.EqualTo(new[] { RecordRules.MaxStep }));
+        Assert.That(block.Block.Steps, Is.EqualTo(new[] { RecordRules.MaxStep - 1, RecordRules.MaxStep }));
+    }
+
     [Test]
     public void Parse_HistoryValues_KeepTheirType()
     {

@@ -1,3 +1,4 @@
+using Tracker.Format;
 namespace Tracker.Tests;
 
 public sealed class LogTests : RunTestBase
@@ -86,6 +87,41 @@ public sealed class LogTests : RunTestBase
         run.Log("loss", 1.0, step: 5);
 
         Assert.That(() => run.Log("loss", 9.0, step: 3), Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("lower than the current step"));
+    }
+
+    [TestCase(long.MaxValue)]
+    [TestCase(RecordRules.MaxStep + 1)]
+    [TestCase(-1L)]
+    [TestCase(long.MinValue)]
+    public void Log_StepOutsideTheFormatsRange_ThrowsNamingTheStepAndTheLimit_AndLogsNothing(long step)
+    {
+        using var run = Run.Init(Options());
+        run.Log("loss", 1.0);
+
+        var expected = $"Step {step} is outside 0 to {RecordRules.MaxStep}";
+        Assert.That(() => run.Log("loss", 2.0, step: step), Throws.InstanceOf<ArgumentException>().With.Message.Contains(expected));
+        Assert.That(() => run.Log(new Dictionary<string, object?> { ["loss"] = 3.0 }, step: step), Throws.InstanceOf<ArgumentException>().With.Message.Contains(expected));
+        Assert.That(() => run.Log("hist", Histogram.FromValues([1.0, 2.0], bins: 2), step: step), Throws.InstanceOf<ArgumentException>().With.Message.Contains(expected));
+        run.Finish();
+
+        Assert.That(History(run).Select(r => r.Step), Is.EqualTo(new long[] { 0 }));
+        Assert.That(Read(run).ReadMedia(), Is.Empty);
+    }
+
+    [Test]
+    public void Log_AtTheLastStep_IsKeptAndTheCounterStopsThereInsteadOfWrapping()
+    {
+        using var run = Run.Init(Options());
+        run.Log("loss", 1.0, step: RecordRules.MaxStep, commit: true);
+
+        Assert.That(run.Step, Is.EqualTo(RecordRules.MaxStep + 1));
+        Assert.That(() => run.Log("loss", 2.0), Throws.InstanceOf<ArgumentException>().With.Message.Contains($"Step {RecordRules.MaxStep + 1} is outside"));
+        Assert.That(run.Step, Is.EqualTo(RecordRules.MaxStep + 1), "never wraps to a negative step");
+        run.Finish();
+
+        var rows = History(run);
+        Assert.That(rows.Select(r => r.Step), Is.EqualTo(new[] { RecordRules.MaxStep }), "the last step reads back exactly");
+        Assert.That(Read(run).ReadState().NextStep, Is.EqualTo(RecordRules.MaxStep + 1));
     }
 
     [Test]

@@ -92,17 +92,5 @@ public sealed class ProcessExitTests : RunTestBase
         return (process.ExitCode, await output + await error);
     }
 
-    private ProcessStartInfo AppStart(string scenario, int steps)
-    {
-        var app = Path.Combine(TestContext.CurrentContext.TestDirectory, "..", "..", "..", "..", "Tracker.TestApp", "bin",
-            Path.GetFileName(Path.GetDirectoryName(TestContext.CurrentContext.TestDirectory.TrimEnd('/'))!), "net10.0", "Tracker.TestApp.dll");
-        Assert.That(File.Exists(app), Is.True, $"test app not built at {app}");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { app, scenario, Root, steps.ToString(System.Globalization.CultureInfo.InvariantCulture) })
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        return start;
-    }
+    private ProcessStartInfo AppStart(string scenario, int steps) => TestApp.Start(Root, scenario, steps);
 }

@@ -196,7 +196,7 @@ public sealed class ResumeAndReaderTests : RunTestBase
         run.Notes = "one";
         run.Finish();
 
-        Assert.That(Directory.GetFiles(run.Directory!).Select(Path.GetFileName), Is.EquivalentTo(new[] { "run.json", "records.jsonl", "summary.json" }));
+        Assert.That(Directory.GetFiles(run.Directory!).Select(Path.GetFileName), Is.EquivalentTo(new[] { "run.json", "records.jsonl", "summary.json", RunFiles.LockFile }));
         Assert.That(Encoding.UTF8.GetString(File.ReadAllBytes(Path.Combine(run.Directory!, "run.json"))), Does.Contain("\"state\": \"finished\""));
     }
 }

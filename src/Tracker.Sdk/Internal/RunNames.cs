@@ -28,7 +28,10 @@ internal static class RunNames
     /// <summary>A name whose number counts the project's runs, so names sort in creation order.</summary>
     public static string NewName(string projectDirectory)
     {
-        var count = System.IO.Directory.Exists(projectDirectory) ? System.IO.Directory.GetDirectories(projectDirectory).Length : 0;
+        // Runs that exist: the new run's own directory is already made (to hold its lock) and has no run.json yet.
+        var count = System.IO.Directory.Exists(projectDirectory)
+            ? System.IO.Directory.GetDirectories(projectDirectory).Count(d => File.Exists(Path.Combine(d, RunFiles.RunFile)))
+            : 0;
         return $"{Adjectives[Random.Shared.Next(Adjectives.Length)]}-{Nouns[Random.Shared.Next(Nouns.Length)]}-{count + 1}";
     }
 }

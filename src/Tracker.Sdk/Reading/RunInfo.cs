@@ -3,7 +3,10 @@ namespace Tracker.Reading;
 /// <summary>The run states written to <c>run.json</c>.</summary>
 public static class RunStates
 {
-    /// <summary>The run is in progress, or its process died without any hook running.</summary>
+    /// <summary>
+    /// The run is in progress, or its process died without any hook running (SIGKILL, power loss);
+    /// a server marks such a run <see cref="Crashed"/> once it stops hearing from it.
+    /// </summary>
     public const string Running = "running";
 
     /// <summary>The run called <c>Finish</c> with exit code 0.</summary>
@@ -11,6 +14,15 @@ public static class RunStates
 
     /// <summary>The run finished with a non-zero exit code, an unhandled exception, or the process exited before <c>Finish</c>.</summary>
     public const string Failed = "failed";
+
+    /// <summary>
+    /// SIGINT (Ctrl+C) or SIGTERM stopped the process before <c>Finish</c>: what was logged is written,
+    /// the exit code is 130 or 143 (128 + the signal's number) and the error names the signal. W&amp;B's name for this state.
+    /// </summary>
+    public const string Killed = "killed";
+
+    /// <summary>Set by a server, never by the SDK: the run stopped sending (no records or heartbeats) while <see cref="Running"/>.</summary>
+    public const string Crashed = "crashed";
 }
 
 /// <summary>Where the code came from: its git commit, branch and remote, and whether it had uncommitted changes.</summary>
