@@ -5,7 +5,6 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Markdig;
 using Tracker.Cli.Report;
 using Tracker.Reading;
 using Tracker.Server;
@@ -111,7 +110,7 @@ internal static class ReportCommand
         {
             ["TITLE"] = WebUtility.HtmlEncode(heading),
             ["GENERATED"] = WebUtility.HtmlEncode($"{runs.Count} run{(runs.Count == 1 ? "" : "s")} of {string.Join(", ", runs.Select(r => r.Info.Project).Distinct())} · generated {DateTimeOffset.Now:yyyy-MM-dd HH:mm}"),
-            ["NOTES"] = notes is null ? string.Empty : $"<section class=\"notes\">{Markdown.ToHtml(notes, new MarkdownPipelineBuilder().UseAdvancedExtensions().DisableHtml().Build())}</section>",
+            ["NOTES"] = notes is null ? string.Empty : $"<section class=\"notes\">{ReportNotes.ToHtml(notes)}</section>",
             ["SUMMARY"] = SummaryTable(runs.Select(r => (r.Info, r.Summary, r.Colour)).ToList()),
             ["CONFIG"] = ConfigDiff(runs.Select(r => (r.Info, r.Colour)).ToList()),
             ["UPLOT_CSS"] = Resource(typeof(ServerApp).Assembly, "Tracker.Server.wwwroot.vendor.uplot.uPlot.min.css"),
