@@ -48,12 +48,32 @@ internal static class ReportCommand
                 throw new CliException($"The notes file {Path.GetFullPath(notesPath)} does not exist.");
             }
 
-            var readers = r.GetValue(runs)!.Select(run => LocalRuns.Open(run, r.GetValue(dir)!)).ToList();
+            // A run that cannot be read is named and left out; the report holds the rest.
+            var given = r.GetValue(runs)!;
+            var readers = new List<RunReader>();
+            foreach (var run in given)
+            {
+                try
+                {
+                    readers.Add(LocalRuns.Open(run, r.GetValue(dir)!));
+                }
+                catch (CliException ex)
+                {
+                    await Console.Error.WriteLineAsync($"tracker: skipped {run}: {ex.Message}");
+                }
+            }
+
+            if (readers.Count == 0)
+            {
+                throw new CliException($"None of the {given.Length} run{(given.Length == 1 ? "" : "s")} given could be read; no report written.");
+            }
+
             var html = Build(readers, r.GetValue(title), notesPath is null ? null : await File.ReadAllTextAsync(notesPath, ct));
             var path = r.GetValue(output)!;
             await File.WriteAllTextAsync(path, html, new UTF8Encoding(false), ct);
-            await Console.Error.WriteLineAsync($"Wrote {Path.GetFullPath(path)} ({new FileInfo(path).Length / 1024.0:N0} KiB, {readers.Count} run{(readers.Count == 1 ? "" : "s")}).");
-            return CliExit.Success;
+            await Console.Error.WriteLineAsync($"Wrote {Path.GetFullPath(path)} ({new FileInfo(path).Length / 1024.0:N0} KiB, {readers.Count} run{(readers.Count == 1 ? "" : "s")}"
+                + (readers.Count < given.Length ? $"; {given.Length - readers.Count} skipped, see above)." : ")."));
+            return readers.Count < given.Length ? CliExit.Failure : CliExit.Success;
         });
         return command;
     }
