@@ -271,29 +271,29 @@ public sealed class ReportTests
         await browser.EndTestAsync();
     }
 
-    /// <summary>Known ways to run script from Markdown that passes DisableHtml: each sets window.__xss or opens a dialog if it runs.</summary>
+    /// <summary>Known ways to run script from Markdown that passes DisableHtml: each sets window.__xss or opens a dialog if it runs (void: a javascript: URL with a value would replace the page).</summary>
     private static readonly string[] NotesPayloads =
     [
         "![x](missing.png){onerror=\"window.__xss=1\"}",
         "[attr](https://example.com){onmouseover=\"window.__xss=1\" style=\"display:block;position:fixed;inset:0\"}",
         "## Heading {onclick=\"window.__xss=1\"}",
-        "[plain](javascript:window.__xss=1)",
-        "[upper](JAVASCRIPT:window.__xss=1)",
-        "[entity](jav&#x61;script:window.__xss=1)",
-        "[decimal](&#106;avascript:window.__xss=1)",
-        "[tab](java&#9;script:window.__xss=1)",
-        "[leading](<&#1; javascript:window.__xss=1>)",
-        "[spaced](< javascript:window.__xss=1>)",
-        "[escaped](javascript\\:window.__xss=1)",
+        "[plain](javascript:void(window.__xss=1))",
+        "[upper](JAVASCRIPT:alert(document.domain))",
+        "[entity](jav&#x61;script:void(window.__xss=1))",
+        "[decimal](&#106;avascript:void(window.__xss=1))",
+        "[tab](java&#9;script:void(window.__xss=1))",
+        "[leading](<&#1; javascript:void(window.__xss=1)>)",
+        "[spaced](< javascript:void(window.__xss=1)>)",
+        "[escaped](javascript\\:void(window.__xss=1))",
         "[data](data:text/html;base64,PHNjcmlwdD5wYXJlbnQuX194c3M9MTwvc2NyaXB0Pg==)",
         "[vb](vbscript:msgbox(1))",
         "[ref-link][evil]",
-        "![img](javascript:window.__xss=1)",
-        "<javascript:window.__xss=1>",
+        "![img](javascript:void(window.__xss=1))",
+        "<javascript:void(window.__xss=1)>",
         "<img src=x onerror=\"window.__xss=1\">",
         "<svg onload=\"window.__xss=1\"></svg>",
         "<a href=\"javascript:window.__xss=1\">raw</a>",
-        "[evil]: javascript:window.__xss=1",
+        "[evil]: javascript:void(window.__xss=1)",
     ];
 
     [Test]
@@ -308,13 +308,6 @@ public sealed class ReportTests
         var result = await CliProcess.RunAsync(["report", .. ids!, "--dir", _root, "-o", html, "--notes", notes]);
 
         Assert.That(result.ExitCode, Is.Zero, result.ToString());
-        var section = Regex.Match(await File.ReadAllTextAsync(html), "<section class=\"notes\">(.*?)</section>", RegexOptions.Singleline).Groups[1].Value;
-        Assert.That(section, Does.Not.Match("(?i)<[^>]*\\son[a-z]+\\s*=").And.Not.Match("(?i)(href|src)=\"\\s*(javascript|vbscript|data|&)"), "no event handler attributes and no unsafe URL in the notes' HTML");
-        Assert.That(section, Does.Contain("<a href=\"https://example.com/docs\">docs</a>").And.Contain("<a href=\"mailto:a@example.com\">mail</a>").And.Contain("<a href=\"other.html\">local</a>"),
-            "http, https, mailto and relative links stay links");
-        Assert.That(section, Does.Contain("<p>plain</p>").And.Contain("<p>entity</p>"), "a refused link keeps its text");
-        Assert.That(section, Does.Contain("{onerror=&quot;window.__xss=1&quot;}"), "attribute syntax stays text");
-
         var file = new Uri(html);
         await using var browser = await Browser.LaunchAsync(file);
         var page = await browser.NewPageAsync();
@@ -328,11 +321,17 @@ public sealed class ReportTests
         await page.WaitForSelectorAsync("body[data-charts='3']");
 
         // Hover and click everything in the notes but the allowed links (which would leave the page).
-        foreach (var element in await page.Locator(".notes *:not(a[href^='http']):not(a[href^='mailto']):not(a[href='other.html'])").AllAsync())
-        {
-            await element.DispatchEventAsync("mouseover");
-            await element.EvaluateAsync("el => el.click()");
-        }
+        var clicked = await page.EvaluateAsync<int>("""
+            () => {
+                const all = [...document.querySelectorAll(".notes *:not(a[href^='http']):not(a[href^='mailto']):not(a[href='other.html'])")];
+                for (const el of all) {
+                    el.dispatchEvent(new MouseEvent("mouseover", { bubbles: true }));
+                    el.click();
+                }
+                return all.length;
+            }
+            """);
+        Assert.That(clicked, Is.GreaterThan(NotesPayloads.Length));
 
         await page.WaitForTimeoutAsync(500); // an image's onerror fires after its load fails
         Assert.That(await page.EvaluateAsync<bool>("() => window.__xss === undefined"), Is.True, "a payload ran script");
@@ -340,6 +339,13 @@ public sealed class ReportTests
         Assert.That(page.Url, Is.EqualTo(file.ToString()), "no click navigated away");
         var urls = await page.Locator(".notes a[href], .notes img[src], .notes [src], .notes [href]").EvaluateAllAsync<string[]>("els => els.map(e => new URL(e.href || e.src).protocol)");
         Assert.That(urls.Distinct(), Is.SubsetOf(new[] { "https:", "mailto:", "file:" }), "only allowed and relative URLs (relative ones resolve to file: here)");
+
+        var section = Regex.Match(await File.ReadAllTextAsync(html), "<section class=\"notes\">(.*?)</section>", RegexOptions.Singleline).Groups[1].Value;
+        Assert.That(section, Does.Not.Match("(?i)<[^>]*\\son[a-z]+\\s*=").And.Not.Match("(?i)(href|src)=\"\\s*(javascript|vbscript|data|&)"), "no event handler attributes and no unsafe URL in the notes' HTML");
+        Assert.That(section, Does.Contain("<a href=\"https://example.com/docs\">docs</a>").And.Contain("<a href=\"mailto:a@example.com\">mail</a>").And.Contain("<a href=\"other.html\">local</a>"),
+            "http, https, mailto and relative links stay links");
+        Assert.That(section, Does.Contain("<p>plain</p>").And.Contain("<p>entity</p>"), "a refused link keeps its text");
+        Assert.That(section, Does.Contain("{onerror=&quot;window.__xss=1&quot;}"), "attribute syntax stays text");
     }
 
     private Run MediaRun(string name) => Run.Init(new RunOptions
