@@ -168,7 +168,7 @@ public sealed partial class Run
             Host = capture.HasFlag(EnvironmentCapture.Host) ? Environment.MachineName : null,
             Os = capture.HasFlag(EnvironmentCapture.Host) ? RuntimeInformation.OSDescription : null,
             DotnetVersion = capture.HasFlag(EnvironmentCapture.Libraries) ? RuntimeInformation.FrameworkDescription : null,
-            CommandLine = capture.HasFlag(EnvironmentCapture.CommandLine) ? Environment.CommandLine : null,
+            CommandLine = capture.HasFlag(EnvironmentCapture.CommandLine) ? CommandLineRedaction.Current(o.RedactArguments) : null,
             EntryAssembly = capture.HasFlag(EnvironmentCapture.CommandLine) ? EnvironmentInfo.EntryAssembly() : null,
             CpuCount = capture.HasFlag(EnvironmentCapture.Hardware) ? Environment.ProcessorCount : null,
             SdkVersion = SdkVersion,

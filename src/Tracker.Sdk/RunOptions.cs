@@ -231,6 +231,16 @@ public sealed class RunOptions
     /// </summary>
     public EnvironmentCapture Capture { get; set; } = EnvironmentCapture.All;
 
+    /// <summary>
+    /// More names whose values the recorded command line writes as <c>***</c>, beside those redacted
+    /// always: options and <c>NAME=VALUE</c> pairs whose name ends in key, token, secret, password
+    /// (<c>--api-key</c>, <c>--token</c>, <c>HF_TOKEN=</c>, <c>AWS_SECRET_ACCESS_KEY=</c>, <c>DB_PASSWORD=</c>)
+    /// and any value starting with <c>trk_</c> (a Tracker API key). A name matches with or without
+    /// leading dashes, case and <c>-</c>/<c>_</c> ignored: <c>"--hf-auth"</c> also redacts <c>HF_AUTH=...</c>.
+    /// To record no command line at all, leave <see cref="EnvironmentCapture.CommandLine"/> out of <see cref="Capture"/>.
+    /// </summary>
+    public IEnumerable<string>? RedactArguments { get; set; }
+
     /// <summary>Clock used for timestamps, flush intervals and retry back-off. Default <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 

@@ -31,6 +31,10 @@ public sealed class RulesAndFilesTests
             Assert.That(RunFiles.PathIn(run, "../outside.png"), Is.Null);
             Assert.That(RunFiles.PathIn(run, "/etc/passwd"), Is.Null);
             Assert.That(RunFiles.PathIn(run, "media/a\0.png"), Is.Null);
+            foreach (var control in new[] { "\u0001", "\t", "\n", "\r", "\u001f", "\u007f", "\u0085" })
+            {
+                Assert.That(RunFiles.PathIn(run, $"media/a{control}.png"), Is.Null, $"U+{(int)control[0]:X4} in a name");
+            }
 
             var outside = Directory.CreateTempSubdirectory("tracker-outside").FullName;
             File.WriteAllText(Path.Combine(outside, "secret.png"), "s");
@@ -38,6 +42,12 @@ public sealed class RulesAndFilesTests
             Directory.CreateSymbolicLink(Path.Combine(run, "linked"), outside);
             Assert.That(RunFiles.PathIn(run, "media/link.png"), Is.Null, "a file link out of the run");
             Assert.That(RunFiles.PathIn(run, "linked/secret.png"), Is.Null, "a folder link out of the run");
+            File.CreateSymbolicLink(Path.Combine(run, "media", "hop.png"), Path.Combine(run, "media", "link.png"));
+            Assert.That(RunFiles.PathIn(run, "media/hop.png"), Is.Null, "a link inside the run to a link out of it");
+            File.CreateSymbolicLink(Path.Combine(run, "media", "relative.png"), Path.Combine("..", "..", Path.GetFileName(outside), "secret.png"));
+            Assert.That(RunFiles.PathIn(run, "media/relative.png"), Is.Null, "a relative link out of the run");
+            File.CreateSymbolicLink(Path.Combine(run, "media", "inside.png"), Path.Combine(run, "media", "a.png"));
+            Assert.That(RunFiles.PathIn(run, "media/inside.png"), Is.EqualTo(Path.Combine(run, "media", "inside.png")), "a link that stays inside is followed");
             Directory.Delete(outside, recursive: true);
         }
         finally

@@ -5,7 +5,6 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Markdig;
 using Tracker.Cli.Report;
 using Tracker.Reading;
 using Tracker.Server;
@@ -49,12 +48,32 @@ internal static class ReportCommand
                 throw new CliException($"The notes file {Path.GetFullPath(notesPath)} does not exist.");
             }
 
-            var readers = r.GetValue(runs)!.Select(run => LocalRuns.Open(run, r.GetValue(dir)!)).ToList();
+            // A run that cannot be read is named and left out; the report holds the rest.
+            var given = r.GetValue(runs)!;
+            var readers = new List<RunReader>();
+            foreach (var run in given)
+            {
+                try
+                {
+                    readers.Add(LocalRuns.Open(run, r.GetValue(dir)!));
+                }
+                catch (CliException ex)
+                {
+                    await Console.Error.WriteLineAsync($"tracker: skipped {run}: {ex.Message}");
+                }
+            }
+
+            if (readers.Count == 0)
+            {
+                throw new CliException($"None of the {given.Length} run{(given.Length == 1 ? "" : "s")} given could be read; no report written.");
+            }
+
             var html = Build(readers, r.GetValue(title), notesPath is null ? null : await File.ReadAllTextAsync(notesPath, ct));
             var path = r.GetValue(output)!;
             await File.WriteAllTextAsync(path, html, new UTF8Encoding(false), ct);
-            await Console.Error.WriteLineAsync($"Wrote {Path.GetFullPath(path)} ({new FileInfo(path).Length / 1024.0:N0} KiB, {readers.Count} run{(readers.Count == 1 ? "" : "s")}).");
-            return CliExit.Success;
+            await Console.Error.WriteLineAsync($"Wrote {Path.GetFullPath(path)} ({new FileInfo(path).Length / 1024.0:N0} KiB, {readers.Count} run{(readers.Count == 1 ? "" : "s")}"
+                + (readers.Count < given.Length ? $"; {given.Length - readers.Count} skipped, see above)." : ")."));
+            return readers.Count < given.Length ? CliExit.Failure : CliExit.Success;
         });
         return command;
     }
@@ -111,7 +130,7 @@ internal static class ReportCommand
         {
             ["TITLE"] = WebUtility.HtmlEncode(heading),
             ["GENERATED"] = WebUtility.HtmlEncode($"{runs.Count} run{(runs.Count == 1 ? "" : "s")} of {string.Join(", ", runs.Select(r => r.Info.Project).Distinct())} · generated {DateTimeOffset.Now:yyyy-MM-dd HH:mm}"),
-            ["NOTES"] = notes is null ? string.Empty : $"<section class=\"notes\">{Markdown.ToHtml(notes, new MarkdownPipelineBuilder().UseAdvancedExtensions().DisableHtml().Build())}</section>",
+            ["NOTES"] = notes is null ? string.Empty : $"<section class=\"notes\">{ReportNotes.ToHtml(notes)}</section>",
             ["SUMMARY"] = SummaryTable(runs.Select(r => (r.Info, r.Summary, r.Colour)).ToList()),
             ["CONFIG"] = ConfigDiff(runs.Select(r => (r.Info, r.Colour)).ToList()),
             ["UPLOT_CSS"] = Resource(typeof(ServerApp).Assembly, "Tracker.Server.wwwroot.vendor.uplot.uPlot.min.css"),

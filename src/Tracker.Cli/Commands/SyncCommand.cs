@@ -99,10 +99,10 @@ internal static class SyncCommand
     {
         directory = Path.TrimEndingDirectorySeparator(directory);
         var label = $"{Path.GetFileName(Path.GetDirectoryName(directory))}/{Path.GetFileName(directory)}";
-        var lastSeq = LocalRuns.LastSeq(directory);
-        var task = progress.AddTask(Markup.Escape(label), maxValue: Math.Max(1, lastSeq));
+        var task = progress.AddTask(Markup.Escape(label), maxValue: 1);
         try
         {
+            task.MaxValue = Math.Max(1, LocalRuns.LastSeq(directory));
             var result = await RunSync.UploadAsync(directory, server, apiKey, new Progress<long>(acked => task.Value = acked), cancellationToken);
             var state = result.Failure switch
             {

@@ -78,15 +78,17 @@ internal static class UiCommand
         var directories = RunReader.FindRuns(dir);
         foreach (var directory in directories)
         {
-            var seq = LocalRuns.LastSeq(directory);
-            var written = File.GetLastWriteTimeUtc(Path.Combine(directory, RunFiles.RunFile));
-            if (imported.TryGetValue(directory, out var last) && last.Seq == seq && last.RunFileWritten == written)
-            {
-                continue;
-            }
-
+            long seq = 0;
+            var written = DateTime.MinValue;
             try
             {
+                seq = LocalRuns.LastSeq(directory);
+                written = File.GetLastWriteTimeUtc(Path.Combine(directory, RunFiles.RunFile));
+                if (imported.TryGetValue(directory, out var last) && last.Seq == seq && last.RunFileWritten == written)
+                {
+                    continue;
+                }
+
                 await ImportRunAsync(ingest, RunReader.Open(directory), cancellationToken);
                 imported[directory] = (seq, written);
             }
@@ -143,8 +145,8 @@ internal static class UiCommand
     {
         using var json = JsonDocument.Parse(line);
         if (json.RootElement.TryGetProperty("media", out var media) && media.ValueKind == JsonValueKind.Object
-            && media.TryGetProperty("sha256", out var sha) && sha.GetString() is { Length: 64 } sha256
-            && media.TryGetProperty("path", out var relative) && RunFiles.PathIn(directory, relative.GetString()) is { } path
+            && media.TryGetProperty("sha256", out var sha) && sha.ValueKind == JsonValueKind.String && sha.GetString() is { Length: 64 } sha256
+            && media.TryGetProperty("path", out var relative) && relative.ValueKind == JsonValueKind.String && RunFiles.PathIn(directory, relative.GetString()) is { } path
             && File.Exists(path) && !await ingest.HasBlobAsync(project, sha256, cancellationToken))
         {
             await ingest.PutBlobAsync(project, sha256, RunFiles.ContentType(path), await File.ReadAllBytesAsync(path, cancellationToken), cancellationToken);

@@ -56,14 +56,37 @@ public sealed class RunReader
     /// <summary>Opens a run directory.</summary>
     /// <param name="runDirectory">A folder containing <c>run.json</c>.</param>
     /// <exception cref="DirectoryNotFoundException">The folder or its run.json does not exist.</exception>
-    /// <exception cref="InvalidDataException">run.json is not valid.</exception>
+    /// <exception cref="InvalidDataException">run.json is not valid, or one of the run's files is a
+    /// directory or a symbolic link that leads out of the run directory (a crafted run must not make a
+    /// reader read or show files from elsewhere).</exception>
     public static RunReader Open(string runDirectory)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(runDirectory);
         var runFile = Path.Combine(runDirectory, RunFiles.RunFile);
-        if (!File.Exists(runFile))
+        if (!File.Exists(runFile) && new FileInfo(runFile).LinkTarget is null)
         {
             throw new DirectoryNotFoundException($"{runDirectory} is not a run directory: it has no {RunFiles.RunFile}.");
+        }
+
+        foreach (var name in (string[])[RunFiles.RunFile, RunFiles.RecordsFile, RunFiles.SummaryFile, RunFiles.SyncFile])
+        {
+            var path = Path.Combine(runDirectory, name);
+            if (System.IO.Directory.Exists(path) && new FileInfo(path).LinkTarget is null)
+            {
+                throw new InvalidDataException($"{path} is a directory, not the run's {name} file.");
+            }
+
+            if (new FileInfo(path).LinkTarget is { } target && RunFiles.PathIn(runDirectory, name) is null)
+            {
+                throw new InvalidDataException($"{path} is a symbolic link to {target}, outside the run directory: it is not followed.");
+            }
+        }
+
+        var records = Path.Combine(runDirectory, RunFiles.RecordsFile);
+        if (File.Exists(records))
+        {
+            // Unreadable (permissions) is found now, with its path, not halfway through a command.
+            File.OpenHandle(records, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete).Dispose();
         }
 
         try
@@ -97,10 +120,9 @@ public sealed class RunReader
     /// <returns>The seq; 0 when there is no record.</returns>
     public static long ReadLastSeq(string runDirectory)
     {
-        var path = Path.Combine(runDirectory, RunFiles.RecordsFile);
-        if (!File.Exists(path))
+        if (RunFiles.PathIn(runDirectory, RunFiles.RecordsFile) is not { } path || !File.Exists(path))
         {
-            return 0;
+            return 0; // none, or a link out of the run directory (Open refuses the run)
         }
 
         using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);

@@ -271,6 +271,83 @@ public sealed class ReportTests
         await browser.EndTestAsync();
     }
 
+    /// <summary>Known ways to run script from Markdown that passes DisableHtml: each sets window.__xss or opens a dialog if it runs (void: a javascript: URL with a value would replace the page).</summary>
+    private static readonly string[] NotesPayloads =
+    [
+        "![x](missing.png){onerror=\"window.__xss=1\"}",
+        "[attr](https://example.com){onmouseover=\"window.__xss=1\" style=\"display:block;position:fixed;inset:0\"}",
+        "## Heading {onclick=\"window.__xss=1\"}",
+        "[plain](javascript:void(window.__xss=1))",
+        "[upper](JAVASCRIPT:alert(document.domain))",
+        "[entity](jav&#x61;script:void(window.__xss=1))",
+        "[decimal](&#106;avascript:void(window.__xss=1))",
+        "[tab](java&#9;script:void(window.__xss=1))",
+        "[leading](<&#1; javascript:void(window.__xss=1)>)",
+        "[spaced](< javascript:void(window.__xss=1)>)",
+        "[escaped](javascript\\:void(window.__xss=1))",
+        "[data](data:text/html;base64,PHNjcmlwdD5wYXJlbnQuX194c3M9MTwvc2NyaXB0Pg==)",
+        "[vb](vbscript:msgbox(1))",
+        "[ref-link][evil]",
+        "![img](javascript:void(window.__xss=1))",
+        "<javascript:void(window.__xss=1)>",
+        "<img src=x onerror=\"window.__xss=1\">",
+        "<svg onload=\"window.__xss=1\"></svg>",
+        "<a href=\"javascript:window.__xss=1\">raw</a>",
+        "[evil]: javascript:void(window.__xss=1)",
+    ];
+
+    [Test]
+    public async Task Report_NotesWithScriptPayloads_RunNoScriptWhenOpenedAndClicked()
+    {
+        var ids = Directory.GetDirectories(Path.Combine(_root, "report")).Select(Path.GetFileName).ToList();
+        var notes = Path.Combine(_root, "notes.md");
+        await File.WriteAllTextAsync(notes, "Safe: [docs](https://example.com/docs), [mail](mailto:a@example.com), [local](other.html), **bold**.\n\n"
+            + string.Join("\n\n", NotesPayloads) + "\n");
+        var html = Path.Combine(_root, "xss.html");
+
+        var result = await CliProcess.RunAsync(["report", .. ids!, "--dir", _root, "-o", html, "--notes", notes]);
+
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        var file = new Uri(html);
+        await using var browser = await Browser.LaunchAsync(file);
+        var page = await browser.NewPageAsync();
+        var dialogs = new List<string>();
+        page.Dialog += async (_, dialog) =>
+        {
+            dialogs.Add(dialog.Message);
+            await dialog.DismissAsync();
+        };
+        await page.GotoAsync(file.ToString());
+        await page.WaitForSelectorAsync("body[data-charts='3']");
+
+        // Hover and click everything in the notes but the allowed links (which would leave the page).
+        var clicked = await page.EvaluateAsync<int>("""
+            () => {
+                const all = [...document.querySelectorAll(".notes *:not(a[href^='http']):not(a[href^='mailto']):not(a[href='other.html'])")];
+                for (const el of all) {
+                    el.dispatchEvent(new MouseEvent("mouseover", { bubbles: true }));
+                    el.click();
+                }
+                return all.length;
+            }
+            """);
+        Assert.That(clicked, Is.GreaterThan(NotesPayloads.Length));
+
+        await page.WaitForTimeoutAsync(500); // an image's onerror fires after its load fails
+        Assert.That(await page.EvaluateAsync<bool>("() => window.__xss === undefined"), Is.True, "a payload ran script");
+        Assert.That(dialogs, Is.Empty);
+        Assert.That(page.Url, Is.EqualTo(file.ToString()), "no click navigated away");
+        var urls = await page.Locator(".notes a[href], .notes img[src], .notes [src], .notes [href]").EvaluateAllAsync<string[]>("els => els.map(e => new URL(e.href || e.src).protocol)");
+        Assert.That(urls.Distinct(), Is.SubsetOf(new[] { "https:", "mailto:", "file:" }), "only allowed and relative URLs (relative ones resolve to file: here)");
+
+        var section = Regex.Match(await File.ReadAllTextAsync(html), "<section class=\"notes\">(.*?)</section>", RegexOptions.Singleline).Groups[1].Value;
+        Assert.That(section, Does.Not.Match("(?i)<[^>]*\\son[a-z]+\\s*=").And.Not.Match("(?i)(href|src)=\"\\s*(javascript|vbscript|data|&)"), "no event handler attributes and no unsafe URL in the notes' HTML");
+        Assert.That(section, Does.Contain("<a href=\"https://example.com/docs\">docs</a>").And.Contain("<a href=\"mailto:a@example.com\">mail</a>").And.Contain("<a href=\"other.html\">local</a>"),
+            "http, https, mailto and relative links stay links");
+        Assert.That(section, Does.Contain("<p>plain</p>").And.Contain("<p>entity</p>"), "a refused link keeps its text");
+        Assert.That(section, Does.Contain("{onerror=&quot;window.__xss=1&quot;}"), "attribute syntax stays text");
+    }
+
     private Run MediaRun(string name) => Run.Init(new RunOptions
     {
         Project = "media", Name = name, Dir = _root, Mode = RunMode.Offline, PrintSummary = false, FinishOnProcessExit = false,
