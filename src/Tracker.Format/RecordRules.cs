@@ -37,6 +37,13 @@ public static class RecordRules
         step is >= 0 and <= MaxStep ? null
         : $"Step {step} is outside 0 to {MaxStep} (2^53 - 1, the largest integer JSON readers such as browsers keep exactly); log at a step in that range.";
 
+    /// <summary>
+    /// The states a run can end in (W&amp;B's): <c>finished</c> (Finish), <c>failed</c> (an exception
+    /// or a non-zero exit code), <c>killed</c> (stopped by SIGINT or SIGTERM), <c>crashed</c> (it
+    /// stopped without finishing). A run that has not ended is <c>running</c>.
+    /// </summary>
+    public static readonly IReadOnlyList<string> FinalStates = ["finished", "failed", "killed", "crashed"];
+
     /// <summary>The text of a NaN double in JSON, which has no NaN.</summary>
     public const string NaN = "NaN";
 

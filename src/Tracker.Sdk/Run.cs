@@ -95,7 +95,17 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
 
         _step = resumed?.NextStep ?? 0;
         _systemSamples = resumed?.NextSystemStep ?? 0;
-        var firstSeq = (resumed?.LastSeq ?? 0) + 1;
+        var lastSeq = resumed?.LastSeq ?? 0;
+        if (resumed is not null && SyncCursor.ReadAckedSeq(directory!) is var acked && acked > lastSeq)
+        {
+            // The server acknowledged lines this file no longer holds (its tail was lost after they
+            // were sent): numbering after them, since the server skips numbers it holds as replays.
+            _diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Warning,
+                $"Run {started.Id}: the server acknowledged records up to {acked:N0} ({RunFiles.SyncFile}) but {RunFiles.RecordsFile} ends at {lastSeq:N0}; its tail was lost after it was sent. New records are numbered from {acked + 1:N0}; the lost ones stay on the server only."));
+            lastSeq = acked;
+        }
+
+        var firstSeq = lastSeq + 1;
         if (server is not null)
         {
             // Its own sink: outage reports must not rate-limit the run's warnings, nor the reverse.

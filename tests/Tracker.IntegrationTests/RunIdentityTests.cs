@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
+using Tracker.Format;
 using Tracker.IntegrationTests.Infrastructure;
 
 namespace Tracker.IntegrationTests;
@@ -154,6 +155,28 @@ public sealed class RunIdentityTests(string storage)
         Assert.That(resumed.Statistics.LinesUnsynced, Is.Zero);
         using var http = _server.Client();
         Assert.That(await ExportAsync(http, RunUrl(resumed), "loss"), Is.EqualTo(Enumerable.Range(0, 15).Select(i => (double)i)));
+    }
+
+    [Test]
+    public async Task ResumedRun_WhoseLocalTailWasLostAfterTheServerHadIt_NumbersAfterTheServerAndLosesNothing()
+    {
+        var dir = Path.Combine(_root, "a");
+        var first = await LoggedRunAsync(dir, "tail1", points: 20, offset: 0);
+        Assert.That(first.Statistics.LinesUnsynced, Is.Zero);
+
+        // The machine went down before the file's tail reached the disk: the server holds lines the file lost.
+        var records = Path.Combine(first.Directory!, RunFiles.RecordsFile);
+        var lines = File.ReadAllLines(records);
+        File.WriteAllLines(records, lines[..(lines.Length / 2)]);
+
+        var resumed = await LoggedRunAsync(dir, "tail1", points: 5, offset: 100, resume: ResumeMode.Allow);
+
+        Assert.That(_diagnostics.Select(d => d.Message), Has.Some.Contains("tail was lost").And.Some.Contains("tail1"));
+        Assert.That(resumed.Statistics.LinesUnsynced, Is.Zero);
+        using var http = _server.Client();
+        var stored = await ExportAsync(http, RunUrl(resumed), "loss");
+        Assert.That(stored, Is.EqualTo(Enumerable.Range(0, 20).Select(i => (double)i).Concat(Enumerable.Range(100, 5).Select(i => (double)i))),
+            "the server kept the first run's points and stored every new one: none was taken for a replay");
     }
 
     private async Task<Run> LoggedRunAsync(string dir, string id, int points, int offset, ResumeMode? resume = null)

@@ -122,6 +122,7 @@ internal static class LsCommand
         "running" => "[blue]running[/]",
         "finished" => "[green]finished[/]",
         "failed" or "crashed" => $"[red]{state}[/]",
+        "killed" => "[yellow]killed[/]",
         _ => Markup.Escape(state),
     };
 }

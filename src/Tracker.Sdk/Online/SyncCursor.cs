@@ -75,6 +75,23 @@ internal sealed class SyncCursor(string directory, string server, string runId, 
         }
     }
 
+    /// <summary>
+    /// The highest sequence number sync.json says a server acknowledged, whichever server; 0 when
+    /// there is none or it cannot be read. A resumed run numbers its records after it.
+    /// </summary>
+    public static long ReadAckedSeq(string directory)
+    {
+        try
+        {
+            var path = Path.Combine(directory, RunFiles.SyncFile);
+            return File.Exists(path) ? JsonSerializer.Deserialize<SyncState>(File.ReadAllBytes(path), Json.Options)?.AckedSeq ?? 0 : 0;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or JsonException)
+        {
+            return 0;
+        }
+    }
+
     /// <summary>The content of sync.json.</summary>
     private sealed record SyncState(long AckedSeq, bool Synced, string Server);
 }

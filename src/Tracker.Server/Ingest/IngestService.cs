@@ -123,18 +123,18 @@ public sealed class IngestService
     /// <summary>Sets a run's final state without any records.</summary>
     /// <param name="project">The run's project.</param>
     /// <param name="runId">The run's id.</param>
-    /// <param name="state"><c>finished</c>, <c>failed</c> or <c>crashed</c>.</param>
+    /// <param name="state">One of <see cref="RecordRules.FinalStates"/>.</param>
     /// <param name="exitCode">The process's exit code, if known.</param>
     /// <param name="endTime">When the run ended; now when null.</param>
     /// <param name="cancellationToken">Cancels the write.</param>
     /// <returns>A task that completes when the state is stored.</returns>
-    /// <exception cref="IngestException">The state is not one of the three, or the run does not exist.</exception>
+    /// <exception cref="IngestException">The state is not a final state, or the run does not exist.</exception>
     public async Task FinishRunAsync(string project, string runId, string? state, int? exitCode, DateTimeOffset? endTime, CancellationToken cancellationToken)
     {
         CheckNames(project, runId);
-        if (state is not ("finished" or "failed" or "crashed"))
+        if (state is null || !RecordRules.FinalStates.Contains(state))
         {
-            throw new IngestException(IngestError.Invalid, "Malformed finish", "\"state\" must be finished, failed or crashed.", "state");
+            throw new IngestException(IngestError.Invalid, "Malformed finish", $"\"state\" must be one of {string.Join(", ", RecordRules.FinalStates)}.", "state");
         }
 
         try

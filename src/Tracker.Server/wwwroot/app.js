@@ -155,7 +155,7 @@
       <h1>${esc(project)} <span class="muted" style="font-weight:400;font-size:.7em">${runs.length} runs</span></h1>
       <div class="toolbar">
         <input type="text" id="filter-text" placeholder="Filter by name or id" value="${esc(state.text)}">
-        <select id="filter-state">${['', 'running', 'finished', 'failed', 'crashed'].map(s => `<option value="${s}" ${s === state.state ? 'selected' : ''}>${s || 'any state'}</option>`).join('')}</select>
+        <select id="filter-state">${['', 'running', 'finished', 'failed', 'killed', 'crashed'].map(s => `<option value="${s}" ${s === state.state ? 'selected' : ''}>${s || 'any state'}</option>`).join('')}</select>
         <input type="text" id="filter-tag" placeholder="tag" size="10" value="${esc(state.tag)}">
         <input type="text" id="filter-config" placeholder="config, e.g. lr=0.1 or epochs>5" size="22" value="${esc(state.config)}">
         <label>summary <select id="summary-agg">${['last', 'min', 'max'].map(a => `<option ${a === state.agg ? 'selected' : ''}>${a}</option>`).join('')}</select></label>
