@@ -108,7 +108,7 @@ internal static class IngestEndpoints
         });
     }
 
-    /// <summary>Answers what the service refuses as a problem: 400, 404 or 409.</summary>
+    /// <summary>Answers what the service refuses as a problem: 400, 401, 404, 409 or 413.</summary>
     private static async Task<IResult> CallAsync(Func<Task<IResult>> call)
     {
         try
@@ -122,6 +122,7 @@ internal static class IngestEndpoints
                 IngestError.RunNotFound => HttpStatusCode.NotFound,
                 IngestError.SequenceGap => HttpStatusCode.Conflict,
                 IngestError.KeyRevoked => HttpStatusCode.Unauthorized,
+                IngestError.TooLarge => HttpStatusCode.RequestEntityTooLarge,
                 _ => HttpStatusCode.BadRequest,
             };
             return Problems.Create(status, ex.Title, ex.Message, ex.Field, ex.ExpectedSeq);
