@@ -28,7 +28,7 @@ public static class RunJsonRules
         ["group"] = Kind.Text, ["job_type"] = Kind.Text, ["mode"] = Kind.Text, ["config"] = Kind.Object, ["metrics"] = Kind.Array,
         ["host"] = Kind.Text, ["os"] = Kind.Text, ["dotnet_version"] = Kind.Text, ["command_line"] = Kind.Text,
         ["sdk_version"] = Kind.Text, ["start_time"] = Kind.Time, ["end_time"] = Kind.Time, ["state"] = Kind.Text,
-        ["exit_code"] = Kind.Integer, ["error"] = Kind.Text, ["resumed"] = Kind.Boolean,
+        ["exit_code"] = Kind.Integer, ["error"] = Kind.Text, ["resumed"] = Kind.Integer,
     };
 
     /// <summary>Most characters of <c>state</c>, <c>mode</c> and the other short text members.</summary>

@@ -45,7 +45,7 @@ public sealed class LimitsTests
     [TestCase("{\"state\":1}", "state")]
     [TestCase("{\"start_time\":\"soon\"}", "start_time")]
     [TestCase("{\"tags\":[\"a\",{}]}", "tags")]
-    [TestCase("{\"resumed\":\"yes\"}", "resumed")]
+    [TestCase("{\"resumed\":\"yes\"}", "resumed")] // the number of times the run was resumed
     [TestCase("{\"config\":[]}", "config")]
     [TestCase("[]", "body")]
     [TestCase("{\"notes\":\"ok\\nfine\",\"name\":\"a\\u0001\"}", "name")]
@@ -54,5 +54,5 @@ public sealed class LimitsTests
 
     [Test]
     public void RunJson_AsTheSdkWritesIt_IsFine() =>
-        Assert.That(RunJsonRules.Problem("{\"id\":\"r1\",\"project\":\"p\",\"name\":\"n\",\"tags\":[\"a\"],\"notes\":\"x\\ny\",\"config\":{\"lr\":0.1,\"opt/beta\":[1,2]},\"metrics\":[],\"start_time\":\"2026-11-27T00:10:00+00:00\",\"end_time\":null,\"state\":\"running\",\"exit_code\":null,\"resumed\":false,\"command_line\":\"a\\tb\"}"u8), Is.Null);
+        Assert.That(RunJsonRules.Problem("{\"id\":\"r1\",\"project\":\"p\",\"name\":\"n\",\"tags\":[\"a\"],\"notes\":\"x\\ny\",\"config\":{\"lr\":0.1,\"opt/beta\":[1,2]},\"metrics\":[],\"start_time\":\"2026-11-27T00:10:00+00:00\",\"end_time\":null,\"state\":\"running\",\"exit_code\":null,\"resumed\":0,\"command_line\":\"a\\tb\"}"u8), Is.Null);
 }
