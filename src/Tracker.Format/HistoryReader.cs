@@ -60,6 +60,11 @@ internal static class HistoryReader
                         throw new RecordFormatException(lineNumber, "values", problem);
                     }
 
+                    if (columns.Count == RecordRules.MaxKeysPerRecord)
+                    {
+                        throw new RecordFormatException(lineNumber, "values", RecordRules.KeyCountProblem(columns.Count + 1, "This line")!);
+                    }
+
                     if (!(seen ??= new(StringComparer.Ordinal)).Add(key))
                     {
                         throw new RecordFormatException(lineNumber, $"values.{key}", $"key \"{key}\" appears twice in one line; a key has one value per step.");
@@ -70,6 +75,11 @@ internal static class HistoryReader
                     {
                         // A block's columns come after its "steps", which the writer puts first.
                         var rows = steps?.Length ?? throw new RecordFormatException(lineNumber, "steps", "a history row needs scalar \"values\"; a block needs \"steps\", before its array values, and \"ts\".");
+                        if ((long)rows * (columns.Count + 1) > RecordRules.MaxValuesPerRecord)
+                        {
+                            throw new RecordFormatException(lineNumber, "values", $"this block holds more than {RecordRules.MaxValuesPerRecord:N0} values ({rows:N0} rows); split it into blocks of fewer rows.");
+                        }
+
                         var column = new HistoryColumn(key, rows);
                         var row = 0;
                         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)

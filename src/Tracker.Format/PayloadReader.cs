@@ -13,6 +13,11 @@ internal static class PayloadReader
     {
         using var document = JsonDocument.Parse(line.ToArray());
         var root = document.RootElement;
+        if (RecordRules.DuplicateKey(line) is { } repeated)
+        {
+            throw new RecordFormatException(lineNumber, repeated, $"\"{repeated}\" is given twice in one record; JSON readers disagree on which value wins, so give each member once.");
+        }
+
         switch (type)
         {
             case RecordTypes.Config or RecordTypes.Summary:
@@ -20,6 +25,22 @@ internal static class PayloadReader
                 if (!root.TryGetProperty("values", out var values) || values.ValueKind != JsonValueKind.Object)
                 {
                     throw new RecordFormatException(lineNumber, "values", $"a {type} record needs \"values\", an object of key: value.");
+                }
+
+                var count = 0;
+                foreach (var _ in values.EnumerateObject())
+                {
+                    count++;
+                }
+
+                if (RecordRules.KeyCountProblem(count, $"This {type} record") is { } tooMany)
+                {
+                    throw new RecordFormatException(lineNumber, "values", tooMany);
+                }
+
+                if (RecordRules.DocumentSizeProblem(System.Text.Encoding.UTF8.GetByteCount(values.GetRawText()), $"This {type} record's values") is { } tooLarge)
+                {
+                    throw new RecordFormatException(lineNumber, "values", tooLarge);
                 }
 
                 var map = new Dictionary<string, object?>(StringComparer.Ordinal);
@@ -66,9 +87,19 @@ internal static class PayloadReader
                     }
 
                     tags = [.. tagArray.EnumerateArray().Select(t => t.GetString()!)];
+                    if (RecordRules.TagsProblem(tags) is { } tagProblem)
+                    {
+                        throw new RecordFormatException(lineNumber, "tags", tagProblem);
+                    }
                 }
 
-                return new RunLine(seq, unixMs, tags, Members.OptionalString(root, "notes", lineNumber), root.TryGetProperty("notes", out _));
+                var notes = Members.OptionalString(root, "notes", lineNumber);
+                if (RecordRules.RunTextProblem(notes, "notes") is { } notesProblem)
+                {
+                    throw new RecordFormatException(lineNumber, "notes", notesProblem);
+                }
+
+                return new RunLine(seq, unixMs, tags, notes, root.TryGetProperty("notes", out _));
             case RecordTypes.Finish:
                 var state = Members.RequiredString(root, "state", lineNumber, "\"finished\"");
                 var exit = root.TryGetProperty("exit_code", out var code) && code.ValueKind != JsonValueKind.Null
@@ -78,8 +109,16 @@ internal static class PayloadReader
             case RecordTypes.Media:
                 return ReadMedia(root, seq, unixMs, lineNumber);
             case RecordTypes.Output:
-                return new OutputLine(seq, unixMs, Members.OptionalString(root, "stream", lineNumber) ?? "stdout",
-                    Members.RequiredString(root, "line", lineNumber, "\"epoch 3 done\""));
+                // A console line is kept as the program printed it, but for NUL, which PostgreSQL
+                // cannot store in text: it becomes U+FFFD on every store, as invalid UTF-8 does.
+                var stream = Members.OptionalString(root, "stream", lineNumber) ?? "stdout";
+                if (stream is not ("stdout" or "stderr"))
+                {
+                    throw new RecordFormatException(lineNumber, "stream", $"\"stream\" must be stdout or stderr, not \"{RecordRules.Printable(stream)}\".");
+                }
+
+                return new OutputLine(seq, unixMs, stream,
+                    Members.RequiredString(root, "line", lineNumber, "\"epoch 3 done\"").Replace('\0', '\uFFFD'));
             default:
                 return new CustomLine(seq, unixMs, type);
         }
@@ -149,12 +188,32 @@ internal static class PayloadReader
                     throw new RecordFormatException(lineNumber, "media.bins", $"a histogram has one edge more than counts: {counts.Length} counts need {counts.Length + 1} \"bins\", not {bins.Length}.");
                 }
 
+                for (var i = 0; i < bins.Length; i++)
+                {
+                    if (!double.IsFinite(bins[i]) || (i > 0 && bins[i] <= bins[i - 1]))
+                    {
+                        throw new RecordFormatException(lineNumber, "media.bins", $"histogram edges must be finite and strictly ascending; edge {i} is {bins[i]}.");
+                    }
+                }
+
+                if (Array.FindIndex(counts, c => !(c >= 0) || c != Math.Floor(c)) is var bad and >= 0)
+                {
+                    throw new RecordFormatException(lineNumber, "media.counts", $"histogram counts must be non-negative integers; count {bad} is {counts[bad]}.");
+                }
+
+                var nanCount = Members.OptionalInt64(media, "nan", lineNumber, 0);
+                var infinityCount = Members.OptionalInt64(media, "inf", lineNumber, 0);
+                if (nanCount < 0 || infinityCount < 0)
+                {
+                    throw new RecordFormatException(lineNumber, nanCount < 0 ? "media.nan" : "media.inf", "a histogram's \"nan\" and \"inf\" counts must not be negative.");
+                }
+
                 item = item with
                 {
                     Bins = bins,
                     Counts = counts,
-                    NaNCount = Members.OptionalInt64(media, "nan", lineNumber, 0),
-                    InfinityCount = Members.OptionalInt64(media, "inf", lineNumber, 0),
+                    NaNCount = nanCount,
+                    InfinityCount = infinityCount,
                 };
                 break;
             case "text":

@@ -44,6 +44,45 @@ public static class RecordRules
     /// </summary>
     public static readonly IReadOnlyList<string> FinalStates = ["finished", "failed", "killed", "crashed"];
 
+    /// <summary>
+    /// Most keys one record may hold: a history line (one <c>Log</c> call, or a block of calls with
+    /// the same keys), a config or a summary record. A request with more is refused with 400.
+    /// </summary>
+    public const int MaxKeysPerRecord = 10_000;
+
+    /// <summary>Most values one history line may hold (rows times keys); writers start a new block before it.</summary>
+    public const int MaxValuesPerRecord = 1 << 20;
+
+    /// <summary>
+    /// Most distinct metric keys one request (batch of lines) may hold; more is refused with 413
+    /// and the client sends smaller batches. Any one valid line fits.
+    /// </summary>
+    public const int MaxKeysPerBatch = 65_536;
+
+    /// <summary>Most history values one request (batch of lines) may hold; more is refused with 413. Any one valid line fits.</summary>
+    public const int MaxValuesPerBatch = 4 << 20;
+
+    /// <summary>Most characters of a run's display name.</summary>
+    public const int MaxNameLength = 128;
+
+    /// <summary>Most characters of a run's notes (Markdown); runs listings carry them.</summary>
+    public const int MaxNotesLength = 65_536;
+
+    /// <summary>Most characters of one tag (W&amp;B refuses tags over 64 characters).</summary>
+    public const int MaxTagLength = 64;
+
+    /// <summary>Most tags of a run.</summary>
+    public const int MaxTags = 256;
+
+    /// <summary>Most characters of a run's group (W&amp;B's limit for group names).</summary>
+    public const int MaxGroupLength = 128;
+
+    /// <summary>Most characters of a run's job type (W&amp;B refuses job types over 64 characters).</summary>
+    public const int MaxJobTypeLength = 64;
+
+    /// <summary>Most bytes of a config or summary document as JSON: a config or summary record's values, or run.json's <c>config</c>.</summary>
+    public const int MaxDocumentBytes = 1 << 20;
+
     /// <summary>The text of a NaN double in JSON, which has no NaN.</summary>
     public const string NaN = "NaN";
 
@@ -156,6 +195,166 @@ public static class RecordRules
         id is null || id.Length is 0 or > MaxIdLength || id is "." or ".." || id.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
             ? $"The {what} '{Printable(id ?? string.Empty)}' is not valid: use 1 to {MaxIdLength} letters, digits, '-', '_' or '.' (it names a folder)."
             : null;
+
+    /// <summary>
+    /// Why a run's text field (name, notes, a tag, group or job type) cannot be stored, or null
+    /// when it can: at most its limit in characters, and no control characters (notes may hold
+    /// line breaks and tabs). NUL and other control characters are refused, never stored, so
+    /// every store (SQLite and PostgreSQL alike) holds the same text.
+    /// </summary>
+    /// <param name="value">The text; null is fine (not set).</param>
+    /// <param name="field">The run.json member: <c>name</c>, <c>notes</c>, <c>tags</c>, <c>group</c> or <c>job_type</c>.</param>
+    /// <returns>The problem, or null.</returns>
+    /// <exception cref="ArgumentException"><paramref name="field"/> is none of the five.</exception>
+    public static string? RunTextProblem(string? value, string field)
+    {
+        if (value is null)
+        {
+            return null;
+        }
+
+        var (limit, multiline) = field switch
+        {
+            "name" => (MaxNameLength, false),
+            "notes" => (MaxNotesLength, true),
+            "tags" => (MaxTagLength, false),
+            "group" => (MaxGroupLength, false),
+            "job_type" => (MaxJobTypeLength, false),
+            _ => throw new ArgumentException($"'{field}' is not a run text field.", nameof(field)),
+        };
+        var what = field == "tags" ? $"tag '{Printable(value)}'" : $"\"{field}\"";
+        if (value.Length > limit)
+        {
+            return $"The {what} is {value.Length:N0} characters long; at most {limit:N0} are allowed. Shorten it.";
+        }
+
+        foreach (var c in value)
+        {
+            if (char.IsControl(c) && !(multiline && c is '\n' or '\r' or '\t'))
+            {
+                return $"The {what} contains a control character (U+{(int)c:X4}). Use printable characters only.";
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Why a run's tags cannot be stored, or null: at most <see cref="MaxTags"/>, each as <see cref="RunTextProblem"/> says.</summary>
+    /// <param name="tags">The tags.</param>
+    /// <returns>The problem, or null.</returns>
+    public static string? TagsProblem(IReadOnlyCollection<string> tags)
+    {
+        ArgumentNullException.ThrowIfNull(tags);
+        return tags.Count > MaxTags
+            ? $"A run has {tags.Count} tags; at most {MaxTags} are allowed."
+            : tags.Select(t => RunTextProblem(t, "tags")).FirstOrDefault(p => p is not null);
+    }
+
+    /// <summary>Why one record's keys are too many, or null: at most <see cref="MaxKeysPerRecord"/>.</summary>
+    /// <param name="count">The number of keys.</param>
+    /// <param name="what">What holds them, for the message: "one Log call", "a config update".</param>
+    /// <returns>The problem, or null.</returns>
+    public static string? KeyCountProblem(int count, string what) =>
+        count > MaxKeysPerRecord
+            ? $"{what} has {count:N0} keys; one record may have at most {MaxKeysPerRecord:N0}. Split the values over several calls."
+            : null;
+
+    /// <summary>Why a config or summary document is too large, or null: at most <see cref="MaxDocumentBytes"/> bytes of JSON.</summary>
+    /// <param name="bytes">Its size as UTF-8 JSON.</param>
+    /// <param name="what">What it is, for the message: "the config", "a summary update".</param>
+    /// <returns>The problem, or null.</returns>
+    public static string? DocumentSizeProblem(long bytes, string what) =>
+        bytes > MaxDocumentBytes
+            ? $"{what} is {bytes:N0} bytes as JSON; a config or summary document may have at most {MaxDocumentBytes:N0}. Keep large values in a file or a Table."
+            : null;
+
+    /// <summary>
+    /// The path of the first member named twice in one JSON object of <paramref name="json"/>
+    /// (<c>values.lr</c>, <c>config.optimizer.beta</c>), or null when no object repeats a name.
+    /// JSON readers disagree on which of two values wins, so a document that repeats one is refused.
+    /// </summary>
+    /// <param name="json">A UTF-8 JSON document (an invalid one reads as far as it is valid).</param>
+    /// <returns>The dotted path of the repeated member, or null.</returns>
+    public static string? DuplicateKey(ReadOnlySpan<byte> json)
+    {
+        var reader = new System.Text.Json.Utf8JsonReader(json);
+        var scopes = new Stack<(HashSet<string>? Names, string Path)>();
+        var pending = string.Empty;
+        try
+        {
+            while (reader.Read())
+            {
+                switch (reader.TokenType)
+                {
+                    case System.Text.Json.JsonTokenType.StartObject:
+                        scopes.Push((new HashSet<string>(StringComparer.Ordinal), pending));
+                        break;
+                    case System.Text.Json.JsonTokenType.StartArray:
+                        scopes.Push((null, pending));
+                        break;
+                    case System.Text.Json.JsonTokenType.EndObject or System.Text.Json.JsonTokenType.EndArray:
+                        scopes.Pop();
+                        pending = scopes.Count > 0 ? scopes.Peek().Path : string.Empty;
+                        break;
+                    case System.Text.Json.JsonTokenType.PropertyName:
+                        var (names, path) = scopes.Peek();
+                        var name = reader.GetString()!;
+                        pending = path.Length == 0 ? name : path + "." + name;
+                        if (!names!.Add(name))
+                        {
+                            return pending;
+                        }
+
+                        break;
+                    default:
+                        pending = scopes.Count > 0 ? scopes.Peek().Path : string.Empty;
+                        break;
+                }
+            }
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            // Not valid JSON: the caller's parser says so.
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Why a batch of lines (one request) is too large to take at once, or null: at most
+    /// <see cref="MaxKeysPerBatch"/> distinct history keys and <see cref="MaxValuesPerBatch"/> values.
+    /// A server answers it with 413, and a client sends fewer lines; any one valid line fits.
+    /// </summary>
+    /// <param name="lines">The batch's records.</param>
+    /// <returns>The problem, or null.</returns>
+    public static string? BatchProblem(IReadOnlyList<RecordLine> lines)
+    {
+        ArgumentNullException.ThrowIfNull(lines);
+        HashSet<string>? keys = null;
+        long values = 0;
+        foreach (var line in lines)
+        {
+            if (line is not HistoryLine history)
+            {
+                continue;
+            }
+
+            values += (long)history.Block.Rows * history.Block.Columns.Count;
+            foreach (var column in history.Block.Columns)
+            {
+                (keys ??= new(StringComparer.Ordinal)).Add(column.Key);
+            }
+
+            if (keys?.Count > MaxKeysPerBatch || values > MaxValuesPerBatch)
+            {
+                return keys?.Count > MaxKeysPerBatch
+                    ? $"The batch holds more than {MaxKeysPerBatch:N0} distinct keys. Send fewer lines per request."
+                    : $"The batch holds more than {MaxValuesPerBatch:N0} values. Send fewer lines per request.";
+            }
+        }
+
+        return null;
+    }
 
     /// <summary>Text with control characters shown as <c>\uXXXX</c>, safe to print in an error.</summary>
     /// <param name="text">Any text.</param>

@@ -125,9 +125,15 @@ public sealed class BucketGrid
     /// <summary>The first x of bucket <paramref name="index"/>.</summary>
     /// <param name="index">The bucket's index.</param>
     /// <returns>Its first x.</returns>
-    public long StartOf(int index) => From + (index * Width);
+    public long StartOf(int index) => unchecked(From + (index * Width)); // at most To: index * Width < the range
 
-    private int Index(long x) => (int)Math.Min(Buckets.Length - 1, (x - From) / Width);
+    /// <summary>The last x of bucket <paramref name="index"/>: the next one's first less one, or <see cref="To"/>.</summary>
+    /// <param name="index">The bucket's index.</param>
+    /// <returns>Its last x.</returns>
+    public long EndOf(int index) => (long)Math.Min(To, (decimal)StartOf(index) + Width - 1);
+
+    // In unsigned arithmetic: x - From of an extreme range (From near long.MinValue) overflows a long, never a ulong.
+    private int Index(long x) => (int)Math.Min((ulong)(Buckets.Length - 1), unchecked((ulong)x - (ulong)From) / (ulong)Width);
 }
 
 /// <summary>

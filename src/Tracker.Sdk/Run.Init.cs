@@ -68,6 +68,7 @@ public sealed partial class Run
         var tags = (o.Tags ?? []).Select(t => string.IsNullOrWhiteSpace(t)
             ? throw new ArgumentException("Tags must not be null, empty or whitespace.", nameof(options))
             : t.Trim()).Distinct(StringComparer.Ordinal).ToArray();
+        ThrowIfRunTextInvalid(tags, o.Name, o.Notes, o.Group, o.JobType);
 
         if (mode == RunMode.Disabled)
         {
@@ -232,14 +233,32 @@ public sealed partial class Run
         }
     }
 
-    internal void UpdateConfig(Dictionary<string, object?> values) =>
+    internal void UpdateConfig(Dictionary<string, object?> values)
+    {
+        var fields = Json.Serialize(new { values });
+        lock (_sync)
+        {
+            // The record and the whole config (run.json's) must each fit the server's limit for a document.
+            var merged = new Dictionary<string, object?>(_config, StringComparer.Ordinal);
+            foreach (var (key, value) in values)
+            {
+                merged[key] = value;
+            }
+
+            if ((RecordRules.DocumentSizeProblem(fields.Length, "This config update") ?? RecordRules.DocumentSizeProblem(Json.Serialize(merged).Length, "The config with this update")) is { } problem)
+            {
+                throw new ArgumentException(problem, nameof(values));
+            }
+        }
+
         UpdateMetadata("config", () =>
         {
             foreach (var (key, value) in values)
             {
                 _config[key] = value;
             }
-        }, Json.Serialize(new { values }));
+        }, fields);
+    }
 
     internal Dictionary<string, object?> SummaryValues()
     {
@@ -249,8 +268,16 @@ public sealed partial class Run
         }
     }
 
-    internal void OverrideSummary(string key, object? value) =>
-        UpdateMetadata("summary", () => _summary.Override(key, value), Json.Serialize(new { values = new Dictionary<string, object?> { [key] = value } }));
+    internal void OverrideSummary(string key, object? value)
+    {
+        var fields = Json.Serialize(new { values = new Dictionary<string, object?> { [key] = value } });
+        if (RecordRules.DocumentSizeProblem(fields.Length, "This summary value") is { } problem)
+        {
+            throw new ArgumentException(problem, nameof(value));
+        }
+
+        UpdateMetadata("summary", () => _summary.Override(key, value), fields);
+    }
 
     private static void ValidateLimits(RunOptions o)
     {
@@ -283,6 +310,18 @@ public sealed partial class Run
         if (!baseUrl.IsAbsoluteUri || baseUrl.Scheme is not ("http" or "https"))
         {
             throw new ArgumentException($"The Tracker server URL '{baseUrl}' is not an absolute http or https URL such as http://127.0.0.1:5080.");
+        }
+    }
+
+    /// <summary>The server's limits for a run's text fields (RecordRules), checked here so that it never refuses them.</summary>
+    internal static void ThrowIfRunTextInvalid(IReadOnlyCollection<string>? tags, string? name = null, string? notes = null, string? group = null, string? jobType = null)
+    {
+        var problem = (tags is null ? null : RecordRules.TagsProblem(tags))
+            ?? RecordRules.RunTextProblem(name, "name") ?? RecordRules.RunTextProblem(notes, "notes")
+            ?? RecordRules.RunTextProblem(group, "group") ?? RecordRules.RunTextProblem(jobType, "job_type");
+        if (problem is not null)
+        {
+            throw new ArgumentException(problem);
         }
     }
 

@@ -43,6 +43,11 @@ public sealed partial class Run
                 ThrowIfKeyTwice();
             }
 
+            if (RecordRules.KeyCountProblem(_scratch.Count, "This Log call") is { } tooMany)
+            {
+                throw new ArgumentException(tooMany, nameof(values));
+            }
+
             if (step.HasValue && !MoveTo(step.Value))
             {
                 return;

@@ -188,6 +188,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
             var tags = value.Select(t => string.IsNullOrWhiteSpace(t)
                 ? throw new ArgumentException("Tags must not be null, empty or whitespace.", nameof(value))
                 : t.Trim()).Distinct(StringComparer.Ordinal).ToArray();
+            ThrowIfRunTextInvalid(tags);
             UpdateMetadata("run", () => _tags = tags, Json.Serialize(new { tags }));
         }
     }
@@ -203,7 +204,11 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
             }
         }
 
-        set => UpdateMetadata("run", () => _notes = value, Json.Serialize(new { notes = value }));
+        set
+        {
+            ThrowIfRunTextInvalid(null, notes: value);
+            UpdateMetadata("run", () => _notes = value, Json.Serialize(new { notes = value }));
+        }
     }
 
     /// <summary>Whether <see cref="Finish(int)"/> has been called.</summary>

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.Extensions.Configuration.Memory;
 using Microsoft.Extensions.FileProviders;
 using Tracker.Server.Api;
@@ -17,6 +18,7 @@ public static class ServerApp
     /// <param name="args">ASP.NET Core arguments: <c>--urls</c>, <c>--Tracker:Sqlite=FILE</c>, <c>--Tracker:Postgres=CONNECTION</c> and the rest of the <c>Tracker</c> section.</param>
     /// <param name="configure">Changes to the builder before the application is built (tests, hosting).</param>
     /// <returns>The application, its store ready; its services include the <see cref="IngestService"/>.</returns>
+    /// <exception cref="SettingsException">A <c>Tracker</c> setting is not valid (an unknown <c>ReadAccess</c>, say).</exception>
     public static async Task<WebApplication> BuildAsync(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateBuilder(args);
@@ -33,7 +35,23 @@ public static class ServerApp
         }
 
         var options = builder.Configuration.GetSection("Tracker").Get<ServerOptions>() ?? new ServerOptions();
+        if (options.Validate() is { Count: > 0 } problems)
+        {
+            throw new SettingsException("The server's settings are not valid:" + Environment.NewLine + string.Join(Environment.NewLine, problems));
+        }
+
         builder.Services.Configure<ServerOptions>(builder.Configuration.GetSection("Tracker"));
+        builder.Services.PostConfigure<ServerOptions>(o => o.Validate());
+        builder.Services.Configure<ForwardedHeadersOptions>(forwarded =>
+        {
+            forwarded.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
+            forwarded.KnownProxies.Clear();
+            forwarded.KnownIPNetworks.Clear(); // only the listed proxies, not the default loopback
+            foreach (var proxy in options.TrustedProxies)
+            {
+                forwarded.KnownProxies.Add(System.Net.IPAddress.Parse(proxy));
+            }
+        });
         builder.Services.AddSingleton(TimeProvider.System);
         var store = new SqlRunStore(options.Postgres is { Length: > 0 } postgres
             ? new PostgresDialect(postgres)
@@ -47,6 +65,11 @@ public static class ServerApp
 
         var app = builder.Build();
         await store.MigrateAsync(CancellationToken.None);
+
+        if (options.TrustedProxies.Length > 0)
+        {
+            app.UseForwardedHeaders();
+        }
 
         app.UseExceptionHandler();
         app.UseStatusCodePages();
@@ -63,10 +86,20 @@ public static class ServerApp
 
     /// <summary>What <c>Tracker.Server</c> does with its arguments: the keys command, or serve until stopped.</summary>
     /// <param name="args">The server's command line.</param>
-    /// <returns>The process exit code.</returns>
+    /// <returns>The process exit code: 2 when the settings are not valid.</returns>
     public static async Task<int> RunAsync(string[] args)
     {
-        var app = await BuildAsync(args);
+        WebApplication app;
+        try
+        {
+            app = await BuildAsync(args);
+        }
+        catch (SettingsException ex)
+        {
+            await Console.Error.WriteLineAsync(ex.Message);
+            return 2;
+        }
+
         var store = app.Services.GetRequiredService<SqlRunStore>();
         var command = args.Where(a => !a.StartsWith("--", StringComparison.Ordinal)).ToArray();
         if (command.Length > 0 && command[0] == "keys")
@@ -104,3 +137,7 @@ public static class ServerApp
         return KeysCommand.RunAsync(app.Services.GetRequiredService<SqlRunStore>(), args, output, error);
     }
 }
+
+/// <summary>The server's settings are not valid; the message lists each problem and the valid values.</summary>
+/// <param name="message">The problems.</param>
+public sealed class SettingsException(string message) : InvalidOperationException(message);

@@ -78,6 +78,11 @@ internal static class Json
             RecordRules.ThrowIfInvalidKey(key, metric: false, nameof(values));
         }
 
+        if ((RecordRules.KeyCountProblem(flat.Count, $"The {what}") ?? RecordRules.DocumentSizeProblem(Serialize(flat).Length, $"The {what}")) is { } problem)
+        {
+            throw new ArgumentException(problem, nameof(values));
+        }
+
         return flat;
     }
 

@@ -70,6 +70,7 @@ internal sealed class RecordBatch(KeyRegistry keys)
             }
 
             if (_lines.Count > 0 && _lines[^1] is var last && last.Chunk == index && last.Rows is > 0 and < MaxBlockRows
+                && (long)(last.Rows + 1) * width <= RecordRules.MaxValuesPerRecord
                 && last.KeysPerRow == width && last.Start + (last.Rows * width) == i && SameKeys(entries, last.Start, i, width))
             {
                 _lines[^1] = last with { Rows = last.Rows + 1 };

@@ -121,7 +121,7 @@ internal static class IngestEndpoints
         });
     }
 
-    /// <summary>Answers what the service refuses as a problem: 400, 404 or 409.</summary>
+    /// <summary>Answers what the service refuses as a problem: 400, 401, 404, 409 or 413.</summary>
     private static async Task<IResult> CallAsync(Func<Task<IResult>> call)
     {
         try
@@ -135,6 +135,7 @@ internal static class IngestEndpoints
                 IngestError.RunNotFound => HttpStatusCode.NotFound,
                 IngestError.SequenceGap or IngestError.RunIdInUse => HttpStatusCode.Conflict,
                 IngestError.KeyRevoked => HttpStatusCode.Unauthorized,
+                IngestError.TooLarge => HttpStatusCode.RequestEntityTooLarge,
                 _ => HttpStatusCode.BadRequest,
             };
             return Problems.Create(status, ex.Title, ex.Message, ex.Field, ex.ExpectedSeq);

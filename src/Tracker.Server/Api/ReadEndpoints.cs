@@ -315,6 +315,7 @@ internal static class ReadEndpoints
 
         var etag = new EntityTagHeaderValue($"\"{sha256}\"");
         context.Response.Headers.CacheControl = "public, max-age=31536000, immutable";
+        context.Response.Headers.XContentTypeOptions = "nosniff"; // served as stored, never sniffed into HTML or script
         if (head)
         {
             context.Response.Headers.ETag = etag.ToString();

@@ -41,6 +41,11 @@ public sealed class IngestService
     public async Task<long> UpsertRunAsync(string project, string runId, ReadOnlyMemory<byte> runJson, CancellationToken cancellationToken)
     {
         CheckNames(project, runId);
+        if (RunJsonRules.Problem(runJson.Span) is { } invalid)
+        {
+            throw new IngestException(IngestError.Invalid, "Malformed run", invalid.Problem, invalid.Field);
+        }
+
         JsonObject? metadata;
         try
         {
@@ -90,7 +95,13 @@ public sealed class IngestService
         CheckNames(project, runId);
         try
         {
-            return await AppendAsync(project, runId, RecordReader.ParseLines(records), _time.GetUtcNow(), cancellationToken, keyHash);
+            var lines = RecordReader.ParseLines(records);
+            if (RecordRules.BatchProblem(lines) is { } tooLarge)
+            {
+                throw new IngestException(IngestError.TooLarge, "Batch too large", tooLarge, "body");
+            }
+
+            return await AppendAsync(project, runId, lines, _time.GetUtcNow(), cancellationToken, keyHash);
         }
         catch (RecordFormatException ex)
         {
@@ -301,6 +312,9 @@ public enum IngestError
 
     /// <summary>The API key the request came with was revoked.</summary>
     KeyRevoked,
+
+    /// <summary>The batch holds more keys or values than one request may (RecordRules.BatchProblem); send fewer lines at a time.</summary>
+    TooLarge,
 }
 
 /// <summary>A write the server refuses, and why; nothing of it was stored.</summary>

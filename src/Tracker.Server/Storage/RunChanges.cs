@@ -103,7 +103,7 @@ internal sealed class RunChanges : IDisposable
         {
             if (!_keys.TryGetValue(column.Key, out var state))
             {
-                _keys[column.Key] = state = new KeyState();
+                _keys[column.Key] = state = new KeyState(block.Rows);
             }
 
             for (var row = 0; row < block.Rows; row++)
@@ -118,11 +118,13 @@ internal sealed class RunChanges : IDisposable
 
     /// <summary>
     /// One key's points in a batch, in a pooled buffer: a batch holds hundreds of thousands of
-    /// points, and growing fresh arrays that size would churn the large-object heap.
+    /// points, and growing fresh arrays that size would churn the large-object heap. It starts at
+    /// the size of the first block holding the key and grows as points come: a batch of many keys
+    /// with a point each takes a point's room per key, not a fixed buffer per key.
     /// </summary>
-    private sealed class KeyState : IDisposable
+    private sealed class KeyState(int rows) : IDisposable
     {
-        private (long Step, long Time, double Value)[] _buffer = ArrayPool<(long, long, double)>.Shared.Rent(1024);
+        private (long Step, long Time, double Value)[] _buffer = ArrayPool<(long, long, double)>.Shared.Rent(Math.Max(rows, 1));
 
         public int Count { get; private set; }
 
@@ -132,7 +134,7 @@ internal sealed class RunChanges : IDisposable
         {
             if (Count == _buffer.Length)
             {
-                var grown = ArrayPool<(long, long, double)>.Shared.Rent(_buffer.Length * 2);
+                var grown = ArrayPool<(long, long, double)>.Shared.Rent(Math.Max(16, _buffer.Length * 2));
                 Array.Copy(_buffer, grown, Count);
                 ArrayPool<(long, long, double)>.Shared.Return(_buffer);
                 _buffer = grown;

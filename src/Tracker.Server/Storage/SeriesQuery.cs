@@ -143,8 +143,7 @@ internal static class SeriesQuery
         {
             if (grid.Buckets[b].Count > 0)
             {
-                var x0 = grid.StartOf(b);
-                result.Add(new BucketSpan(x0, Math.Min(hi, x0 + grid.Width - 1), grid.Buckets[b]));
+                result.Add(new BucketSpan(grid.StartOf(b), grid.EndOf(b), grid.Buckets[b]));
             }
         }
 

@@ -28,6 +28,12 @@ internal sealed class ServerProcess : IAsyncDisposable
 
     public string ApiKey { get; private set; } = string.Empty;
 
+    /// <summary>The server process's resident memory (VmRSS in /proc), in bytes.</summary>
+    public long WorkingSetBytes => ProcStatus("VmRSS:");
+
+    /// <summary>The server process's peak resident memory (VmHWM in /proc), in bytes.</summary>
+    public long PeakWorkingSetBytes => ProcStatus("VmHWM:");
+
     /// <summary>What the process printed on standard output, a line an item.</summary>
     public System.Collections.Concurrent.ConcurrentQueue<string> Output { get; } = new();
 
@@ -155,7 +161,26 @@ internal sealed class ServerProcess : IAsyncDisposable
         }
     }
 
-    private async Task<(int Exit, string Output, string Error)> RunServerCommandAsync(IEnumerable<string> args)
+    /// <summary>Runs the server with <paramref name="settings"/> on a fresh SQLite file, for settings that must stop it at start.</summary>
+    public static async Task<(int Exit, string Output, string Error)> RunWithSettingsAsync(params string[] settings)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "tracker-it", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        var server = new ServerProcess($"--Tracker:Sqlite={Path.Combine(directory, "tracker.db")}", directory, Postgres.FreePort());
+        await using (server)
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            return await server.RunServerCommandAsync(["--urls", server.BaseUrl.ToString().TrimEnd('/'), server._storageArgument, .. settings], timeout.Token);
+        }
+    }
+
+    private long ProcStatus(string field)
+    {
+        var line = File.ReadLines($"/proc/{_process!.Id}/status").First(l => l.StartsWith(field, StringComparison.Ordinal));
+        return long.Parse(line[field.Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) * 1024; // kB
+    }
+
+    private async Task<(int Exit, string Output, string Error)> RunServerCommandAsync(IEnumerable<string> args, CancellationToken cancellationToken = default)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(ServerDll);
@@ -167,7 +192,16 @@ internal sealed class ServerProcess : IAsyncDisposable
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
+        try
+        {
+            await process.WaitForExitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill();
+            throw;
+        }
+
         return (process.ExitCode, await output, await error);
     }
 }

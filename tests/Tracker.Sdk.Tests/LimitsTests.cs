@@ -1,0 +1,60 @@
+using Tracker.Format;
+using Tracker.Internal;
+using Tracker.Pipeline;
+
+namespace Tracker.Tests;
+
+/// <summary>The SDK applies the server's limits (RecordRules) itself, so it never sends what the server refuses.</summary>
+public sealed class LimitsTests : RunTestBase
+{
+    [Test]
+    public void Log_MoreKeysThanOneRecordHolds_ThrowsAndLogsNothing()
+    {
+        var run = Run.Init(Options());
+        var values = Enumerable.Range(0, RecordRules.MaxKeysPerRecord + 1).ToDictionary(i => $"k{i}", i => (object?)i);
+
+        var error = Assert.Throws<ArgumentException>(() => run.Log(values));
+
+        Assert.That(error!.Message, Does.Contain("10,000"));
+        Assert.That(run.Summary, Is.Empty);
+        run.Finish();
+    }
+
+    [Test]
+    public void RunTextOverItsLimits_Throws()
+    {
+        var run = Run.Init(Options());
+
+        Assert.Throws<ArgumentException>(() => run.Tags = [new string('t', RecordRules.MaxTagLength + 1)]);
+        Assert.Throws<ArgumentException>(() => run.Notes = "a\0b");
+        Assert.That(Assert.Throws<ArgumentException>(() => run.Config["big"] = new string('x', RecordRules.MaxDocumentBytes))!.Message, Does.Contain("1,048,576"));
+        Assert.Throws<ArgumentException>(() => run.Summary["big"] = new string('x', RecordRules.MaxDocumentBytes));
+        run.Finish();
+
+        var options = Options();
+        options.JobType = new string('j', RecordRules.MaxJobTypeLength + 1);
+        Assert.That(Assert.Throws<ArgumentException>(() => Run.Init(options))!.Message, Does.Contain("job_type"));
+    }
+
+    [Test]
+    public void Batch_SplitsABlockBeforeItHoldsMoreValuesThanALineMay()
+    {
+        var keys = new KeyRegistry();
+        var ids = Enumerable.Range(0, 2048).Select(i => keys.Add($"k{i}", new MetricSummary()).Id).ToArray();
+        var rows = (RecordRules.MaxValuesPerRecord / ids.Length) + 1;
+        var chunk = new Chunk(rows * ids.Length);
+        for (var row = 0; row < rows; row++)
+        {
+            for (var k = 0; k < ids.Length; k++)
+            {
+                chunk.Entries[chunk.Count++] = new Entry { Kind = EntryKind.Number, KeyId = ids[k], Step = row, Number = k, SameLine = k > 0 };
+            }
+        }
+
+        var batch = new RecordBatch(keys) { FirstSeq = 1 };
+        batch.Add(chunk);
+
+        Assert.That(batch.Lines.Select(l => l.Rows), Is.EqualTo(new[] { rows - 1, 1 }));
+        Assert.That(batch.Lines.Max(l => (long)l.Rows * l.KeysPerRow), Is.LessThanOrEqualTo(RecordRules.MaxValuesPerRecord));
+    }
+}
