@@ -73,11 +73,8 @@ public sealed class CommandLineRedactionTests : RunTestBase
     [Test]
     public async Task ProgramStartedWithAKeyOnItsCommandLine_RunJsonHasItRedacted()
     {
-        var app = Path.Combine(TestContext.CurrentContext.TestDirectory, "..", "..", "..", "..", "Tracker.TestApp", "bin",
-            Path.GetFileName(Path.GetDirectoryName(TestContext.CurrentContext.TestDirectory.TrimEnd('/'))!), "net10.0", "Tracker.TestApp.dll");
-        Assert.That(File.Exists(app), Is.True, $"test app not built at {app}");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { app, "finish", Root, "3", "--api-key", "trk_SeCrEt1", "--token=t0k3n", "HF_TOKEN=hf_s3cr3t", "--lr", "0.1" })
+        var start = TestApp.Start(Root, "finish", 3, id: "finish");
+        foreach (var arg in new[] { "--api-key", "trk_SeCrEt1", "--token=t0k3n", "HF_TOKEN=hf_s3cr3t", "--lr", "0.1" })
         {
             start.ArgumentList.Add(arg);
         }
@@ -91,7 +88,7 @@ public sealed class CommandLineRedactionTests : RunTestBase
 
         var runJson = await File.ReadAllTextAsync(Path.Combine(Root, "process", "finish", "run.json"));
         var commandLine = (string?)JsonNode.Parse(runJson)!["command_line"];
-        Assert.That(commandLine, Does.EndWith("finish " + Root + " 3 --api-key *** --token=*** HF_TOKEN=*** --lr 0.1"));
+        Assert.That(commandLine, Does.EndWith("finish " + Root + " 3 finish --api-key *** --token=*** HF_TOKEN=*** --lr 0.1"));
         Assert.That(runJson, Does.Not.Contain("SeCrEt1").And.Not.Contain("t0k3n").And.Not.Contain("hf_s3cr3t"));
     }
 }
