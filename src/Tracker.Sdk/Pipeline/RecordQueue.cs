@@ -7,13 +7,21 @@ namespace Tracker.Pipeline;
 /// The bounded hand-off between the run and its worker. Chunks travel through an unbounded
 /// channel; the bound is a semaphore of free slots, so a full queue blocks the producer
 /// synchronously without allocating. Chunks are pooled and come back after they are written.
+/// The worker looks for chunks rather than being woken by each one (<see cref="WaitToReadAsync"/>).
 /// </summary>
 internal sealed class RecordQueue
 {
     private readonly Channel<Chunk> _channel = Channel.CreateUnbounded<Chunk>(
         new UnboundedChannelOptions { SingleReader = true, SingleWriter = false, AllowSynchronousContinuations = false });
 
+    /// <summary>How long the worker first waits when it finds nothing; it doubles while nothing comes.</summary>
+    private static readonly TimeSpan FirstLook = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>The longest the worker waits between looks: how long a handed-off chunk may wait for it.</summary>
+    private static readonly TimeSpan LongestLook = TimeSpan.FromMilliseconds(50);
+
     private readonly SemaphoreSlim _slots;
+    private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly ConcurrentQueue<Chunk> _pool = new();
 
     public RecordQueue(int chunkSize, int capacityInChunks)
@@ -69,9 +77,57 @@ internal sealed class RecordQueue
     /// Queues a chunk without taking a slot: flush markers and the final chunk at finish, which
     /// must neither be dropped nor wait on a stuck writer. False once the queue is completed.
     /// </summary>
-    public bool TryPublishUnbounded(Chunk chunk) => _channel.Writer.TryWrite(chunk);
+    public bool TryPublishUnbounded(Chunk chunk)
+    {
+        var published = _channel.Writer.TryWrite(chunk);
+        Wake(); // a flush or the last chunk: someone waits for it
+        return published;
+    }
 
-    public void Complete() => _channel.Writer.TryComplete();
+    public void Complete()
+    {
+        _channel.Writer.TryComplete();
+        Wake();
+    }
+
+    /// <summary>
+    /// Waits until a chunk is queued: true, or false once the queue is completed and empty. Log's
+    /// hand-offs do not wake the worker: waking an asynchronous reader from the logging thread
+    /// queues a work item on the thread pool's global queue, which allocates on that thread
+    /// whenever the queue grows (seen: 6 KB in one Log call). So the worker looks again after 1 ms,
+    /// then 2, 4, ... up to 50 ms while nothing comes; flush markers and the end wake it at once.
+    /// </summary>
+    public async ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken)
+    {
+        var wait = FirstLook;
+        while (!_channel.Reader.TryPeek(out _))
+        {
+            if (_channel.Reader.Completion.IsCompleted)
+            {
+                return false;
+            }
+
+            await _wake.WaitAsync(wait, cancellationToken).ConfigureAwait(false);
+            wait = wait < LongestLook ? wait * 2 : LongestLook;
+        }
+
+        return true;
+    }
+
+    private void Wake()
+    {
+        if (_wake.CurrentCount == 0)
+        {
+            try
+            {
+                _wake.Release();
+            }
+            catch (SemaphoreFullException)
+            {
+                // another thread woke the worker first
+            }
+        }
+    }
 
     /// <summary>Called by the worker once a chunk is written or dropped.</summary>
     public void Return(Chunk chunk)

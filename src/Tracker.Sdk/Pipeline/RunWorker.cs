@@ -107,7 +107,7 @@ internal sealed class RunWorker
         var reader = _queue.Reader;
         try
         {
-            while (await reader.WaitToReadAsync(_abort.Token).ConfigureAwait(false))
+            while (await _queue.WaitToReadAsync(_abort.Token).ConfigureAwait(false))
             {
                 while (_batch.EntryCount < _maxBatchRecords && _batch.ApproximateBytes < _maxBatchBytes && reader.TryRead(out var chunk))
                 {
