@@ -34,11 +34,7 @@ public static class ServerApp
             builder.WebHost.UseUrls("http://127.0.0.1:5080"); // loopback unless told otherwise
         }
 
-        var options = builder.Configuration.GetSection("Tracker").Get<ServerOptions>() ?? new ServerOptions();
-        if (options.Validate() is { Count: > 0 } problems)
-        {
-            throw new SettingsException("The server's settings are not valid:" + Environment.NewLine + string.Join(Environment.NewLine, problems));
-        }
+        var options = ReadOptions(builder.Configuration.GetSection("Tracker"));
 
         builder.Services.Configure<ServerOptions>(builder.Configuration.GetSection("Tracker"));
         builder.Services.PostConfigure<ServerOptions>(o => o.Validate());
@@ -82,6 +78,36 @@ public static class ServerApp
         ReadEndpoints.Map(app);
         app.MapGet("/health", () => Results.Ok(new { status = "ok", storage = store.Kind }));
         return app;
+    }
+
+    /// <summary>Binds and checks the <c>Tracker</c> section, failing closed on anything it does not understand.</summary>
+    /// <param name="section">The <c>Tracker</c> configuration section.</param>
+    /// <returns>The valid settings, in canonical form.</returns>
+    /// <exception cref="SettingsException">A setting is unknown, cannot be converted, or is not valid.</exception>
+    private static ServerOptions ReadOptions(IConfigurationSection section)
+    {
+        // A misspelt or retired setting name (Tracker:ReadAcess=key) would otherwise be ignored and
+        // leave the reads open; a value that does not convert would end the process with a stack trace.
+        var known = typeof(ServerOptions).GetProperties().Select(p => p.Name).ToArray();
+        var problems = section.GetChildren()
+            .Where(setting => !known.Contains(setting.Key, StringComparer.OrdinalIgnoreCase))
+            .Select(setting => $"Tracker:{setting.Key} is not a setting of this server; the settings are: {string.Join(", ", known)}.")
+            .ToList();
+        ServerOptions options;
+        try
+        {
+            options = section.Get<ServerOptions>() ?? new ServerOptions();
+        }
+        catch (InvalidOperationException ex)
+        {
+            problems.Add(ex.InnerException is { } inner ? $"{ex.Message} {inner.Message}" : ex.Message);
+            options = new ServerOptions();
+        }
+
+        problems.AddRange(options.Validate());
+        return problems.Count > 0
+            ? throw new SettingsException("The server's settings are not valid:" + Environment.NewLine + string.Join(Environment.NewLine, problems))
+            : options;
     }
 
     /// <summary>What <c>Tracker.Server</c> does with its arguments: the keys command, or serve until stopped.</summary>

@@ -220,6 +220,9 @@ public sealed class ServerSettingsTests
     [TestCase("--Tracker:ReadAccess=Keys")]
     [TestCase("--Tracker:ReadAccess=lopback")]
     [TestCase("--Tracker:TrustedProxies:0=not-an-address")]
+    [TestCase("--Tracker:ReadAcess=key")]
+    [TestCase("--Tracker:RequireKeyForReads=true")]
+    [TestCase("--Tracker:CrashedAfter=banana")]
     public async Task UnknownSettingValue_StopsTheServer_ListingValidValues(string setting)
     {
         var (exit, _, error) = await ServerProcess.RunWithSettingsAsync(setting);

@@ -41,10 +41,21 @@ public sealed class CommandLineRedactionTests : RunTestBase
             Is.EqualTo("train.dll *** --key-for-server x --auth=*** -k ***"));
     }
 
+    [TestCase("https://me:s3cr3t@example.com/data", "https://me:***@example.com/data")]
+    [TestCase("--data=postgres://me:s3cr3t@db:5432/runs", "--data=postgres://me:***@db:5432/runs")]
+    [TestCase("Host=db;Username=me;Password=s3cr3t;Database=runs", "Host=db;Username=me;Password=***;Database=runs")]
+    [TestCase("--db=Password=s3cr3t;Host=db", "--db=Password=***;Host=db")]
+    [TestCase("Server=db;UID=me;Pwd=s3cr3t", "Server=db;UID=me;Pwd=***")]
+    public void SecretInsideAnArgument_UrlPasswordOrConnectionStringPair_Redacted(string arg, string expected)
+    {
+        Assert.That(CommandLineRedaction.Redact(["train.dll", arg, "--lr", "0.1"], null), Is.EqualTo($"train.dll {expected} --lr 0.1"));
+    }
+
     [Test]
     public void ArgumentsThatOnlyLookAlike_AreKept()
     {
-        string[] args = ["/home/me/key/train.dll", "--max-tokens", "512", "--keys-file", "keys.txt", "--monkey", "7", "tokenizer=bpe", "--dropout=0.1"];
+        string[] args = ["/home/me/key/train.dll", "--max-tokens", "512", "--keys-file", "keys.txt", "--monkey", "7", "tokenizer=bpe", "--dropout=0.1",
+            "https://me@example.com/a:b", "a=1;b=2", "--sweep=lr=0.1;key-size=3"];
 
         Assert.That(CommandLineRedaction.Redact(args, null), Is.EqualTo(string.Join(' ', args)));
     }

@@ -13,9 +13,10 @@ namespace Tracker.Internal;
 /// is one of the extra names given (<see cref="RunOptions.RedactArguments"/>). Its value is redacted
 /// in <c>--name VALUE</c>, <c>--name=VALUE</c>, <c>-name VALUE</c> and environment-style
 /// <c>NAME=VALUE</c>. Any value that starts with <c>trk_</c>, the prefix of Tracker's API keys, is
-/// redacted wherever it stands.
+/// redacted wherever it stands, and so are a URL's password (<c>https://user:VALUE@host</c>) and the
+/// secret pairs of a connection string (<c>Host=db;Password=VALUE</c>).
 /// </remarks>
-internal static class CommandLineRedaction
+internal static partial class CommandLineRedaction
 {
     public const string Mask = "***";
 
@@ -46,7 +47,7 @@ internal static class CommandLineRedaction
             }
             else
             {
-                redacted[i] = arg;
+                redacted[i] = RedactEmbedded(arg, extra);
             }
 
             // --api-key VALUE: the value is the next argument, unless that is another option.
@@ -58,6 +59,44 @@ internal static class CommandLineRedaction
 
         return string.Join(' ', redacted.Select(Quote));
     }
+
+    /// <summary>
+    /// Secrets inside one argument: the password of a URL's user information
+    /// (<c>https://user:PASSWORD@host</c>) and secret pairs of a connection string
+    /// (<c>Host=db;Password=PASSWORD</c>), as Npgsql, SqlClient and the like take them.
+    /// </summary>
+    private static string RedactEmbedded(string arg, HashSet<string> extra)
+    {
+        arg = UrlPassword().Replace(arg, "${before}" + Mask + "@");
+        if (!arg.Contains(';', StringComparison.Ordinal))
+        {
+            return arg;
+        }
+
+        var parts = arg.Split(';');
+        for (var j = 1; j < parts.Length; j++)
+        {
+            var equals = parts[j].IndexOf('=', StringComparison.Ordinal);
+            if (equals > 0 && IsSecretName(parts[j][..equals].Trim(), extra))
+            {
+                parts[j] = parts[j][..(equals + 1)] + Mask;
+            }
+        }
+
+        // The first pair follows the option's own "=" (--db=Password=x;Host=y) or starts the argument.
+        var first = parts[0];
+        var last = first.LastIndexOf('=');
+        var start = first.LastIndexOf('=', Math.Max(last - 1, 0)) + 1;
+        if (last > 0 && start < last && IsSecretName(first[start..last].Trim(), extra))
+        {
+            parts[0] = first[..(last + 1)] + Mask;
+        }
+
+        return string.Join(';', parts);
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"(?<before>://[^/?#@:\s]*:)[^/?#@\s]+@")]
+    private static partial System.Text.RegularExpressions.Regex UrlPassword();
 
     private static bool IsSecretValue(string value) => value.StartsWith(KeyPrefix, StringComparison.Ordinal);
 
