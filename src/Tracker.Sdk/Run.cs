@@ -109,7 +109,8 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
         if (server is not null)
         {
             // Its own sink: outage reports must not rate-limit the run's warnings, nor the reverse.
-            _sender = new RunSender(server, started, directory!, firstSeq - 1, new DiagnosticsSink(options.Diagnostics, options.Output), _time, heartbeatInterval: options.HeartbeatInterval);
+            _sender = new RunSender(server, started, directory!, firstSeq - 1, new DiagnosticsSink(options.Diagnostics, options.Output), _time, heartbeatInterval: options.HeartbeatInterval,
+                numberAfter: acked => _worker?.NumberAfter(acked));
             backend = new NotifyingBackend(backend, _sender);
         }
 

@@ -179,6 +179,41 @@ public sealed class RunIdentityTests(string storage)
             "the server kept the first run's points and stored every new one: none was taken for a replay");
     }
 
+    [Test]
+    public async Task ResumedRun_WhoseTailAndSyncJsonWereLost_NumbersAfterTheServerOnceItAnswers()
+    {
+        var dir = Path.Combine(_root, "a");
+        var first = await LoggedRunAsync(dir, "tail2", points: 20, offset: 0);
+        var records = Path.Combine(first.Directory!, RunFiles.RecordsFile);
+        File.WriteAllLines(records, File.ReadAllLines(records)[..1]);
+        File.Delete(Path.Combine(first.Directory!, RunFiles.SyncFile));
+
+        var options = Options();
+        options.Dir = dir;
+        options.Id = "tail2";
+        options.Resume = ResumeMode.Allow;
+        var resumed = Run.Init(options);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!_diagnostics.Any(d => d.Message.Contains("lost its tail", StringComparison.Ordinal)) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50); // the sender connects; nothing is logged before the server answers
+        }
+
+        for (var i = 0; i < 5; i++)
+        {
+            resumed.Log("loss", 100 + i);
+        }
+
+        await resumed.FinishAsync();
+
+        Assert.That(_diagnostics.Select(d => d.Message), Has.Some.Contains("lost its tail").And.Some.Contains("tail2"));
+        Assert.That(resumed.Statistics.LinesUnsynced, Is.Zero);
+        using var http = _server.Client();
+        Assert.That(await ExportAsync(http, RunUrl(resumed), "loss"),
+            Is.EqualTo(Enumerable.Range(0, 20).Select(i => (double)i).Concat(Enumerable.Range(100, 5).Select(i => (double)i))),
+            "the points logged after the server answered are numbered after what it holds, so none is taken for a replay");
+    }
+
     private async Task<Run> LoggedRunAsync(string dir, string id, int points, int offset, ResumeMode? resume = null)
     {
         var options = Options();

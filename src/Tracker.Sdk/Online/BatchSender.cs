@@ -27,6 +27,8 @@ internal sealed class BatchSender
     private bool _connected;
     private bool _appendedSinceConnect;
     private long _rewoundTo = -1;
+    private readonly Func<long> _localSeq;
+    private readonly Action<long> _serverAhead;
 
     /// <param name="client">The server.</param>
     /// <param name="run">The run as its run.json says.</param>
@@ -34,8 +36,13 @@ internal sealed class BatchSender
     /// <param name="cursor">The upload cursor, loaded.</param>
     /// <param name="diagnostics">Where problems are reported.</param>
     /// <param name="time">Clock for the timestamps of dropped records.</param>
-    public BatchSender(TrackerHttpClient client, RunInfo run, string directory, SyncCursor cursor, DiagnosticsSink diagnostics, TimeProvider time)
+    /// <param name="localSeq">The last sequence number in records.jsonl now.</param>
+    /// <param name="serverAhead">Called with the server's cursor when it is past <paramref name="localSeq"/>: the server holds lines this file lost.</param>
+    public BatchSender(TrackerHttpClient client, RunInfo run, string directory, SyncCursor cursor, DiagnosticsSink diagnostics, TimeProvider time,
+        Func<long> localSeq, Action<long> serverAhead)
     {
+        _localSeq = localSeq;
+        _serverAhead = serverAhead;
         _client = client;
         _project = run.Project;
         _runId = run.Id;
@@ -172,6 +179,11 @@ internal sealed class BatchSender
         // The server's cursor is the truth: it may be ahead of ours (a lost answer) or behind (a new server).
         _cursor.Set(acked);
         AckedAtConnect = acked;
+        if (acked > _localSeq())
+        {
+            _serverAhead(acked);
+        }
+
         _tail.Rewind();
         _connected = true;
         _appendedSinceConnect = false;

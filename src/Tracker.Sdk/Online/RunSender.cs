@@ -48,8 +48,13 @@ internal sealed class RunSender
     /// <param name="backoff">Delays between attempts while the server is unreachable.</param>
     /// <param name="keepCursor">Record the cursor in sync.json; false for uploads to a server that is not the run's own, such as <c>tracker ui</c>'s.</param>
     /// <param name="heartbeatInterval">Idle time after which the loop sends a heartbeat; <see cref="DefaultHeartbeatInterval"/> when null.</param>
+    /// <param name="numberAfter">
+    /// Called with the server's cursor when the server holds lines past the end of records.jsonl
+    /// (its tail was lost after the server had it, and sync.json with it): the run's writer numbers
+    /// its next lines after it, since the server skips numbers it holds as replays.
+    /// </param>
     public RunSender(TrackerHttpClient client, RunInfo run, string directory, long localSeq, DiagnosticsSink diagnostics, TimeProvider time, Backoff? backoff = null, bool keepCursor = true,
-        TimeSpan? heartbeatInterval = null)
+        TimeSpan? heartbeatInterval = null, Action<long>? numberAfter = null)
     {
         _heartbeatInterval = heartbeatInterval ?? DefaultHeartbeatInterval;
         _client = client;
@@ -61,7 +66,14 @@ internal sealed class RunSender
 
         // Until the server answers, the last cursor this directory recorded for it is the best guess.
         _cursor.Load(localSeq);
-        _batches = new BatchSender(client, run, directory, _cursor, diagnostics, time);
+        _batches = new BatchSender(client, run, directory, _cursor, diagnostics, time, () => Interlocked.Read(ref _localSeq), acked =>
+        {
+            var local = Interlocked.Read(ref _localSeq);
+            diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Warning,
+                $"Run {run.Id}: {server} holds records up to {acked:N0}, but {RunFiles.RecordsFile} ends at {local:N0}: the file lost its tail (and {RunFiles.SyncFile}) after the server had them. "
+                + (numberAfter is null ? "The server keeps its records." : $"Records from now on are numbered from {acked + 1:N0}; any numbered up to {acked:N0} since the resume stay in the file only.")));
+            numberAfter?.Invoke(acked);
+        });
         _reports = new SenderReports(run.Id, server, directory, diagnostics, time);
     }
 

@@ -31,6 +31,7 @@ internal sealed class RunWorker
     private ResiliencePipeline? _pipeline; // built by the loop: building it costs a cold Run.Init tens of milliseconds
     private bool _droppedSinceMarker;
     private long _nextSeq;
+    private long _numberAfter; // set by the sender's thread: the server holds the numbers up to it
     private long _written;
     private long _retried;
     private long _dropped;
@@ -47,6 +48,21 @@ internal sealed class RunWorker
         _delays = backoff ?? Backoff.Default;
         _maxAttempts = options.MaxWriteAttempts;
         _timeProvider = options.TimeProvider;
+    }
+
+    /// <summary>Numbers the next lines after <paramref name="seq"/>: the server holds the numbers up to it (see <see cref="Online.RunSender"/>).</summary>
+    public void NumberAfter(long seq)
+    {
+        long current;
+        do
+        {
+            current = Interlocked.Read(ref _numberAfter);
+            if (seq <= current)
+            {
+                return;
+            }
+        }
+        while (Interlocked.CompareExchange(ref _numberAfter, seq, current) != current);
     }
 
     public WorkerCounters Counters => new(Interlocked.Read(ref _written), Interlocked.Read(ref _retried), Interlocked.Read(ref _dropped));
@@ -166,6 +182,7 @@ internal sealed class RunWorker
 
     private async Task WriteBatchAsync()
     {
+        _nextSeq = Math.Max(_nextSeq, Interlocked.Read(ref _numberAfter) + 1);
         _batch.FirstSeq = _nextSeq;
         _pipeline ??= BuildPipeline();
         try
