@@ -80,6 +80,22 @@ public static class RecordRules
     /// <summary>Most characters of a run's job type (W&amp;B refuses job types over 64 characters).</summary>
     public const int MaxJobTypeLength = 64;
 
+    /// <summary>
+    /// Most distinct keys a run's summary may hold (metrics logged and summary values together).
+    /// Every append rewrites the run's summary, and every runs listing carries it, so a run's
+    /// keys are bounded as a whole, not only per request. W&amp;B's guidance is to stay under 10,000
+    /// metrics a run for a responsive UI; per-item values belong in a Table.
+    /// </summary>
+    public const int MaxKeysPerRun = 100_000;
+
+    /// <summary>Why a run's distinct keys are too many, or null: at most <see cref="MaxKeysPerRun"/>.</summary>
+    /// <param name="count">The distinct keys the run would hold.</param>
+    /// <returns>The problem, or null.</returns>
+    public static string? RunKeyCountProblem(int count) =>
+        count > MaxKeysPerRun
+            ? $"The run would hold {count:N0} distinct keys; a run may hold at most {MaxKeysPerRun:N0} (metrics logged and summary values together). Log fewer distinct keys, or put per-item values in a Table."
+            : null;
+
     /// <summary>Most bytes of a config or summary document as JSON: a config or summary record's values, or run.json's <c>config</c>.</summary>
     public const int MaxDocumentBytes = 1 << 20;
 

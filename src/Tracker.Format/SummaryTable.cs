@@ -20,6 +20,14 @@ public sealed class SummaryTable
     /// <summary>The summary overrides still set, by key.</summary>
     public IReadOnlyDictionary<string, object?> Overrides => _overrides;
 
+    /// <summary>The distinct keys of the summary: metrics logged and overrides, each counted once.</summary>
+    public int KeyCount => _metrics.Count + _overrides.Keys.Count(k => !_metrics.ContainsKey(k));
+
+    /// <summary>Whether <paramref name="key"/> is a metric logged or an override already.</summary>
+    /// <param name="key">A key.</param>
+    /// <returns>True when the summary holds it.</returns>
+    public bool Contains(string key) => _metrics.ContainsKey(key) || _overrides.ContainsKey(key);
+
     /// <summary>The summary of <paramref name="key"/>, made (under the definitions that match it) when new.</summary>
     /// <param name="key">A metric key.</param>
     /// <returns>Its summary.</returns>

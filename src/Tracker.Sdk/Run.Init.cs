@@ -276,6 +276,11 @@ public sealed partial class Run
             throw new ArgumentException(problem, nameof(value));
         }
 
+        if (!_summary.Contains(key) && RecordRules.RunKeyCountProblem(_summary.KeyCount + 1) is { } tooMany)
+        {
+            throw new ArgumentException(tooMany, nameof(key));
+        }
+
         UpdateMetadata("summary", () => _summary.Override(key, value), fields);
     }
 

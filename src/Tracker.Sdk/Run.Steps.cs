@@ -251,6 +251,11 @@ public sealed partial class Run
     private MetricKey AddKey(string key)
     {
         RecordRules.ThrowIfInvalidKey(key, metric: true);
+        if (!_summary.Contains(key) && RecordRules.RunKeyCountProblem(_summary.KeyCount + 1) is { } tooMany)
+        {
+            throw new ArgumentException(tooMany, nameof(key));
+        }
+
         return _keys.Add(key, _summary.Metric(key));
     }
 

@@ -66,6 +66,39 @@ public sealed class LimitsTests(string storage)
     }
 
     [Test]
+    public async Task KeysOverTheRunsLimit_AcrossRequests_Are400_AndTheRunKeepsWhatItHad()
+    {
+        var runUrl = await CreateRunAsync();
+        string Request(int first, int request) => string.Join('\n', Enumerable.Range(0, 6).Select(l =>
+            $"{{\"seq\":{first + l},\"type\":\"history\",\"step\":{first + l},\"ts\":1795736598000,\"values\":{{"
+            + string.Join(',', Enumerable.Range(0, 10_000).Select(i => $"\"r{request}l{l}k{i}\":{i}")) + "}}"));
+
+        // Each request is within every per-request limit (60,000 distinct keys); the run as a whole is not.
+        (await PostAsync(runUrl, Request(1, 0))).EnsureSuccessStatusCode();
+        await AssertProblemAsync(await PostAsync(runUrl, Request(7, 1)), HttpStatusCode.BadRequest, "values", "100,000");
+
+        var run = await _http.GetFromJsonAsync<JsonObject>(runUrl);
+        Assert.That((long)run!["acked_seq"]!, Is.EqualTo(6), "the refused request stored nothing");
+        Assert.That(run["summary"]!.AsObject().Count, Is.EqualTo(60_000));
+    }
+
+    [Test]
+    public async Task ConfigOverTheDocumentLimit_AcrossRequests_Is400()
+    {
+        var runUrl = await CreateRunAsync();
+        string Config(int seq) => $"{{\"seq\":{seq},\"type\":\"config\",\"ts\":1795736598000,\"values\":{{"
+            + string.Join(',', Enumerable.Range(0, 1_000).Select(i => $"\"c{seq}_{i}\":\"{new string('x', 600)}\"")) + "}}";
+
+        (await PostAsync(runUrl, Config(1))).EnsureSuccessStatusCode(); // about 0.6 MB: the two together are over 1 MiB
+        await AssertProblemAsync(await PostAsync(runUrl, Config(2)), HttpStatusCode.BadRequest, "values", "The run's config");
+
+        var run = await _http.GetFromJsonAsync<JsonObject>(runUrl);
+        Assert.That((long)run!["acked_seq"]!, Is.EqualTo(1));
+        var config = run["config"]!.AsObject().Select(p => p.Key).ToList();
+        Assert.That(config, Does.Contain("c1_999").And.None.StartsWith("c2_"), "the first config record stays, the refused one left nothing");
+    }
+
+    [Test]
     public async Task LargestBatchTheLimitsAllow_IsStored_WithBoundedMemory()
     {
         // 4 blocks of 1,024 rows x 1,024 keys: the most values one batch may hold (RecordRules.MaxValuesPerBatch).

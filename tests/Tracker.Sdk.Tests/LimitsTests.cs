@@ -1,6 +1,7 @@
 using Tracker.Format;
 using Tracker.Internal;
 using Tracker.Pipeline;
+using Tracker.Reading;
 
 namespace Tracker.Tests;
 
@@ -18,6 +19,25 @@ public sealed class LimitsTests : RunTestBase
         Assert.That(error!.Message, Does.Contain("10,000"));
         Assert.That(run.Summary, Is.Empty);
         run.Finish();
+    }
+
+    [Test]
+    public void KeysOverTheRunsLimit_Throw_AndWhatWasLoggedStays()
+    {
+        var run = Run.Init(Options());
+        for (var i = 0; i < RecordRules.MaxKeysPerRun; i++)
+        {
+            run.Log($"k{i}", i, commit: false);
+        }
+
+        var error = Assert.Throws<ArgumentException>(() => run.Log("one/more", 1.0));
+        Assert.That(error!.Message, Does.Contain("100,000").And.Contain("Table"));
+        Assert.Throws<ArgumentException>(() => run.Summary["another"] = 1.0);
+        run.Log("k7", 7.5); // a key the run has is still fine
+        run.Summary["k8"] = "best"; // and so is overriding one
+        run.Finish();
+
+        Assert.That(RunReader.Open(run.Directory!).ReadState().Summary.KeyCount, Is.EqualTo(RecordRules.MaxKeysPerRun));
     }
 
     [Test]

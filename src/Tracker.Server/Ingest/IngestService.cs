@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Tracker.Server.Storage;
@@ -244,6 +245,18 @@ public sealed class IngestService
                 await SeriesTails.LoadAsync(connection, transaction, target.Pk, cancellationToken));
         var run = new StoredRun(target.Pk, project, runId, target.Name, target.State, null, now, target.AckedSeq, target.Metadata ?? [], target.Config ?? [], Summary: []) { Fold = live.Fold }; // the summary column is written from the fold
         using var changes = RunChanges.Apply(run, fresh);
+
+        // Limits of the run as a whole, not only of this request (the fold is dropped with the transaction).
+        if (RecordRules.RunKeyCountProblem(live.Fold.Summary.KeyCount) is { } tooMany)
+        {
+            throw new IngestException(IngestError.Invalid, "Too many keys", tooMany, "values");
+        }
+
+        if (withMetadata && RecordRules.DocumentSizeProblem(Encoding.UTF8.GetByteCount(run.Config.ToJsonString()), "The run's config") is { } tooLarge)
+        {
+            throw new IngestException(IngestError.Invalid, "Config too large", tooLarge, "values");
+        }
+
         var pending = await live.Tails.AppendBatchAsync(dialect, connection, transaction, run.Pk, changes.Points, fresh.Exists(l => l.Type == "finish"), cancellationToken);
         if (changes.Output.Count > 0)
         {
