@@ -108,7 +108,7 @@ internal sealed class RecordQueue
             }
 
             await _wake.WaitAsync(wait, cancellationToken).ConfigureAwait(false);
-            wait = wait < LongestLook ? wait * 2 : LongestLook;
+            wait = wait * 2 < LongestLook ? wait * 2 : LongestLook;
         }
 
         return true;
