@@ -56,39 +56,26 @@ internal sealed class SyncCursor(string directory, string server, string runId, 
         }
     }
 
-    private long ReadFile(long localSeq)
-    {
-        try
-        {
-            var path = Path.Combine(directory, RunFiles.SyncFile);
-            if (!File.Exists(path))
-            {
-                return 0;
-            }
-
-            var state = JsonSerializer.Deserialize<SyncState>(File.ReadAllBytes(path), Json.Options);
-            return state is not null && state.Server == server ? Math.Min(state.AckedSeq, localSeq) : 0;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or JsonException)
-        {
-            return 0; // only a first guess: the server's answer replaces it
-        }
-    }
+    private long ReadFile(long localSeq) =>
+        Read(directory) is { } state && state.Server == server ? Math.Min(state.AckedSeq, localSeq) : 0; // only a first guess: the server's answer replaces it
 
     /// <summary>
     /// The highest sequence number sync.json says a server acknowledged, whichever server; 0 when
     /// there is none or it cannot be read. A resumed run numbers its records after it.
     /// </summary>
-    public static long ReadAckedSeq(string directory)
+    public static long ReadAckedSeq(string directory) => Read(directory)?.AckedSeq ?? 0;
+
+    /// <summary>What sync.json holds; null when it is missing or cannot be read.</summary>
+    private static SyncState? Read(string directory)
     {
         try
         {
             var path = Path.Combine(directory, RunFiles.SyncFile);
-            return File.Exists(path) ? JsonSerializer.Deserialize<SyncState>(File.ReadAllBytes(path), Json.Options)?.AckedSeq ?? 0 : 0;
+            return File.Exists(path) ? JsonSerializer.Deserialize<SyncState>(File.ReadAllBytes(path), Json.Options) : null;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or JsonException)
         {
-            return 0;
+            return null;
         }
     }
 
