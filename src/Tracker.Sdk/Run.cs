@@ -110,6 +110,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
         {
             // Its own sink: outage reports must not rate-limit the run's warnings, nor the reverse.
             _sender = new RunSender(server, started, directory!, firstSeq - 1, new DiagnosticsSink(options.Diagnostics, options.Output), _time, heartbeatInterval: options.HeartbeatInterval,
+                sendInterval: options.SendInterval,
                 numberAfter: acked => _worker?.NumberAfter(acked));
             backend = new NotifyingBackend(backend, _sender);
         }

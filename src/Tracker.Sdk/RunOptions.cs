@@ -188,6 +188,9 @@ public sealed class RunOptions
     /// </summary>
     internal TimeSpan HeartbeatInterval { get; set; } = Online.RunSender.DefaultHeartbeatInterval;
 
+    /// <summary>Least time between two requests of an online run that carry less than a full batch. A test seam.</summary>
+    internal TimeSpan SendInterval { get; set; } = Online.RunSender.DefaultSendInterval;
+
     /// <summary>Test seam: the probes the system sampler reads instead of the real ones.</summary>
     internal IReadOnlyList<SystemMetrics.ISystemProbe>? SystemProbes { get; set; }
 

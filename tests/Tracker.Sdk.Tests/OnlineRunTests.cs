@@ -35,6 +35,33 @@ public sealed class OnlineRunTests : OnlineTestBase
     }
 
     [Test]
+    public async Task StepsBetweenRequests_GoInOneRequestPerSendInterval_AndFinishDoesNotWait()
+    {
+        var options = OnlineOptions();
+        options.SendInterval = TimeSpan.FromSeconds(1);
+        var run = Run.Init(options);
+        run.Log("loss", 1.0);
+        await run.FlushAsync().WaitAsync(Budget);
+        await WaitUntil(() => Server.Appends.Count == 1); // the first line after a quiet spell goes at once
+
+        for (var i = 0; i < 5; i++)
+        {
+            run.Log("loss", i);
+            await run.FlushAsync().WaitAsync(Budget);
+        }
+
+        await Task.Delay(200);
+        Assert.That(Server.Appends, Has.Count.EqualTo(1), "steps logged within the interval wait for it");
+        Time.Advance(TimeSpan.FromSeconds(1));
+        await WaitUntil(() => Server.Appends.Count == 2);
+        Assert.That(Server.Stored, Has.Count.EqualTo(LocalLines(run.Directory!).Count), "the five steps in one request");
+
+        run.Log("loss", 9.0);
+        await run.FinishAsync().WaitAsync(Budget); // the clock does not move: Finish sends without waiting out the interval
+        Assert.That(Server.Stored, Is.EqualTo(LocalLines(run.Directory!)));
+    }
+
+    [Test]
     public async Task ServerUnavailableForAWhile_NothingIsLostAndRecoveryIsReportedOnce()
     {
         var down = true;

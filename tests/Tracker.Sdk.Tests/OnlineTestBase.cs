@@ -32,6 +32,7 @@ public abstract class OnlineTestBase : RunTestBase
         options.ApiKey = "trk_test";
         options.HttpHandler = Server;
         options.TimeProvider = Time;
+        options.SendInterval = TimeSpan.Zero; // each test drives the clock itself; SendIntervalTests covers the spacing
         return options;
     }
 

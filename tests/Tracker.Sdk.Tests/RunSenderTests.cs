@@ -224,7 +224,7 @@ public sealed class RunSenderTests : OnlineTestBase
     {
         var options = OnlineOptions();
         var run = new RunInfo { Id = "r", Project = "p", Name = "test" };
-        var sender = new RunSender(TrackerHttpClient.Create(options), run, _directory, localSeq, new DiagnosticsSink(Diagnostics.Enqueue, Output), Time);
+        var sender = new RunSender(TrackerHttpClient.Create(options), run, _directory, localSeq, new DiagnosticsSink(Diagnostics.Enqueue, Output), Time, sendInterval: TimeSpan.Zero);
         sender.Start();
         return sender;
     }

@@ -23,6 +23,13 @@ internal sealed class RunSender
     /// <summary>Idle time after which the loop tells the server the run is alive (W&amp;B: 30 s); well under the server's Tracker:CrashedAfter (5 minutes).</summary>
     public static readonly TimeSpan DefaultHeartbeatInterval = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Least time between two requests that carry less than a full batch (W&amp;B's file stream also
+    /// sends at intervals, not per step). Many live runs then cost the server one request per run
+    /// per interval instead of one per step; a full batch, or Finish, goes at once.
+    /// </summary>
+    public static readonly TimeSpan DefaultSendInterval = TimeSpan.FromSeconds(2);
+
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(1);
 
     private readonly TrackerHttpClient _client;
@@ -35,6 +42,7 @@ internal sealed class RunSender
     private readonly BatchSender _batches;
     private readonly SenderReports _reports;
     private readonly TimeSpan _heartbeatInterval;
+    private readonly TimeSpan _sendInterval;
     private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _loop = Task.CompletedTask;
     private long _localSeq;
@@ -48,15 +56,17 @@ internal sealed class RunSender
     /// <param name="backoff">Delays between attempts while the server is unreachable.</param>
     /// <param name="keepCursor">Record the cursor in sync.json; false for uploads to a server that is not the run's own, such as <c>tracker ui</c>'s.</param>
     /// <param name="heartbeatInterval">Idle time after which the loop sends a heartbeat; <see cref="DefaultHeartbeatInterval"/> when null.</param>
+    /// <param name="sendInterval">Least time between two requests of less than a full batch; <see cref="DefaultSendInterval"/> when null.</param>
     /// <param name="numberAfter">
     /// Called with the server's cursor when the server holds lines past the end of records.jsonl
     /// (its tail was lost after the server had it, and sync.json with it): the run's writer numbers
     /// its next lines after it, since the server skips numbers it holds as replays.
     /// </param>
     public RunSender(TrackerHttpClient client, RunInfo run, string directory, long localSeq, DiagnosticsSink diagnostics, TimeProvider time, Backoff? backoff = null, bool keepCursor = true,
-        TimeSpan? heartbeatInterval = null, Action<long>? numberAfter = null)
+        TimeSpan? heartbeatInterval = null, TimeSpan? sendInterval = null, Action<long>? numberAfter = null)
     {
         _heartbeatInterval = heartbeatInterval ?? DefaultHeartbeatInterval;
+        _sendInterval = sendInterval ?? DefaultSendInterval;
         _client = client;
         _time = time;
         _backoff = backoff ?? new Backoff(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30));
@@ -180,12 +190,15 @@ internal sealed class RunSender
     {
         var cancellation = _stop.Token;
         var attempt = 0;
+        var lastSent = long.MinValue;
         try
         {
             while (true)
             {
                 try
                 {
+                    await SpaceOutAsync(lastSent, cancellation).ConfigureAwait(false);
+
                     // Armed before reading, so a write that lands after the read still wakes the loop.
                     var wake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                     Volatile.Write(ref _wake, wake);
@@ -201,6 +214,7 @@ internal sealed class RunSender
                         continue;
                     }
 
+                    lastSent = _time.GetTimestamp();
                     attempt = 0;
                 }
                 catch (TrackerServerException ex) when (!ex.IsTransient)
@@ -229,6 +243,24 @@ internal sealed class RunSender
         finally
         {
             _caughtUp.TrySetResult();
+        }
+    }
+
+    /// <summary>
+    /// After a request, waits out the rest of the send interval unless a full batch is waiting or
+    /// Finish began, so that the lines of the steps in between go in one request.
+    /// </summary>
+    private async Task SpaceOutAsync(long lastSent, CancellationToken cancellationToken)
+    {
+        if (lastSent == long.MinValue || _finishing.Task.IsCompleted || Unsynced >= MaxBatchLines)
+        {
+            return;
+        }
+
+        var rest = _sendInterval - _time.GetElapsedTime(lastSent);
+        if (rest > TimeSpan.Zero)
+        {
+            await PauseAsync(rest, cancellationToken).ConfigureAwait(false);
         }
     }
 
