@@ -3,7 +3,9 @@ using System.Runtime.InteropServices;
 using Tracker.Backends;
 using Tracker.Internal;
 using Tracker.Online;
+using Tracker.Pipeline;
 using Tracker.Reading;
+using Tracker.SystemMetrics;
 
 namespace Tracker;
 
@@ -121,6 +123,89 @@ public sealed partial class Run
 
             runLock?.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>Builds the run's parts: the writer and, as the options say, the sender, the flush timer, console capture, the system sampler and the exit hooks.</summary>
+    private Run(RunOptions options, RunInfo started, string? directory, IRunBackend? backend, RunFold? resumed, TrackerHttpClient? server)
+    {
+        _options = options;
+        _time = options.TimeProvider;
+        _started = started;
+        Directory = directory;
+        _diagnostics = new DiagnosticsSink(options.Diagnostics, options.Output);
+        _appendRecord = AppendRecord;
+        _media = directory is null ? null : new MediaLog(Path.Combine(directory, RunFiles.MediaFolder), _diagnostics);
+        _config = new Dictionary<string, object?>(started.Config, StringComparer.Ordinal);
+        _tags = started.Tags;
+        _notes = started.Notes;
+        _metrics.AddRange(started.Metrics);
+
+        // A resumed run continues its summary where the records leave it: accumulators and overrides alike.
+        _summary = resumed?.Summary ?? new SummaryTable();
+        foreach (var definition in started.Metrics)
+        {
+            _summary.Define(definition);
+        }
+
+        _startTimestamp = _time.GetTimestamp();
+        _startUnixMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        _msPerTick = 1000.0 / _time.TimestampFrequency;
+
+        // A precise clock read costs ~60 ns on some virtual machines, more than the rest of Log;
+        // the coarse monotonic tick (a few ms resolution) costs ~14 ns and is plenty for row times.
+        _coarseClock = ReferenceEquals(_time, TimeProvider.System);
+        _startTickCount = Environment.TickCount64;
+        Config = new RunConfig(this);
+        Summary = new RunSummary(this);
+        if (backend is null)
+        {
+            return; // disabled
+        }
+
+        _step = resumed?.NextStep ?? 0;
+        _systemSamples = resumed?.NextSystemStep ?? 0;
+        var lastSeq = resumed?.LastSeq ?? 0;
+        if (resumed is not null && SyncCursor.ReadAckedSeq(directory!) is var acked && acked > lastSeq)
+        {
+            // The server acknowledged lines this file no longer holds (its tail was lost after they
+            // were sent): numbering after them, since the server skips numbers it holds as replays.
+            _diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Warning,
+                $"Run {started.Id}: the server acknowledged records up to {acked:N0} ({RunFiles.SyncFile}) but {RunFiles.RecordsFile} ends at {lastSeq:N0}; its tail was lost after it was sent. New records are numbered from {acked + 1:N0}; the lost ones stay on the server only."));
+            lastSeq = acked;
+        }
+
+        var firstSeq = lastSeq + 1;
+        if (server is not null)
+        {
+            // Its own sink: outage reports must not rate-limit the run's warnings, nor the reverse.
+            _sender = new RunSender(server, started, directory!, firstSeq - 1, new DiagnosticsSink(options.Diagnostics, options.Output), _time, heartbeatInterval: options.HeartbeatInterval,
+                sendInterval: options.SendInterval,
+                numberAfter: acked => _worker?.NumberAfter(acked));
+            backend = new NotifyingBackend(backend, _sender);
+        }
+
+        var capacity = Math.Max(2, options.MaxQueuedRecords / ChunkSize);
+        _queue = new RecordQueue(ChunkSize, capacity);
+        _current = _queue.Rent();
+        _worker = new RunWorker(_queue, backend, _keys, options, _diagnostics, firstSeq);
+        _worker.Start();
+        _sender?.Start();
+        _flushTimer = _time.CreateTimer(static s => ((Run)s!).OnFlushTick(), this, options.FlushInterval, options.FlushInterval);
+        if (options.CaptureConsole)
+        {
+            _console = new ConsoleCapture(directory!, WriteOutputLine);
+        }
+
+        if (options.SystemMetricsInterval is { } interval && interval > TimeSpan.Zero)
+        {
+            _sampler = new SystemSampler(options.SystemProbes ?? SystemSampler.DefaultProbes(directory!), interval, _time, WriteSystemSample,
+                ex => _diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Warning, $"A system metrics probe failed and is no longer sampled: {ex.Message}", ex)));
+        }
+
+        if (options.FinishOnProcessExit)
+        {
+            ProcessHooks.Register(this);
         }
     }
 
