@@ -210,8 +210,9 @@ internal sealed class PostgresDialect(string connectionString) : SqlDialect
                 PRIMARY KEY (run_pk, pending_no));
             ALTER TABLE metric_pending ALTER COLUMN body SET STORAGE EXTERNAL;
             """),
+        // Text values compare by code point, as in SQLite, whatever the database's collation.
         (5, """
-            CREATE TABLE run_values (run_pk BIGINT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, project TEXT NOT NULL, num DOUBLE PRECISION NULL, txt TEXT NULL,
+            CREATE TABLE run_values (run_pk BIGINT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, project TEXT NOT NULL, num DOUBLE PRECISION NULL, txt TEXT COLLATE "C" NULL,
                 PRIMARY KEY (run_pk, kind, key));
             CREATE INDEX run_values_by_number ON run_values (project, kind, key, num);
             CREATE INDEX run_values_by_text ON run_values (project, kind, key, txt);
