@@ -122,13 +122,14 @@ public sealed class RunsQueryTests(string storage)
         var url = $"/api/v1/projects/{Project}-later/runs/x";
         (await _http.PutAsync(url, Json("{\"config\":{\"lr\":0.1}}"))).EnsureSuccessStatusCode();
         (await _http.PostAsync($"{url}/records", Ndjson("{\"seq\":1,\"type\":\"history\",\"step\":0,\"ts\":1,\"values\":{\"loss\":5}}"))).EnsureSuccessStatusCode();
-        (await _http.PostAsync($"{url}/records", Ndjson("{\"seq\":2,\"type\":\"history\",\"step\":1,\"ts\":2,\"values\":{\"loss\":0.5}}\n{\"seq\":3,\"type\":\"config\",\"ts\":2,\"values\":{\"lr\":0.01}}"))).EnsureSuccessStatusCode();
+        (await _http.PostAsync($"{url}/records", Ndjson("{\"seq\":2,\"type\":\"history\",\"step\":1,\"ts\":2,\"values\":{\"loss\":0.5}}\n{\"seq\":3,\"type\":\"config\",\"ts\":2,\"values\":{\"lr\":0.01,\"batch\":64}}"))).EnsureSuccessStatusCode();
 
         async Task<int> Count(string filter) => (await _http.GetFromJsonAsync<JsonArray>($"/api/v1/projects/{Project}-later/runs?filter={Uri.EscapeDataString(filter)}"))!.Count;
         Assert.That(await Count("summary.loss < 1"), Is.EqualTo(1));
         Assert.That(await Count("summary.loss > 1"), Is.Zero);
         Assert.That(await Count("config.lr = 0.01"), Is.EqualTo(1));
         Assert.That(await Count("config.lr = 0.1"), Is.Zero);
+        Assert.That(await Count("config.batch >= 64"), Is.EqualTo(1), "an integer from a config record");
     }
 
     [Test]

@@ -166,7 +166,8 @@ internal static class RunValueTable
             }
             else if (child is JsonValue value && Of(value.GetValueKind() switch
             {
-                JsonValueKind.Number => value.GetValue<double>(),
+                // Parsed or built from a long or a double alike: the JSON text is the one form all share.
+                JsonValueKind.Number => double.Parse(value.ToJsonString(), CultureInfo.InvariantCulture),
                 JsonValueKind.String => value.GetValue<string>(),
                 JsonValueKind.True => true,
                 JsonValueKind.False => false,
