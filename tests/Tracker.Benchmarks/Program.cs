@@ -44,6 +44,15 @@ if (args.Length > 0 && args[0] == "warmup")
     return;
 }
 
+// `runs-query sqlite [RUNS]` or `runs-query postgres CONN [RUNS]`: a filtered, sorted page of 50 runs out of RUNS (default 100,000).
+if (args.Length > 1 && args[0] == "runs-query")
+{
+    var postgres = args[1] == "postgres";
+    var count = args.Length > (postgres ? 3 : 2) ? int.Parse(args[postgres ? 3 : 2], System.Globalization.CultureInfo.InvariantCulture) : 100_000;
+    await RunsQueryTiming.RunAsync(args[1], postgres ? args[2] : null, count);
+    return;
+}
+
 if (args.Length > 0 && args[0] == "sampler")
 {
     SamplerCost.Run();

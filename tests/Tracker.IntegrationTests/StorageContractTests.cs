@@ -301,6 +301,32 @@ public sealed class StorageContractTests(string kind)
         Assert.That((await _store.Runs.ListRunsAsync("p", CancellationToken.None)).Select(r => r.RunId), Is.EquivalentTo(new[] { "r1", "r2" }));
     }
 
+    [Test]
+    public async Task RunValuesMigration_FillsTheTableForRunsWrittenBeforeIt()
+    {
+        await _store.Runs.UpsertRunAsync("p", "old1", new JsonObject { ["tags"] = new JsonArray("keep"), ["config"] = new JsonObject { ["opt"] = new JsonObject { ["name"] = "sgd" } } }, Now, CancellationToken.None);
+        await _store.Runs.UpsertRunAsync("p", "old2", new JsonObject { ["config"] = new JsonObject { ["opt"] = new JsonObject { ["name"] = "adam" } } }, Now, CancellationToken.None);
+        await _ingest.AppendAsync("p", "old1", History(1, [0], _ => 0.25), Now, CancellationToken.None);
+        await _ingest.AppendAsync("p", "old2", History(1, [0], _ => 0.75), Now, CancellationToken.None);
+
+        // The database as a server before migration 5 left it: no run_values, no later tables.
+        await using (var connection = await _store.Dialect.OpenAsync(CancellationToken.None))
+        await using (var downgrade = connection.CreateCommand())
+        {
+            downgrade.CommandText = "DROP TABLE run_values; DROP INDEX runs_by_start; DROP TABLE saved_views; DELETE FROM schema_version WHERE version >= 5";
+            await downgrade.ExecuteNonQueryAsync();
+        }
+
+        await _store.MigrateAsync(CancellationToken.None);
+
+        async Task<string[]> Ids(RunField field, string? key, string op, RunLiteral value) =>
+            [.. (await _store.Runs.QueryRunsAsync(new RunQuery("p", [new RunCondition(field, key, op, value)], new RunSort(RunField.Summary, "loss", Descending: false), 0, 10, Now), CancellationToken.None)).Page.Select(r => r.RunId)];
+        Assert.That(await Ids(RunField.Summary, "loss", ">", new RunLiteral(0.0, "0")), Is.EqualTo(new[] { "old1", "old2" }));
+        Assert.That(await Ids(RunField.Summary, "loss", "<", new RunLiteral(0.5, "0.5")), Is.EqualTo(new[] { "old1" }));
+        Assert.That(await Ids(RunField.Config, "opt.name", "=", new RunLiteral(null, "adam")), Is.EqualTo(new[] { "old2" }));
+        Assert.That(await Ids(RunField.Tag, null, "=", new RunLiteral(null, "keep")), Is.EqualTo(new[] { "old1" }));
+    }
+
     private async Task<StoredRun> CreateRunAsync(string project = "p", string runId = "r")
     {
         var acked = await _store.Runs.UpsertRunAsync(project, runId, new JsonObject { ["name"] = "run", ["state"] = "running", ["config"] = new JsonObject { ["lr"] = 0.5 } }, Now, CancellationToken.None);

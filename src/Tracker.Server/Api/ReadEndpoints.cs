@@ -43,61 +43,76 @@ internal static class ReadEndpoints
         api.MapGet("/projects/{project}/runs/{runId}/output", OutputAsync);
         api.MapGet("/projects/{project}/runs/{runId}/media", MediaAsync);
         api.MapMethods("/projects/{project}/blobs/{sha256}", [HttpMethods.Get, HttpMethods.Head], BlobAsync);
+        ViewEndpoints.MapReads(api);
     }
 
     private static async Task<IResult> ListProjectsAsync(SqlRunStore store, CancellationToken cancellationToken) =>
         Results.Ok((await store.Runs.ListProjectsAsync(cancellationToken))
             .Select(p => new { name = p.Name, run_count = p.RunCount, last_update = p.LastUpdate }));
 
+    /// <summary>
+    /// A page of the project's runs, filtered and sorted by the database: <c>filter</c> (see
+    /// <see cref="RunFilter"/>) and the older <c>state=</c>, <c>tag=</c>, <c>name=</c> (contains)
+    /// and <c>config.K=</c> parameters, all joined by and. The body stays a JSON array; the number
+    /// of runs matching in all is in <c>X-Total-Count</c>, the keys no run has in <c>Tracker-Unknown-Keys</c>.
+    /// </summary>
     private static async Task<IResult> ListRunsAsync(string project, HttpContext context, SqlRunStore store, TimeProvider time, IOptions<ServerOptions> options, CancellationToken cancellationToken)
     {
         var query = context.Request.Query;
-        var now = time.GetUtcNow();
-        IEnumerable<StoredRun> runs = (await store.Runs.ListRunsAsync(project, cancellationToken)).Select(r => AsHeard(r, now, options.Value.CrashedAfter));
+        var conditions = new List<RunCondition>();
+        if (query["filter"].ToString() is { Length: > 0 } filter)
+        {
+            var (parsed, problem) = RunFilter.Parse(filter);
+            if (problem is not null)
+            {
+                return Problems.Create(HttpStatusCode.BadRequest, "Invalid filter", problem, "filter");
+            }
+
+            conditions.AddRange(parsed);
+        }
+
         if (query["state"].ToString() is { Length: > 0 } state)
         {
-            runs = runs.Where(r => r.State == state);
+            conditions.Add(new RunCondition(RunField.State, null, "=", new RunLiteral(null, state)));
         }
 
         if (query["tag"].ToString() is { Length: > 0 } tag)
         {
-            runs = runs.Where(r => (r.Metadata["tags"] as JsonArray ?? []).Any(t => (string?)t == tag));
+            conditions.Add(new RunCondition(RunField.Tag, null, "=", new RunLiteral(null, tag)));
         }
 
         if (query["name"].ToString() is { Length: > 0 } name)
         {
-            runs = runs.Where(r => r.Name.Contains(name, StringComparison.OrdinalIgnoreCase) || r.RunId.Contains(name, StringComparison.OrdinalIgnoreCase));
+            conditions.Add(new RunCondition(RunField.Name, null, "contains", new RunLiteral(null, name)));
         }
 
         foreach (var (parameter, values) in query.Where(q => q.Key.StartsWith("config.", StringComparison.Ordinal)))
         {
-            var key = parameter["config.".Length..];
-            var wanted = values.ToString();
-            runs = runs.Where(r => r.Config[key] is { } value && Text(value) == wanted);
+            conditions.Add(new RunCondition(RunField.Config, parameter["config.".Length..], "=", RunQuery.Literal(values.ToString(), quoted: false)));
         }
 
-        if (query["sort"].ToString() is { Length: > 0 } sort)
+        RunSort? sort = null;
+        if (query["sort"].ToString() is { Length: > 0 } sortText)
         {
-            var descending = sort.StartsWith('-');
-            var field = sort.TrimStart('-', '+');
-            Func<StoredRun, IComparable?> selector = field switch
+            (sort, var problem) = RunFilter.ParseSort(sortText);
+            if (problem is not null)
             {
-                "name" => r => r.Name,
-                "state" => r => r.State,
-                "start_time" => r => r.StartTime,
-                _ when field.StartsWith("summary.", StringComparison.Ordinal) => r => Number(r.Summary[field["summary.".Length..]]),
-                _ => r => null,
-            };
-
-            // Runs without the value go last either way.
-            runs = descending
-                ? runs.OrderBy(r => selector(r) is null).ThenByDescending(selector)
-                : runs.OrderBy(r => selector(r) is null).ThenBy(selector);
+                return Problems.Create(HttpStatusCode.BadRequest, "Invalid sort", problem, "sort");
+            }
         }
 
         var offset = int.TryParse(query["offset"], CultureInfo.InvariantCulture, out var o) ? Math.Max(0, o) : 0;
         var limit = int.TryParse(query["limit"], CultureInfo.InvariantCulture, out var l) ? Math.Clamp(l, 1, 10_000) : 1_000;
-        return Results.Ok(runs.Skip(offset).Take(limit).Select(RunJson));
+        var now = time.GetUtcNow();
+        var crashedAfter = options.Value.CrashedAfter;
+        var (page, total, unknown) = await store.Runs.QueryRunsAsync(new RunQuery(project, conditions, sort, offset, limit, now - crashedAfter), cancellationToken);
+        context.Response.Headers["X-Total-Count"] = total.ToString(CultureInfo.InvariantCulture);
+        if (unknown.Count > 0)
+        {
+            context.Response.Headers["Tracker-Unknown-Keys"] = string.Join(", ", unknown.Select(Uri.EscapeDataString));
+        }
+
+        return Results.Ok(page.Select(r => RunJson(AsHeard(r, now, crashedAfter))));
     }
 
     /// <summary>Min and max of every metric of every run in the project: <c>{"run-id": {"key": {"min", "max"}}}</c>.</summary>
@@ -382,10 +397,6 @@ internal static class ReadEndpoints
 
     /// <summary>JSON has no NaN or infinities: they travel as strings, as in records.jsonl.</summary>
     private static object Json(double value) => double.IsFinite(value) ? value : value.ToString(CultureInfo.InvariantCulture);
-
-    private static double? Number(JsonNode? node) => node is JsonValue value && value.TryGetValue<double>(out var d) ? d : null;
-
-    private static string Text(JsonNode node) => node is JsonValue value && value.TryGetValue<string>(out var s) ? s : node.ToJsonString();
 
     private static bool TryLong(Microsoft.Extensions.Primitives.StringValues text, out long? value)
     {

@@ -244,6 +244,13 @@ public sealed class IngestService
             ?? new LiveRun(target.Pk, await RunTable.ReadFoldAsync(connection, transaction, target.Pk, cancellationToken),
                 await SeriesTails.LoadAsync(connection, transaction, target.Pk, cancellationToken));
         var run = new StoredRun(target.Pk, project, runId, target.Name, target.State, null, now, target.AckedSeq, target.Metadata ?? [], target.Config ?? [], Summary: []) { Fold = live.Fold }; // the summary column is written from the fold
+        // The run's filterable values before and after the batch: only those that change are written.
+        var valuesBefore = RunValueTable.OfSummary(live.Fold.Summary.Snapshot());
+        if (withMetadata)
+        {
+            valuesBefore = valuesBefore.Concat(RunValueTable.OfConfig(run.Config, run.Metadata["tags"])).ToDictionary();
+        }
+
         using var changes = RunChanges.Apply(run, fresh);
 
         // Limits of the run as a whole, not only of this request (the fold is dropped with the transaction).
@@ -270,6 +277,13 @@ public sealed class IngestService
 
         var acked = fresh[^1].Seq;
         await RunTable.UpdateAfterAppendAsync(connection, transaction, run, acked, withMetadata, now, pending, cancellationToken);
+        var valuesAfter = RunValueTable.OfSummary(live.Fold.Summary.Snapshot());
+        if (withMetadata)
+        {
+            valuesAfter = valuesAfter.Concat(RunValueTable.OfConfig(run.Config, run.Metadata["tags"])).ToDictionary();
+        }
+
+        await RunValueTable.UpdateAsync(connection, transaction, project, run.Pk, valuesBefore, valuesAfter, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         _live.Return(live, acked);
         return new AppendResult(acked, fresh.Count, lines.Count - fresh.Count);

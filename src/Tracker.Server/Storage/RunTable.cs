@@ -30,22 +30,34 @@ internal sealed class RunTable(SqlDialect dialect)
         var state = (string?)metadata["state"] ?? "running";
         var start = (string?)metadata["start_time"];
         await using var connection = await dialect.OpenAsync(cancellationToken);
-        await using var command = Sql.Command(connection, null,
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using var command = Sql.Command(connection, transaction,
             "INSERT INTO runs (project, run_id, name, state, start_time, updated_at, acked_seq, metadata, config, summary) "
             + "VALUES (@project, @run, @name, @state, @start, @now, 0, @metadata, @config, '{}') "
             + "ON CONFLICT (project, run_id) DO UPDATE SET name = excluded.name, state = excluded.state, start_time = excluded.start_time, "
             + "updated_at = excluded.updated_at, metadata = excluded.metadata, config = excluded.config "
             + "WHERE runs.acked_seq = 0 OR runs.start_time IS NULL OR excluded.start_time IS NULL OR runs.start_time = excluded.start_time "
-            + "RETURNING acked_seq",
+            + "RETURNING pk, acked_seq",
             ("project", project), ("run", runId), ("name", name), ("state", state), ("start", start), ("now", Sql.Format(now)),
             ("metadata", metadata.ToJsonString()), ("config", config.ToJsonString()));
-        if (await command.ExecuteScalarAsync(cancellationToken) is { } acked and not DBNull)
+        long? pk = null, acked = null;
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
-            return Convert.ToInt64(acked, CultureInfo.InvariantCulture);
+            if (await reader.ReadAsync(cancellationToken))
+            {
+                (pk, acked) = (reader.GetInt64(0), reader.GetInt64(1));
+            }
+        }
+
+        if (pk is not null)
+        {
+            await RunValueTable.ReplaceConfigAsync(connection, transaction, project, pk.Value, config, metadata["tags"], cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            return acked!.Value;
         }
 
         // The row holds records of a run that started at another time: another run under the same id.
-        var existing = await ReadRunAsync(connection, null, project, runId, forUpdate: false, cancellationToken);
+        var existing = await ReadRunAsync(connection, transaction, project, runId, forUpdate: false, cancellationToken);
         throw new RunIdInUseException(project, runId, existing?.AckedSeq ?? 0, (string?)existing?.Metadata["start_time"], start);
     }
 
@@ -97,6 +109,49 @@ internal sealed class RunTable(SqlDialect dialect)
     {
         await using var connection = await dialect.OpenAsync(cancellationToken);
         return await QueryRunsAsync(connection, null, "WHERE project = @project ORDER BY start_time DESC, run_id", [("project", project)], cancellationToken);
+    }
+
+    /// <summary>
+    /// A page of the runs the query matches, the number it matches in all, and the keys it names
+    /// that no run of the project has (a condition on them matches nothing).
+    /// </summary>
+    public async Task<(IReadOnlyList<StoredRun> Page, long Total, IReadOnlyList<string> UnknownKeys)> QueryRunsAsync(RunQuery query, CancellationToken cancellationToken)
+    {
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        var (where, parameters) = query.WhereClause();
+        long total;
+        await using (var count = Sql.Command(connection, null, $"SELECT COUNT(*) FROM runs r {where}", [.. parameters]))
+        {
+            total = Convert.ToInt64(await count.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
+        }
+
+        var (join, orderBy) = query.OrderClause(parameters);
+        // Sort and page the keys alone, then read the page's rows: sorting whole rows (metadata, config, summary) costs ten times more.
+        var pks = new List<long>();
+        await using (var order = Sql.Command(connection, null, $"SELECT r.pk FROM runs r {join} {where} {orderBy} LIMIT {query.Limit} OFFSET {query.Offset}", [.. parameters]))
+        await using (var reader = await order.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                pks.Add(reader.GetInt64(0));
+            }
+        }
+
+        var rows = pks.Count == 0 ? [] : await QueryRunsAsync(connection, null, $"WHERE r.pk IN ({string.Join(", ", pks)})", [], cancellationToken);
+        var byPk = rows.ToDictionary(r => r.Pk);
+        var page = pks.Select(pk => byPk[pk]).ToList();
+        var unknown = new List<string>();
+        foreach (var (kinds, key) in query.ValueKeys())
+        {
+            await using var known = Sql.Command(connection, null,
+                $"SELECT 1 FROM run_values WHERE project = @project AND kind IN ({kinds}) AND key = @key LIMIT 1", ("project", query.Project), ("key", key));
+            if (await known.ExecuteScalarAsync(cancellationToken) is null)
+            {
+                unknown.Add(key);
+            }
+        }
+
+        return (page, total, unknown);
     }
 
     public async Task<StoredRun?> GetRunAsync(string project, string runId, CancellationToken cancellationToken)
@@ -156,7 +211,7 @@ internal sealed class RunTable(SqlDialect dialect)
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    private const string RunColumns = "pk, project, run_id, name, state, start_time, updated_at, acked_seq, metadata, config, summary";
+    private const string RunColumns = "r.pk, r.project, r.run_id, r.name, r.state, r.start_time, r.updated_at, r.acked_seq, r.metadata, r.config, r.summary";
 
     private async Task<StoredRun?> ReadRunAsync(DbConnection connection, DbTransaction? transaction, string project, string runId, bool forUpdate, CancellationToken cancellationToken) =>
         (await QueryRunsAsync(connection, transaction, "WHERE project = @project AND run_id = @run" + (forUpdate ? dialect.LockRowSuffix : string.Empty),
@@ -164,7 +219,7 @@ internal sealed class RunTable(SqlDialect dialect)
 
     private static async Task<List<StoredRun>> QueryRunsAsync(DbConnection connection, DbTransaction? transaction, string where, (string, object?)[] parameters, CancellationToken cancellationToken)
     {
-        await using var command = Sql.Command(connection, transaction, $"SELECT {RunColumns} FROM runs {where}", parameters);
+        await using var command = Sql.Command(connection, transaction, $"SELECT {RunColumns} FROM runs r {where}", parameters);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var runs = new List<StoredRun>();
         while (await reader.ReadAsync(cancellationToken))

@@ -115,6 +115,17 @@ internal sealed class SqliteDialect(string path) : SqlDialect
             CREATE TABLE metric_pending (run_pk INTEGER NOT NULL, pending_no INTEGER NOT NULL, points INTEGER NOT NULL, body BLOB NOT NULL,
                 PRIMARY KEY (run_pk, pending_no));
             """),
+        // Each run's config, summary and tags, a row per key, for the runs listing (RunValueTable); filled for existing runs by SqlRunStore.
+        (5, """
+            CREATE TABLE run_values (run_pk INTEGER NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, project TEXT NOT NULL, num REAL NULL, txt TEXT NULL,
+                PRIMARY KEY (run_pk, kind, key)) WITHOUT ROWID;
+            CREATE INDEX run_values_by_number ON run_values (project, kind, key, num);
+            CREATE INDEX run_values_by_text ON run_values (project, kind, key, txt);
+            CREATE INDEX runs_by_start ON runs (project, start_time);
+            """),
+        (6, """
+            CREATE TABLE saved_views (project TEXT NOT NULL, name TEXT NOT NULL, body TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (project, name));
+            """),
     ];
 
     public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
@@ -198,6 +209,17 @@ internal sealed class PostgresDialect(string connectionString) : SqlDialect
             CREATE TABLE metric_pending (run_pk BIGINT NOT NULL, pending_no BIGINT NOT NULL, points INTEGER NOT NULL, body BYTEA NOT NULL,
                 PRIMARY KEY (run_pk, pending_no));
             ALTER TABLE metric_pending ALTER COLUMN body SET STORAGE EXTERNAL;
+            """),
+        // Text values compare by code point, as in SQLite, whatever the database's collation.
+        (5, """
+            CREATE TABLE run_values (run_pk BIGINT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, project TEXT NOT NULL, num DOUBLE PRECISION NULL, txt TEXT COLLATE "C" NULL,
+                PRIMARY KEY (run_pk, kind, key));
+            CREATE INDEX run_values_by_number ON run_values (project, kind, key, num);
+            CREATE INDEX run_values_by_text ON run_values (project, kind, key, txt);
+            CREATE INDEX runs_by_start ON runs (project, start_time);
+            """),
+        (6, """
+            CREATE TABLE saved_views (project TEXT NOT NULL, name TEXT NOT NULL, body TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (project, name));
             """),
     ];
 

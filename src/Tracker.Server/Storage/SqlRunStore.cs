@@ -13,6 +13,9 @@ namespace Tracker.Server.Storage;
 /// </summary>
 internal sealed class SqlRunStore(SqlDialect dialect)
 {
+    /// <summary>The migration that creates <c>run_values</c>, which runs stored before it need filled.</summary>
+    private const int RunValuesVersion = 5;
+
     public string Kind => dialect.Name;
 
     public SqlDialect Dialect => dialect;
@@ -27,6 +30,8 @@ internal sealed class SqlRunStore(SqlDialect dialect)
 
     public KeyTable Keys { get; } = new(dialect);
 
+    public ViewTable Views { get; } = new(dialect);
+
     public async Task MigrateAsync(CancellationToken cancellationToken)
     {
         await using var connection = await dialect.OpenAsync(cancellationToken);
@@ -40,6 +45,10 @@ internal sealed class SqlRunStore(SqlDialect dialect)
             await Execute(connection, transaction, sql, cancellationToken);
             await using var record = Sql.Command(connection, transaction, "INSERT INTO schema_version (version) VALUES (@v)", ("v", version));
             await record.ExecuteNonQueryAsync(cancellationToken);
+            if (version == RunValuesVersion)
+            {
+                await RunValueTable.FillAsync(connection, transaction, cancellationToken);
+            }
         }
 
         await transaction.CommitAsync(cancellationToken);

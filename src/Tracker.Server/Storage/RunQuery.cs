@@ -1,0 +1,122 @@
+using System.Globalization;
+using System.Text;
+
+namespace Tracker.Server.Storage;
+
+/// <summary>What a condition or sort compares: a run attribute, or a config or summary key.</summary>
+internal enum RunField
+{
+    Name,
+    Id,
+    State,
+    StartTime,
+    Tag,
+    Summary,
+    Config,
+
+    /// <summary>A key without prefix: the run's summary value, or its config value where the summary has none.</summary>
+    SummaryOrConfig,
+}
+
+/// <summary>A literal: a number compares with numbers, text with text.</summary>
+internal readonly record struct RunLiteral(double? Number, string Text);
+
+/// <summary>One condition: <c>FIELD OP VALUE</c>; <see cref="Op"/> is SQL (<c>=</c>, <c>&lt;&gt;</c>, <c>&lt;</c>, …) or <c>contains</c>.</summary>
+internal sealed record RunCondition(RunField Field, string? Key, string Op, RunLiteral Value);
+
+/// <summary>A sort: a field (and key), ascending or descending; runs without the value go last either way.</summary>
+internal sealed record RunSort(RunField Field, string? Key, bool Descending);
+
+/// <summary>
+/// A page of a project's runs, filtered (conditions joined by <c>and</c>) and sorted by the
+/// database over <c>runs</c> and <c>run_values</c>. A run is <c>crashed</c> when it is
+/// <c>running</c> and was last heard from before <see cref="CrashedBefore"/>, as reads show it.
+/// </summary>
+internal sealed record RunQuery(string Project, IReadOnlyList<RunCondition> Conditions, RunSort? Sort, int Offset, int Limit, DateTimeOffset CrashedBefore)
+{
+    /// <summary>The SQL of the WHERE clause (over <c>runs r</c>) and its parameters.</summary>
+    public (string Where, List<(string, object?)> Parameters) WhereClause()
+    {
+        var parameters = new List<(string, object?)> { ("project", Project), ("cutoff", Sql.Format(CrashedBefore)) };
+        var where = new StringBuilder("r.project = @project");
+        for (var i = 0; i < Conditions.Count; i++)
+        {
+            var c = Conditions[i];
+            parameters.Add(($"v{i}", c.Op == "contains" ? LikePattern(c.Value.Text) : (object?)c.Value.Number ?? c.Value.Text));
+            if (c.Key is not null)
+            {
+                parameters.Add(($"k{i}", c.Key));
+            }
+
+            var column = c.Value.Number is null ? "txt" : "num";
+            string Values(string kind) => $"r.pk IN (SELECT run_pk FROM run_values WHERE project = @project AND kind = '{kind}' AND key = @k{i} AND {column} {c.Op} @v{i})";
+            where.Append(" AND ").Append(c.Field switch
+            {
+                RunField.Name when c.Op == "contains" => $"(LOWER(r.name) LIKE @v{i} ESCAPE '\\' OR LOWER(r.run_id) LIKE @v{i} ESCAPE '\\')",
+                RunField.Name => $"r.name {c.Op} @v{i}",
+                RunField.Id => $"r.run_id {c.Op} @v{i}",
+                RunField.State => $"{StateSql} {c.Op} @v{i}",
+                RunField.StartTime => $"r.start_time {c.Op} @v{i}",
+                RunField.Tag => $"r.pk {(c.Op == "=" ? "IN" : "NOT IN")} (SELECT run_pk FROM run_values WHERE project = @project AND kind = 't' AND key = @v{i})",
+                RunField.Summary => Values(ValueKind.Summary),
+                RunField.Config => Values(ValueKind.Config),
+                _ => $"({Values(ValueKind.Summary)} OR ({Values(ValueKind.Config)} AND r.pk NOT IN "
+                    + $"(SELECT run_pk FROM run_values WHERE project = @project AND kind = 's' AND key = @k{i})))",
+            });
+        }
+
+        return ($"WHERE {where}", parameters);
+    }
+
+    /// <summary>The join a sort by a value needs (empty otherwise) and the ORDER BY clause; ties and no sort: newest start first.</summary>
+    public (string Join, string OrderBy) OrderClause(List<(string, object?)> parameters)
+    {
+        const string Newest = "(r.start_time IS NULL), r.start_time DESC, r.run_id";
+        if (Sort is not { } sort)
+        {
+            return (string.Empty, $"ORDER BY {Newest}");
+        }
+
+        var direction = sort.Descending ? "DESC" : "ASC";
+        if (sort.Field is RunField.Summary or RunField.Config)
+        {
+            parameters.Add(("sortkey", sort.Key));
+            var kind = sort.Field == RunField.Summary ? ValueKind.Summary : ValueKind.Config;
+            return ($"LEFT JOIN run_values sv ON sv.run_pk = r.pk AND sv.kind = '{kind}' AND sv.key = @sortkey",
+                $"ORDER BY (sv.num IS NULL AND sv.txt IS NULL), (sv.num IS NULL), sv.num {direction}, sv.txt {direction}, {Newest}");
+        }
+
+        var column = sort.Field switch
+        {
+            RunField.Name => "r.name",
+            RunField.Id => "r.run_id",
+            RunField.State => StateSql,
+            _ => "r.start_time",
+        };
+        return (string.Empty, $"ORDER BY ({column} IS NULL), {column} {direction}, {Newest}");
+    }
+
+    /// <summary>The keys the conditions and the sort name, by kind, to tell which no run of the project has.</summary>
+    public IEnumerable<(string Kinds, string Key)> ValueKeys() =>
+        Conditions.Select(c => (Field: c.Field, Key: c.Key)).Append((Field: Sort?.Field ?? RunField.Name, Key: Sort?.Key))
+            .Where(k => k.Key is not null)
+            .Select(k => (k.Field switch
+            {
+                RunField.Summary => "'s'",
+                RunField.Config => "'c'",
+                _ => "'s', 'c'",
+            }, k.Key!))
+            .Distinct();
+
+    /// <summary>The state as reads show it: a running run unheard since the cutoff is crashed.</summary>
+    private const string StateSql = "(CASE WHEN r.state = 'running' AND r.updated_at < @cutoff THEN 'crashed' ELSE r.state END)";
+
+    /// <summary>Contains, case folded on both sides; LIKE's wildcards in the text are meant literally.</summary>
+    private static string LikePattern(string text) =>
+        "%" + text.ToLowerInvariant().Replace("\\", "\\\\", StringComparison.Ordinal).Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal) + "%";
+
+    public static RunLiteral Literal(string text, bool quoted) =>
+        !quoted && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) && double.IsFinite(number)
+            ? new RunLiteral(number, text)
+            : new RunLiteral(null, text);
+}
