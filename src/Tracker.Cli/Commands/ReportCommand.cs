@@ -210,29 +210,54 @@ internal static class ReportCommand
     private static object Compact(double value) =>
         double.IsFinite(value) ? double.Parse(value.ToString("G6", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture) : value.ToString(CultureInfo.InvariantCulture);
 
+    /// <summary>
+    /// One column per run and one row per field, as the config table: the run's state, start,
+    /// duration, host and commit, then each summary key. Rows, not columns, grow with the keys, so the
+    /// table fits a phone or a printed page however many metrics there are.
+    /// </summary>
     private static string SummaryTable(List<(RunInfo Info, IReadOnlyDictionary<string, object?> Summary, string Colour)> runs)
     {
-        var keys = runs.SelectMany(r => r.Summary.Keys).Distinct().Order(StringComparer.Ordinal).ToList();
-        var html = new StringBuilder("<table class=\"summary\"><thead><tr><th>Run</th><th>State</th><th>Started</th>");
-        foreach (var key in keys)
+        var html = new StringBuilder("<table class=\"summary\"><thead><tr><th></th>");
+        foreach (var (info, _, colour) in runs)
         {
-            html.Append(CultureInfo.InvariantCulture, $"<th>{WebUtility.HtmlEncode(key)}</th>");
+            html.Append(CultureInfo.InvariantCulture, $"<th><i class=\"swatch\" style=\"background:{colour}\"></i>{WebUtility.HtmlEncode(info.Name)} <span class=\"muted\">{WebUtility.HtmlEncode(info.Id)}</span></th>");
         }
 
         html.Append("</tr></thead><tbody>");
-        foreach (var (info, summary, colour) in runs)
+        void Row(string field, Func<RunInfo, IReadOnlyDictionary<string, object?>, string> cell, string? type = null)
         {
-            html.Append(CultureInfo.InvariantCulture, $"<tr><td><i class=\"swatch\" style=\"background:{colour}\"></i>{WebUtility.HtmlEncode(info.Name)} <span class=\"muted\">{WebUtility.HtmlEncode(info.Id)}</span></td><td>{WebUtility.HtmlEncode(info.State)}</td><td>{info.StartTime.ToLocalTime():yyyy-MM-dd HH:mm}</td>");
-            foreach (var key in keys)
+            html.Append(CultureInfo.InvariantCulture, $"<tr{(type is null ? "" : $" class=\"{type}\"")}><th>{WebUtility.HtmlEncode(field)}</th>");
+            foreach (var (info, summary, _) in runs)
             {
-                html.Append(CultureInfo.InvariantCulture, $"<td class=\"num\">{WebUtility.HtmlEncode(Text(summary.GetValueOrDefault(key)))}</td>");
+                html.Append(CultureInfo.InvariantCulture, $"<td>{cell(info, summary)}</td>");
             }
 
             html.Append("</tr>");
         }
 
+        Row("State", (info, _) => WebUtility.HtmlEncode(info.State), "meta");
+        Row("Started", (info, _) => info.StartTime.ToLocalTime().ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture), "meta");
+        Row("Duration", (info, _) => Duration(info), "meta");
+        Row("Host", (info, _) => WebUtility.HtmlEncode(info.Host ?? ""), "meta");
+        Row("Commit", (info, _) => Commit(info.Git), "meta");
+        foreach (var key in runs.SelectMany(r => r.Summary.Keys).Distinct().Order(StringComparer.Ordinal))
+        {
+            Row(key, (_, summary) => WebUtility.HtmlEncode(Text(summary.GetValueOrDefault(key))), "num");
+        }
+
         return html.Append("</tbody></table>").ToString();
     }
+
+    /// <summary>How long the run ran, as h:mm:ss (days as hours past 24); empty while it runs.</summary>
+    private static string Duration(RunInfo info) =>
+        info.EndTime is { } end && end >= info.StartTime && end - info.StartTime is var d
+            ? string.Create(CultureInfo.InvariantCulture, $"{(long)d.TotalHours}:{d.Minutes:D2}:{d.Seconds:D2}")
+            : string.Empty;
+
+    /// <summary>The commit's first 8 hex digits, with '*' when the tree had changes; the whole hash and branch as its title.</summary>
+    private static string Commit(GitInfo? git) => git is null
+        ? string.Empty
+        : $"<code title=\"{WebUtility.HtmlEncode($"{git.Commit}{(git.Branch is null ? "" : $" on {git.Branch}")}{(git.Dirty ? ", with uncommitted changes" : "")}")}\">{WebUtility.HtmlEncode(git.Commit[..Math.Min(8, git.Commit.Length)])}{(git.Dirty ? "*" : "")}</code>";
 
     private static string ConfigDiff(List<(RunInfo Info, string Colour)> runs)
     {
@@ -281,7 +306,7 @@ internal static class ReportCommand
         <style>
         body { margin: 0; font: 14px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1d2330; background: #f6f7f9; }
         header { background: #1d2330; color: #fff; padding: 1.6em 2em 1.2em; }
-        header h1 { margin: 0 0 .2em; font-size: 1.6em; }
+        header h1 { margin: 0 0 .2em; font-size: 1.6em; overflow-wrap: anywhere; }
         header p { margin: 0; color: #c9d0e0; }
         main { padding: 1.2em 2em 3em; max-width: 1400px; }
         h2 { font-size: 1.1em; margin: 1.6em 0 .6em; color: #39415a; }
@@ -289,12 +314,13 @@ internal static class ReportCommand
         table { border-collapse: collapse; background: #fff; border: 1px solid #e3e6ec; }
         th, td { padding: .35em .8em; border-bottom: 1px solid #e3e6ec; text-align: left; white-space: nowrap; }
         th { background: #fafbfc; color: #39415a; }
-        td.num { text-align: right; font-variant-numeric: tabular-nums; }
+        td.num, tr.num td { text-align: right; font-variant-numeric: tabular-nums; }
+        tbody th { font-weight: 500; overflow-wrap: anywhere; }
         .muted { color: #6b7385; }
         .swatch, .readout i { display: inline-block; width: .8em; height: .8em; border-radius: 2px; margin-right: .4em; vertical-align: -1px; }
         .wide { overflow-x: auto; }
         details { margin-top: .6em; }
-        #charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(440px, 1fr)); gap: 1em; }
+        #charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(440px, 100%), 1fr)); gap: 1em; }
         .chart { background: #fff; border: 1px solid #e3e6ec; border-radius: 8px; padding: .5em .6em .3em; min-width: 0; }
         .chart h3 { margin: 0 0 .2em; font-size: .95em; }
         .chart-head { display: flex; align-items: baseline; gap: .6em; }
@@ -306,7 +332,7 @@ internal static class ReportCommand
         .media-key h3 { margin: 0 0 .5em; font-size: .95em; overflow-wrap: anywhere; }
         .media-key h3 .muted { font-weight: normal; margin-left: .5em; }
         .media-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(280px, 1fr)); gap: 1em; }
-        .media-key:not(.image) .media-grid { grid-template-columns: repeat(auto-fill, minmax(440px, 1fr)); }
+        .media-key:not(.image) .media-grid { grid-template-columns: repeat(auto-fill, minmax(min(440px, 100%), 1fr)); }
         .media-card { background: #fff; border: 1px solid #e3e6ec; border-radius: 8px; padding: .5em .6em; min-width: 0; }
         .media-run { font-size: .85em; font-weight: 600; margin-bottom: .3em; overflow-wrap: anywhere; }
         .media-card figure { margin: 0; }
@@ -322,6 +348,30 @@ internal static class ReportCommand
         .media-table table { font-size: .85em; }
         .media-text { margin: 0; padding: .5em .6em; max-height: 360px; overflow: auto; white-space: pre-wrap; overflow-wrap: anywhere; background: #fafbfc; border-radius: 4px; font: 12.5px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
         .media-note { font-size: .8em; margin: .3em 0 0; }
+        /* A phone: one column, narrow margins; wide tables scroll in their own box. */
+        @media (max-width: 600px) {
+          header { padding: 1em; }
+          main { padding: .8em .8em 2em; }
+          .media-grid { grid-template-columns: minmax(0, 1fr); }
+        }
+        /* Paper (A4 or Letter): tables wrap to the page instead of scrolling, and nothing is split across pages. */
+        @page { margin: 12mm; }
+        @media print {
+          body { background: #fff; font-size: 11px; }
+          header { background: none; color: #000; padding: 0 0 .5em; border-bottom: 2px solid #1d2330; }
+          header p { color: #39415a; }
+          main { padding: 0; max-width: none; }
+          .wide, .media-table, .media-text { overflow: visible; max-height: none; }
+          table { width: 100%; table-layout: fixed; }
+          th, td { white-space: normal; overflow-wrap: anywhere; padding: .2em .4em; }
+          thead { display: table-header-group; }
+          tr, .chart, .media-card, .notes { break-inside: avoid; }
+          h2, h3 { break-after: avoid; }
+          #charts, .media-grid, .media-key:not(.image) .media-grid { grid-template-columns: repeat(2, minmax(0, 1fr)); }
+          .uplot, .u-wrap { width: 100% !important; height: auto !important; }
+          .uplot canvas { height: auto !important; }
+          .u-over, .u-under, .u-axis, .chart-head select, .readout, .media-slider input { display: none; }
+        }
         </style>
         </head>
         <body>

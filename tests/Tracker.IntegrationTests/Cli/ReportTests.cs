@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Tracker.IntegrationTests.Infrastructure;
+using Tracker.Reading;
 
 namespace Tracker.IntegrationTests;
 
@@ -295,6 +296,102 @@ public sealed class ReportTests
         "<a href=\"javascript:window.__xss=1\">raw</a>",
         "[evil]: javascript:void(window.__xss=1)",
     ];
+
+    [Test]
+    public async Task Report_SummaryTable_GivesEachRunsDurationHostAndCommit()
+    {
+        var ids = Directory.GetDirectories(Path.Combine(_root, "report")).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
+        var html = Path.Combine(_root, "meta.html");
+
+        var result = await CliProcess.RunAsync(["report", .. ids!, "--dir", _root, "-o", html]);
+
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        await using var browser = await Browser.LaunchAsync(new Uri(html));
+        var page = await browser.NewPageAsync();
+        await page.GotoAsync(new Uri(html).ToString());
+        var rows = await page.Locator("table.summary tbody th").AllTextContentsAsync();
+        Assert.That(rows.Take(5), Is.EqualTo(new[] { "State", "Started", "Duration", "Host", "Commit" }), "the run's metadata first, then its summary keys");
+        var columns = await page.Locator("table.summary thead th").AllTextContentsAsync();
+        string Cell(string row, int column) => page.Locator("table.summary tbody tr", new() { Has = page.Locator($"th:text-is('{row}')") }).Locator("td").Nth(column).TextContentAsync().GetAwaiter().GetResult()!;
+        foreach (var id in ids)
+        {
+            var info = RunReader.Open(Path.Combine(_root, "report", id!)).Info;
+            var column = columns.Skip(1).ToList().FindIndex(c => c.Contains(id!, StringComparison.Ordinal));
+            var took = info.EndTime!.Value - info.StartTime;
+            Assert.That(Cell("Duration", column), Is.EqualTo($"{(long)took.TotalHours}:{took.Minutes:D2}:{took.Seconds:D2}"), "h:mm:ss from run.json's start and end");
+            Assert.That(Cell("Duration", column), Does.Match(@"^\d+:\d\d:\d\d$"));
+            Assert.That(Cell("Host", column), Is.EqualTo(info.Host));
+            Assert.That(Cell("Commit", column), Is.EqualTo(info.Git is null ? "" : info.Git.Commit[..8] + (info.Git.Dirty ? "*" : "")));
+            Assert.That(Cell("train/acc", column), Is.EqualTo("0.9995"), "then the summary, a row a key");
+        }
+    }
+
+    [Test]
+    public async Task Report_AtPhoneWidth_FitsTheScreen()
+    {
+        var ids = Directory.GetDirectories(Path.Combine(_root, "report")).Select(Path.GetFileName).ToList();
+        var html = Path.Combine(_root, "phone.html");
+        var result = await CliProcess.RunAsync(["report", .. ids!, "--dir", _root, "-o", html, "--title", "A report title long enough to wrap on a phone screen of 390 pixels"]);
+
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        await using var browser = await Browser.LaunchAsync(new Uri(html));
+        var page = await browser.NewPageAsync();
+        await page.SetViewportSizeAsync(390, 844);
+        await page.GotoAsync(new Uri(html).ToString());
+        await page.WaitForSelectorAsync("body[data-charts='3']");
+        await Browser.SaveScreenshotAsync(page, "report-phone");
+
+        Assert.That(await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth"), Is.LessThanOrEqualTo(390), "no horizontal scrolling of the page");
+        var overflowing = await page.EvaluateAsync<string[]>("""
+            () => [...document.querySelectorAll('.chart, .chart canvas, header h1, h2')]
+                .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
+                .map(e => e.className || e.tagName)
+            """);
+        Assert.That(overflowing, Is.Empty, "charts and headings inside the screen");
+    }
+
+    [TestCase("A4", 703)] // 210 mm less the page's 12 mm margins, in CSS pixels
+    [TestCase("Letter", 725)] // 8.5 in less the margins
+    public async Task Report_Printed_KeepsTablesAndChartsWholeWithinThePage(string format, int printableWidth)
+    {
+        // A run with many summary keys makes a summary table far wider than a page.
+        using (var wide = Run.Init(new RunOptions { Project = "report", Name = "many keys", Dir = _root, Mode = RunMode.Offline, PrintSummary = false, FinishOnProcessExit = false }))
+        {
+            wide.Log(Enumerable.Range(0, 30).ToDictionary(i => $"eval/a_rather_long_metric_name_{i:D2}", i => (object?)(i / 7.0)));
+        }
+
+        var ids = Directory.GetDirectories(Path.Combine(_root, "report")).Select(Path.GetFileName).ToList();
+        var html = Path.Combine(_root, "print.html");
+        var result = await CliProcess.RunAsync(["report", .. ids!, "--dir", _root, "-o", html]);
+
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        await using var browser = await Browser.LaunchAsync(new Uri(html));
+        var page = await browser.NewPageAsync();
+        await page.GotoAsync(new Uri(html).ToString());
+        await page.WaitForSelectorAsync("body[data-charts='33']");
+        await page.SetViewportSizeAsync(printableWidth, 1000);
+        await page.EmulateMediaAsync(new() { Media = Microsoft.Playwright.Media.Print });
+        await Browser.SaveScreenshotAsync(page, $"report-print-{format}");
+
+        var clipped = await page.EvaluateAsync<string[]>("""
+            () => {
+                const width = document.documentElement.clientWidth + 0.5;
+                const out = [];
+                for (const box of document.querySelectorAll('.wide')) if (box.scrollWidth > box.clientWidth + 1) out.push('scrolling box of ' + box.firstElementChild.className);
+                for (const e of document.querySelectorAll('table, .chart, .chart canvas')) if (e.getBoundingClientRect().right > width) out.push(e.tagName + '.' + e.className);
+                return out;
+            }
+            """);
+        Assert.That(clipped, Is.Empty, "nothing wider than the printed page");
+        Assert.That(await page.Locator(".chart").First.EvaluateAsync<string>("e => getComputedStyle(e).breakInside"), Is.EqualTo("avoid"), "a chart is not split across pages");
+        Assert.That(await page.Locator("table.summary tr").First.EvaluateAsync<string>("e => getComputedStyle(e).breakInside"), Is.EqualTo("avoid"));
+
+        var pdf = await page.PdfAsync(new() { Format = format, PrintBackground = true });
+        Assert.That(System.Text.Encoding.ASCII.GetString(pdf, 0, 5), Is.EqualTo("%PDF-"));
+        var path = Path.Combine(TestContext.CurrentContext.WorkDirectory, "screenshots", $"report-{format}.pdf");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        await File.WriteAllBytesAsync(path, pdf);
+    }
 
     [Test]
     public async Task Report_NotesWithScriptPayloads_RunNoScriptWhenOpenedAndClicked()
