@@ -180,7 +180,11 @@
       },
       axes: [
         { label: xLabel, labelSize: 18, size: 34, font: '11px system-ui', labelFont: '11px system-ui', ...(xTime ? {} : { values: (u, splits) => (xClock ? splits.map(v => clock(v, u.scales.x.max - u.scales.x.min < 60)) : ticks(splits)) }) },
-        { size: axisSize, font: '11px system-ui', values: (u, splits) => (yLabels = ticks(splits, unit)) },
+        { size: axisSize, font: '11px system-ui', values: (u, splits) => {
+          const labels = ticks(splits, unit);
+          yLabels = labels.filter(l => l !== null); // a log axis leaves some splits unlabelled
+          return labels;
+        } },
       ],
       cursor: { points: { show: false }, ...cursor },
       hooks: { ...hooks, draw: [drawOverlay, ...userDraw] },
