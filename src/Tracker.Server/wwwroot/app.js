@@ -1001,7 +1001,7 @@
     }
 
     readout(u) {
-      const xText = x => (this.shownMode === 'wall' ? new Date(x * 1000).toLocaleString() : this.shownMode === 'relative' ? clock(x, true) : fmt(x));
+      const xText = x => (this.shownMode === 'wall' ? new Date(x * 1000).toLocaleString() : this.shownMode === 'relative' ? clock(x, 1) : fmt(x));
       this.el.querySelector('.readout').innerHTML = readout(this, u.cursor.idx, this.xLabel(), xText, this.unit());
     }
 

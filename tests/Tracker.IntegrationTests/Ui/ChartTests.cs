@@ -162,7 +162,7 @@ public sealed class ChartTests
         await Expect(plot.Locator(".mark-nan")).ToHaveAttributeAsync("title", new Regex("NaN at step 40$"));
         await Expect(plot.Locator(".mark-inf")).ToHaveCountAsync(1);
         await Expect(plot.Locator(".mark-inf")).ToHaveAttributeAsync("title", new Regex("Infinity at step 60$|∞ at step 60$"));
-        await Expect(plot.Locator(".chart-note")).ToContainTextAsync("NaN/∞ marked");
+        await Expect(plot.Locator(".chart-note")).ToContainTextAsync("NaN marked at the bottom edge, +∞ at the top.");
     }
 
     [Test]

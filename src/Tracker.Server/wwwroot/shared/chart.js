@@ -3,7 +3,7 @@
 // band from their min to their max, so a spike is never averaged away. Needs format.js and uPlot.
 'use strict';
 (() => {
-  const { fmt, short, ticks, clock, esc, alpha } = window.Tracker;
+  const { fmt, ticks, clock, clockTicks, esc, alpha } = window.Tracker;
 
   /** Exponential moving average with TensorBoard's debiasing, skipping gaps. */
   function smooth(values, weight) {
@@ -35,6 +35,14 @@
     }
     const pad = lo === hi ? (lo === 0 ? 1 : Math.abs(lo) * 0.1) : (hi - lo) * 0.05;
     return [fixedLo ? lo : lo - pad, fixedHi ? hi : hi + pad];
+  }
+
+  let measure = null;
+  /** The width in CSS pixels of an axis label in the axes' font. */
+  function textWidth(text) {
+    measure ??= document.createElement('canvas').getContext('2d');
+    measure.font = '11px system-ui';
+    return measure.measureText(text).width;
   }
 
   const MARKS = { nan: 'NaN', inf: '+∞', ninf: '−∞' };
@@ -116,7 +124,8 @@
     const xRange = (u, lo, hi) => (lo === null || hi === null ? [0, 1] : lo === hi ? [lo - (xTime ? 60 : 1), hi + (xTime ? 60 : 1)] : [lo, hi]);
 
     let yLabels = [];
-    const axisSize = (u, values) => Math.max(36, 12 + 6.2 * Math.max(0, ...(values ?? []).map(v => String(v ?? '').length)));
+    // The y-axis as wide as its longest label, plus uPlot's tick (10 px) and gap (5 px).
+    const axisSize = (u, values) => Math.ceil(Math.max(20, ...(values ?? []).map(v => textWidth(String(v ?? ''))))) + 19;
     const overlay = document.createElement('div');
     overlay.className = 'chart-overlay';
     const note = document.createElement('p');
@@ -152,7 +161,7 @@
         const e = document.createElement('span');
         e.className = `mark mark-${mark.kind}`;
         e.textContent = MARKS[mark.kind];
-        e.title = `${m.label}: ${MARKS[mark.kind].replace('−', '-')} at ${xLabel} ${xTime ? new Date(mark.x * 1000).toLocaleString() : xClock ? clock(mark.x) : fmt(mark.x)}`;
+        e.title = `${m.label}: ${MARKS[mark.kind].replace('−', '-')} at ${xLabel} ${xTime ? new Date(mark.x * 1000).toLocaleString() : xClock ? clock(mark.x, 1) : fmt(mark.x)}`;
         e.style.color = m.colour;
         e.style.borderColor = m.colour;
         e.style.left = `${px}px`;
@@ -160,7 +169,8 @@
         e.dataset.line = m.label;
         overlay.append(e);
       }
-      const nonFinite = marks.length ? ` NaN/∞ marked at the ${marks.some(m => m.kind !== 'inf') ? 'bottom' : 'top'} edge.` : '';
+      const kinds = new Set(marks.map(m => m.kind)), bottom = [kinds.has('nan') && 'NaN', kinds.has('ninf') && '−∞'].filter(Boolean).join(' and ');
+      const nonFinite = [bottom && ` ${bottom} marked at the bottom edge`, kinds.has('inf') && `${bottom ? ',' : ''} +∞ at the top`].filter(Boolean).join('') + (kinds.size ? '.' : '');
       note.textContent = (log && leftOut ? (leftOut === finiteCount
         ? `Log scale: all ${leftOut} values are zero or negative, so none is drawn; pick symlog or linear.`
         : `Log scale: ${leftOut} value${leftOut === 1 ? '' : 's'} ≤ 0 left out; symlog shows them.`) : '') + nonFinite;
@@ -179,7 +189,7 @@
         y: { distr: log ? 3 : scale === 'symlog' ? 4 : 1, asinh: Number.isFinite(smallest) ? smallest : 1, range: yRange },
       },
       axes: [
-        { label: xLabel, labelSize: 18, size: 34, font: '11px system-ui', labelFont: '11px system-ui', ...(xTime ? {} : { values: (u, splits) => (xClock ? splits.map(v => clock(v, u.scales.x.max - u.scales.x.min < 60)) : ticks(splits)) }) },
+        { label: xLabel, labelSize: 18, size: 34, font: '11px system-ui', labelFont: '11px system-ui', ...(xTime ? {} : { values: (u, splits) => (xClock ? clockTicks(splits) : ticks(splits)) }) },
         { size: axisSize, font: '11px system-ui', values: (u, splits) => {
           const labels = ticks(splits, unit);
           yLabels = labels.filter(l => l !== null); // a log axis leaves some splits unlabelled
@@ -252,5 +262,5 @@
     return xs.length ? [Math.min(...xs), Math.max(...xs)] : ['', ''];
   }
 
-  window.Tracker = Object.assign(window.Tracker || {}, { smooth, lineChart, readout, xRange, DASHES, short });
+  window.Tracker = Object.assign(window.Tracker || {}, { smooth, lineChart, readout, xRange, DASHES });
 })();

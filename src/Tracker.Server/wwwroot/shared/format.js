@@ -69,15 +69,25 @@
   /** Axis labels for a single value (the heat maps' edges): as one tick among distinct ones. */
   const tick = v => ticks([v])[0] ?? fmt(v);
 
-  /** Seconds as h:mm:ss (m:ss under an hour), for relative time; fractions kept under a minute of range. */
-  function clock(seconds, fraction = false) {
+  /** Seconds as h:mm:ss (m:ss under an hour), with `decimals` digits of the second. */
+  function clock(seconds, decimals = 0) {
     if (!Number.isFinite(seconds)) return '';
     const sign = seconds < 0 ? '-' : '';
-    let s = Math.abs(seconds);
-    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
-    s %= 60;
-    const sec = fraction && s % 1 ? s.toFixed(1).padStart(4, '0') : String(Math.floor(s)).padStart(2, '0');
+    const scale = 10 ** decimals, total = Math.round(Math.abs(seconds) * scale) / scale;
+    const h = Math.floor(total / 3600), m = Math.floor((total % 3600) / 60), s = total % 60;
+    const sec = s.toFixed(decimals).padStart(decimals ? 3 + decimals : 2, '0');
     return h ? `${sign}${h}:${String(m).padStart(2, '0')}:${sec}` : `${sign}${m}:${sec}`;
+  }
+
+  /** Labels for a relative-time axis: h:mm:ss, with the fewest decimals of the second (0 to 3) at which no two ticks read the same. */
+  function clockTicks(values) {
+    const finite = values.filter(Number.isFinite);
+    let labels = [];
+    for (let decimals = 0; decimals <= 3; decimals++) {
+      labels = values.map(v => (v === null || v === undefined ? null : clock(v, decimals)));
+      if (new Set(finite.map(v => clock(v, decimals))).size === new Set(finite).size) break;
+    }
+    return labels;
   }
 
   /**
@@ -115,5 +125,5 @@
     return `#${f(0)}${f(8)}${f(4)}`;
   }
 
-  window.Tracker = Object.assign(window.Tracker || {}, { num, fmt, short, ticks, tick, clock, unitOf, esc, alpha, runColour, PALETTE });
+  window.Tracker = Object.assign(window.Tracker || {}, { num, fmt, short, ticks, tick, clock, clockTicks, unitOf, esc, alpha, runColour, PALETTE });
 })();
