@@ -211,6 +211,27 @@ public sealed class ChartTests
     }
 
     [Test]
+    public async Task ChartSettings_ClipOutliersAndYRange_ApplyToThatChartAlone()
+    {
+        var page = await OpenCompareAsync();
+        var loss = Chart(page, "loss");
+        var plot = loss.Locator(".plot");
+
+        await SetChartAsync(loss, ".chart-clip", "95");
+
+        await ExpectYMaxAsync(plot, Is.LessThan(400), "the diverged run's last points are past the 95th percentile");
+        Assert.That(await NumberAttributeAsync(Chart(page, "acc").Locator(".plot"), "data-y-min"), Is.LessThan(-250), "acc is not clipped");
+
+        await SetChartAsync(loss, ".chart-clip", "0");
+        await loss.Locator(".chart-ymin").FillAsync("0.25");
+        await loss.Locator(".chart-ymax").FillAsync("2");
+        await loss.Locator(".chart-ymax").PressAsync("Enter");
+
+        await ExpectYMaxAsync(plot, Is.EqualTo(2), "y to the bound typed");
+        Assert.That(await NumberAttributeAsync(plot, "data-y-min"), Is.EqualTo(0.25), "y from the bound typed");
+    }
+
+    [Test]
     public async Task Compare_EachRunKeepsOneColour_OnEveryChart_AndTwelveRunsHaveTwelveColours()
     {
         var page = await OpenCompareAsync();

@@ -109,14 +109,17 @@
   /** A #rrggbb colour with an alpha of 0 to 1. */
   const alpha = (hex, a) => `${hex}${Math.round(a * 255).toString(16).padStart(2, '0')}`;
 
-  // Ten hand-picked colours (Tableau 10's order of contrast), then hues a golden angle apart at
-  // three lightnesses, so the 11th run and the 40th still differ from every run before them.
+  // Ten main colours (a run's first pick), then ten darker or greyer ones far from those in hue or
+  // lightness, then hues a golden angle apart at three lightnesses: the 11th run and the 40th still
+  // differ from the runs before them, where cycling ten colours would repeat.
   const PALETTE = ['#3554d1', '#e4572e', '#17a673', '#9b51e0', '#f2a81d', '#0fa3b1', '#d1495b', '#5c4d7d', '#8ac926', '#ff7eb6'];
+  const MORE = ['#8c564b', '#1f3d7a', '#b8860b', '#556b2f', '#c71585', '#2f4f4f', '#800000', '#8a8a8a', '#111111', '#4b0082'];
 
   /** The i-th run colour (0-based) as #rrggbb. */
   function runColour(i) {
     if (i < PALETTE.length) return PALETTE[i];
-    const k = i - PALETTE.length;
+    if (i < PALETTE.length + MORE.length) return MORE[i - PALETTE.length];
+    const k = i - PALETTE.length - MORE.length;
     const h = (k * 137.508 + 20) % 360, s = 0.65, l = [0.42, 0.58, 0.32][Math.floor(k / 7) % 3];
     const f = n => {
       const t = (n + h / 30) % 12, c = l - s * Math.min(l, 1 - l) * Math.max(-1, Math.min(t - 3, 9 - t, 1));
