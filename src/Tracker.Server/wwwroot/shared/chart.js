@@ -37,6 +37,27 @@
     return [fixedLo ? lo : lo - pad, fixedHi ? hi : hi + pad];
   }
 
+  /** About n round ticks (1, 2 or 5 times a power of ten apart) from lo to hi. */
+  function roundTicks(lo, hi, n = 5) {
+    const raw = (hi - lo) / n, power = 10 ** Math.floor(Math.log10(raw)), f = raw / power;
+    const step = (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * power;
+    const out = [];
+    for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(+v.toPrecision(12));
+    return out;
+  }
+
+  /** 1 to 9 times each power of ten from lo to hi, as uPlot's log axis splits (it labels those that fit). */
+  function logTicks(lo, hi) {
+    const out = [];
+    for (let k = Math.floor(Math.log10(lo)); k <= Math.ceil(Math.log10(hi)); k++) {
+      for (let m = 1; m < 10; m++) {
+        const v = +(m * 10 ** k).toPrecision(12);
+        if (v >= lo && v <= hi) out.push(v);
+      }
+    }
+    return out;
+  }
+
   let measure = null;
   /** The width in CSS pixels of an axis label in the axes' font. */
   function textWidth(text) {
@@ -189,12 +210,21 @@
         y: { distr: log ? 3 : scale === 'symlog' ? 4 : 1, asinh: Number.isFinite(smallest) ? smallest : 1, range: yRange },
       },
       axes: [
-        { label: xLabel, labelSize: 18, size: 34, font: '11px system-ui', labelFont: '11px system-ui', ...(xTime ? {} : { values: (u, splits) => (xClock ? clockTicks(splits) : ticks(splits)) }) },
-        { size: axisSize, font: '11px system-ui', values: (u, splits) => {
-          const labels = ticks(splits, unit);
-          yLabels = labels.filter(l => l !== null); // a log axis leaves some splits unlabelled
-          return labels;
-        } },
+        { label: xLabel, labelSize: 18, size: 34, space: xClock ? 90 : 50, font: '11px system-ui', labelFont: '11px system-ui', ...(xTime ? {} : { values: (u, splits) => (xClock ? clockTicks(splits) : ticks(splits)) }) },
+        {
+          size: axisSize, font: '11px system-ui',
+          // Within less than a decade a log axis has no power of ten to label: round ticks as on a linear one.
+          // Across decades: gridlines at 1 to 9 times each power of ten, labels at the powers (and 2, 5 within two decades).
+          ...(log ? { splits: (u, i, lo, hi) => (hi / lo < 10 ? roundTicks(lo, hi) : logTicks(lo, hi)), filter: (u, splits) => splits } : {}),
+          values: (u, splits) => {
+            const { min, max } = u.scales.y, decades = log && max / min >= 10;
+            const mantissa = v => Math.round(v / 10 ** Math.floor(Math.log10(v) + 1e-9));
+            const labelled = decades ? splits.map(v => ([1, ...(max / min <= 100 ? [2, 5] : [])].includes(mantissa(v)) ? v : null)) : splits;
+            const labels = ticks(labelled, unit);
+            yLabels = labels.filter(l => l !== null);
+            return labels;
+          },
+        },
       ],
       cursor: { points: { show: false }, ...cursor },
       hooks: { ...hooks, draw: [drawOverlay, ...userDraw] },
