@@ -24,7 +24,6 @@ internal static class ReportCommand
     /// <summary>The web UI's front-end modules the report draws with, in the order its page loads them; they go in report.js's script element, before it.</summary>
     private static readonly string[] SharedModules = ["format.js", "chart.js", "heatmap.js"];
 
-    private static readonly string[] Palette = ["#3554d1", "#e4572e", "#17a673", "#9b51e0", "#f2a81d", "#0fa3b1", "#d1495b", "#5c4d7d", "#8ac926", "#ff7eb6"];
 
     /// <summary>
     /// For the media data, which is mostly base64: the default encoder writes each '+' as \u002B and
@@ -86,13 +85,13 @@ internal static class ReportCommand
             .Select((reader, i) =>
             {
                 var metrics = Downsample(reader);
-                return (Info: reader.Info, Summary: reader.ReadSummary(), Metrics: metrics, StepMetrics: PairWithStepMetrics(reader, metrics), Media: ReportMedia.Read(reader), Colour: Palette[i % Palette.Length]);
+                return (Info: reader.Info, Summary: reader.ReadSummary(), Metrics: metrics, StepMetrics: PairWithStepMetrics(reader, metrics), Media: ReportMedia.Read(reader), Index: i);
             })
             .ToList();
         var keys = runs.SelectMany(r => r.Metrics.Keys).Distinct().Order(StringComparer.Ordinal).ToList();
         var data = new
         {
-            runs = runs.Select(r => new { name = r.Info.Name, colour = r.Colour }),
+            runs = runs.Select(r => new { name = r.Info.Name }),
             metrics = keys.Select(key => new
             {
                 key,
@@ -131,9 +130,9 @@ internal static class ReportCommand
             ["TITLE"] = WebUtility.HtmlEncode(heading),
             ["GENERATED"] = WebUtility.HtmlEncode($"{runs.Count} run{(runs.Count == 1 ? "" : "s")} of {string.Join(", ", runs.Select(r => r.Info.Project).Distinct())} · generated {DateTimeOffset.Now:yyyy-MM-dd HH:mm}"),
             ["NOTES"] = notes is null ? string.Empty : $"<section class=\"notes\">{ReportNotes.ToHtml(notes)}</section>",
-            ["SUMMARY"] = SummaryTable(runs.Select(r => (r.Info, r.Summary, r.Colour)).ToList()),
-            ["CONFIG"] = ConfigDiff(runs.Select(r => (r.Info, r.Colour)).ToList()),
-            ["UPLOT_CSS"] = Resource(typeof(ServerApp).Assembly, "Tracker.Server.wwwroot.vendor.uplot.uPlot.min.css"),
+            ["SUMMARY"] = SummaryTable(runs.Select(r => (r.Info, r.Summary, r.Index)).ToList()),
+            ["CONFIG"] = ConfigDiff(runs.Select(r => (r.Info, r.Index)).ToList()),
+            ["UPLOT_CSS"] = Resource(typeof(ServerApp).Assembly, "Tracker.Server.wwwroot.vendor.uplot.uPlot.min.css") + "\n" + Resource(typeof(ServerApp).Assembly, "Tracker.Server.wwwroot.shared.chart.css"),
             ["DATA"] = ScriptSafe(JsonSerializer.Serialize(data)),
             ["UPLOT"] = ScriptSafe(Resource(typeof(ServerApp).Assembly, "Tracker.Server.wwwroot.vendor.uplot.uPlot.iife.min.js")),
             ["MEDIA"] = media.Count == 0 ? string.Empty : "<h2>Media</h2>\n<div id=\"media\"></div>",
@@ -215,12 +214,12 @@ internal static class ReportCommand
     /// duration, host and commit, then each summary key. Rows, not columns, grow with the keys, so the
     /// table fits a phone or a printed page however many metrics there are.
     /// </summary>
-    private static string SummaryTable(List<(RunInfo Info, IReadOnlyDictionary<string, object?> Summary, string Colour)> runs)
+    private static string SummaryTable(List<(RunInfo Info, IReadOnlyDictionary<string, object?> Summary, int Index)> runs)
     {
         var html = new StringBuilder("<table class=\"summary\"><thead><tr><th></th>");
-        foreach (var (info, _, colour) in runs)
+        foreach (var (info, _, index) in runs)
         {
-            html.Append(CultureInfo.InvariantCulture, $"<th><i class=\"swatch\" style=\"background:{colour}\"></i>{WebUtility.HtmlEncode(info.Name)} <span class=\"muted\">{WebUtility.HtmlEncode(info.Id)}</span></th>");
+            html.Append(CultureInfo.InvariantCulture, $"<th><i class=\"swatch\" data-run=\"{index}\"></i>{WebUtility.HtmlEncode(info.Name)} <span class=\"muted\">{WebUtility.HtmlEncode(info.Id)}</span></th>");
         }
 
         html.Append("</tr></thead><tbody>");
@@ -259,13 +258,13 @@ internal static class ReportCommand
         ? string.Empty
         : $"<code title=\"{WebUtility.HtmlEncode($"{git.Commit}{(git.Branch is null ? "" : $" on {git.Branch}")}{(git.Dirty ? ", with uncommitted changes" : "")}")}\">{WebUtility.HtmlEncode(git.Commit[..Math.Min(8, git.Commit.Length)])}{(git.Dirty ? "*" : "")}</code>";
 
-    private static string ConfigDiff(List<(RunInfo Info, string Colour)> runs)
+    private static string ConfigDiff(List<(RunInfo Info, int Index)> runs)
     {
         var keys = runs.SelectMany(r => r.Info.Config.Keys).Distinct().Order(StringComparer.Ordinal).ToList();
         bool Differs(string key) => runs.Select(r => Text(r.Info.Config.GetValueOrDefault(key))).Distinct().Count() > 1;
         string Rows(IEnumerable<string> rows) => string.Concat(rows.Select(key =>
             $"<tr><td>{WebUtility.HtmlEncode(key)}</td>{string.Concat(runs.Select(r => $"<td>{WebUtility.HtmlEncode(Text(r.Info.Config.GetValueOrDefault(key)))}</td>"))}</tr>"));
-        var header = $"<thead><tr><th>Key</th>{string.Concat(runs.Select(r => $"<th><i class=\"swatch\" style=\"background:{r.Colour}\"></i>{WebUtility.HtmlEncode(r.Info.Name)}</th>"))}</tr></thead>";
+        var header = $"<thead><tr><th>Key</th>{string.Concat(runs.Select(r => $"<th><i class=\"swatch\" data-run=\"{r.Index}\"></i>{WebUtility.HtmlEncode(r.Info.Name)}</th>"))}</tr></thead>";
         var differing = keys.Where(Differs).ToList();
         var table = runs.Count == 1
             ? $"<table class=\"config\">{header}<tbody>{Rows(keys)}</tbody></table>"

@@ -2,8 +2,11 @@
 // charts and heat maps are drawn by the web UI's shared modules (shared/*.js), inlined before this.
 'use strict';
 (() => {
-  const { num, fmt, lineChart, readout: readoutHtml, xRange, HistogramHeatmap } = window.Tracker;
+  const { num, fmt, lineChart, readout: readoutHtml, xRange, runColour, unitOf, HistogramHeatmap } = window.Tracker;
   const data = JSON.parse(document.getElementById('report-data').textContent);
+  // Each run's colour by its place among the report's runs, from the web UI's palette: the same on every chart, table and card.
+  data.runs.forEach((run, i) => { run.colour = runColour(i); });
+  for (const swatch of document.querySelectorAll('.swatch[data-run]')) swatch.style.background = data.runs[Number(swatch.dataset.run)]?.colour ?? '';
   const container = document.getElementById('charts');
   for (const metric of data.metrics) {
     const el = document.createElement('div');
@@ -13,11 +16,12 @@
     el.querySelector('h3').textContent = metric.key;
     container.appendChild(el);
     const plotEl = el.querySelector('.plot'), readout = el.querySelector('.readout');
-    let plot = null;
+    const unit = unitOf(metric.key), hidden = new Set();
+    let chart = null;
 
     // x is the step, or by default the metric's step metric (DefineMetric): its value at each bucket's last step.
     const draw = axis => {
-      plot?.destroy();
+      chart?.destroy();
       const label = axis === 'step' ? 'step' : axis.slice(7);
       const lines = metric.series.map(s => {
         const run = data.runs[s.run];
@@ -26,13 +30,11 @@
         if (axis !== 'step') rows.sort((a, b) => a[0] - b[0]);
         return { label: run.name, colour: run.colour, xs: rows.map(r => r[0]), ys: rows.map(r => r[1]), lo: rows.map(r => r[2]), hi: rows.map(r => r[3]) };
       });
-      let chart = null;
       chart = lineChart(plotEl, {
-        lines, width: plotEl.clientWidth || 520, height: 230, xLabel: label,
+        lines, width: plotEl.clientWidth || 520, height: 230, xLabel: label, unit, hidden,
         cursor: { drag: { x: true, y: false } },
-        hooks: { setCursor: [u => { readout.innerHTML = readoutHtml(chart, u.cursor.idx, label); }] },
+        hooks: { setCursor: [u => { readout.innerHTML = readoutHtml(chart, u.cursor.idx, label, fmt, unit); }] },
       });
-      plot = chart.plot;
       const [xMin, xMax] = xRange(chart);
       Object.assign(el.dataset, { xAxis: axis, xLabel: label, xMin, xMax });
     };
@@ -48,7 +50,7 @@
     draw(metric.step_metric ? `metric:${metric.step_metric}` : 'step');
     el.dataset.points = metric.series[0]?.x.length ?? 0;
     el.dataset.series = metric.series.length;
-    new ResizeObserver(() => plot.setSize({ width: plotEl.clientWidth, height: 230 })).observe(plotEl);
+    new ResizeObserver(() => chart.plot.setSize({ width: plotEl.clientWidth, height: 230 })).observe(plotEl);
   }
   document.body.dataset.charts = String(data.metrics.length);
 

@@ -6,7 +6,6 @@
   const crumbs = document.getElementById('crumbs');
   const pageQuery = new URLSearchParams(location.search);
   const POLL_MS = Math.max(200, Number(pageQuery.get('poll')) || 3000);
-  const PALETTE = ['#3554d1', '#e4572e', '#17a673', '#9b51e0', '#f2a81d', '#0fa3b1', '#d1495b', '#5c4d7d', '#8ac926', '#ff7eb6'];
   /** Sections in name order, with the system metrics last: they describe the machine, not the model. */
   const bySection = (a, b) => (a === 'system') - (b === 'system') || a.localeCompare(b);
 
@@ -16,7 +15,7 @@
   // ---- Helpers ----
 
   // Number formatting, charts and heat maps are the shared modules (shared/*.js) that the report inlines too.
-  const { esc, num, fmt, lineChart, readout, xRange, HistogramHeatmap } = window.Tracker;
+  const { esc, num, fmt, clock, unitOf, runColour, PALETTE, DASHES, lineChart, readout, xRange, HistogramHeatmap } = window.Tracker;
   const enc = encodeURIComponent;
 
   function duration(run) {
@@ -52,16 +51,20 @@
 
   const api = async path => (await request(`/api/v1${path}`)).json();
 
-  /** Colours stay with a run: picked from its id, moved on only when another run on the page has it. */
+  /**
+   * Colours stay with a run: one per run for the whole page (every chart, legend and table), first
+   * picked from its id among the ten main colours, moved on to the first colour no other run on the
+   * page has when that one is taken; the palette goes on past ten runs (runColour).
+   */
   function assignColours(runs) {
     const used = new Set();
     for (const run of runs) {
       let h = 0;
       for (const c of run.id) h = (h * 31 + c.charCodeAt(0)) >>> 0;
       let i = h % PALETTE.length;
-      for (let tries = 0; used.has(i) && tries < PALETTE.length; tries++) i = (i + 1) % PALETTE.length;
+      if (used.has(i)) for (i = 0; used.has(i); i++);
       used.add(i);
-      run.colour = PALETTE[i];
+      run.colour = runColour(i);
     }
   }
 
@@ -344,6 +347,7 @@
   class Workspace {
     constructor(gen, project, runs, el, groupKeys = []) {
       Object.assign(this, { gen, project, runs, el, groupKeys, charts: [] });
+      // What the toolbar set; each chart starts from it and keeps its own settings (Chart.view) after.
       this.settings = { x: 'default', smoothing: 0, log: false, groupBy: '' };
     }
 
@@ -351,8 +355,10 @@
      * The x-axis a metric is charted against by default: its step metric (DefineMetric; the last
      * definition that matches it wins) when every run that logged the metric pairs it with the same
      * one and logged that too; else the step. Several metrics on one chart share it only when they agree.
+     * System metrics (system/*) are sampled on a timer, not at steps: relative time.
      */
     defaultAxis(keys) {
+      if (keys.every(k => k.startsWith('system/'))) return 'relative';
       const axes = new Set(keys.flatMap(key => this.runs.filter(run => this.metrics.get(key)?.has(run.id)).map(run => {
         const x = (run.metrics || []).filter(d => metricMatches(d.name, key)).at(-1)?.step_metric;
         return x && x !== key && this.metrics.get(x)?.has(run.id) ? `metric:${x}` : 'step';
@@ -380,24 +386,44 @@
       if (keys.length === 0) {
         this.el.querySelector('#sections').innerHTML = '<p class="muted">No metrics logged yet.</p>';
       }
-      const sections = new Map();
-      for (const key of keys) {
-        const prefix = key.includes('/') ? key.slice(0, key.indexOf('/')) : '';
-        if (!sections.has(prefix)) sections.set(prefix, []);
-        sections.get(prefix).push(key);
-      }
-      const sectionsEl = this.el.querySelector('#sections');
-      for (const prefix of [...sections.keys()].sort(bySection)) {
-        const section = document.createElement('section');
-        section.className = 'chart-section';
-        section.dataset.prefix = prefix;
-        section.innerHTML = `<h2>${esc(prefix || 'metrics')}</h2><div class="charts"></div>`;
-        sectionsEl.appendChild(section);
-        for (const key of sections.get(prefix)) this.charts.push(new Chart(this, [key], section.lastElementChild));
-      }
+      const added = this.addCharts(keys);
       this.wireControls();
-      await Promise.all(this.charts.map(c => c.load()));
+      await Promise.all(added.map(c => c.load()));
       if (this.runs.some(r => r.state === 'running')) liveTimer = setInterval(() => this.refresh(), POLL_MS);
+    }
+
+    /** A chart per key in its section (the key's prefix), sections in name order, keys in order within one. */
+    addCharts(keys) {
+      const sectionsEl = this.el.querySelector('#sections');
+      sectionsEl.querySelector(':scope > p.muted')?.remove();
+      const added = [];
+      for (const key of [...keys].sort()) {
+        const prefix = key.includes('/') ? key.slice(0, key.indexOf('/')) : '';
+        let section = [...sectionsEl.children].find(e => e.dataset.prefix === prefix);
+        if (!section) {
+          section = document.createElement('section');
+          section.className = 'chart-section';
+          section.dataset.prefix = prefix;
+          section.innerHTML = `<h2>${esc(prefix || 'metrics')}</h2><div class="charts"></div>`;
+          sectionsEl.insertBefore(section, [...sectionsEl.children].find(e => bySection(prefix, e.dataset.prefix) < 0) ?? null);
+        }
+        const grid = section.lastElementChild;
+        const chart = new Chart(this, [key], grid);
+        grid.insertBefore(chart.el, [...grid.children].find(e => e.dataset.key > key) ?? null);
+        this.charts.push(chart);
+        added.push(chart);
+      }
+      return added;
+    }
+
+    /** Metrics that appeared while the page was open: their charts, and their place in the x-axis and combine lists. */
+    addKeys(keys) {
+      const $ = id => this.el.querySelector(`#${id}`);
+      for (const key of keys) {
+        $('x-axis').append(new Option(key, `metric:${key}`));
+        $('combine').append(new Option(key, key));
+      }
+      return this.addCharts(keys);
     }
 
     async loadMetrics(lists = null) {
@@ -413,12 +439,16 @@
       const $ = id => this.el.querySelector(`#${id}`);
       const reload = () => this.charts.forEach(c => { c.zoom = null; c.load(); });
       $('x-axis').addEventListener('change', e => { this.settings.x = e.target.value; reload(); });
+      // The toolbar sets every chart; a chart's own settings (its ⚙) then change it alone.
       $('smoothing').addEventListener('input', e => {
         this.settings.smoothing = Number(e.target.value);
         $('smoothing-value').textContent = e.target.value;
-        this.charts.forEach(c => c.draw());
+        this.charts.forEach(c => c.set({ smoothing: this.settings.smoothing }));
       });
-      $('log-scale').addEventListener('change', e => { this.settings.log = e.target.checked; this.charts.forEach(c => c.draw()); });
+      $('log-scale').addEventListener('change', e => {
+        this.settings.log = e.target.checked;
+        this.charts.forEach(c => c.set({ scale: e.target.checked ? 'log' : 'linear' }));
+      });
       $('group-by')?.addEventListener('change', e => { this.settings.groupBy = e.target.value; reload(); });
       $('add-chart').addEventListener('click', () => {
         const keys = [...$('combine').selectedOptions].map(o => o.value);
@@ -441,8 +471,9 @@
         runs.forEach((r, i) => { this.runs[i].state = r.state; this.runs[i].summary = r.summary; });
         const stateEl = document.getElementById('run-state');
         if (stateEl && runs.length === 1) { stateEl.textContent = runs[0].state; stateEl.className = `state state-${runs[0].state}`; }
-        if ([...this.metrics.keys()].some(k => !known.has(k))) { route(); return; } // a new metric: lay the page out again
-        await Promise.all(this.charts.filter(c => !c.zoom).map(c => c.load()));
+        // A new metric gets a chart of its own; the charts there keep their settings, zoom and hidden lines.
+        const added = this.addKeys([...this.metrics.keys()].filter(k => !known.has(k)));
+        await Promise.all(this.charts.filter(c => !c.zoom || added.includes(c)).map(c => c.load()));
         await this.onRefresh?.();
         if (!this.runs.some(r => r.state === 'running')) stopLive();
       } catch { /* the next poll tries again */ } finally {
@@ -764,24 +795,64 @@
   const MEDIA_PANELS = { image: ImagePanel, histogram: HistogramPanel, table: TablePanel, text: TextPanel };
 
 
+  /** A y bound typed into a chart's settings: a number, or null for automatic. */
+  const bound = v => (v.trim() === '' || !Number.isFinite(Number(v)) ? null : Number(v));
+
   /** One chart: one or more metrics of the workspace's runs, bucketed by the server. */
   class Chart {
     constructor(ws, keys, container, removable = false) {
-      Object.assign(this, { ws, keys, zoom: null, series: [], plot: null });
+      Object.assign(this, { ws, keys, zoom: null, series: [], plot: null, drawn: null });
+      // This chart's own settings, kept through live updates and redraws; the toolbar sets every chart's.
+      this.view = { smoothing: ws.settings.smoothing, scale: ws.settings.log ? 'log' : 'linear', yMin: null, yMax: null, clip: 0 };
+      this.hidden = new Set(); // lines hidden from the legend
       this.el = document.createElement('div');
       this.el.className = 'chart';
       this.el.dataset.key = keys.join(',');
       this.el.innerHTML = `<div class="chart-head"><h3 title="${esc(keys.join(', '))}">${esc(keys.join(', '))}</h3>
-        <button class="csv" title="Download the chart's data as CSV">CSV</button><button class="png" title="Download the chart as PNG">PNG</button>${removable ? '<button class="remove" title="Remove">✕</button>' : ''}</div>
+        <button class="settings" title="This chart's settings" aria-expanded="false">⚙</button><button class="csv" title="Download the chart's data as CSV">CSV</button><button class="png" title="Download the chart as PNG">PNG</button>${removable ? '<button class="remove" title="Remove">✕</button>' : ''}</div>
+        <div class="chart-settings" hidden>
+          <label>smoothing <input type="range" class="chart-smoothing" min="0" max="0.99" step="0.01"> <span class="chart-smoothing-value"></span></label>
+          <label>y scale <select class="chart-scale"><option value="linear">linear</option><option value="log">log</option><option value="symlog" title="Linear near zero, logarithmic beyond: zeros and negatives stay">symlog</option></select></label>
+          <label>y from <input type="number" class="chart-ymin" step="any" placeholder="auto"></label>
+          <label>to <input type="number" class="chart-ymax" step="any" placeholder="auto"></label>
+          <label title="Fit y to this share of the values, cutting off outliers beyond it">clip outliers <select class="chart-clip"><option value="0">no</option><option value="99.5">to 99.5%</option><option value="99">to 99%</option><option value="95">to 95%</option></select></label>
+        </div>
         <div class="plot"></div><div class="readout"></div>`;
       container.appendChild(this.el);
       this.el.querySelector('.csv').onclick = () => this.downloadCsv();
       this.el.querySelector('.png').onclick = () => this.downloadPng();
-      if (removable) this.el.querySelector('.remove').onclick = () => { this.plot?.destroy(); this.el.remove(); ws.charts.splice(ws.charts.indexOf(this), 1); };
+      const panel = this.el.querySelector('.chart-settings'), toggle = this.el.querySelector('.settings');
+      toggle.onclick = () => { panel.hidden = !panel.hidden; toggle.setAttribute('aria-expanded', String(!panel.hidden)); };
+      panel.querySelector('.chart-smoothing').addEventListener('input', e => this.set({ smoothing: Number(e.target.value) }));
+      panel.querySelector('.chart-scale').addEventListener('change', e => this.set({ scale: e.target.value }));
+      panel.querySelector('.chart-ymin').addEventListener('change', e => this.set({ yMin: bound(e.target.value) }));
+      panel.querySelector('.chart-ymax').addEventListener('change', e => this.set({ yMax: bound(e.target.value) }));
+      panel.querySelector('.chart-clip').addEventListener('change', e => this.set({ clip: Number(e.target.value) }));
+      this.showView();
+      if (removable) this.el.querySelector('.remove').onclick = () => { this.drawn?.destroy(); this.el.remove(); ws.charts.splice(ws.charts.indexOf(this), 1); };
       new ResizeObserver(() => this.plot && this.plot.setSize(this.size())).observe(this.el.querySelector('.plot'));
     }
 
     size() { return { width: Math.max(200, this.el.querySelector('.plot').clientWidth), height: 240 }; }
+
+    /** Changes this chart's settings and redraws it. */
+    set(changes) {
+      Object.assign(this.view, changes);
+      this.showView();
+      if (this.series.length) this.draw();
+    }
+
+    /** The settings panel's inputs and the chart's data-* attributes as the settings are. */
+    showView() {
+      const v = this.view, q = c => this.el.querySelector(`.chart-settings .${c}`);
+      q('chart-smoothing').value = String(v.smoothing);
+      q('chart-smoothing-value').textContent = String(v.smoothing);
+      q('chart-scale').value = v.scale;
+      if (bound(q('chart-ymin').value) !== v.yMin) q('chart-ymin').value = v.yMin ?? '';
+      if (bound(q('chart-ymax').value) !== v.yMax) q('chart-ymax').value = v.yMax ?? '';
+      q('chart-clip').value = String(v.clip);
+      Object.assign(this.el.dataset, { smoothing: v.smoothing, scale: v.scale });
+    }
 
     /** The chart's x-axis: the one picked, or by default the metric's step metric. */
     mode() { return this.ws.settings.x === 'default' ? this.ws.defaultAxis(this.keys) : this.ws.settings.x; }
@@ -846,13 +917,15 @@
     lines() {
       const groupBy = this.ws.settings.groupBy;
       const label = s => (this.ws.runs.length > 1 ? (this.keys.length > 1 ? `${s.run.name} ${s.key}` : s.run.name) : s.key);
+      // A run keeps its colour; its metrics on one chart differ by dash pattern.
+      const dash = key => DASHES[this.keys.indexOf(key) % DASHES.length];
       if (!groupBy || this.shownMode !== 'step') {
-        return this.series.map(s => ({ label: label(s), colour: s.run.colour, xs: s.xs, ys: s.last, lo: s.min, hi: s.max }));
+        return this.series.map(s => ({ label: label(s), colour: s.run.colour, dash: dash(s.key), xs: s.xs, ys: s.last, lo: s.min, hi: s.max }));
       }
       const groups = new Map();
       for (const s of this.series) {
         const id = `${this.keys.length > 1 ? `${s.key} ` : ''}${groupBy}=${fmt(s.run.config?.[groupBy])}`;
-        if (!groups.has(id)) groups.set(id, { colour: s.run.colour, members: [] });
+        if (!groups.has(id)) groups.set(id, { colour: s.run.colour, dash: dash(s.key), members: [] });
         groups.get(id).members.push(s);
       }
       return [...groups].map(([id, g]) => {
@@ -863,7 +936,7 @@
         });
         const rows = [...at.values()].filter(r => r[1].length > 0).sort((a, b) => a[0] - b[0]);
         return {
-          label: `${id} (${g.members.length} runs, mean)`, colour: g.colour, xs: rows.map(r => r[0]),
+          label: `${id} (${g.members.length} runs, mean)`, colour: g.colour, dash: g.dash, xs: rows.map(r => r[0]),
           ys: rows.map(r => r[1].reduce((a, v) => a + v, 0) / r[1].length), lo: rows.map(r => Math.min(...r[1])), hi: rows.map(r => Math.max(...r[1])),
         };
       });
@@ -871,7 +944,8 @@
 
     draw() {
       const plotEl = this.el.querySelector('.plot');
-      this.plot?.destroy();
+      this.drawn?.destroy();
+      this.drawn = null;
       this.plot = null;
       const lines = this.lines();
       this.el.dataset.series = new Set(this.series.map(s => s.run.id)).size;
@@ -880,14 +954,16 @@
         return;
       }
       plotEl.innerHTML = '';
-      const { smoothing, log } = this.ws.settings, mode = this.shownMode;
+      const { smoothing, scale, yMin, yMax, clip } = this.view, mode = this.shownMode;
       const chart = lineChart(plotEl, {
         ...this.size(),
         lines,
         xLabel: this.xLabel(),
         xTime: mode === 'wall',
-        logY: log,
-        smoothing,
+        xClock: mode === 'relative',
+        unit: this.unit(),
+        scale, smoothing, yMin, yMax, clip,
+        hidden: this.hidden,
         cursor: { drag: { x: true, y: false, setScale: false } },
         hooks: {
           setSelect: [u => this.onSelect(u)],
@@ -897,6 +973,7 @@
       this.data = chart.data;
       this.main = chart.main; // each line's main series, for the readout and the CSV
       this.plot = chart.plot;
+      this.drawn = chart;
       const [xMin, xMax] = xRange(chart);
       Object.assign(this.el.dataset, { xLabel: this.xLabel(), xMin, xMax });
       this.plot.over.addEventListener('dblclick', () => { if (this.zoom) { this.zoom = null; this.load(); } });
@@ -905,7 +982,13 @@
 
     xLabel() {
       const mode = this.shownMode ?? this.mode();
-      return mode === 'step' ? 'step' : mode === 'wall' ? 'time' : mode === 'relative' ? 'seconds since start' : mode.slice(7);
+      return mode === 'step' ? 'step' : mode === 'wall' ? 'time' : mode === 'relative' ? 'time since start' : mode.slice(7);
+    }
+
+    /** The unit of the chart's values: its system metrics' (%, MB, W, °C) when they all share one. */
+    unit() {
+      const units = new Set(this.keys.map(unitOf));
+      return units.size === 1 ? [...units][0] : '';
     }
 
     onSelect(u) {
@@ -918,8 +1001,8 @@
     }
 
     readout(u) {
-      const xText = x => (this.shownMode === 'wall' ? new Date(x * 1000).toLocaleString() : fmt(x));
-      this.el.querySelector('.readout').innerHTML = readout(this, u.cursor.idx, this.xLabel(), xText);
+      const xText = x => (this.shownMode === 'wall' ? new Date(x * 1000).toLocaleString() : this.shownMode === 'relative' ? clock(x, 1) : fmt(x));
+      this.el.querySelector('.readout').innerHTML = readout(this, u.cursor.idx, this.xLabel(), xText, this.unit());
     }
 
     downloadCsv() {

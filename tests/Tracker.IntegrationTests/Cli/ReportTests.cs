@@ -68,6 +68,60 @@ public sealed class ReportTests
     }
 
     [Test]
+    public async Task Report_ChartsHaveLegends_RunColours_DistinctTicks_PointsAndMarkers_AsTheWebUi()
+    {
+        var directories = new List<string>();
+        foreach (var (name, scale) in new[] { ("slow", 1.0), ("fast", 2.0) })
+        {
+            using var run = Run.Init(new RunOptions { Project = "schedules", Name = name, Dir = _root, Mode = RunMode.Offline, PrintSummary = false, FinishOnProcessExit = false });
+            directories.Add(run.Directory!);
+            for (var step = 0; step < 100; step++)
+            {
+                run.Log(new Dictionary<string, object?>
+                {
+                    ["lr"] = scale * 1e-3 * Math.Pow(10, -3.0 * step / 99),
+                    ["loss"] = step == 50 ? double.NaN : scale / (step + 1),
+                });
+            }
+
+            run.Log(new Dictionary<string, object?> { ["test/acc"] = 0.9 / scale });
+        }
+
+        var html = Path.Combine(_root, "schedules.html");
+        var result = await CliProcess.RunAsync(["report", .. directories, "-o", html]);
+
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        var file = new Uri(html);
+        await using var browser = await Browser.LaunchAsync(file);
+        var page = await browser.NewPageAsync();
+        await page.GotoAsync(file.ToString());
+        await page.WaitForSelectorAsync("body[data-charts='3']");
+        await Browser.SaveScreenshotAsync(page, "report-legends");
+
+        var lr = page.Locator(".chart[data-key='lr']");
+        var items = lr.Locator(".chart-legend .legend-item");
+        Assert.That(await items.AllTextContentsAsync(), Is.EqualTo(new[] { "slow", "fast" }));
+        var ticks = (await lr.Locator(".plot").GetAttributeAsync("data-y-ticks"))!.Split('|');
+        Assert.That(ticks, Has.Length.GreaterThanOrEqualTo(3).And.Unique, "tick labels that read apart");
+        Assert.That(ticks, Has.All.Match(@"^(0|0\.0\d+)$"), "decimals on a linear axis that reaches 0.001, not rounded away to 0 and not 3-decimal repeats");
+
+        // Each run one colour: the summary table's swatch, and its line on every chart.
+        var swatches = await page.Locator("table.summary .swatch").EvaluateAllAsync<string[]>("s => s.map(e => getComputedStyle(e).backgroundColor)");
+        var lines = await page.Locator(".chart[data-key='loss'] .legend-item line").EvaluateAllAsync<string[]>(
+            "ls => ls.map(l => { const e = document.createElement('i'); e.style.color = l.getAttribute('stroke'); document.body.append(e); const c = getComputedStyle(e).color; e.remove(); return c; })");
+        Assert.That(lines, Is.EqualTo(swatches).And.Unique);
+
+        await items.Nth(1).ClickAsync();
+        Assert.That(await items.Nth(1).GetAttributeAsync("class"), Does.Contain("off"), "a click hides the run");
+        var yMax = double.Parse((await lr.Locator(".plot").GetAttributeAsync("data-y-max"))!, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.That(yMax, Is.LessThan(1.5e-3), "fast hidden: y fits slow's peak of 1e-3, not fast's 2e-3");
+
+        Assert.That(await page.Locator(".chart[data-key='test/acc'] .point-label").AllTextContentsAsync(), Is.EqualTo(new[] { "0.9", "0.45" }), "one-point metrics drawn and labelled");
+        Assert.That(await page.Locator(".chart[data-key='loss'] .mark-nan").CountAsync(), Is.EqualTo(2), "each run's NaN marked");
+        await browser.EndTestAsync();
+    }
+
+    [Test]
     public async Task Report_MetricWithStepMetric_IsChartedAgainstItByDefault_AndCanBeSwitchedToStep()
     {
         // epoch = step / 1000 at every step; val/acc = step / 1000 at steps 999, 1999, ...: against epoch, x equals y.
