@@ -76,6 +76,7 @@ public static class ServerApp
         app.UseStaticFiles(new StaticFileOptions { FileProvider = ui });
         IngestEndpoints.Map(app);
         ReadEndpoints.Map(app);
+        RunEditEndpoints.Map(app);
         app.MapGet("/health", () => Results.Ok(new { status = "ok", storage = store.Kind }));
         return app;
     }

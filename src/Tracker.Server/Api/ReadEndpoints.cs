@@ -25,7 +25,7 @@ internal static class ReadEndpoints
             {
                 var project = http.Request.RouteValues["project"] as string ?? string.Empty;
                 var keys = http.RequestServices.GetRequiredService<ApiKeyCache>();
-                if (await ApiKeys.CheckAsync(http, keys, project, http.RequestAborted) is { } denied)
+                if (await ApiKeys.CheckAsync(http, keys, project, http.RequestAborted, write: false) is { } denied)
                 {
                     return denied;
                 }
@@ -53,7 +53,16 @@ internal static class ReadEndpoints
     {
         var query = context.Request.Query;
         var now = time.GetUtcNow();
-        IEnumerable<StoredRun> runs = (await store.Runs.ListRunsAsync(project, cancellationToken)).Select(r => AsHeard(r, now, options.Value.CrashedAfter));
+        // Archived runs are left out unless asked for: archived=true lists only them, archived=all every run.
+        var archived = query["archived"].ToString() is { Length: > 0 } a ? a : "false";
+        if (archived is not ("false" or "true" or "all"))
+        {
+            return Problems.Create(HttpStatusCode.BadRequest, "Invalid archived", "archived must be false (the default: runs not archived), true (archived runs only) or all.", "archived");
+        }
+
+        IEnumerable<StoredRun> runs = (await store.Runs.ListRunsAsync(project, cancellationToken))
+            .Where(r => archived == "all" || r.Archived == (archived == "true"))
+            .Select(r => AsHeard(r, now, options.Value.CrashedAfter));
         if (query["state"].ToString() is { Length: > 0 } state)
         {
             runs = runs.Where(r => r.State == state);
@@ -354,7 +363,7 @@ internal static class ReadEndpoints
         return (run, afterSeq ?? 0, limit, run is null ? NotFound(project, runId) : null);
     }
 
-    private static IResult NotFound(string project, string runId) =>
+    internal static IResult NotFound(string project, string runId) =>
         Problems.Create(HttpStatusCode.NotFound, "Unknown run", $"Run '{runId}' of project '{project}' does not exist on this server.");
 
     /// <summary>
@@ -366,7 +375,7 @@ internal static class ReadEndpoints
     internal static StoredRun AsHeard(StoredRun run, DateTimeOffset now, TimeSpan crashedAfter) =>
         run.State == "running" && now - run.UpdatedAt > crashedAfter ? run with { State = "crashed" } : run;
 
-    private static object RunJson(StoredRun run)
+    internal static object RunJson(StoredRun run)
     {
         var json = (JsonObject)run.Metadata.DeepClone();
         json["project"] = run.Project;
@@ -376,6 +385,7 @@ internal static class ReadEndpoints
         json["config"] = run.Config.DeepClone();
         json["summary"] = run.Summary.DeepClone();
         json["acked_seq"] = run.AckedSeq;
+        json["archived"] = run.Archived;
         json["updated_at"] = run.UpdatedAt.ToString("O", CultureInfo.InvariantCulture);
         return json;
     }

@@ -16,6 +16,10 @@ internal sealed class RunIdInUseException(string project, string runId, long sto
     : Exception($"Run id '{runId}' of project '{project}' is already used on this server by a run that started at {storedStart} and holds {storedSeq:N0} records; "
         + $"this run started at {start}, so it is another run. Resume the stored run from its own run directory (resume: ResumeMode.Allow), or pick another id.");
 
+/// <summary>The run was deleted on this server: its id takes no more records.</summary>
+internal sealed class RunDeletedException(string project, string runId)
+    : Exception($"Run '{runId}' of project '{project}' was deleted on this server and takes no more records; its id is not used again. Start a new run (another id) to log again.");
+
 /// <summary>What an append reads of its run's row, locked: metadata and config only when the batch changes them.</summary>
 internal sealed record AppendTarget(long Pk, long AckedSeq, string State, string Name, JsonObject? Metadata, JsonObject? Config, bool KeyActive);
 
@@ -32,7 +36,8 @@ internal sealed class RunTable(SqlDialect dialect)
         await using var connection = await dialect.OpenAsync(cancellationToken);
         await using var command = Sql.Command(connection, null,
             "INSERT INTO runs (project, run_id, name, state, start_time, updated_at, acked_seq, metadata, config, summary) "
-            + "VALUES (@project, @run, @name, @state, @start, @now, 0, @metadata, @config, '{}') "
+            + "SELECT @project, @run, @name, @state, @start, @now, 0, @metadata, @config, '{}' "
+            + "WHERE NOT EXISTS (SELECT 1 FROM deleted_runs WHERE project = @project AND run_id = @run) "
             + "ON CONFLICT (project, run_id) DO UPDATE SET name = excluded.name, state = excluded.state, start_time = excluded.start_time, "
             + "updated_at = excluded.updated_at, metadata = excluded.metadata, config = excluded.config "
             + "WHERE runs.acked_seq = 0 OR runs.start_time IS NULL OR excluded.start_time IS NULL OR runs.start_time = excluded.start_time "
@@ -42,6 +47,11 @@ internal sealed class RunTable(SqlDialect dialect)
         if (await command.ExecuteScalarAsync(cancellationToken) is { } acked and not DBNull)
         {
             return Convert.ToInt64(acked, CultureInfo.InvariantCulture);
+        }
+
+        if (await IsDeletedAsync(connection, project, runId, cancellationToken))
+        {
+            throw new RunDeletedException(project, runId);
         }
 
         // The row holds records of a run that started at another time: another run under the same id.
@@ -93,16 +103,108 @@ internal sealed class RunTable(SqlDialect dialect)
         return projects;
     }
 
+    /// <summary>The project's runs, archived ones too, as readers see them (with users' edits).</summary>
     public async Task<IReadOnlyList<StoredRun>> ListRunsAsync(string project, CancellationToken cancellationToken)
     {
         await using var connection = await dialect.OpenAsync(cancellationToken);
-        return await QueryRunsAsync(connection, null, "WHERE project = @project ORDER BY start_time DESC, run_id", [("project", project)], cancellationToken);
+        return (await QueryRunsAsync(connection, null, "WHERE project = @project ORDER BY start_time DESC, run_id", [("project", project)], cancellationToken))
+            .ConvertAll(RunEdits.View);
     }
 
+    /// <summary>The run as readers see it (with users' edits), or null.</summary>
     public async Task<StoredRun?> GetRunAsync(string project, string runId, CancellationToken cancellationToken)
     {
         await using var connection = await dialect.OpenAsync(cancellationToken);
-        return await ReadRunAsync(connection, null, project, runId, forUpdate: false, cancellationToken);
+        return await ReadRunAsync(connection, null, project, runId, forUpdate: false, cancellationToken) is { } run ? RunEdits.View(run) : null;
+    }
+
+    /// <summary>
+    /// A user's change to a run: name, tags and notes as <see cref="RunEdits"/> keeps them, and
+    /// whether it is archived; a null argument leaves its field as it is. Returns the run as
+    /// readers see it afterwards, or null when there is no such run.
+    /// </summary>
+    public async Task<StoredRun?> EditRunAsync(string project, string runId, string? name, IReadOnlyList<string>? tags, bool setNotes, string? notes, bool? archived, CancellationToken cancellationToken)
+    {
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        if (await ReadRunAsync(connection, transaction, project, runId, forUpdate: true, cancellationToken) is not { } run)
+        {
+            return null;
+        }
+
+        var edits = RunEdits.Record(run, name, tags, setNotes, notes);
+        var isArchived = archived ?? run.Archived;
+        await using (var update = Sql.Command(connection, transaction, "UPDATE runs SET edits = @edits, archived = @archived WHERE pk = @pk",
+            ("edits", edits), ("archived", isArchived ? 1 : 0), ("pk", run.Pk)))
+        {
+            await update.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return RunEdits.View(run with { Edits = edits, Archived = isArchived });
+    }
+
+    /// <summary>
+    /// Deletes a run with its points, output and media records, and the project's media files that
+    /// no other run refers to; its id is kept in deleted_runs, so that a client still sending to it
+    /// is told so (410) rather than creating it again. False when there is no such run.
+    /// </summary>
+    public async Task<bool> DeleteRunAsync(string project, string runId, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        if (await ReadRunAsync(connection, transaction, project, runId, forUpdate: true, cancellationToken) is not { } run)
+        {
+            return false;
+        }
+
+        var files = new List<string>();
+        await using (var media = Sql.Command(connection, transaction, "SELECT DISTINCT sha256 FROM run_media WHERE run_pk = @pk AND sha256 IS NOT NULL", ("pk", run.Pk)))
+        await using (var reader = await media.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                files.Add(reader.GetString(0));
+            }
+        }
+
+        await using (var delete = Sql.Command(connection, transaction,
+            "DELETE FROM metric_chunks WHERE run_pk = @pk; DELETE FROM metric_pending WHERE run_pk = @pk; DELETE FROM run_output WHERE run_pk = @pk; "
+            + "DELETE FROM run_media WHERE run_pk = @pk; DELETE FROM runs WHERE pk = @pk; "
+            + "INSERT INTO deleted_runs (project, run_id, deleted_at) VALUES (@project, @run, @now) ON CONFLICT (project, run_id) DO NOTHING",
+            ("pk", run.Pk), ("project", project), ("run", runId), ("now", Sql.Format(now))))
+        {
+            await delete.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        // Files are stored once per project: a file goes only when no run of the project refers to it any more.
+        await using (var orphan = Sql.Command(connection, transaction,
+            "DELETE FROM media_blobs WHERE project = @project AND sha256 = @sha AND NOT EXISTS "
+            + "(SELECT 1 FROM run_media m JOIN runs r ON r.pk = m.run_pk WHERE m.sha256 = @sha AND r.project = @project)",
+            ("project", project), ("sha", null)))
+        {
+            foreach (var sha in files)
+            {
+                orphan.Parameters[1].Value = sha;
+                await orphan.ExecuteNonQueryAsync(cancellationToken);
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    /// <summary>Whether the run was deleted on this server (its id takes no more records).</summary>
+    public async Task<bool> IsDeletedAsync(string project, string runId, CancellationToken cancellationToken)
+    {
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        return await IsDeletedAsync(connection, project, runId, cancellationToken);
+    }
+
+    private static async Task<bool> IsDeletedAsync(DbConnection connection, string project, string runId, CancellationToken cancellationToken)
+    {
+        await using var command = Sql.Command(connection, null, "SELECT COUNT(*) FROM deleted_runs WHERE project = @project AND run_id = @run", ("project", project), ("run", runId));
+        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture) > 0;
     }
 
     /// <summary>
@@ -156,7 +258,7 @@ internal sealed class RunTable(SqlDialect dialect)
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    private const string RunColumns = "pk, project, run_id, name, state, start_time, updated_at, acked_seq, metadata, config, summary";
+    private const string RunColumns = "pk, project, run_id, name, state, start_time, updated_at, acked_seq, metadata, config, summary, archived, edits";
 
     private async Task<StoredRun?> ReadRunAsync(DbConnection connection, DbTransaction? transaction, string project, string runId, bool forUpdate, CancellationToken cancellationToken) =>
         (await QueryRunsAsync(connection, transaction, "WHERE project = @project AND run_id = @run" + (forUpdate ? dialect.LockRowSuffix : string.Empty),
@@ -172,7 +274,11 @@ internal sealed class RunTable(SqlDialect dialect)
             runs.Add(new StoredRun(
                 reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
                 reader.IsDBNull(5) ? null : Sql.ParseTime(reader.GetString(5)), Sql.ParseTime(reader.GetString(6)), reader.GetInt64(7),
-                JsonNode.Parse(reader.GetString(8))!.AsObject(), JsonNode.Parse(reader.GetString(9))!.AsObject(), StoredRun.ReadSummary(reader.GetString(10))));
+                JsonNode.Parse(reader.GetString(8))!.AsObject(), JsonNode.Parse(reader.GetString(9))!.AsObject(), StoredRun.ReadSummary(reader.GetString(10)))
+            {
+                Archived = Convert.ToInt64(reader.GetValue(11), CultureInfo.InvariantCulture) != 0,
+                Edits = reader.IsDBNull(12) ? null : reader.GetString(12),
+            });
         }
 
         return runs;

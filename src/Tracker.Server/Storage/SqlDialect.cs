@@ -115,6 +115,14 @@ internal sealed class SqliteDialect(string path) : SqlDialect
             CREATE TABLE metric_pending (run_pk INTEGER NOT NULL, pending_no INTEGER NOT NULL, points INTEGER NOT NULL, body BLOB NOT NULL,
                 PRIMARY KEY (run_pk, pending_no));
             """),
+        // Run management: read-only keys, archived runs, edits made in the UI (RunEdits), and the ids of deleted runs, which are not taken again.
+        (5, """
+            ALTER TABLE api_keys ADD COLUMN read_only INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE runs ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE runs ADD COLUMN edits TEXT NULL;
+            CREATE TABLE deleted_runs (project TEXT NOT NULL, run_id TEXT NOT NULL, deleted_at TEXT NOT NULL, PRIMARY KEY (project, run_id));
+            CREATE INDEX run_media_by_sha256 ON run_media (sha256);
+            """),
     ];
 
     public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
@@ -198,6 +206,14 @@ internal sealed class PostgresDialect(string connectionString) : SqlDialect
             CREATE TABLE metric_pending (run_pk BIGINT NOT NULL, pending_no BIGINT NOT NULL, points INTEGER NOT NULL, body BYTEA NOT NULL,
                 PRIMARY KEY (run_pk, pending_no));
             ALTER TABLE metric_pending ALTER COLUMN body SET STORAGE EXTERNAL;
+            """),
+        // Run management: read-only keys, archived runs, edits made in the UI (RunEdits), and the ids of deleted runs, which are not taken again.
+        (5, """
+            ALTER TABLE api_keys ADD COLUMN read_only INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE runs ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE runs ADD COLUMN edits TEXT NULL;
+            CREATE TABLE deleted_runs (project TEXT NOT NULL, run_id TEXT NOT NULL, deleted_at TEXT NOT NULL, PRIMARY KEY (project, run_id));
+            CREATE INDEX run_media_by_sha256 ON run_media (sha256);
             """),
     ];
 
