@@ -22,7 +22,7 @@ window.TrackerManage = (() => {
     try { detail = (await response.json()).detail || detail; } catch { /* not a problem body */ }
     const advice = response.status === 401
       ? (key ? ' Set a valid key with “API key” at the top of the page.' : ' Changes need an API key: set one with “API key” at the top of the page.')
-      : response.status === 403 ? ' Use a key that may write to this project (not a read-only one) with “API key” at the top of the page.' : '';
+      : response.status === 403 ? ' Set another key with “API key” at the top of the page.' : '';
     throw new WriteError(response.status, `${response.status === 401 || response.status === 403 ? 'Refused' : 'Failed'} (${response.status}): ${detail}${advice}`);
   }
 
