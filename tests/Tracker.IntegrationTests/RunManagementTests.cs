@@ -296,6 +296,10 @@ public sealed class RunManagementTests(string storage)
         Assert.That(_diagnostics.Where(d => d.Message.Contains("retrying", StringComparison.Ordinal)), Is.Empty, "no retries of a refusal for good");
         Assert.That((await _http.GetAsync(liveUrl)).StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
         Assert.That(RunReader.Open(live.Directory!).ReadHistory().Count(), Is.EqualTo(21), "the run kept logging locally");
+
+        var sync = await CliProcess.RunAsync(["sync", live.Directory!, "--server", _server.BaseUrl.ToString(), "--api-key", _server.ApiKey], timeout: TimeSpan.FromSeconds(90));
+        Assert.That(sync.ExitCode, Is.Not.Zero, sync.ToString());
+        Assert.That(sync.Output + sync.Error, Does.Contain("was deleted"), sync.ToString());
     }
 
     private async Task<Run> SdkRunAsync(string dir, string id, RunOptions options, Action<Run>? act = null)
