@@ -107,13 +107,13 @@ internal static class RunEditEndpoints
                     edit = edit with { Name = ((string)value!).Trim() };
                     break;
                 case "tags":
-                    if (value is not JsonArray array || array.Any(t => t?.GetValueKind() != JsonValueKind.String || string.IsNullOrWhiteSpace((string?)t)))
+                    // Kept as the SDK's Run.Tags keeps them: trimmed, each once.
+                    if (value is not JsonArray array || array.Any(t => t?.GetValueKind() != JsonValueKind.String)
+                        || RecordRules.NormalizeTags(array.Select(t => (string?)t)) is not { } tags)
                     {
                         return Invalid("\"tags\" must be an array of non-empty strings, such as [\"baseline\", \"v2\"]; [] removes every tag.", field);
                     }
 
-                    // As the SDK's Run.Tags: trimmed, each once.
-                    var tags = array.Select(t => ((string)t!).Trim()).Distinct(StringComparer.Ordinal).ToList();
                     if (RecordRules.TagsProblem(tags) is { } badTags)
                     {
                         return Invalid(badTags, field);
