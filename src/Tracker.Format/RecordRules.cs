@@ -255,6 +255,29 @@ public static class RecordRules
         return null;
     }
 
+    /// <summary>
+    /// Tags as a run keeps them, from the SDK's <c>Tags</c> or an edit through the server: each
+    /// trimmed, and each once in the order first given. Null when one is null, empty or whitespace.
+    /// </summary>
+    /// <param name="tags">The tags as given.</param>
+    /// <returns>The tags to keep, or null when one is blank.</returns>
+    public static string[]? NormalizeTags(IEnumerable<string?> tags)
+    {
+        ArgumentNullException.ThrowIfNull(tags);
+        var kept = new List<string>();
+        foreach (var tag in tags)
+        {
+            if (string.IsNullOrWhiteSpace(tag))
+            {
+                return null;
+            }
+
+            kept.Add(tag.Trim());
+        }
+
+        return [.. kept.Distinct(StringComparer.Ordinal)];
+    }
+
     /// <summary>Why a run's tags cannot be stored, or null: at most <see cref="MaxTags"/>, each as <see cref="RunTextProblem"/> says.</summary>
     /// <param name="tags">The tags.</param>
     /// <returns>The problem, or null.</returns>

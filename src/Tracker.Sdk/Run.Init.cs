@@ -67,9 +67,8 @@ public sealed partial class Run
         ValidateName(id, "id");
         var root = Path.GetFullPath(o.Dir ?? Env("TRACKER_DIR") ?? "tracker-runs");
         var config = o.Config is null ? new Dictionary<string, object?>() : Json.Flatten(o.Config, "config");
-        var tags = (o.Tags ?? []).Select(t => string.IsNullOrWhiteSpace(t)
-            ? throw new ArgumentException("Tags must not be null, empty or whitespace.", nameof(options))
-            : t.Trim()).Distinct(StringComparer.Ordinal).ToArray();
+        var tags = RecordRules.NormalizeTags(o.Tags ?? [])
+            ?? throw new ArgumentException("Tags must not be null, empty or whitespace.", nameof(options));
         ThrowIfRunTextInvalid(tags, o.Name, o.Notes, o.Group, o.JobType);
 
         if (mode == RunMode.Disabled)

@@ -104,9 +104,8 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
         set
         {
             ArgumentNullException.ThrowIfNull(value);
-            var tags = value.Select(t => string.IsNullOrWhiteSpace(t)
-                ? throw new ArgumentException("Tags must not be null, empty or whitespace.", nameof(value))
-                : t.Trim()).Distinct(StringComparer.Ordinal).ToArray();
+            var tags = RecordRules.NormalizeTags(value)
+                ?? throw new ArgumentException("Tags must not be null, empty or whitespace.", nameof(value));
             ThrowIfRunTextInvalid(tags);
             UpdateMetadata("run", () => _tags = tags, Json.Serialize(new { tags }));
         }

@@ -3,7 +3,7 @@ using Tracker.Server.Storage;
 
 namespace Tracker.Server;
 
-/// <summary><c>keys create --name N [--project P]</c>, <c>keys list</c>, <c>keys revoke --name N</c>.</summary>
+/// <summary><c>keys create --name N [--project P] [--read-only]</c>, <c>keys list</c>, <c>keys revoke --name N</c>.</summary>
 internal static class KeysCommand
 {
     public static async Task<int> RunAsync(SqlRunStore store, string[] args, TextWriter output, TextWriter error)
@@ -11,6 +11,7 @@ internal static class KeysCommand
         var verb = args.SkipWhile(a => a != "keys").Skip(1).FirstOrDefault();
         var name = Option(args, "--name");
         var project = Option(args, "--project");
+        var readOnly = args.Contains("--read-only");
         switch (verb)
         {
             case "create" when name is { Length: > 0 }:
@@ -21,14 +22,14 @@ internal static class KeysCommand
                 }
 
                 var secret = ApiKeys.NewSecret();
-                await store.Keys.CreateKeyAsync(new ApiKey(name, project, ApiKeys.Hash(secret), DateTimeOffset.UtcNow, null), CancellationToken.None);
+                await store.Keys.CreateKeyAsync(new ApiKey(name, project, ApiKeys.Hash(secret), DateTimeOffset.UtcNow, null, readOnly), CancellationToken.None);
                 await output.WriteLineAsync(secret);
-                await error.WriteLineAsync($"Created key '{name}'{(project is null ? "" : $" for project '{project}'")}. It is shown only this once; the server keeps its hash.");
+                await error.WriteLineAsync($"Created {(readOnly ? "read-only " : "")}key '{name}'{(project is null ? "" : $" for project '{project}'")}. It is shown only this once; the server keeps its hash.");
                 return 0;
             case "list":
                 foreach (var key in await store.Keys.ListKeysAsync(CancellationToken.None))
                 {
-                    await output.WriteLineAsync($"{key.Name}\t{key.Project ?? "*"}\t{key.CreatedAt:O}\t{(key.RevokedAt is null ? "active" : $"revoked {key.RevokedAt:O}")}");
+                    await output.WriteLineAsync($"{key.Name}\t{key.Project ?? "*"}\t{key.CreatedAt:O}\t{(key.RevokedAt is null ? "active" : $"revoked {key.RevokedAt:O}")}\t{(key.ReadOnly ? "read-only" : "read-write")}");
                 }
 
                 return 0;
@@ -42,7 +43,7 @@ internal static class KeysCommand
                 await error.WriteLineAsync($"No active key named '{name}'.");
                 return 1;
             default:
-                await error.WriteLineAsync("Usage: keys create --name NAME [--project PROJECT] | keys list | keys revoke --name NAME");
+                await error.WriteLineAsync("Usage: keys create --name NAME [--project PROJECT] [--read-only] | keys list | keys revoke --name NAME");
                 return 2;
         }
     }

@@ -77,6 +77,7 @@ public static class ServerApp
         IngestEndpoints.Map(app);
         ReadEndpoints.Map(app);
         ViewEndpoints.MapWrites(app);
+        RunEditEndpoints.Map(app);
         app.MapGet("/health", () => Results.Ok(new { status = "ok", storage = store.Kind }));
         return app;
     }
@@ -150,7 +151,7 @@ public static class ServerApp
     }
 
     /// <summary>
-    /// Manages the API keys of a built server's store: <c>keys create --name N [--project P]</c>
+    /// Manages the API keys of a built server's store: <c>keys create --name N [--project P] [--read-only]</c>
     /// (prints the secret once), <c>keys list</c>, <c>keys revoke --name N</c>.
     /// </summary>
     /// <param name="app">A server from <see cref="BuildAsync"/>; it need not be started.</param>

@@ -13,6 +13,15 @@ public sealed class RulesAndFilesTests
     public void KeyProblem_TooLong_SaysTheLimit() =>
         Assert.That(RecordRules.KeyProblem(new string('k', 257), metric: false), Does.Contain("at most 256"));
 
+    [Test]
+    public void NormalizeTags_TrimsAndKeepsEachOnceInOrder() =>
+        Assert.That(RecordRules.NormalizeTags([" b ", "a", "b", "a "]), Is.EqualTo(new[] { "b", "a" }));
+
+    [TestCase("")]
+    [TestCase("  ")]
+    [TestCase(null)]
+    public void NormalizeTags_BlankTag_IsNull(string? blank) => Assert.That(RecordRules.NormalizeTags(["ok", blank]), Is.Null);
+
     [TestCase("..")]
     [TestCase("a/b")]
     [TestCase("")]

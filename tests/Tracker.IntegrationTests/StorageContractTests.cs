@@ -298,7 +298,7 @@ public sealed class StorageContractTests(string kind)
         await CreateRunAsync("q", "r1");
 
         Assert.That((await _store.Runs.ListProjectsAsync(CancellationToken.None)).Select(p => (p.Name, p.RunCount)), Is.EqualTo(new[] { ("p", 2L), ("q", 1L) }));
-        Assert.That((await _store.Runs.ListRunsAsync("p", CancellationToken.None)).Select(r => r.RunId), Is.EquivalentTo(new[] { "r1", "r2" }));
+        Assert.That((await _store.Runs.QueryRunsAsync(new RunQuery("p", [], null, 0, 100, Now), CancellationToken.None)).Page.Select(r => r.RunId), Is.EquivalentTo(new[] { "r1", "r2" }));
     }
 
     [Test]
@@ -309,11 +309,11 @@ public sealed class StorageContractTests(string kind)
         await _ingest.AppendAsync("p", "old1", History(1, [0], _ => 0.25), Now, CancellationToken.None);
         await _ingest.AppendAsync("p", "old2", History(1, [0], _ => 0.75), Now, CancellationToken.None);
 
-        // The database as a server before migration 5 left it: no run_values, no later tables.
+        // The database as a server before migration 6 left it: no run_values, no later tables.
         await using (var connection = await _store.Dialect.OpenAsync(CancellationToken.None))
         await using (var downgrade = connection.CreateCommand())
         {
-            downgrade.CommandText = "DROP TABLE run_values; DROP INDEX runs_by_start; DROP TABLE saved_views; DELETE FROM schema_version WHERE version >= 5";
+            downgrade.CommandText = "DROP TABLE run_values; DROP INDEX runs_by_start; DROP TABLE saved_views; DELETE FROM schema_version WHERE version >= 6";
             await downgrade.ExecuteNonQueryAsync();
         }
 

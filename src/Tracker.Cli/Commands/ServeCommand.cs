@@ -29,10 +29,12 @@ internal static class ServeCommand
     {
         var name = new Option<string>("--name") { Description = "The key's name.", Required = true };
         var project = new Option<string?>("--project") { Description = "Limit the key to one project (default: all)." };
-        var create = new Command("create", "Create an API key and print it (once).") { name, project, Db, Postgres };
-        create.SetAction((r, _) => KeysAsync(r, r.GetValue(project) is { } scope
-            ? ["create", "--name", r.GetValue(name)!, "--project", scope]
-            : ["create", "--name", r.GetValue(name)!]));
+        var readOnly = new Option<bool>("--read-only") { Description = "A key that may read but never write: no ingest, edits or deletes (403)." };
+        var create = new Command("create", "Create an API key and print it (once).") { name, project, readOnly, Db, Postgres };
+        create.SetAction((r, _) => KeysAsync(r, [
+            "create", "--name", r.GetValue(name)!,
+            .. r.GetValue(project) is { } scope ? (string[])["--project", scope] : [],
+            .. r.GetValue(readOnly) ? (string[])["--read-only"] : []]));
         var list = new Command("list", "List the keys (names and scopes; secrets are never stored).") { Db, Postgres };
         list.SetAction((r, _) => KeysAsync(r, ["list"]));
         var revokeName = new Option<string>("--name") { Description = "The key's name.", Required = true };

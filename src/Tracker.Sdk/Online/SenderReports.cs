@@ -1,3 +1,4 @@
+using System.Net;
 using Tracker.Internal;
 
 namespace Tracker.Online;
@@ -57,11 +58,12 @@ internal sealed class SenderReports(string runId, string server, string director
         {
             TrackerAuthException => (exception.Message, null),
             TrackerRunIdInUseException => ($"Run {runId} is not sent to {server}: the server holds another run with this id. {exception.Message}", null),
+            TrackerServerException { StatusCode: HttpStatusCode.Gone } => ($"Run {runId} is no longer sent to {server}: the run was deleted there. {exception.Message}", null),
             TrackerSequenceException sequence => ($"Run {runId} is no longer sent to {server}: the server expects seq {sequence.ExpectedSeq:N0} next, which the local log does not have.", exception),
             TrackerServerException { StatusCode: null } => ($"Run {runId} is no longer sent to {server}: its answers do not follow the Tracker protocol.", exception),
             _ => ($"Run {runId} is no longer sent to {server}: the server refused it.", exception),
         };
-        var rest = exception is TrackerRunIdInUseException
+        var rest = exception is TrackerRunIdInUseException or TrackerServerException { StatusCode: HttpStatusCode.Gone }
             ? $"The run keeps logging locally in {directory}; tracker sync will refuse it too."
             : $"The run keeps logging locally in {directory}; upload it later with: tracker sync {directory}";
         diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Error, $"{problem} {rest}", cause));

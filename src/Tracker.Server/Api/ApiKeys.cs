@@ -17,9 +17,10 @@ internal static class ApiKeys
     /// <summary>
     /// Null when the request may go on; otherwise the problem to answer with (401 or 403).
     /// <paramref name="rechecked"/>: the caller checks again, in its transaction, that the key
-    /// (<see cref="HashItem"/>) is still active, so a kept lookup will do.
+    /// (<see cref="HashItem"/>) is still active, so a kept lookup will do. <paramref name="write"/>:
+    /// the request changes something, which a read-only key may not do (403).
     /// </summary>
-    public static async Task<IResult?> CheckAsync(HttpContext context, ApiKeyCache keys, string project, CancellationToken cancellationToken, bool rechecked = false)
+    public static async Task<IResult?> CheckAsync(HttpContext context, ApiKeyCache keys, string project, CancellationToken cancellationToken, bool rechecked = false, bool write = true)
     {
         var header = context.Request.Headers.Authorization.ToString();
         if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) || header.Length <= 7)
@@ -41,6 +42,12 @@ internal static class ApiKeys
         {
             return Problems.Create(HttpStatusCode.Forbidden, "Key not valid for this project",
                 $"The key '{key.Name}' may write to project '{key.Project}' only, not '{project}'.");
+        }
+
+        if (write && key.ReadOnly)
+        {
+            return Problems.Create(HttpStatusCode.Forbidden, "Read-only key",
+                $"The key '{key.Name}' is read-only: read-only access cannot change anything. Use a key created without --read-only to write.");
         }
 
         return null;

@@ -121,7 +121,7 @@ internal static class IngestEndpoints
         });
     }
 
-    /// <summary>Answers what the service refuses as a problem: 400, 401, 404, 409 or 413.</summary>
+    /// <summary>Answers what the service refuses as a problem: 400, 401, 404, 409, 410 or 413.</summary>
     private static async Task<IResult> CallAsync(Func<Task<IResult>> call)
     {
         try
@@ -133,6 +133,7 @@ internal static class IngestEndpoints
             var status = ex.Error switch
             {
                 IngestError.RunNotFound => HttpStatusCode.NotFound,
+                IngestError.RunDeleted => HttpStatusCode.Gone,
                 IngestError.SequenceGap or IngestError.RunIdInUse => HttpStatusCode.Conflict,
                 IngestError.KeyRevoked => HttpStatusCode.Unauthorized,
                 IngestError.TooLarge => HttpStatusCode.RequestEntityTooLarge,
@@ -153,7 +154,7 @@ internal static class IngestEndpoints
         IngestService.NameProblem(value, field) is { } problem ? Problems.Create(HttpStatusCode.BadRequest, "Invalid name", problem, field) : null;
 
     /// <summary>What every write does first: check the names and the key, then read the body.</summary>
-    private static async Task<(RequestBody Body, IResult? Problem)> AcceptAsync(string project, string runId, HttpContext context, ApiKeyCache keys, ServerOptions options, CancellationToken cancellationToken, bool rechecked = false)
+    internal static async Task<(RequestBody Body, IResult? Problem)> AcceptAsync(string project, string runId, HttpContext context, ApiKeyCache keys, ServerOptions options, CancellationToken cancellationToken, bool rechecked = false)
     {
         if (Validate(project, runId) is { } invalid)
         {
@@ -221,7 +222,7 @@ internal static class IngestEndpoints
     /// A request body in a pooled buffer: bodies run to megabytes, and a fresh array for each would
     /// land on the large-object heap and cost a full collection every few requests.
     /// </summary>
-    private sealed class RequestBody(int capacity) : IDisposable
+    internal sealed class RequestBody(int capacity) : IDisposable
     {
         public static readonly RequestBody Empty = new(0);
 

@@ -25,7 +25,7 @@ internal static class ReadEndpoints
             {
                 var project = http.Request.RouteValues["project"] as string ?? string.Empty;
                 var keys = http.RequestServices.GetRequiredService<ApiKeyCache>();
-                if (await ApiKeys.CheckAsync(http, keys, project, http.RequestAborted) is { } denied)
+                if (await ApiKeys.CheckAsync(http, keys, project, http.RequestAborted, write: false) is { } denied)
                 {
                     return denied;
                 }
@@ -59,6 +59,17 @@ internal static class ReadEndpoints
     private static async Task<IResult> ListRunsAsync(string project, HttpContext context, SqlRunStore store, TimeProvider time, IOptions<ServerOptions> options, CancellationToken cancellationToken)
     {
         var query = context.Request.Query;
+        // Archived runs are left out unless asked for: archived=true lists only them, archived=all every run.
+        bool? archived;
+        switch (query["archived"].ToString())
+        {
+            case "" or "false": archived = false; break;
+            case "true": archived = true; break;
+            case "all": archived = null; break;
+            default:
+                return Problems.Create(HttpStatusCode.BadRequest, "Invalid archived", "archived must be false (the default: runs not archived), true (archived runs only) or all.", "archived");
+        }
+
         var conditions = new List<RunCondition>();
         if (query["filter"].ToString() is { Length: > 0 } filter)
         {
@@ -105,7 +116,7 @@ internal static class ReadEndpoints
         var limit = int.TryParse(query["limit"], CultureInfo.InvariantCulture, out var l) ? Math.Clamp(l, 1, 10_000) : 1_000;
         var now = time.GetUtcNow();
         var crashedAfter = options.Value.CrashedAfter;
-        var (page, total, unknown) = await store.Runs.QueryRunsAsync(new RunQuery(project, conditions, sort, offset, limit, now - crashedAfter), cancellationToken);
+        var (page, total, unknown) = await store.Runs.QueryRunsAsync(new RunQuery(project, conditions, sort, offset, limit, now - crashedAfter, archived), cancellationToken);
         context.Response.Headers["X-Total-Count"] = total.ToString(CultureInfo.InvariantCulture);
         if (unknown.Count > 0)
         {
@@ -369,7 +380,7 @@ internal static class ReadEndpoints
         return (run, afterSeq ?? 0, limit, run is null ? NotFound(project, runId) : null);
     }
 
-    private static IResult NotFound(string project, string runId) =>
+    internal static IResult NotFound(string project, string runId) =>
         Problems.Create(HttpStatusCode.NotFound, "Unknown run", $"Run '{runId}' of project '{project}' does not exist on this server.");
 
     /// <summary>
@@ -381,7 +392,7 @@ internal static class ReadEndpoints
     internal static StoredRun AsHeard(StoredRun run, DateTimeOffset now, TimeSpan crashedAfter) =>
         run.State == "running" && now - run.UpdatedAt > crashedAfter ? run with { State = "crashed" } : run;
 
-    private static object RunJson(StoredRun run)
+    internal static object RunJson(StoredRun run)
     {
         var json = (JsonObject)run.Metadata.DeepClone();
         json["project"] = run.Project;
@@ -391,6 +402,7 @@ internal static class ReadEndpoints
         json["config"] = run.Config.DeepClone();
         json["summary"] = run.Summary.DeepClone();
         json["acked_seq"] = run.AckedSeq;
+        json["archived"] = run.Archived;
         json["updated_at"] = run.UpdatedAt.ToString("O", CultureInfo.InvariantCulture);
         return json;
     }

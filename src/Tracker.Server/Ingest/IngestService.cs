@@ -78,6 +78,10 @@ public sealed class IngestService
         {
             throw new IngestException(IngestError.RunIdInUse, "Run id in use", ex.Message, "id");
         }
+        catch (RunDeletedException ex)
+        {
+            throw Deleted(ex);
+        }
     }
 
     /// <summary>Appends lines of a run's <c>records.jsonl</c>, each with its <c>seq</c>, in one transaction.</summary>
@@ -110,7 +114,7 @@ public sealed class IngestService
         }
         catch (RunNotFoundException ex)
         {
-            throw new IngestException(IngestError.RunNotFound, "Unknown run", ex.Message);
+            throw await NotFoundAsync(project, runId, ex, cancellationToken);
         }
         catch (SequenceGapException ex)
         {
@@ -129,7 +133,7 @@ public sealed class IngestService
         CheckNames(project, runId);
         using var turn = await _store.Dialect.EnterWriteAsync(cancellationToken);
         return await _store.Runs.HeartbeatAsync(project, runId, _time.GetUtcNow(), cancellationToken)
-            ?? throw new IngestException(IngestError.RunNotFound, "Unknown run", new RunNotFoundException(project, runId).Message);
+            ?? throw await NotFoundAsync(project, runId, new RunNotFoundException(project, runId), cancellationToken);
     }
 
     /// <summary>Sets a run's final state without any records.</summary>
@@ -156,7 +160,7 @@ public sealed class IngestService
         }
         catch (RunNotFoundException ex)
         {
-            throw new IngestException(IngestError.RunNotFound, "Unknown run", ex.Message);
+            throw await NotFoundAsync(project, runId, ex, cancellationToken);
         }
     }
 
@@ -289,6 +293,14 @@ public sealed class IngestService
         return new AppendResult(acked, fresh.Count, lines.Count - fresh.Count);
     }
 
+    /// <summary>A run that is not stored: deleted (410, for good) or never created (404, which a client answers by creating it).</summary>
+    private async Task<IngestException> NotFoundAsync(string project, string runId, RunNotFoundException notFound, CancellationToken cancellationToken) =>
+        await _store.Runs.IsDeletedAsync(project, runId, cancellationToken)
+            ? Deleted(new RunDeletedException(project, runId))
+            : new IngestException(IngestError.RunNotFound, "Unknown run", notFound.Message);
+
+    private static IngestException Deleted(RunDeletedException ex) => new(IngestError.RunDeleted, "Run deleted", ex.Message);
+
     private static void CheckNames(string project, string runId)
     {
         CheckName(project, "project");
@@ -336,6 +348,9 @@ public enum IngestError
     /// another time): resume that run from its directory or pick another id.
     /// </summary>
     RunIdInUse,
+
+    /// <summary>The run was deleted on this server: its id takes no more records, and a client stops sending it.</summary>
+    RunDeleted,
 
     /// <summary>The API key the request came with was revoked.</summary>
     KeyRevoked,

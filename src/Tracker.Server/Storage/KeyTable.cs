@@ -7,8 +7,8 @@ internal sealed class KeyTable(SqlDialect dialect)
     {
         await using var connection = await dialect.OpenAsync(cancellationToken);
         await using var command = Sql.Command(connection, null,
-            "INSERT INTO api_keys (name, project, key_hash, created_at) VALUES (@name, @project, @hash, @created)",
-            ("name", key.Name), ("project", key.Project), ("hash", key.Hash), ("created", Sql.Format(key.CreatedAt)));
+            "INSERT INTO api_keys (name, project, key_hash, created_at, read_only) VALUES (@name, @project, @hash, @created, @readOnly)",
+            ("name", key.Name), ("project", key.Project), ("hash", key.Hash), ("created", Sql.Format(key.CreatedAt)), ("readOnly", key.ReadOnly ? 1 : 0));
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
@@ -21,10 +21,10 @@ internal sealed class KeyTable(SqlDialect dialect)
     }
 
     public async Task<IReadOnlyList<ApiKey>> ListKeysAsync(CancellationToken cancellationToken) =>
-        await QueryKeysAsync("SELECT name, project, key_hash, created_at, revoked_at FROM api_keys ORDER BY name", null, cancellationToken);
+        await QueryKeysAsync("SELECT name, project, key_hash, created_at, revoked_at, read_only FROM api_keys ORDER BY name", null, cancellationToken);
 
     public async Task<ApiKey?> FindKeyAsync(string hash, CancellationToken cancellationToken) =>
-        (await QueryKeysAsync("SELECT name, project, key_hash, created_at, revoked_at FROM api_keys WHERE key_hash = @hash", hash, cancellationToken))
+        (await QueryKeysAsync("SELECT name, project, key_hash, created_at, revoked_at, read_only FROM api_keys WHERE key_hash = @hash", hash, cancellationToken))
         .SingleOrDefault();
 
     private async Task<List<ApiKey>> QueryKeysAsync(string sql, string? hash, CancellationToken cancellationToken)
@@ -36,7 +36,8 @@ internal sealed class KeyTable(SqlDialect dialect)
         while (await reader.ReadAsync(cancellationToken))
         {
             keys.Add(new ApiKey(reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetString(2),
-                Sql.ParseTime(reader.GetString(3)), reader.IsDBNull(4) ? null : Sql.ParseTime(reader.GetString(4))));
+                Sql.ParseTime(reader.GetString(3)), reader.IsDBNull(4) ? null : Sql.ParseTime(reader.GetString(4)),
+                Convert.ToInt64(reader.GetValue(5), System.Globalization.CultureInfo.InvariantCulture) != 0));
         }
 
         return keys;

@@ -5,8 +5,8 @@ using System.Text.Json.Nodes;
 
 namespace Tracker.Server.Storage;
 
-/// <summary>An API key as stored: only the SHA-256 hash of the secret, never the secret.</summary>
-internal sealed record ApiKey(string Name, string? Project, string Hash, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt);
+/// <summary>An API key as stored: only the SHA-256 hash of the secret, never the secret. A <paramref name="ReadOnly"/> key may read but never write.</summary>
+internal sealed record ApiKey(string Name, string? Project, string Hash, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt, bool ReadOnly = false);
 
 /// <summary>A run as stored: indexed columns plus its metadata, config and summary as JSON.</summary>
 internal sealed record StoredRun(
@@ -15,6 +15,12 @@ internal sealed record StoredRun(
 {
     /// <summary>The summary column's member that holds the run's <see cref="RunFold"/> state; summary keys cannot start with '_'.</summary>
     public const string FoldMember = "_fold";
+
+    /// <summary>Whether the run was archived: left out of runs listings unless asked for.</summary>
+    public bool Archived { get; init; }
+
+    /// <summary>What users changed of the run's name, tags and notes (<see cref="RunEdits"/>), as stored; null when nothing.</summary>
+    public string? Edits { get; init; }
 
     /// <summary>The run's records folded so far (appends only): kept in the summary column under <see cref="FoldMember"/>, out of every answer.</summary>
     public RunFold? Fold { get; init; }

@@ -31,14 +31,23 @@ internal sealed record RunSort(RunField Field, string? Key, bool Descending);
 /// A page of a project's runs, filtered (conditions joined by <c>and</c>) and sorted by the
 /// database over <c>runs</c> and <c>run_values</c>. A run is <c>crashed</c> when it is
 /// <c>running</c> and was last heard from before <see cref="CrashedBefore"/>, as reads show it.
+/// <see cref="Archived"/>: only archived runs (true), only the others (false), or all (null).
+/// Names are those shown: a user's rename (<see cref="RunEdits"/>) where there is one.
 /// </summary>
-internal sealed record RunQuery(string Project, IReadOnlyList<RunCondition> Conditions, RunSort? Sort, int Offset, int Limit, DateTimeOffset CrashedBefore)
+internal sealed record RunQuery(string Project, IReadOnlyList<RunCondition> Conditions, RunSort? Sort, int Offset, int Limit, DateTimeOffset CrashedBefore, bool? Archived = false)
 {
+    private const string ShownName = "COALESCE(r.shown_name, r.name)";
+
     /// <summary>The SQL of the WHERE clause (over <c>runs r</c>) and its parameters.</summary>
     public (string Where, List<(string, object?)> Parameters) WhereClause()
     {
         var parameters = new List<(string, object?)> { ("project", Project), ("cutoff", Sql.Format(CrashedBefore)) };
         var where = new StringBuilder("r.project = @project");
+        if (Archived is { } archived)
+        {
+            where.Append(archived ? " AND r.archived = 1" : " AND r.archived = 0");
+        }
+
         for (var i = 0; i < Conditions.Count; i++)
         {
             var c = Conditions[i];
@@ -52,8 +61,8 @@ internal sealed record RunQuery(string Project, IReadOnlyList<RunCondition> Cond
             string Values(string kind) => $"r.pk IN (SELECT run_pk FROM run_values WHERE project = @project AND kind = '{kind}' AND key = @k{i} AND {column} {c.Op} @v{i})";
             where.Append(" AND ").Append(c.Field switch
             {
-                RunField.Name when c.Op == "contains" => $"(LOWER(r.name) LIKE @v{i} ESCAPE '\\' OR LOWER(r.run_id) LIKE @v{i} ESCAPE '\\')",
-                RunField.Name => $"r.name {c.Op} @v{i}",
+                RunField.Name when c.Op == "contains" => $"(LOWER({ShownName}) LIKE @v{i} ESCAPE '\\' OR LOWER(r.run_id) LIKE @v{i} ESCAPE '\\')",
+                RunField.Name => $"{ShownName} {c.Op} @v{i}",
                 RunField.Id => $"r.run_id {c.Op} @v{i}",
                 RunField.State => $"{StateSql} {c.Op} @v{i}",
                 RunField.StartTime => $"r.start_time {c.Op} @v{i}",
@@ -88,7 +97,7 @@ internal sealed record RunQuery(string Project, IReadOnlyList<RunCondition> Cond
 
         var column = sort.Field switch
         {
-            RunField.Name => "r.name",
+            RunField.Name => ShownName,
             RunField.Id => "r.run_id",
             RunField.State => StateSql,
             _ => "r.start_time",

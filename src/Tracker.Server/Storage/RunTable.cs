@@ -16,6 +16,10 @@ internal sealed class RunIdInUseException(string project, string runId, long sto
     : Exception($"Run id '{runId}' of project '{project}' is already used on this server by a run that started at {storedStart} and holds {storedSeq:N0} records; "
         + $"this run started at {start}, so it is another run. Resume the stored run from its own run directory (resume: ResumeMode.Allow), or pick another id.");
 
+/// <summary>The run was deleted on this server: its id takes no more records.</summary>
+internal sealed class RunDeletedException(string project, string runId)
+    : Exception($"Run '{runId}' of project '{project}' was deleted on this server and takes no more records; its id is not used again. Start a new run (another id) to log again.");
+
 /// <summary>What an append reads of its run's row, locked: metadata and config only when the batch changes them.</summary>
 internal sealed record AppendTarget(long Pk, long AckedSeq, string State, string Name, JsonObject? Metadata, JsonObject? Config, bool KeyActive);
 
@@ -33,27 +37,42 @@ internal sealed class RunTable(SqlDialect dialect)
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await using var command = Sql.Command(connection, transaction,
             "INSERT INTO runs (project, run_id, name, state, start_time, updated_at, acked_seq, metadata, config, summary) "
-            + "VALUES (@project, @run, @name, @state, @start, @now, 0, @metadata, @config, '{}') "
+            + "SELECT @project, @run, @name, @state, @start, @now, 0, @metadata, @config, '{}' "
+            + "WHERE NOT EXISTS (SELECT 1 FROM deleted_runs WHERE project = @project AND run_id = @run) "
             + "ON CONFLICT (project, run_id) DO UPDATE SET name = excluded.name, state = excluded.state, start_time = excluded.start_time, "
             + "updated_at = excluded.updated_at, metadata = excluded.metadata, config = excluded.config "
             + "WHERE runs.acked_seq = 0 OR runs.start_time IS NULL OR excluded.start_time IS NULL OR runs.start_time = excluded.start_time "
-            + "RETURNING pk, acked_seq",
+            + "RETURNING pk, acked_seq, edits",
             ("project", project), ("run", runId), ("name", name), ("state", state), ("start", start), ("now", Sql.Format(now)),
             ("metadata", metadata.ToJsonString()), ("config", config.ToJsonString()));
         long? pk = null, acked = null;
+        string? edits = null;
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             if (await reader.ReadAsync(cancellationToken))
             {
-                (pk, acked) = (reader.GetInt64(0), reader.GetInt64(1));
+                (pk, acked, edits) = (reader.GetInt64(0), reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetString(2));
             }
         }
 
         if (pk is not null)
         {
-            await RunValueTable.ReplaceConfigAsync(connection, transaction, project, pk.Value, config, metadata["tags"], cancellationToken);
+            // A user's edits outlast the client's upsert: the listing filters by the name and tags they show.
+            var tags = metadata["tags"];
+            if (RunEdits.Apply(name, metadata, edits) is { } shown)
+            {
+                await SetShownNameAsync(connection, transaction, pk.Value, shown.Name == name ? null : shown.Name, cancellationToken);
+                tags = shown.Metadata["tags"];
+            }
+
+            await RunValueTable.ReplaceConfigAsync(connection, transaction, project, pk.Value, config, tags, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
             return acked!.Value;
+        }
+
+        if (await IsDeletedAsync(connection, transaction, project, runId, cancellationToken))
+        {
+            throw new RunDeletedException(project, runId);
         }
 
         // The row holds records of a run that started at another time: another run under the same id.
@@ -105,12 +124,6 @@ internal sealed class RunTable(SqlDialect dialect)
         return projects;
     }
 
-    public async Task<IReadOnlyList<StoredRun>> ListRunsAsync(string project, CancellationToken cancellationToken)
-    {
-        await using var connection = await dialect.OpenAsync(cancellationToken);
-        return await QueryRunsAsync(connection, null, "WHERE project = @project ORDER BY start_time DESC, run_id", [("project", project)], cancellationToken);
-    }
-
     /// <summary>
     /// A page of the runs the query matches, the number it matches in all, and the keys it names
     /// that no run of the project has (a condition on them matches nothing).
@@ -139,7 +152,7 @@ internal sealed class RunTable(SqlDialect dialect)
 
         var rows = pks.Count == 0 ? [] : await QueryRunsAsync(connection, null, $"WHERE r.pk IN ({string.Join(", ", pks)})", [], cancellationToken);
         var byPk = rows.ToDictionary(r => r.Pk);
-        var page = pks.Select(pk => byPk[pk]).ToList();
+        var page = pks.Select(pk => RunEdits.View(byPk[pk])).ToList();
         var unknown = new List<string>();
         foreach (var (kinds, key) in query.ValueKeys())
         {
@@ -154,10 +167,112 @@ internal sealed class RunTable(SqlDialect dialect)
         return (page, total, unknown);
     }
 
+
+    /// <summary>The run as readers see it (with users' edits), or null.</summary>
     public async Task<StoredRun?> GetRunAsync(string project, string runId, CancellationToken cancellationToken)
     {
         await using var connection = await dialect.OpenAsync(cancellationToken);
-        return await ReadRunAsync(connection, null, project, runId, forUpdate: false, cancellationToken);
+        return await ReadRunAsync(connection, null, project, runId, forUpdate: false, cancellationToken) is { } run ? RunEdits.View(run) : null;
+    }
+
+    /// <summary>
+    /// A user's change to a run: name, tags and notes as <see cref="RunEdits"/> keeps them, and
+    /// whether it is archived; a null argument leaves its field as it is. Returns the run as
+    /// readers see it afterwards, or null when there is no such run.
+    /// </summary>
+    public async Task<StoredRun?> EditRunAsync(string project, string runId, string? name, IReadOnlyList<string>? tags, bool setNotes, string? notes, bool? archived, CancellationToken cancellationToken)
+    {
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        if (await ReadRunAsync(connection, transaction, project, runId, forUpdate: true, cancellationToken) is not { } run)
+        {
+            return null;
+        }
+
+        var edits = RunEdits.Record(run, name, tags, setNotes, notes);
+        var isArchived = archived ?? run.Archived;
+        await using (var update = Sql.Command(connection, transaction, "UPDATE runs SET edits = @edits, archived = @archived WHERE pk = @pk",
+            ("edits", edits), ("archived", isArchived ? 1 : 0), ("pk", run.Pk)))
+        {
+            await update.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        // What the listing filters and sorts by follows what readers see.
+        var shown = RunEdits.Apply(run.Name, run.Metadata, edits);
+        await SetShownNameAsync(connection, transaction, run.Pk, shown is { } s && s.Name != run.Name ? s.Name : null, cancellationToken);
+        await RunValueTable.ReplaceConfigAsync(connection, transaction, project, run.Pk, run.Config, (shown?.Metadata ?? run.Metadata)["tags"], cancellationToken);
+
+        await transaction.CommitAsync(cancellationToken);
+        return RunEdits.View(run with { Edits = edits, Archived = isArchived });
+    }
+
+    private static async Task SetShownNameAsync(DbConnection connection, DbTransaction transaction, long runPk, string? shownName, CancellationToken cancellationToken)
+    {
+        await using var update = Sql.Command(connection, transaction, "UPDATE runs SET shown_name = @shown WHERE pk = @pk", ("shown", shownName), ("pk", runPk));
+        await update.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Deletes a run with its points, output and media records, and the project's media files that
+    /// no other run refers to; its id is kept in deleted_runs, so that a client still sending to it
+    /// is told so (410) rather than creating it again. False when there is no such run.
+    /// </summary>
+    public async Task<bool> DeleteRunAsync(string project, string runId, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        if (await ReadRunAsync(connection, transaction, project, runId, forUpdate: true, cancellationToken) is not { } run)
+        {
+            return false;
+        }
+
+        var files = new List<string>();
+        await using (var media = Sql.Command(connection, transaction, "SELECT DISTINCT sha256 FROM run_media WHERE run_pk = @pk AND sha256 IS NOT NULL", ("pk", run.Pk)))
+        await using (var reader = await media.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                files.Add(reader.GetString(0));
+            }
+        }
+
+        await using (var delete = Sql.Command(connection, transaction,
+            "DELETE FROM metric_chunks WHERE run_pk = @pk; DELETE FROM metric_pending WHERE run_pk = @pk; DELETE FROM run_output WHERE run_pk = @pk; "
+            + "DELETE FROM run_media WHERE run_pk = @pk; DELETE FROM run_values WHERE run_pk = @pk; DELETE FROM runs WHERE pk = @pk; "
+            + "INSERT INTO deleted_runs (project, run_id, deleted_at) VALUES (@project, @run, @now) ON CONFLICT (project, run_id) DO NOTHING",
+            ("pk", run.Pk), ("project", project), ("run", runId), ("now", Sql.Format(now))))
+        {
+            await delete.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        // Files are stored once per project: a file goes only when no run of the project refers to it any more.
+        await using (var orphan = Sql.Command(connection, transaction,
+            "DELETE FROM media_blobs WHERE project = @project AND sha256 = @sha AND NOT EXISTS "
+            + "(SELECT 1 FROM run_media m JOIN runs r ON r.pk = m.run_pk WHERE m.sha256 = @sha AND r.project = @project)",
+            ("project", project), ("sha", null)))
+        {
+            foreach (var sha in files)
+            {
+                orphan.Parameters[1].Value = sha;
+                await orphan.ExecuteNonQueryAsync(cancellationToken);
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    /// <summary>Whether the run was deleted on this server (its id takes no more records).</summary>
+    public async Task<bool> IsDeletedAsync(string project, string runId, CancellationToken cancellationToken)
+    {
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        return await IsDeletedAsync(connection, null, project, runId, cancellationToken);
+    }
+
+    private static async Task<bool> IsDeletedAsync(DbConnection connection, DbTransaction? transaction, string project, string runId, CancellationToken cancellationToken)
+    {
+        await using var command = Sql.Command(connection, transaction, "SELECT COUNT(*) FROM deleted_runs WHERE project = @project AND run_id = @run", ("project", project), ("run", runId));
+        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture) > 0;
     }
 
     /// <summary>
@@ -211,7 +326,7 @@ internal sealed class RunTable(SqlDialect dialect)
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    private const string RunColumns = "r.pk, r.project, r.run_id, r.name, r.state, r.start_time, r.updated_at, r.acked_seq, r.metadata, r.config, r.summary";
+    private const string RunColumns = "r.pk, r.project, r.run_id, r.name, r.state, r.start_time, r.updated_at, r.acked_seq, r.metadata, r.config, r.summary, r.archived, r.edits";
 
     private async Task<StoredRun?> ReadRunAsync(DbConnection connection, DbTransaction? transaction, string project, string runId, bool forUpdate, CancellationToken cancellationToken) =>
         (await QueryRunsAsync(connection, transaction, "WHERE project = @project AND run_id = @run" + (forUpdate ? dialect.LockRowSuffix : string.Empty),
@@ -227,7 +342,11 @@ internal sealed class RunTable(SqlDialect dialect)
             runs.Add(new StoredRun(
                 reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
                 reader.IsDBNull(5) ? null : Sql.ParseTime(reader.GetString(5)), Sql.ParseTime(reader.GetString(6)), reader.GetInt64(7),
-                JsonNode.Parse(reader.GetString(8))!.AsObject(), JsonNode.Parse(reader.GetString(9))!.AsObject(), StoredRun.ReadSummary(reader.GetString(10))));
+                JsonNode.Parse(reader.GetString(8))!.AsObject(), JsonNode.Parse(reader.GetString(9))!.AsObject(), StoredRun.ReadSummary(reader.GetString(10)))
+            {
+                Archived = Convert.ToInt64(reader.GetValue(11), CultureInfo.InvariantCulture) != 0,
+                Edits = reader.IsDBNull(12) ? null : reader.GetString(12),
+            });
         }
 
         return runs;

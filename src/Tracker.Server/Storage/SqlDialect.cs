@@ -115,15 +115,24 @@ internal sealed class SqliteDialect(string path) : SqlDialect
             CREATE TABLE metric_pending (run_pk INTEGER NOT NULL, pending_no INTEGER NOT NULL, points INTEGER NOT NULL, body BLOB NOT NULL,
                 PRIMARY KEY (run_pk, pending_no));
             """),
-        // Each run's config, summary and tags, a row per key, for the runs listing (RunValueTable); filled for existing runs by SqlRunStore.
+        // Run management: read-only keys, archived runs, edits made in the UI (RunEdits) and the name they show (shown_name, which the runs listing filters and sorts by), and the ids of deleted runs, which are not taken again.
         (5, """
+            ALTER TABLE api_keys ADD COLUMN read_only INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE runs ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE runs ADD COLUMN edits TEXT NULL;
+            ALTER TABLE runs ADD COLUMN shown_name TEXT NULL;
+            CREATE TABLE deleted_runs (project TEXT NOT NULL, run_id TEXT NOT NULL, deleted_at TEXT NOT NULL, PRIMARY KEY (project, run_id));
+            CREATE INDEX run_media_by_sha256 ON run_media (sha256);
+            """),
+        // Each run's config, summary and tags, a row per key, for the runs listing (RunValueTable); filled for existing runs by SqlRunStore.
+        (6, """
             CREATE TABLE run_values (run_pk INTEGER NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, project TEXT NOT NULL, num REAL NULL, txt TEXT NULL,
                 PRIMARY KEY (run_pk, kind, key)) WITHOUT ROWID;
             CREATE INDEX run_values_by_number ON run_values (project, kind, key, num);
             CREATE INDEX run_values_by_text ON run_values (project, kind, key, txt);
             CREATE INDEX runs_by_start ON runs (project, start_time);
             """),
-        (6, """
+        (7, """
             CREATE TABLE saved_views (project TEXT NOT NULL, name TEXT NOT NULL, body TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (project, name));
             """),
     ];
@@ -210,15 +219,24 @@ internal sealed class PostgresDialect(string connectionString) : SqlDialect
                 PRIMARY KEY (run_pk, pending_no));
             ALTER TABLE metric_pending ALTER COLUMN body SET STORAGE EXTERNAL;
             """),
-        // Text values compare by code point, as in SQLite, whatever the database's collation.
+        // Run management: read-only keys, archived runs, edits made in the UI (RunEdits) and the name they show (shown_name, which the runs listing filters and sorts by), and the ids of deleted runs, which are not taken again.
         (5, """
+            ALTER TABLE api_keys ADD COLUMN read_only INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE runs ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE runs ADD COLUMN edits TEXT NULL;
+            ALTER TABLE runs ADD COLUMN shown_name TEXT NULL;
+            CREATE TABLE deleted_runs (project TEXT NOT NULL, run_id TEXT NOT NULL, deleted_at TEXT NOT NULL, PRIMARY KEY (project, run_id));
+            CREATE INDEX run_media_by_sha256 ON run_media (sha256);
+            """),
+        // Text values compare by code point, as in SQLite, whatever the database's collation.
+        (6, """
             CREATE TABLE run_values (run_pk BIGINT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, project TEXT NOT NULL, num DOUBLE PRECISION NULL, txt TEXT COLLATE "C" NULL,
                 PRIMARY KEY (run_pk, kind, key));
             CREATE INDEX run_values_by_number ON run_values (project, kind, key, num);
             CREATE INDEX run_values_by_text ON run_values (project, kind, key, txt);
             CREATE INDEX runs_by_start ON runs (project, start_time);
             """),
-        (6, """
+        (7, """
             CREATE TABLE saved_views (project TEXT NOT NULL, name TEXT NOT NULL, body TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (project, name));
             """),
     ];

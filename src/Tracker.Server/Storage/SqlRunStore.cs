@@ -14,7 +14,7 @@ namespace Tracker.Server.Storage;
 internal sealed class SqlRunStore(SqlDialect dialect)
 {
     /// <summary>The migration that creates <c>run_values</c>, which runs stored before it need filled.</summary>
-    private const int RunValuesVersion = 5;
+    private const int RunValuesVersion = 6;
 
     public string Kind => dialect.Name;
 

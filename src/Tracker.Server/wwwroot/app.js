@@ -140,17 +140,20 @@
 
   async function runsView(gen, project) {
     setCrumbs([[project]]);
-    const runs = await api(`/projects/${enc(project)}/runs?limit=10000`);
+    const shownArchived = tableStates.get(project)?.archived;
+    const runs = await api(`/projects/${enc(project)}/runs?limit=10000${shownArchived ? '&archived=all' : ''}`);
     if (gen !== generation) return;
     const configKeys = [...new Set(runs.flatMap(r => Object.keys(r.config || {})))].sort();
     const summaryKeys = [...new Set(runs.flatMap(r => Object.keys(r.summary || {})))].sort();
     let state = tableStates.get(project);
     if (!state) {
-      state = { sort: null, dir: 1, text: '', state: '', tag: '', config: '', agg: 'last', selected: new Set(), rows: PAGE_ROWS,
+      state = { sort: null, dir: 1, text: '', state: '', tag: '', config: '', agg: 'last', selected: new Set(), rows: PAGE_ROWS, archived: false, refusal: null,
         columns: new Set([...configKeys.slice(0, 8).map(k => `config.${k}`), ...summaryKeys.slice(0, 8).map(k => `summary.${k}`)]) };
       tableStates.set(project, state);
     }
     let ranges = null;
+    const present = new Set(runs.map(r => r.id));
+    state.selected = new Set([...state.selected].filter(id => present.has(id))); // deleted or hidden runs are no longer selected
 
     const chooser = (title, prefix, keys) => keys.length === 0 ? '' : `<strong>${title}</strong>${keys.map(k =>
       `<label><input type="checkbox" data-col="${esc(prefix + k)}" ${state.columns.has(prefix + k) ? 'checked' : ''}> ${esc(k)}</label>`).join('')}`;
@@ -163,9 +166,12 @@
         <input type="text" id="filter-config" placeholder="config, e.g. lr=0.1 or epochs>5" size="22" value="${esc(state.config)}">
         <label>summary <select id="summary-agg">${['last', 'min', 'max'].map(a => `<option ${a === state.agg ? 'selected' : ''}>${a}</option>`).join('')}</select></label>
         <details id="columns"><summary>Columns</summary><div>${chooser('Config', 'config.', configKeys)}${chooser('Summary', 'summary.', summaryKeys)}</div></details>
+        <label><input type="checkbox" id="show-archived" ${state.archived ? 'checked' : ''}> Show archived</label>
         <button class="primary" id="compare" disabled>Compare selected</button>
+        <span class="selection-actions"><button id="archive-selected" disabled>Archive</button><button id="unarchive-selected" disabled>Unarchive</button><button class="danger" id="delete-selected" disabled>Delete</button></span>
         <span class="muted" id="shown"></span>
       </div>
+      <p class="error" id="manage-error" ${state.refusal ? '' : 'hidden'}>${esc(state.refusal || '')}</p>
       <div class="table-wrap"><table id="runs"><thead></thead><tbody></tbody></table></div>
       <p><button id="more" hidden></button></p>`;
 
@@ -211,7 +217,7 @@
       const v = value(run, col.id);
       const attr = `data-col="${esc(col.id)}"`;
       switch (col.id) {
-        case 'name': return `<td ${attr}><input type="checkbox" class="select-run" data-run-id="${esc(run.id)}" ${state.selected.has(run.id) ? 'checked' : ''}> <a href="#/projects/${enc(project)}/runs/${enc(run.id)}">${esc(run.name)}</a> <span class="muted">${esc(run.id === run.name ? '' : run.id)}</span></td>`;
+        case 'name': return `<td ${attr}><input type="checkbox" class="select-run" data-run-id="${esc(run.id)}" ${state.selected.has(run.id) ? 'checked' : ''}> <a href="#/projects/${enc(project)}/runs/${enc(run.id)}">${esc(run.name)}</a> <span class="muted">${esc(run.id === run.name ? '' : run.id)}</span>${run.archived ? ' <span class="archived-badge">archived</span>' : ''}</td>`;
         case 'state': return `<td ${attr}><span class="state state-${esc(v)}">${esc(v)}</span></td>`;
         case 'tags': return `<td ${attr}>${(run.tags || []).map(t => `<span class="tag">${esc(t)}</span>`).join('')}</td>`;
         case 'start_time': return `<td ${attr}>${esc(v ? new Date(v).toLocaleString() : '')}</td>`;
@@ -235,7 +241,11 @@
       const more = document.getElementById('more');
       more.hidden = shown.length <= state.rows;
       more.textContent = `Show ${Math.min(PAGE_ROWS, shown.length - state.rows)} more of ${shown.length - state.rows}`;
-      document.getElementById('compare').disabled = state.selected.size === 0;
+      selectionChanged();
+    }
+
+    function selectionChanged() {
+      for (const id of ['compare', 'archive-selected', 'unarchive-selected', 'delete-selected']) document.getElementById(id).disabled = state.selected.size === 0;
     }
 
     const bind = (id, field, event = 'input') => document.getElementById(id).addEventListener(event, e => { state[field] = e.target.value; render(); });
@@ -264,8 +274,14 @@
     document.getElementById('runs').addEventListener('change', e => {
       if (!e.target.classList.contains('select-run')) return;
       if (e.target.checked) state.selected.add(e.target.dataset.runId); else state.selected.delete(e.target.dataset.runId);
-      document.getElementById('compare').disabled = state.selected.size === 0;
+      selectionChanged();
     });
+    document.getElementById('show-archived').addEventListener('change', e => { state.archived = e.target.checked; route(); });
+    for (const action of ['archive', 'unarchive', 'delete']) {
+      document.getElementById(`${action}-selected`).addEventListener('click', () =>
+        window.TrackerManage.applyToSelected(project, [...state.selected], action, refusal => { state.refusal = refusal; state.selected.clear(); route(); })); // acted on: a later action starts from a fresh selection
+    }
+    state.refusal = null; // shown once
     document.getElementById('more').addEventListener('click', () => { state.rows += PAGE_ROWS; render(); });
     document.getElementById('compare').addEventListener('click', () => {
       location.hash = `#/projects/${enc(project)}/compare?runs=${[...state.selected].map(enc).join(',')}`;
@@ -297,10 +313,10 @@
       '.NET': run.dotnet_version, libraries: Object.entries(run.libraries || {}).map(([k, v]) => `${k} ${v}`).join(', '),
       program: run.entry_assembly, 'command line': run.command_line,
       'git commit': git.commit, 'git branch': git.branch, 'git remote': git.remote, 'git dirty': git.dirty, group: run.group, 'job type': run.job_type,
-      tags: (run.tags || []).join(', '), notes: run.notes, sdk: run.sdk_version,
+      sdk: run.sdk_version,
     };
     view.innerHTML = `
-      <h1><span class="swatch" style="background:${run.colour}"></span>${esc(run.name)} <span class="state state-${esc(run.state)}" id="run-state">${esc(run.state)}</span></h1>
+      <div id="run-header"></div>
       <div class="panels">
         <div class="card" id="run-meta"><h2>Run</h2>${kv(meta)}</div>
         <div class="card" id="run-config"><h2>Config</h2>${kv(run.config)}</div>
@@ -309,6 +325,8 @@
       <details class="card" id="run-output" style="margin-top:1em"><summary>Console output</summary><pre class="output"></pre></details>
       <div id="workspace"></div>
       <section id="run-media" hidden><h2>Media</h2><div class="media-grid"></div></section>`;
+    // Name, tags and notes, editable in place, with archive and delete (manage.js).
+    window.TrackerManage.runHeader(document.getElementById('run-header'), project, run, () => { location.hash = `#/projects/${enc(project)}`; });
     const output = new ConsoleOutput(project, id, document.getElementById('run-output'));
     const media = new MediaSection(gen, project, id, document.getElementById('run-media'));
     const workspace = new Workspace(gen, project, [run], document.getElementById('workspace'));
@@ -1032,6 +1050,7 @@
     }
   }
 
+  window.TrackerManage.mountKeyButton(document.querySelector('header'));
   window.addEventListener('hashchange', route);
   route();
 })();

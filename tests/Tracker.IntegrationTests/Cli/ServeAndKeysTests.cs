@@ -32,6 +32,12 @@ public sealed class ServeAndKeysTests
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
             Assert.That((await PutRunAsync(http, key)).StatusCode, Is.EqualTo(HttpStatusCode.OK));
 
+            var viewer = await CliProcess.RunAsync(["keys", "create", "--name", "viewer", "--read-only", "--db", db]);
+            Assert.That(viewer.ExitCode, Is.Zero, viewer.ToString());
+            Assert.That(viewer.Error, Does.Contain("read-only key 'viewer'"));
+            Assert.That((await CliProcess.RunAsync(["keys", "list", "--db", db])).Output, Does.Match(@"viewer\t.*\tread-only"));
+            Assert.That((await PutRunAsync(http, viewer.Output.Trim())).StatusCode, Is.EqualTo(HttpStatusCode.Forbidden), "a read-only key may not write");
+
             var revoked = await CliProcess.RunAsync(["keys", "revoke", "--name", "ci", "--db", db]);
             Assert.That(revoked.ExitCode, Is.Zero, revoked.ToString());
             Assert.That((await PutRunAsync(http, key)).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized), "a revoked key is refused at once");

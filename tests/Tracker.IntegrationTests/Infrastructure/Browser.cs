@@ -25,6 +25,7 @@ internal sealed class Browser : IAsyncDisposable
     private readonly Uri _server;
     private readonly ConcurrentQueue<string> _requests = new();
     private readonly ConcurrentQueue<string> _errors = new();
+    private readonly List<System.Text.RegularExpressions.Regex> _expectedErrors = [];
     private IBrowserContext? _context;
 
     private Browser(IPlaywright playwright, IBrowser browser, Uri server)
@@ -107,7 +108,14 @@ internal sealed class Browser : IAsyncDisposable
         Assert.That(_requests.Where(url => !IsOnServer(url)).Distinct(), Is.Empty, $"requests to hosts other than {_server.Authority}");
     }
 
-    public void AssertNoConsoleErrors() => Assert.That(_errors, Is.Empty, "console errors and uncaught exceptions of the page");
+    public void AssertNoConsoleErrors() =>
+        Assert.That(_errors.Where(e => !_expectedErrors.Any(p => p.IsMatch(e))), Is.Empty, "console errors and uncaught exceptions of the page");
+
+    /// <summary>
+    /// Console errors this test causes on purpose, such as Chromium's "Failed to load resource" line
+    /// for a request the server refuses (401, 403): they are not held against it. Until the test ends.
+    /// </summary>
+    public void ExpectConsoleErrors(System.Text.RegularExpressions.Regex pattern) => _expectedErrors.Add(pattern);
 
     /// <summary>
     /// For [TearDown]: screenshots every open page if the test failed, closes the test's context,
@@ -142,6 +150,7 @@ internal sealed class Browser : IAsyncDisposable
             _context = null;
             _requests.Clear();
             _errors.Clear();
+            _expectedErrors.Clear();
         }
     }
 

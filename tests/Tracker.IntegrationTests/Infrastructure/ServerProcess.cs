@@ -64,7 +64,7 @@ internal sealed class ServerProcess : IAsyncDisposable
     }
 
     /// <summary>Runs <c>keys create</c> against the same store and returns the secret it printed.</summary>
-    public async Task<string> CreateKeyAsync(string name, string? project = null)
+    public async Task<string> CreateKeyAsync(string name, string? project = null, bool readOnly = false)
     {
         var args = new List<string> { "keys", "create", "--name", name, _storageArgument };
         if (project is not null)
@@ -72,9 +72,27 @@ internal sealed class ServerProcess : IAsyncDisposable
             args.AddRange(["--project", project]);
         }
 
+        if (readOnly)
+        {
+            args.Add("--read-only");
+        }
+
         var (exit, output, error) = await RunServerCommandAsync(args);
         Assert.That(exit, Is.Zero, error);
         return output.Trim();
+    }
+
+    /// <summary>A number the store's database answers directly, such as a count of rows (what no API shows any more).</summary>
+    public async Task<long> ScalarAsync(string sql)
+    {
+        var value = _storageArgument[(_storageArgument.IndexOf('=', StringComparison.Ordinal) + 1)..];
+        await using System.Data.Common.DbConnection connection = _storageArgument.StartsWith("--Tracker:Postgres=", StringComparison.Ordinal)
+            ? new Npgsql.NpgsqlConnection(value)
+            : new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={value}");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return Convert.ToInt64(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     public async Task RevokeKeyAsync(string name)
