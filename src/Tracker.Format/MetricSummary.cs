@@ -61,17 +61,30 @@ public sealed class MetricSummary
         {
             case double d: Add(d); break;
             case long l: Add(l); break;
-            case ulong ul:
-                Observe(new Scalar(ScalarKind.UInt64, ul, unchecked((long)ul), null));
-                AddNumber(ul);
-                _minInteger = Int128.Min(_minInteger, ul);
-                _maxInteger = Int128.Max(_maxInteger, ul);
-                break;
-            case bool b: Observe(new Scalar(ScalarKind.Bool, b ? 1 : 0, 0, null)); break;
-            case string s: Observe(new Scalar(ScalarKind.Text, double.NaN, 0, s)); break;
+            case ulong ul: Add(ul); break;
+            case bool b: Add(b); break;
+            case string s: Add(s); break;
             default: break;
         }
     }
+
+    /// <summary>Adds an unsigned integer, kept exact.</summary>
+    /// <param name="value">The value.</param>
+    public void Add(ulong value)
+    {
+        Observe(new Scalar(ScalarKind.UInt64, value, unchecked((long)value), null));
+        AddNumber(value);
+        _minInteger = Int128.Min(_minInteger, value);
+        _maxInteger = Int128.Max(_maxInteger, value);
+    }
+
+    /// <summary>Adds a boolean: a summary value of its own kind, not a number.</summary>
+    /// <param name="value">The value.</param>
+    public void Add(bool value) => Observe(new Scalar(ScalarKind.Bool, value ? 1 : 0, 0, null));
+
+    /// <summary>Adds text: a summary value of its own kind, not a number.</summary>
+    /// <param name="value">The value.</param>
+    public void Add(string value) => Observe(new Scalar(ScalarKind.Text, double.NaN, 0, value));
 
     /// <summary>The summary value, or false when the kind is <see cref="SummaryMode.None"/> or nothing was added.</summary>
     /// <param name="value">A plain value: double, long, ulong, bool or string.</param>

@@ -352,20 +352,27 @@ public sealed partial class Run
         }
     }
 
-    internal void OverrideSummary(string key, object? value)
+    internal void OverrideSummary(Dictionary<string, object?> values)
     {
-        var fields = Json.Serialize(new { values = new Dictionary<string, object?> { [key] = value } });
+        var fields = Json.Serialize(new { values });
         if (RecordRules.DocumentSizeProblem(fields.Length, "This summary value") is { } problem)
         {
-            throw new ArgumentException(problem, nameof(value));
+            throw new ArgumentException(problem, nameof(values));
         }
 
-        if (!_summary.Contains(key) && RecordRules.RunKeyCountProblem(_summary.KeyCount + 1) is { } tooMany)
+        var added = values.Keys.Count(key => !_summary.Contains(key));
+        if (added > 0 && RecordRules.RunKeyCountProblem(_summary.KeyCount + added) is { } tooMany)
         {
-            throw new ArgumentException(tooMany, nameof(key));
+            throw new ArgumentException(tooMany, nameof(values));
         }
 
-        UpdateMetadata("summary", () => _summary.Override(key, value), fields);
+        UpdateMetadata("summary", () =>
+        {
+            foreach (var (key, value) in values)
+            {
+                _summary.Override(key, value);
+            }
+        }, fields);
     }
 
     private static void ValidateLimits(RunOptions o)

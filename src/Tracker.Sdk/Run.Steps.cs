@@ -170,14 +170,15 @@ public sealed partial class Run
             return;
         }
 
-        if (value is Media media)
+        if (value is Media logged)
         {
+            var media = logged.ForLog();
             if (!media.HasFile)
             {
                 media.Materialize(MediaDirectory); // its JSON, now: a call logs all its values or none
             }
 
-            _scratch.Add((known, key, value));
+            _scratch.Add((known, key, media));
             return;
         }
 

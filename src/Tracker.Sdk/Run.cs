@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using Tracker.Internal;
 using Tracker.Online;
 using Tracker.Pipeline;
@@ -178,7 +179,70 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     /// <param name="commit">Whether to advance the step afterwards; default: true without <paramref name="step"/>, false with it.</param>
     /// <exception cref="ArgumentException">The key is empty, too long or reserved; or the step is outside 0 to <see cref="RecordRules.MaxStep"/> (2^53 - 1).</exception>
     /// <exception cref="InvalidOperationException">The run is finished.</exception>
-    public void Log(string key, double value, long? step = null, bool? commit = null)
+    public void Log(string key, double value, long? step = null, bool? commit = null) =>
+        LogScalar(key, EntryKind.Number, value, 0, null, step, commit);
+
+    /// <summary>Logs an integer at the current step, kept exact (up to 2^63 - 1) in the record, the server and exports. Allocation-free.</summary>
+    /// <inheritdoc cref="Log(string, double, long?, bool?)"/>
+    public void Log(string key, long value, long? step = null, bool? commit = null) =>
+        LogScalar(key, EntryKind.Integer, value, value, null, step, commit);
+
+    /// <inheritdoc cref="Log(string, long, long?, bool?)"/>
+    public void Log(string key, int value, long? step = null, bool? commit = null) =>
+        LogScalar(key, EntryKind.Integer, value, value, null, step, commit);
+
+    /// <summary>Logs an unsigned integer at the current step, kept exact up to 2^64 - 1. Allocation-free.</summary>
+    /// <inheritdoc cref="Log(string, double, long?, bool?)"/>
+    public void Log(string key, ulong value, long? step = null, bool? commit = null) =>
+        LogScalar(key, value > long.MaxValue ? EntryKind.UInteger : EntryKind.Integer, value, unchecked((long)value), null, step, commit);
+
+    /// <summary>Logs a float at the current step, as the double it widens to exactly. Allocation-free.</summary>
+    /// <inheritdoc cref="Log(string, double, long?, bool?)"/>
+    public void Log(string key, float value, long? step = null, bool? commit = null) =>
+        LogScalar(key, EntryKind.Number, value, 0, null, step, commit);
+
+    /// <summary>Logs a decimal at the current step as the nearest double (metrics are doubles, as in W&amp;B). Allocation-free.</summary>
+    /// <inheritdoc cref="Log(string, double, long?, bool?)"/>
+    public void Log(string key, decimal value, long? step = null, bool? commit = null) =>
+        LogScalar(key, EntryKind.Number, (double)value, 0, null, step, commit);
+
+    /// <summary>Logs a boolean at the current step: kept a boolean in the record and exports, charted as 0 and 1. Allocation-free.</summary>
+    /// <inheritdoc cref="Log(string, double, long?, bool?)"/>
+    public void Log(string key, bool value, long? step = null, bool? commit = null) =>
+        LogScalar(key, EntryKind.Bool, value ? 1 : 0, 0, null, step, commit);
+
+    /// <summary>
+    /// Logs text at the current step, such as a predicted label: kept as text (the string "NaN" too),
+    /// shown in the summary and exports, not charted. Longer text belongs in a <see cref="Text"/> value.
+    /// </summary>
+    /// <inheritdoc cref="Log(string, double, long?, bool?)"/>
+    /// <exception cref="ArgumentNullException"><paramref name="value"/> is null.</exception>
+    /// <exception cref="ArgumentException">The key is invalid, or the text makes the record line larger than <see cref="RecordRules.MaxLineBytes"/>.</exception>
+    public void Log(string key, string value, long? step = null, bool? commit = null)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        LogScalar(key, EntryKind.Text, double.NaN, 0, value, step, commit);
+    }
+
+    /// <summary>
+    /// Logs the public properties of an object as one history row, as <c>Log(new { loss, acc })</c>:
+    /// property names are the keys, nested objects flatten to <c>parent/child</c> as in
+    /// <see cref="Config"/>, and values follow the dictionary overload's rules (numbers, bool,
+    /// string, <see cref="Media"/>). A dictionary is logged as the dictionary overload logs it.
+    /// </summary>
+    /// <param name="values">An anonymous object, a class or record, or a dictionary.</param>
+    /// <param name="step">Explicit step; must not be lower than <see cref="Step"/>.</param>
+    /// <param name="commit">Whether to advance the step afterwards; default: true without <paramref name="step"/>, false with it.</param>
+    /// <exception cref="ArgumentException">A property name is not a valid key, or a value has an unsupported type.</exception>
+    public void Log(object values, long? step = null, bool? commit = null)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        Log(values as IReadOnlyDictionary<string, object?> ?? Internal.Values.Properties(values), step, commit);
+    }
+
+    /// <summary>One value of a scalar overload: inlined into each, so the branches on a constant kind fold away.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void LogScalar(string key, EntryKind kind, double number, long bits, string? text, long? step, bool? commit)
     {
         if (IsDisabled)
         {
@@ -197,6 +261,12 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
                 return;
             }
 
+            if (kind == EntryKind.Text && text!.Length > 1024)
+            {
+                _textBytesInCall = 0;
+                ThrowIfTooLarge(key, text);
+            }
+
             ThrowIfStepOutOfRange(step);
             if (step.HasValue && !MoveTo(step.Value))
             {
@@ -204,14 +274,45 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
             }
 
             var metric = _keys.Find(key) ?? AddKey(key);
-            metric.Summary.Add(value);
-            metric.Buckets.Add(_step, value);
+            switch (kind)
+            {
+                case EntryKind.Number:
+                    metric.Summary.Add(number);
+                    break;
+                case EntryKind.Integer:
+                    metric.Summary.Add(bits);
+                    break;
+                case EntryKind.UInteger:
+                    metric.Summary.Add(unchecked((ulong)bits));
+                    break;
+                case EntryKind.Bool:
+                    metric.Summary.Add(number != 0);
+                    break;
+                default:
+                    metric.Summary.Add(text!);
+                    break;
+            }
+
+            if (kind != EntryKind.Text)
+            {
+                metric.Buckets.Add(_step, number);
+            }
+
             ref var entry = ref NextEntry(sameLine: false);
-            entry.Kind = EntryKind.Number;
+            entry.Kind = kind;
             entry.KeyId = metric.Id;
             entry.Step = _step;
             entry.UnixMs = NowUnixMs();
-            entry.Number = value;
+            entry.Number = number;
+            if (kind is EntryKind.Integer or EntryKind.UInteger)
+            {
+                entry.Bits = bits;
+            }
+            else if (kind == EntryKind.Text)
+            {
+                entry.Payload = text;
+            }
+
             _received++;
             if (commit ?? !step.HasValue)
             {

@@ -77,9 +77,14 @@ public sealed class RunSummary : IReadOnlyDictionary<string, object?>
     /// <inheritdoc />
     public IEnumerable<object?> Values => _run.SummaryValues().Values;
 
-    /// <summary>Gets a summary value, or overrides one with a number, bool or string (null removes the override).</summary>
+    /// <summary>
+    /// Gets a summary value, or overrides one with a number, bool, string or list (null removes the
+    /// override). An object or dictionary sets one override per member, flattened to <c>key/member</c>
+    /// as <see cref="Run.Config"/> flattens, as W&amp;B's <c>run.summary["best"] = {...}</c>.
+    /// </summary>
     /// <param name="key">The metric key.</param>
     /// <exception cref="KeyNotFoundException">Getting a key that has no summary value.</exception>
+    /// <exception cref="ArgumentException">Setting an invalid key, or a value that is not one of those.</exception>
     public object? this[string key]
     {
         get => _run.SummaryValues().TryGetValue(key, out var value)
@@ -88,7 +93,20 @@ public sealed class RunSummary : IReadOnlyDictionary<string, object?>
         set
         {
             RecordRules.ThrowIfInvalidKey(key, metric: true, nameof(key));
-            _run.OverrideSummary(key, RecordValue.TryNormalize(value, out var stored) ? stored : throw Internal.Values.Unsupported(key, value!, nameof(value)));
+            if (RecordValue.TryNormalize(value, out var plain) && plain is not Dictionary<string, object?>)
+            {
+                _run.OverrideSummary(new Dictionary<string, object?>(StringComparer.Ordinal) { [key] = plain });
+                return;
+            }
+
+            var members = new Dictionary<string, object?>(StringComparer.Ordinal);
+            foreach (var (member, memberValue) in Internal.Json.Flatten(value!, $"summary value of '{key}'"))
+            {
+                RecordRules.ThrowIfInvalidKey($"{key}/{member}", metric: true, nameof(value));
+                members[$"{key}/{member}"] = memberValue;
+            }
+
+            _run.OverrideSummary(members);
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Tracker.Format;
 namespace Tracker.Tests;
 
@@ -217,7 +218,7 @@ public sealed class LogTests : RunTestBase
 
         var rows = History(run);
         Assert.That(rows, Has.Count.EqualTo(100_000));
-        Assert.That(rows.Select(r => (double)r.Values["x"]!), Is.EqualTo(Enumerable.Range(0, 100_000).Select(i => (double)i)));
+        Assert.That(rows.Select(r => Convert.ToDouble(r.Values["x"], CultureInfo.InvariantCulture)), Is.EqualTo(Enumerable.Range(0, 100_000).Select(i => (double)i)));
         Assert.That(run.Statistics.RecordsWritten, Is.EqualTo(run.Statistics.RecordsReceived));
     }
 
@@ -260,7 +261,7 @@ public sealed class LogTests : RunTestBase
         Assert.That(rows.Select(r => r.Step), Is.Ordered.Ascending);
         for (var t = 0; t < Threads; t++)
         {
-            var seen = rows.Where(r => r.Values.ContainsKey($"thread{t}")).Select(r => (double)r.Values[$"thread{t}"]!).ToList();
+            var seen = rows.Where(r => r.Values.ContainsKey($"thread{t}")).Select(r => Convert.ToDouble(r.Values[$"thread{t}"], CultureInfo.InvariantCulture)).ToList();
             Assert.That(seen, Is.EqualTo(Enumerable.Range(0, PerThread).Select(i => (double)i)), $"thread {t}");
         }
     }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Extensions.Time.Testing;
 using Moq;
 using Tracker.Backends;
@@ -38,7 +39,7 @@ public sealed class PipelineTests : RunTestBase
         await AdvanceUntil(time, () => finish.IsCompleted);
         await finish;
 
-        Assert.That(History(run).Select(r => (double)r.Values["x"]!), Is.EqualTo(Enumerable.Range(0, 1000).Select(i => (double)i)));
+        Assert.That(History(run).Select(r => Convert.ToDouble(r.Values["x"], CultureInfo.InvariantCulture)), Is.EqualTo(Enumerable.Range(0, 1000).Select(i => (double)i)));
         Assert.That(run.Statistics.RecordsDropped, Is.Zero);
         Assert.That(run.Statistics.RecordsRetried, Is.EqualTo(2 * run.Statistics.RecordsWritten));
         Assert.That(Diagnostics.Where(d => d.Level == DiagnosticLevel.Warning).Select(d => d.Message), Has.Some.Contains("retrying in"));

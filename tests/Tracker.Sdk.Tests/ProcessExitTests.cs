@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Diagnostics;
 using Tracker.Reading;
 
@@ -64,7 +65,7 @@ public sealed class ProcessExitTests : RunTestBase
         Assert.That(reader.SkippedLines, Is.LessThanOrEqualTo(1), "at most the torn last line");
         for (var i = 0; i < rows.Count; i++)
         {
-            if (rows[i].Step != i || (double)rows[i].Values["value"]! != i)
+            if (rows[i].Step != i || Convert.ToDouble(rows[i].Values["value"], CultureInfo.InvariantCulture) != i)
             {
                 Assert.Fail($"row {i} is step {rows[i].Step} with {rows[i].Values["value"]}: the file is not a gap-free prefix");
             }

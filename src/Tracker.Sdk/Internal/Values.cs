@@ -1,5 +1,7 @@
 using System.Collections;
+using System.Collections.Concurrent;
 using System.Globalization;
+using System.Reflection;
 using Tracker.Pipeline;
 
 namespace Tracker.Internal;
@@ -59,6 +61,46 @@ internal static class Values
                     .Select(e => new KeyValuePair<string, object?>(Convert.ToString(e.Key, CultureInfo.InvariantCulture) ?? string.Empty, e.Value));
         }
     }
+
+    /// <summary>
+    /// The row <c>Log(object)</c> logs: a map's entries, or the object's public readable properties
+    /// by name. Nested objects (classes, not lists) become nested maps, whose keys flatten to
+    /// <c>parent/child</c>; enums become their names; other values stay for Log to check.
+    /// </summary>
+    public static Dictionary<string, object?> Properties(object values, int depth = 0)
+    {
+        if (IsNested(values))
+        {
+            var entries = new Dictionary<string, object?>(StringComparer.Ordinal);
+            foreach (var (key, value) in Entries(values))
+            {
+                entries[key] = value;
+            }
+
+            return entries;
+        }
+
+        if (depth > 32)
+        {
+            throw new ArgumentException($"The object logged nests more than 32 levels deep (at a {values.GetType().FullName}).", nameof(values));
+        }
+
+        var row = new Dictionary<string, object?>(StringComparer.Ordinal);
+        foreach (var property in ReadableProperties.GetOrAdd(values.GetType(), static type =>
+            [.. type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanRead && p.GetIndexParameters().Length == 0)]))
+        {
+            row[property.Name] = property.GetValue(values) switch
+            {
+                Enum e => e.ToString(),
+                { } nested when nested.GetType().IsClass && nested is not (string or Media or IEnumerable) => Properties(nested, depth + 1),
+                var value => value,
+            };
+        }
+
+        return row;
+    }
+
+    private static readonly ConcurrentDictionary<Type, PropertyInfo[]> ReadableProperties = new();
 
     public static ArgumentException Unsupported(string key, object value, string paramName = "values") => new(
         $"The value logged for key '{key}' has type {value.GetType().FullName}, which a history cannot store. "

@@ -55,6 +55,30 @@ public sealed class Histogram : Media
     /// <inheritdoc cref="FromValues(ReadOnlySpan{double}, int)"/>
     public static Histogram FromValues(ReadOnlySpan<float> values, int bins = DefaultBins) => Compute(values, bins);
 
+    /// <inheritdoc cref="FromValues(ReadOnlySpan{double}, int)"/>
+    /// <exception cref="ArgumentNullException"><paramref name="values"/> is null.</exception>
+    public static Histogram FromValues(double[] values, int bins = DefaultBins) => Compute<double>(values ?? throw new ArgumentNullException(nameof(values)), bins);
+
+    /// <inheritdoc cref="FromValues(ReadOnlySpan{double}, int)"/>
+    /// <exception cref="ArgumentNullException"><paramref name="values"/> is null.</exception>
+    public static Histogram FromValues(float[] values, int bins = DefaultBins) => Compute<float>(values ?? throw new ArgumentNullException(nameof(values)), bins);
+
+    /// <summary>
+    /// Bins any numbers (a <c>List&lt;double&gt;</c>, an <c>int[]</c>, a sequence of floats or
+    /// decimals), each taken as the nearest double, as <see cref="FromValues(ReadOnlySpan{double}, int)"/> bins doubles.
+    /// </summary>
+    /// <typeparam name="T">The number type.</typeparam>
+    /// <param name="values">The values; NaN and infinities are counted, not binned.</param>
+    /// <param name="bins">1 to <see cref="MaxBins"/> bins.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="values"/> is null.</exception>
+    /// <exception cref="ArgumentException">No values, or a bin count out of range.</exception>
+    public static Histogram FromValues<T>(IEnumerable<T> values, int bins = DefaultBins)
+        where T : INumberBase<T>
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        return Compute<double>([.. values.Select(double.CreateTruncating)], bins);
+    }
+
     /// <summary>A histogram from bins already computed.</summary>
     /// <param name="edges">The <c>n + 1</c> bin edges: finite and strictly ascending.</param>
     /// <param name="counts">The <c>n</c> counts, none negative.</param>

@@ -25,6 +25,9 @@ public abstract class Media
     /// <summary>Whether the media is saved as a file (images, tables), written off the caller's thread.</summary>
     internal virtual bool HasFile => false;
 
+    /// <summary>What a Log call logs of this media: itself, or for a table that can still grow, a copy of it as it is now.</summary>
+    internal virtual Media ForLog() => this;
+
     /// <summary>Bytes this media holds until it is written (raw pixels, say): bounds a run's backlog.</summary>
     internal virtual long PendingBytes => 0;
 

@@ -13,7 +13,7 @@ internal static class MediaFiles
     /// <summary>Most bytes one media file may have; the server's default body limit.</summary>
     public const int MaxBytes = 32 * 1024 * 1024;
 
-    private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    internal static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>Copies a media file into another run's folder unless it is there (same name, same bytes).</summary>
     public static void Copy(string source, string mediaDirectory)

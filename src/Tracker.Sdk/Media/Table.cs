@@ -6,21 +6,44 @@ namespace Tracker;
 
 /// <summary>
 /// A table to log at a step, such as predictions next to labels: named columns and rows of
-/// numbers, strings, booleans or nulls. Captured when it is made; saved as
+/// numbers, strings, booleans or nulls. Rows can be given at once or added one by one with
+/// <see cref="AddRow"/>; each log writes the table as it is then (as W&amp;B's incremental tables
+/// do), so logging it again after adding rows logs the larger table. Saved as
 /// <c>media/&lt;sha256&gt;.table.json</c> (<c>{"columns":[...],"data":[[...]]}</c>) in the run.
 /// </summary>
 public sealed class Table : Media
 {
-    private readonly byte[] _json;
+    private readonly object _gate = new();
+    private readonly MemoryStream _rows = new(); // the "data" array's rows, comma-separated
+    private readonly Utf8JsonWriter _rowWriter;
+    private Table? _logged; // the table as last logged, while no row has been added since
+    private int _rowCount;
 
     /// <summary>A table of <paramref name="rows"/>, each with one value per column.</summary>
     /// <param name="columns">Column names: at least one, none empty, no two the same.</param>
     /// <param name="rows">The rows; values are numbers, strings, booleans or null (NaN and infinities allowed).</param>
     /// <exception cref="ArgumentException">A column name is invalid, a row has the wrong number of values, a value has an unsupported type, or the table is over 32 MiB.</exception>
     public Table(IReadOnlyList<string> columns, IEnumerable<IReadOnlyList<object?>> rows)
+        : this(columns)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        foreach (var row in rows)
+        {
+            Append(row, nameof(rows));
+        }
+    }
+
+    /// <summary>An empty table with these columns, to fill with <see cref="AddRow"/> (W&amp;B's <c>Table(columns=...)</c>).</summary>
+    /// <param name="columns">Column names: at least one, none empty, no two the same.</param>
+    /// <exception cref="ArgumentException">A column name is invalid.</exception>
+    public Table(params string[] columns)
+        : this((IReadOnlyList<string>)columns)
+    {
+    }
+
+    private Table(IReadOnlyList<string> columns)
     {
         ArgumentNullException.ThrowIfNull(columns);
-        ArgumentNullException.ThrowIfNull(rows);
         if (columns.Count == 0)
         {
             throw new ArgumentException("A table needs at least one column.", nameof(columns));
@@ -37,66 +60,128 @@ public sealed class Table : Media
         }
 
         Columns = columns.ToArray();
-        _json = MediaFiles.Json(json =>
-        {
-            json.WriteStartArray("columns");
-            foreach (var column in Columns)
-            {
-                json.WriteStringValue(column);
-            }
-
-            json.WriteEndArray();
-            json.WriteStartArray("data");
-            foreach (var row in rows)
-            {
-                WriteRow(json, row, RowCount++);
-            }
-
-            json.WriteEndArray();
-        });
-        if (_json.Length > MediaFiles.MaxBytes)
-        {
-            throw new ArgumentException(
-                string.Create(CultureInfo.InvariantCulture, $"The table is {_json.Length:N0} bytes as JSON; at most {MediaFiles.MaxBytes:N0} can be logged. Log fewer rows, or a sample of them."),
-                nameof(rows));
-        }
+        _rowWriter = new Utf8JsonWriter(_rows, MediaFiles.WriterOptions);
     }
 
     /// <summary>The column names.</summary>
     public IReadOnlyList<string> Columns { get; }
 
     /// <summary>How many rows the table has.</summary>
-    public int RowCount { get; private set; }
+    public int RowCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _rowCount;
+            }
+        }
+    }
 
     internal override bool HasFile => true;
 
     internal override string Kind => "table";
 
-    private protected override (byte[] Json, string? File) Write(string mediaDirectory)
+    /// <summary>Adds a row (W&amp;B's <c>add_data</c>): one value per column, in column order.</summary>
+    /// <param name="values">Numbers, strings, booleans or null (NaN and infinities allowed).</param>
+    /// <exception cref="ArgumentException">The row has the wrong number of values, a value has an unsupported type, or the table would be over 32 MiB; the table is then unchanged.</exception>
+    public void AddRow(params object?[] values) => Append(values, nameof(values));
+
+    private void Append(IReadOnlyList<object?> row, string paramName)
     {
-        var sha256 = MediaFiles.Write(mediaDirectory, _json, MediaFiles.Extension("table"));
-        return (MediaFiles.Json(json =>
+        lock (_gate)
         {
-            json.WriteString("_type", Kind);
-            json.WriteString("sha256", sha256);
-            json.WriteString("path", $"{RunFiles.MediaFolder}/{sha256}{MediaFiles.Extension("table")}");
-            json.WriteNumber("bytes", _json.Length);
-            json.WriteStartArray("columns");
-            foreach (var column in Columns)
+            var before = _rows.Length;
+            try
             {
-                json.WriteStringValue(column);
+                if (_rowCount > 0)
+                {
+                    _rows.WriteByte((byte)',');
+                }
+
+                WriteRow(_rowWriter, row, _rowCount, paramName);
+                _rowWriter.Flush();
+                _rowWriter.Reset();
+                if (_rows.Length > MediaFiles.MaxBytes)
+                {
+                    throw new ArgumentException(
+                        string.Create(CultureInfo.InvariantCulture, $"With row {_rowCount} the table is over {MediaFiles.MaxBytes:N0} bytes as JSON, the most that can be logged. Log fewer rows, or a sample of them."),
+                        paramName);
+                }
+            }
+            catch
+            {
+                _rowWriter.Reset();
+                _rows.SetLength(before); // the row is all in or not at all
+                throw;
             }
 
-            json.WriteEndArray();
-            json.WriteNumber("rows", RowCount);
+            _rowCount++;
+            _logged = null;
+        }
+    }
+
+    /// <summary>The table as it is now, to log: a copy that rows added later do not change.</summary>
+    internal override Media ForLog()
+    {
+        lock (_gate)
+        {
+            return _logged ??= new Table(Columns, _rows.ToArray(), _rowCount);
+        }
+    }
+
+    private Table(IReadOnlyList<string> columns, byte[] rows, int rowCount)
+        : this(columns)
+    {
+        _rows.Write(rows);
+        _rowCount = rowCount;
+    }
+
+    private protected override (byte[] Json, string? File) Write(string mediaDirectory)
+    {
+        byte[] json, rows;
+        int rowCount;
+        lock (_gate)
+        {
+            rows = _rows.ToArray();
+            rowCount = _rowCount;
+        }
+
+        json = MediaFiles.Json(w =>
+        {
+            w.WriteStartArray("columns");
+            foreach (var column in Columns)
+            {
+                w.WriteStringValue(column);
+            }
+
+            w.WriteEndArray();
+            w.WritePropertyName("data");
+            w.WriteRawValue([.. "["u8, .. rows, .. "]"u8], skipInputValidation: true);
+        });
+        var sha256 = MediaFiles.Write(mediaDirectory, json, MediaFiles.Extension("table"));
+        return (MediaFiles.Json(w =>
+        {
+            w.WriteString("_type", Kind);
+            w.WriteString("sha256", sha256);
+            w.WriteString("path", $"{RunFiles.MediaFolder}/{sha256}{MediaFiles.Extension("table")}");
+            w.WriteNumber("bytes", json.Length);
+            w.WriteStartArray("columns");
+            foreach (var column in Columns)
+            {
+                w.WriteStringValue(column);
+            }
+
+            w.WriteEndArray();
+            w.WriteNumber("rows", rowCount);
         }), sha256 + MediaFiles.Extension("table"));
     }
 
-    private void WriteRow(Utf8JsonWriter json, IReadOnlyList<object?> row, int index)
+    private void WriteRow(Utf8JsonWriter json, IReadOnlyList<object?> row, int index, string paramName)
     {
         if (row is null || row.Count != Columns.Count)
         {
-            throw new ArgumentException($"Table row {index} has {row?.Count ?? 0} values; the table has {Columns.Count} columns ({string.Join(", ", Columns)}).", "rows");
+            throw new ArgumentException($"Table row {index} has {row?.Count ?? 0} values; the table has {Columns.Count} columns ({string.Join(", ", Columns)}).", paramName);
         }
 
         json.WriteStartArray();
@@ -119,7 +204,7 @@ public sealed class Table : Media
                     break;
                 case var other:
                     throw new ArgumentException(
-                        $"Table row {index}, column '{Columns[c]}' holds a {other.GetType().FullName}; table values are numbers, strings, booleans or null.", "rows");
+                        $"Table row {index}, column '{Columns[c]}' holds a {other.GetType().FullName}; table values are numbers, strings, booleans or null.", paramName);
             }
         }
 
