@@ -84,4 +84,11 @@ public static class RunFiles
         var target = info.Exists || Directory.Exists(path) ? info.ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? path : path;
         return Path.GetFullPath(target).TrimEnd(Path.DirectorySeparatorChar);
     }
+
+    /// <summary>
+    /// The run's page in the web UI of the server at <paramref name="server"/>, as <c>Run.Url</c>,
+    /// <c>tracker ls</c> and the footer print it: <c>SERVER#/projects/PROJECT/runs/RUN</c>.
+    /// </summary>
+    public static string UrlOf(Uri server, string project, string runId) =>
+        new Uri(server, $"#/projects/{Uri.EscapeDataString(project)}/runs/{Uri.EscapeDataString(runId)}").ToString();
 }

@@ -132,6 +132,7 @@ public sealed partial class Run
         _time = options.TimeProvider;
         _started = started;
         Directory = directory;
+        Url = server is null ? null : RunFiles.UrlOf(server.BaseUrl, started.Project, started.Id);
         _diagnostics = new DiagnosticsSink(options.Diagnostics, options.Output);
         _appendRecord = AppendRecord;
         _media = directory is null ? null : new MediaLog(Path.Combine(directory, RunFiles.MediaFolder), _diagnostics);
@@ -205,6 +206,13 @@ public sealed partial class Run
         if (options.FinishOnProcessExit)
         {
             ProcessHooks.Register(this);
+        }
+
+        if (Url is not null && options.PrintSummary)
+        {
+            var output = options.Output ?? Console.Error;
+            output.WriteLine($"tracker: View run {started.Name} ({started.Id}) at {Url}");
+            output.Flush();
         }
     }
 

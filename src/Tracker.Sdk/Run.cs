@@ -72,6 +72,12 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     /// <summary>The run directory (<c>&lt;dir&gt;/&lt;project&gt;/&lt;id&gt;</c>); null when the run is disabled.</summary>
     public string? Directory { get; }
 
+    /// <summary>
+    /// Where the run is shown on the server's web UI (W&amp;B's <c>run.url</c>), such as
+    /// <c>http://127.0.0.1:6145/#/projects/mnist/runs/abc123</c>; null offline or disabled.
+    /// </summary>
+    public string? Url { get; }
+
     /// <summary>The step the next committed <c>Log</c> call writes to.</summary>
     public long Step
     {

@@ -206,7 +206,7 @@ public sealed class RunOptions
     /// <summary>When true, a step that goes backwards throws instead of being rejected with a warning.</summary>
     public bool StrictSteps { get; set; }
 
-    /// <summary>Whether <see cref="Run.Finish(int)"/> prints the run history and summary. Default true.</summary>
+    /// <summary>Whether <see cref="Run.Finish(int)"/> prints the run history and summary, and an online run prints its <see cref="Run.Url"/> at Init. Default true.</summary>
     public bool PrintSummary { get; set; } = true;
 
     /// <summary>Where the finish summary and default warnings are printed. Default <see cref="Console.Error"/>.</summary>

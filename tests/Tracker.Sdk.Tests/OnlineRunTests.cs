@@ -62,6 +62,52 @@ public sealed class OnlineRunTests : OnlineTestBase
     }
 
     [Test]
+    public async Task Url_NamesTheRunOnTheServer_PrintedAtInitAndInTheFooter()
+    {
+        var run = Run.Init(OnlineOptions());
+        var url = $"{ServerUrl}#/projects/tests/runs/{run.Id}";
+        Assert.That(run.Url, Is.EqualTo(url));
+        Assert.That(Output.ToString(), Does.Contain($"tracker: View run {run.Name} ({run.Id}) at {url}"), "said at Init, as W&B's 'View run at'");
+        run.Log("x", 1.0);
+        await run.FinishAsync().WaitAsync(Budget);
+
+        Assert.That(Output.ToString().Split('\n').Count(l => l.Contains(url, StringComparison.Ordinal)), Is.EqualTo(2), "and once more in the footer");
+
+        var offline = Run.Init(Options());
+        Assert.That(offline.Url, Is.Null);
+        offline.Finish();
+    }
+
+    [Test]
+    public async Task Finish_ServerNotAnswering_SaysOnceHowLongItWaits()
+    {
+        Server.Fault = (_, _) => Task.FromResult<HttpResponseMessage?>(FakeTrackerServer.Status(HttpStatusCode.ServiceUnavailable));
+        var options = OnlineOptions();
+        options.FinishTimeout = TimeSpan.FromSeconds(10);
+        var run = Run.Init(options);
+        run.Log("x", 1.0);
+        await run.FlushAsync().WaitAsync(Budget);
+        await AdvanceUntil(() => Diagnostics.Any(d => d.Message.Contains("failed", StringComparison.Ordinal)));
+
+        var finish = run.FinishAsync();
+        await AdvanceUntil(() => finish.IsCompleted);
+        await finish;
+
+        var said = Diagnostics.Select(d => d.Message).Where(m => m.Contains("Finish waits", StringComparison.Ordinal)).ToList();
+        Assert.That(said, Has.Count.EqualTo(1));
+        Assert.That(said[0], Does.Contain("up to 10 s").And.Contain(ServerUrl.ToString()).And.Contain("tracker sync"));
+    }
+
+    [Test]
+    public async Task Finish_ServerUp_SaysNothingAboutWaiting()
+    {
+        var run = Run.Init(OnlineOptions());
+        run.Log("x", 1.0);
+        await run.FinishAsync().WaitAsync(Budget);
+        Assert.That(Diagnostics.Select(d => d.Message), Has.None.Contains("Finish waits"));
+    }
+
+    [Test]
     public async Task ServerUnavailableForAWhile_NothingIsLostAndRecoveryIsReportedOnce()
     {
         var down = true;

@@ -25,7 +25,7 @@ internal static class LsCommand
 
     private static int Local(string dir, string? project)
     {
-        var table = new Spectre.Console.Table().AddColumns("Project", "Run", "Name", "State", "Started", "Records", "On server");
+        var table = new Spectre.Console.Table().AddColumns("Project", "Run", "Name", "State", "Started", "Records", "On server", "URL");
         var count = 0;
         foreach (var directory in SyncCommand.FindRunDirectories(dir))
         {
@@ -39,13 +39,15 @@ internal static class LsCommand
             try
             {
                 var info = Reading.RunReader.Open(directory).Info;
+                var (state, server) = SyncState(directory);
                 table.AddRow(Markup.Escape(info.Project), Markup.Escape(info.Id), Markup.Escape(info.Name), StateMarkup(info.State),
                     info.StartTime.ToLocalTime().ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture),
-                    LocalRuns.LastSeq(directory).ToString("N0", CultureInfo.InvariantCulture), SyncState(directory));
+                    LocalRuns.LastSeq(directory).ToString("N0", CultureInfo.InvariantCulture), state,
+                    server is null ? "-" : Markup.Escape(RunFiles.UrlOf(server, info.Project, info.Id)));
             }
             catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
             {
-                table.AddRow(Markup.Escape(projectName), Markup.Escape(Path.GetFileName(directory)), "", "[red]unreadable[/]", "", "", Markup.Escape(ex.Message));
+                table.AddRow(Markup.Escape(projectName), Markup.Escape(Path.GetFileName(directory)), "", "[red]unreadable[/]", "", "", Markup.Escape(ex.Message), "");
             }
         }
 
@@ -71,13 +73,14 @@ internal static class LsCommand
         {
             var projects = project is not null ? [project]
                 : (await http.GetFromJsonAsync<JsonArray>("projects", cancellationToken))!.Select(p => (string)p!["name"]!).ToList();
-            var table = new Spectre.Console.Table().AddColumns("Project", "Run", "Name", "State", "Started", "Updated");
+            var table = new Spectre.Console.Table().AddColumns("Project", "Run", "Name", "State", "Started", "Updated", "URL");
             foreach (var name in projects)
             {
                 foreach (var run in (await http.GetFromJsonAsync<JsonArray>($"projects/{Uri.EscapeDataString(name)}/runs?sort=-start_time", cancellationToken))!)
                 {
-                    table.AddRow(Markup.Escape(name), Markup.Escape((string?)run!["id"] ?? ""), Markup.Escape((string?)run["name"] ?? ""), StateMarkup((string?)run["state"] ?? ""),
-                        Time((string?)run["start_time"]), Time((string?)run["updated_at"]));
+                    var id = (string?)run!["id"] ?? "";
+                    table.AddRow(Markup.Escape(name), Markup.Escape(id), Markup.Escape((string?)run["name"] ?? ""), StateMarkup((string?)run["state"] ?? ""),
+                        Time((string?)run["start_time"]), Time((string?)run["updated_at"]), Markup.Escape(RunFiles.UrlOf(server, name, id)));
                 }
             }
 
@@ -95,25 +98,27 @@ internal static class LsCommand
             ? time.ToLocalTime().ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)
             : Markup.Escape(iso ?? "");
 
-    private static string SyncState(string directory)
+    /// <summary>How far the server has the run, and which server (null when it was never sent).</summary>
+    private static (string State, Uri? Server) SyncState(string directory)
     {
         var path = Path.Combine(directory, RunFiles.SyncFile);
         if (!File.Exists(path))
         {
-            return "-";
+            return ("-", null);
         }
 
         try
         {
             var state = JsonNode.Parse(File.ReadAllText(path));
             var acked = (long?)state?["acked_seq"] ?? 0;
+            var server = Uri.TryCreate((string?)state?["server"], UriKind.Absolute, out var url) ? url : null;
 
             // A resumed run may have logged more since its sync: synced only if the server has every line.
-            return (bool?)state?["synced"] == true && acked >= LocalRuns.LastSeq(directory) ? "synced" : $"up to seq {acked:N0}";
+            return ((bool?)state?["synced"] == true && acked >= LocalRuns.LastSeq(directory) ? "synced" : $"up to seq {acked:N0}", server);
         }
         catch (JsonException)
         {
-            return "?";
+            return ("?", null);
         }
     }
 

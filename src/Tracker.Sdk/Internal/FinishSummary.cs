@@ -32,6 +32,11 @@ internal static class FinishSummary
         }
 
         text.AppendLine(CultureInfo.InvariantCulture, $" in {run.Directory}");
+        if (run.Url is not null)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"tracker: View run at {run.Url}");
+        }
+
         output.Write(text.ToString());
         output.Flush();
     }

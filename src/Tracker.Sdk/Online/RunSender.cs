@@ -41,6 +41,8 @@ internal sealed class RunSender
     private readonly SyncCursor _cursor;
     private readonly BatchSender _batches;
     private readonly SenderReports _reports;
+    private readonly DiagnosticsSink _diagnostics;
+    private readonly string _directory;
     private readonly TimeSpan _heartbeatInterval;
     private readonly TimeSpan _sendInterval;
     private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -71,6 +73,8 @@ internal sealed class RunSender
         _time = time;
         _backoff = backoff ?? new Backoff(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30));
         _localSeq = localSeq;
+        _diagnostics = diagnostics;
+        _directory = directory;
         var server = client.BaseUrl.ToString();
         _cursor = new SyncCursor(directory, server, run.Id, diagnostics, keepCursor);
 
@@ -136,6 +140,13 @@ internal sealed class RunSender
     {
         _finishing.TrySetResult();
         Volatile.Read(ref _wake).TrySetResult();
+        if (_reports.InOutage && Unsynced > 0)
+        {
+            // Said once, so that a Finish waiting on a dead server is not mistaken for a hang.
+            _diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Warning,
+                $"Finish waits up to {budget.TotalSeconds:N0} s for {_client.BaseUrl}, which is not answering, to take the last {Unsynced:N0} lines of the run; what it does not take stays in {_directory} for tracker sync."));
+        }
+
         try
         {
             await _caughtUp.Task.WaitAsync(budget, _time).ConfigureAwait(false);

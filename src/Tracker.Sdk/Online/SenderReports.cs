@@ -19,6 +19,10 @@ internal sealed class SenderReports(string runId, string server, string director
 
     private int _failures;
     private DateTimeOffset? _outageStart;
+    private volatile bool _inOutage;
+
+    /// <summary>Whether the last attempt failed and none has succeeded since; any thread may ask.</summary>
+    public bool InOutage => _inOutage;
     private DateTimeOffset _nextOutageReport;
 
     /// <summary>An attempt failed and is retried after <paramref name="delay"/>.</summary>
@@ -27,6 +31,7 @@ internal sealed class SenderReports(string runId, string server, string director
         var now = time.GetUtcNow();
         _failures++;
         _outageStart ??= now;
+        _inOutage = true;
         if (_failures > 1 && now < _nextOutageReport)
         {
             return;
@@ -42,6 +47,7 @@ internal sealed class SenderReports(string runId, string server, string director
     /// <summary>The server has everything written so far: ends an outage, if there was one.</summary>
     public void CaughtUp(long ackedSeq)
     {
+        _inOutage = false;
         if (_outageStart is { } since)
         {
             diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Info,

@@ -380,6 +380,7 @@ public sealed class CliTests
             Assert.That(table.Words(row, "State"), Is.EqualTo(RunStates.Finished));
             Assert.That(table.Number(row, "Records"), Is.EqualTo(LastSeq(run)));
             Assert.That(table.Words(row, "On server"), Is.EqualTo("-"));
+            Assert.That(table.Words(row, "URL"), Is.EqualTo("-"), "never sent to a server");
         }
 
         Assert.That(table.Words(table.Row("Run", "broken1"), "State"), Is.EqualTo("unreadable"));
@@ -394,6 +395,7 @@ public sealed class CliTests
         var afterSync = await CliProcess.RunAsync(["ls", "--dir", _root]);
         var table = CliTable.Find(afterSync.Output, "Project");
         Assert.That(table.Words(table.Row("Run", run.Id), "On server"), Is.EqualTo("synced"), afterSync.ToString());
+        Assert.That(table.Words(table.Row("Run", run.Id), "URL"), Is.EqualTo($"{_server.BaseUrl}#/projects/{run.Project}/runs/{run.Id}"), "the run's page on the server it was sent to");
 
         LoggedRun(points: 100, id: run.Id);
         var result = await CliProcess.RunAsync(["ls", "--dir", _root]);
@@ -422,6 +424,7 @@ public sealed class CliTests
             var row = table.Row("Run", run.Id);
             Assert.That(CliTable.Compact(table.Cell(row, "Project")), Is.EqualTo(run.Project));
             Assert.That(table.Words(row, "State"), Is.EqualTo(RunStates.Finished));
+            Assert.That(table.Words(row, "URL"), Is.EqualTo($"{_server.BaseUrl}#/projects/{run.Project}/runs/{run.Id}"));
         }
 
         var onlyOther = await CliProcess.RunAsync(["ls", "--server", _server.BaseUrl.ToString(), "--project", "other"]);
