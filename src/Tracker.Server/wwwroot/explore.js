@@ -17,6 +17,8 @@
     return n !== null && Number.isFinite(n) ? n : typeof v === 'string' && n !== null ? null : v; // NaN and ±∞ have no place on an axis
   }
 
+  /** A value in full for data-* attributes (numbers to the last digit); fmt's shorter text is for people. */
+  const exact = v => (typeof v === 'number' ? String(v) : fmt(v));
   const label = field => (field.startsWith('config.') ? field.slice(7) : `${field.slice(8)} (summary)`);
   const byText = (a, b) => a.localeCompare(b, undefined, { numeric: true });
 
@@ -234,7 +236,7 @@
       for (const p of points) {
         const c = el('circle', {
           cx: px(ax.pos(p.x)).toFixed(1), cy: py(ay.pos(p.y)).toFixed(1), r: 5, fill: p.run.colour, class: 'scatter-point',
-          'data-run-id': p.run.id, 'data-x': fmt(p.x), 'data-y': fmt(p.y),
+          'data-run-id': p.run.id, 'data-x': exact(p.x), 'data-y': exact(p.y),
         }, svg);
         c.addEventListener('pointerenter', () => {
           tip.innerHTML = `<strong>${esc(p.run.name)}</strong><br>${esc(label(store.x))}: ${esc(fmt(p.x))}<br>${esc(label(store.y))}: ${esc(fmt(p.y))}`;
