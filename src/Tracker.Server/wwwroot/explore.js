@@ -88,7 +88,7 @@
         <div id="scatter" class="explore-plot"><div class="scatter-tip" hidden></div></div>
       </details>`;
     const $ = s => container.querySelector(s);
-    let runs = [];
+    let runs = [], shownKey = null;
 
     const passes = run => Object.entries(store.brushes).every(([field, brush]) => inBrush(brush, valueOf(run, field)));
     const changed = () => { draw(); onBrush(); };
@@ -252,6 +252,10 @@
     return {
       passes,
       update(shown) {
+        // The table renders on every sort and keystroke: redraw only when the runs drawn change.
+        const key = shown.map(r => r.id).join('\n');
+        if (key === shownKey) return;
+        shownKey = key;
         runs = shown;
         draw();
       },
