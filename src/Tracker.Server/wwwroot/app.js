@@ -15,7 +15,7 @@
   // ---- Helpers ----
 
   // Number formatting, charts and heat maps are the shared modules (shared/*.js) that the report inlines too.
-  const { esc, num, fmt, clock, unitOf, runColour, PALETTE, DASHES, lineChart, readout, xRange, HistogramHeatmap } = window.Tracker;
+  const { esc, num, fmt, clock, unitOf, runColour, PALETTE, DASHES, lineChart, readout, xRange, HistogramHeatmap, groupOf, groupColours, groupLine } = window.Tracker;
   const enc = encodeURIComponent;
 
   function duration(run) {
@@ -143,6 +143,7 @@
     const shownArchived = tableStates.get(project)?.archived;
     const runs = await api(`/projects/${enc(project)}/runs?limit=10000${shownArchived ? '&archived=all' : ''}`);
     if (gen !== generation) return;
+    assignColours(runs);
     const configKeys = [...new Set(runs.flatMap(r => Object.keys(r.config || {})))].sort();
     const summaryKeys = [...new Set(runs.flatMap(r => Object.keys(r.summary || {})))].sort();
     let state = tableStates.get(project);
@@ -173,7 +174,14 @@
       </div>
       <p class="error" id="manage-error" ${state.refusal ? '' : 'hidden'}>${esc(state.refusal || '')}</p>
       <div class="table-wrap"><table id="runs"><thead></thead><tbody></tbody></table></div>
-      <p><button id="more" hidden></button></p>`;
+      <p><button id="more" hidden></button></p>
+      <section id="explore"></section>`;
+    // Parallel coordinates and scatter (explore.js): its brushes filter the table.
+    state.explore ??= {};
+    const explore = window.TrackerExplore.mount(document.getElementById('explore'), {
+      fields: [...configKeys.map(k => `config.${k}`), ...summaryKeys.map(k => `summary.${k}`)], store: state.explore,
+      onBrush: () => render(), href: run => `#/projects/${enc(project)}/runs/${enc(run.id)}`,
+    });
 
     const columns = () => [
       { id: 'name', label: 'Name' }, { id: 'state', label: 'State' }, { id: 'tags', label: 'Tags' },
@@ -217,7 +225,7 @@
       const v = value(run, col.id);
       const attr = `data-col="${esc(col.id)}"`;
       switch (col.id) {
-        case 'name': return `<td ${attr}><input type="checkbox" class="select-run" data-run-id="${esc(run.id)}" ${state.selected.has(run.id) ? 'checked' : ''}> <a href="#/projects/${enc(project)}/runs/${enc(run.id)}">${esc(run.name)}</a> <span class="muted">${esc(run.id === run.name ? '' : run.id)}</span>${run.archived ? ' <span class="archived-badge">archived</span>' : ''}</td>`;
+        case 'name': return `<td ${attr}><input type="checkbox" class="select-run" data-run-id="${esc(run.id)}" ${state.selected.has(run.id) ? 'checked' : ''}> <span class="swatch" style="background:${run.colour}"></span><a href="#/projects/${enc(project)}/runs/${enc(run.id)}">${esc(run.name)}</a> <span class="muted">${esc(run.id === run.name ? '' : run.id)}</span>${run.archived ? ' <span class="archived-badge">archived</span>' : ''}</td>`;
         case 'state': return `<td ${attr}><span class="state state-${esc(v)}">${esc(v)}</span></td>`;
         case 'tags': return `<td ${attr}>${(run.tags || []).map(t => `<span class="tag">${esc(t)}</span>`).join('')}</td>`;
         case 'start_time': return `<td ${attr}>${esc(v ? new Date(v).toLocaleString() : '')}</td>`;
@@ -229,10 +237,12 @@
     function render() {
       const cols = columns();
       const text = state.text.trim().toLowerCase();
-      let shown = runs.filter(r => (!text || r.name.toLowerCase().includes(text) || r.id.toLowerCase().includes(text))
+      const filtered = runs.filter(r => (!text || r.name.toLowerCase().includes(text) || r.id.toLowerCase().includes(text))
         && (!state.state || r.state === state.state)
         && (!state.tag || (r.tags || []).includes(state.tag.trim()))
         && matchesConfig(r));
+      explore.update(filtered);
+      let shown = filtered.filter(explore.passes);
       if (state.sort) shown = shown.map(r => [r, value(r, state.sort)]).sort((a, b) => compare(a[1], b[1])).map(p => p[0]);
       const table = document.getElementById('runs');
       table.tHead.innerHTML = `<tr>${cols.map(c => `<th data-col="${esc(c.id)}" ${state.sort === c.id ? `data-sort="${state.dir > 0 ? 'asc' : 'desc'}"` : ''}>${esc(c.label)}</th>`).join('')}</tr>`;
@@ -366,7 +376,8 @@
     constructor(gen, project, runs, el, groupKeys = []) {
       Object.assign(this, { gen, project, runs, el, groupKeys, charts: [] });
       // What the toolbar set; each chart starts from it and keeps its own settings (Chart.view) after.
-      this.settings = { x: 'default', smoothing: 0, log: false, groupBy: '' };
+      this.settings = { x: 'default', smoothing: 0, log: false, groupBy: [], band: 'minmax' };
+      this.groupColours = new Map();
     }
 
     /**
@@ -388,7 +399,8 @@
       await this.loadMetrics(metricLists);
       if (this.gen !== generation) return;
       const keys = [...this.metrics.keys()].sort();
-      const grouping = this.runs.length > 1 ? `<label>group by <select id="group-by"><option value="">none</option>${this.groupKeys.map(k => `<option>${esc(k)}</option>`).join('')}</select></label>` : '';
+      const grouping = this.runs.length > 1 ? `<label title="Ctrl-click for several keys">group by <select id="group-by" multiple size="1" style="min-width:8em;vertical-align:middle">${this.groupKeys.map(k => `<option>${esc(k)}</option>`).join('')}</select></label>
+          <label>band <select id="group-band" title="Around each group's mean"><option value="minmax">min–max</option><option value="std">± std dev</option><option value="stderr">± std error</option></select></label>` : '';
       this.el.innerHTML = `
         <div class="toolbar" style="margin-top:1.2em">
           <label>x-axis <select id="x-axis"><option value="default" title="Each metric's step metric (DefineMetric), else the step">default</option><option value="step">step</option><option value="relative">relative time</option><option value="wall">wall time</option>${keys.map(k => `<option value="metric:${esc(k)}">${esc(k)}</option>`).join('')}</select></label>
@@ -467,7 +479,12 @@
         this.settings.log = e.target.checked;
         this.charts.forEach(c => c.set({ scale: e.target.checked ? 'log' : 'linear' }));
       });
-      $('group-by')?.addEventListener('change', e => { this.settings.groupBy = e.target.value; reload(); });
+      $('group-by')?.addEventListener('change', e => {
+        this.settings.groupBy = [...e.target.selectedOptions].map(o => o.value);
+        this.groupColours = groupColours(this.runs.map(r => groupOf(r, this.settings.groupBy)));
+        this.charts.forEach(c => c.series.length && c.draw());
+      });
+      $('group-band')?.addEventListener('change', e => { this.settings.band = e.target.value; this.charts.forEach(c => c.series.length && c.draw()); });
       $('add-chart').addEventListener('click', () => {
         const keys = [...$('combine').selectedOptions].map(o => o.value);
         if (keys.length === 0) return;
@@ -912,7 +929,7 @@
         // Paired by step on the server: each bucket's x is the other metric's value at the bucket's last step.
         const answer = await api(`${base}&key=${enc(key)}&x=${enc(mode)}`);
         const rows = answer.buckets.map(b => [num(b.x_value), num(b.last), num(b.min), num(b.max)]).filter(r => Number.isFinite(r[0])).sort((a, b) => a[0] - b[0]);
-        return { xs: rows.map(r => r[0]), last: rows.map(r => r[1]), min: rows.map(r => r[2]), max: rows.map(r => r[3]), x0: null, lastStep: info.last_step };
+        return { xs: rows.map(r => r[0]), last: rows.map(r => r[1]), min: rows.map(r => r[2]), max: rows.map(r => r[3]), lastStep: info.last_step };
       }
       const axis = mode === 'step' ? 'step' : 'time';
       let range = '';
@@ -920,44 +937,35 @@
         const [a, b] = this.zoom;
         const toServer = v => (mode === 'step' ? v : mode === 'wall' ? v * 1000 : v * 1000 + startMs);
         range = `&from=${Math.floor(toServer(a))}&to=${Math.ceil(toServer(b))}`;
-      } else if (axis === 'step' && this.ws.settings.groupBy) {
-        // Grouped runs share bucket boundaries: the same range for every run of the key.
-        const infos = [...this.ws.metrics.get(key).values()];
-        range = `&from=${Math.min(...infos.map(i => i.first_step))}&to=${Math.max(...infos.map(i => i.last_step))}`;
       }
       const answer = await api(`${base}&key=${enc(key)}&x=${axis}${range}`);
       const toX = x => (mode === 'step' ? x : mode === 'wall' ? x / 1000 : (x - startMs) / 1000);
       const b = answer.buckets;
-      return { xs: b.map(p => toX(p.last_x)), last: b.map(p => num(p.last)), min: b.map(p => num(p.min)), max: b.map(p => num(p.max)), x0: b.map(p => p.x0), lastStep: info.last_step };
+      return { xs: b.map(p => toX(p.last_x)), last: b.map(p => num(p.last)), min: b.map(p => num(p.min)), max: b.map(p => num(p.max)), lastStep: info.last_step };
     }
 
-    /** Lines to draw: one per run and metric, or per config group (mean line, min/max band). */
+    /**
+     * Lines to draw: one per run and metric, or per config group on any x-axis (shared/groups.js:
+     * the mean on a common x grid, with the band the toolbar picked), in the group's page-wide colour.
+     */
     lines() {
-      const groupBy = this.ws.settings.groupBy;
+      const { groupBy, band } = this.ws.settings;
       const label = s => (this.ws.runs.length > 1 ? (this.keys.length > 1 ? `${s.run.name} ${s.key}` : s.run.name) : s.key);
       // A run keeps its colour; its metrics on one chart differ by dash pattern.
       const dash = key => DASHES[this.keys.indexOf(key) % DASHES.length];
-      if (!groupBy || this.shownMode !== 'step') {
+      if (groupBy.length === 0) {
         return this.series.map(s => ({ label: label(s), colour: s.run.colour, dash: dash(s.key), xs: s.xs, ys: s.last, lo: s.min, hi: s.max }));
       }
       const groups = new Map();
       for (const s of this.series) {
-        const id = `${this.keys.length > 1 ? `${s.key} ` : ''}${groupBy}=${fmt(s.run.config?.[groupBy])}`;
-        if (!groups.has(id)) groups.set(id, { colour: s.run.colour, dash: dash(s.key), members: [] });
-        groups.get(id).members.push(s);
+        const group = groupOf(s.run, groupBy), id = `${this.keys.length > 1 ? `${s.key} ` : ''}${group}`;
+        if (!groups.has(id)) groups.set(id, { colour: this.ws.groupColours.get(group), dash: dash(s.key), members: [] });
+        groups.get(id).members.push({ xs: s.xs, ys: s.last });
       }
-      return [...groups].map(([id, g]) => {
-        const at = new Map(); // bucket start -> [x, values]
-        for (const s of g.members) s.x0.forEach((x0, i) => {
-          if (!at.has(x0)) at.set(x0, [s.xs[i], []]);
-          if (Number.isFinite(s.last[i])) at.get(x0)[1].push(s.last[i]);
-        });
-        const rows = [...at.values()].filter(r => r[1].length > 0).sort((a, b) => a[0] - b[0]);
-        return {
-          label: `${id} (${g.members.length} runs, mean)`, colour: g.colour, dash: g.dash, xs: rows.map(r => r[0]),
-          ys: rows.map(r => r[1].reduce((a, v) => a + v, 0) / r[1].length), lo: rows.map(r => Math.min(...r[1])), hi: rows.map(r => Math.max(...r[1])),
-        };
-      });
+      return [...groups].map(([id, g]) => ({
+        label: `${id} (mean of ${g.members.length} run${g.members.length === 1 ? '' : 's'})`, colour: g.colour, dash: g.dash,
+        ...groupLine(g.members, { band, size: Math.min(1000, this.buckets()) }),
+      }));
     }
 
     draw() {
@@ -967,6 +975,7 @@
       this.plot = null;
       const lines = this.lines();
       this.el.dataset.series = new Set(this.series.map(s => s.run.id)).size;
+      Object.assign(this.el.dataset, { groups: this.ws.settings.groupBy.length ? lines.length : 0, band: this.ws.settings.band });
       if (lines.length === 0 || lines.every(l => l.xs.length === 0)) {
         plotEl.innerHTML = '<p class="empty">no points</p>';
         return;

@@ -292,5 +292,5 @@
     return xs.length ? [Math.min(...xs), Math.max(...xs)] : ['', ''];
   }
 
-  window.Tracker = Object.assign(window.Tracker || {}, { smooth, lineChart, readout, xRange, DASHES });
+  window.Tracker = Object.assign(window.Tracker || {}, { smooth, lineChart, readout, xRange, DASHES, roundTicks });
 })();
