@@ -154,6 +154,28 @@ internal sealed class RunTable(SqlDialect dialect)
         return (page, total, unknown);
     }
 
+    /// <summary>The keys of those of <paramref name="runIds"/> the project has, in one query: a batch read needs no more of each run.</summary>
+    public async Task<Dictionary<string, long>> GetRunPksAsync(string project, IReadOnlyList<string> runIds, CancellationToken cancellationToken)
+    {
+        var pks = new Dictionary<string, long>(StringComparer.Ordinal);
+        if (runIds.Count == 0)
+        {
+            return pks;
+        }
+
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        await using var command = Sql.Command(connection, null,
+            $"SELECT run_id, pk FROM runs WHERE project = @project AND run_id IN ({string.Join(", ", runIds.Select((_, i) => $"@r{i}"))})",
+            [("project", project), .. runIds.Select((id, i) => ($"r{i}", (object?)id))]);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            pks[reader.GetString(0)] = reader.GetInt64(1);
+        }
+
+        return pks;
+    }
+
     public async Task<StoredRun?> GetRunAsync(string project, string runId, CancellationToken cancellationToken)
     {
         await using var connection = await dialect.OpenAsync(cancellationToken);
