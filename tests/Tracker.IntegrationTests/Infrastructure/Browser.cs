@@ -25,6 +25,7 @@ internal sealed class Browser : IAsyncDisposable
     private readonly Uri _server;
     private readonly ConcurrentQueue<string> _requests = new();
     private readonly ConcurrentQueue<string> _errors = new();
+    private readonly List<string> _expectedErrors = [];
     private IBrowserContext? _context;
 
     private Browser(IPlaywright playwright, IBrowser browser, Uri server)
@@ -107,7 +108,11 @@ internal sealed class Browser : IAsyncDisposable
         Assert.That(_requests.Where(url => !IsOnServer(url)).Distinct(), Is.Empty, $"requests to hosts other than {_server.Authority}");
     }
 
-    public void AssertNoConsoleErrors() => Assert.That(_errors, Is.Empty, "console errors and uncaught exceptions of the page");
+    public void AssertNoConsoleErrors() =>
+        Assert.That(_errors.Where(e => !_expectedErrors.Any(e.Contains)), Is.Empty, "console errors and uncaught exceptions of the page");
+
+    /// <summary>Console errors containing <paramref name="text"/> are this test's doing (a response it made fail), not the page's.</summary>
+    public void ExpectConsoleError(string text) => _expectedErrors.Add(text);
 
     /// <summary>
     /// For [TearDown]: screenshots every open page if the test failed, closes the test's context,
@@ -142,6 +147,7 @@ internal sealed class Browser : IAsyncDisposable
             _context = null;
             _requests.Clear();
             _errors.Clear();
+            _expectedErrors.Clear();
         }
     }
 
