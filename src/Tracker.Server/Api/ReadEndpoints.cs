@@ -50,8 +50,10 @@ internal static class ReadEndpoints
     /// <summary>
     /// A page of the project's runs, filtered and sorted by the database: <c>filter</c> (see
     /// <see cref="RunFilter"/>) and the older <c>state=</c>, <c>tag=</c>, <c>name=</c> (contains)
-    /// and <c>config.K=</c> parameters, all joined by and. The body stays a JSON array; the number
-    /// of runs matching in all is in <c>X-Total-Count</c>, the keys no run has in <c>Tracker-Unknown-Keys</c>.
+    /// and <c>config.K=</c> parameters, all joined by and. The body stays a JSON array; the offset of
+    /// the next page, when more runs match, is in <c>Tracker-Next-Offset</c>; with <c>total=true</c>, the
+    /// number of runs matching in all is in <c>X-Total-Count</c> (a count passes over every match, so
+    /// only when asked); the keys no run has are in <c>Tracker-Unknown-Keys</c>.
     /// </summary>
     private static async Task<IResult> ListRunsAsync(string project, HttpContext context, SqlRunStore store, TimeProvider time, IOptions<ServerOptions> options, CancellationToken cancellationToken)
     {
@@ -102,8 +104,17 @@ internal static class ReadEndpoints
         var limit = int.TryParse(query["limit"], CultureInfo.InvariantCulture, out var l) ? Math.Clamp(l, 1, 10_000) : 1_000;
         var now = time.GetUtcNow();
         var crashedAfter = options.Value.CrashedAfter;
-        var (page, total, unknown) = await store.Runs.QueryRunsAsync(new RunQuery(project, conditions, sort, offset, limit, now - crashedAfter), cancellationToken);
-        context.Response.Headers["X-Total-Count"] = total.ToString(CultureInfo.InvariantCulture);
+        var withTotal = query["total"].ToString() is "true" or "1";
+        var (page, total, more, unknown) = await store.Runs.QueryRunsAsync(new RunQuery(project, conditions, sort, offset, limit, now - crashedAfter, withTotal), cancellationToken);
+        if (total is { } matching)
+        {
+            context.Response.Headers["X-Total-Count"] = matching.ToString(CultureInfo.InvariantCulture);
+        }
+
+        if (more)
+        {
+            context.Response.Headers["Tracker-Next-Offset"] = (offset + page.Count).ToString(CultureInfo.InvariantCulture);
+        }
         if (unknown.Count > 0)
         {
             context.Response.Headers["Tracker-Unknown-Keys"] = string.Join(", ", unknown.Select(Uri.EscapeDataString));

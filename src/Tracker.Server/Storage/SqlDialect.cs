@@ -126,6 +126,11 @@ internal sealed class SqliteDialect(string path) : SqlDialect
         (6, """
             CREATE TABLE saved_views (project TEXT NOT NULL, name TEXT NOT NULL, body TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (project, name));
             """),
+        // The runs listing's default order and its sort by name, so that a page walks an index instead of sorting every run.
+        (7, """
+            CREATE INDEX runs_newest ON runs (project, (start_time IS NULL), start_time DESC, run_id);
+            CREATE INDEX runs_by_name ON runs (project, name);
+            """),
     ];
 
     public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
@@ -220,6 +225,11 @@ internal sealed class PostgresDialect(string connectionString) : SqlDialect
             """),
         (6, """
             CREATE TABLE saved_views (project TEXT NOT NULL, name TEXT NOT NULL, body TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (project, name));
+            """),
+        // The runs listing's default order and its sort by name, so that a page walks an index instead of sorting every run.
+        (7, """
+            CREATE INDEX runs_newest ON runs (project, (start_time IS NULL), start_time DESC, run_id);
+            CREATE INDEX runs_by_name ON runs (project, name);
             """),
     ];
 
