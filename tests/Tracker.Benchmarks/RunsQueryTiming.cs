@@ -91,5 +91,13 @@ internal static class RunsQueryTiming
         }
 
         await transaction.CommitAsync();
+
+        // PostgreSQL plans by its statistics, which autovacuum gathers within a minute or so of a bulk
+        // load; without them it takes every table for one row. SQLite is left as the server leaves it, without.
+        if (store.Kind == "postgresql")
+        {
+            await using var analyze = Sql.Command(connection, null, "ANALYZE runs; ANALYZE run_values");
+            await analyze.ExecuteNonQueryAsync();
+        }
     }
 }
