@@ -63,7 +63,7 @@ internal sealed record RunQuery(string Project, IReadOnlyList<RunCondition> Cond
                 RunField.Config => Values(ValueKind.Config),
                 // One subquery, no OR of two: a database estimates it as the one condition it is.
                 _ => $"r.pk IN (SELECT v.run_pk FROM run_values v WHERE v.project = @project AND v.kind IN ('s', 'c') AND v.key = @k{i} AND v.{column} {c.Op} @v{i} "
-                    + $"AND (v.kind = 's' OR NOT EXISTS (SELECT 1 FROM run_values o WHERE o.run_pk = v.run_pk AND o.kind = 's' AND o.key = @k{i})))",
+                    + $"AND (v.kind = 's' OR NOT EXISTS (SELECT 1 FROM run_values o WHERE o.run_pk = v.run_pk AND o.project = @project AND o.kind = 's' AND o.key = @k{i})))",
             });
         }
 
