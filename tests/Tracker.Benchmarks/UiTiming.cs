@@ -9,7 +9,8 @@ namespace Tracker.Benchmarks;
 /// <summary>
 /// The web UI's figures in headless Chromium against a real server process: `ui`. Seeds a project of
 /// 1,000 runs with 20 config keys, a run with 50 metrics of 100,000 points, and a run with one
-/// 10,000,000-point metric (straight through the ingest API), then times the pages until drawn.
+/// 10,000,000-point metric, and 300 runs of 7 metrics to compare (straight through the ingest API),
+/// then times the pages until drawn, and counts the compare view's requests.
 /// </summary>
 internal static class UiTiming
 {
@@ -35,6 +36,7 @@ internal static class UiTiming
             await SeedTableAsync(http);
             await SeedRunAsync(http, "wide", Enumerable.Range(0, 50).Select(i => $"train/metric{i:D2}").ToArray(), 100_000);
             await SeedRunAsync(http, "long", ["train/loss"], 10_000_000);
+            await SeedCompareAsync(http);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"seeded in {seeding.Elapsed.TotalSeconds:F1} s; the UI at http://127.0.0.1:{port}/"));
             if (Environment.GetEnvironmentVariable("TRACKER_BENCH_HOLD") == "1")
             {
@@ -68,6 +70,20 @@ internal static class UiTiming
                 var longChart = await TimeAsync(page, $"{site}#/projects/charts/runs/long", "document.querySelector(\".chart[data-key='train/loss'][data-points] canvas\") !== null");
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"round {round}: runs table 1,000 x 20 config {table:F0} ms (sort {sorted:F0} ms); 50 charts x 100,000 points {wide:F0} ms; one 10,000,000-point chart {longChart:F0} ms"));
+
+                // The compare view of 300 runs x 7 metrics: every chart drawn with every run, and the requests it took.
+                var requests = new List<string>();
+                var failed = new List<string>();
+                void Count(object? sender, IRequest request) => requests.Add(request.Url);
+                void Fail(object? sender, IRequest request) => failed.Add($"{request.Url}: {request.Failure}");
+                page.Request += Count;
+                page.RequestFailed += Fail;
+                var compare = await TimeAsync(page, $"{site}#/projects/compare/compare?runs={string.Join(',', Enumerable.Range(0, CompareRuns).Select(i => $"c{i:D3}"))}",
+                    $"document.querySelectorAll('.chart[data-series=\"{CompareRuns}\"]').length === {CompareKeys.Length}");
+                page.Request -= Count;
+                page.RequestFailed -= Fail;
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"round {round}: compare {CompareRuns} runs x {CompareKeys.Length} metrics {compare:F0} ms; {requests.Count(u => u.Contains("/series", StringComparison.Ordinal))} series requests, {requests.Count(u => u.Contains("/api/", StringComparison.Ordinal))} API requests in all, {failed.Count} failed"));
                 await page.GotoAsync($"{site}#/");
             }
         }
@@ -96,6 +112,30 @@ internal static class UiTiming
             await PostAsync(http, HttpMethod.Put, $"table/runs/r{i:D4}", $"{{\"name\":\"run-{i:D4}\",\"state\":\"running\",\"config\":{{{config}}}}}");
             var values = string.Join(',', Enumerable.Range(0, 5).Select(m => string.Create(CultureInfo.InvariantCulture, $"\"val/m{m}\":{(i * 31 + m) % 97 / 97.0}")));
             await PostAsync(http, HttpMethod.Post, $"table/runs/r{i:D4}/records", $"{{\"seq\":1,\"type\":\"history\",\"step\":0,\"ts\":1795736598000,\"values\":{{{values}}}}}\n");
+        });
+        foreach (var batch in runs.Chunk(8))
+        {
+            await Task.WhenAll(batch);
+        }
+    }
+
+    private const int CompareRuns = 300;
+    private static readonly string[] CompareKeys = ["train/loss", "train/acc", "train/lr", "val/loss", "val/acc", "system/cpu", "system/memory"];
+
+    /// <summary>The compare project: 300 runs, each with 7 metrics of 1,000 points.</summary>
+    private static async Task SeedCompareAsync(HttpClient http)
+    {
+        var runs = Enumerable.Range(0, CompareRuns).Select(async i =>
+        {
+            await PostAsync(http, HttpMethod.Put, $"compare/runs/c{i:D3}", $"{{\"name\":\"compare-{i:D3}\",\"state\":\"finished\",\"config\":{{\"seed\":{i}}}}}");
+            var body = new StringBuilder();
+            for (var step = 0; step < 1000; step++)
+            {
+                var values = string.Join(',', CompareKeys.Select((k, m) => string.Create(CultureInfo.InvariantCulture, $"\"{k}\":{Math.Exp(-step / (300.0 + i)) * (m + 1):R}")));
+                body.Append(CultureInfo.InvariantCulture, $"{{\"seq\":{step + 1},\"type\":\"history\",\"step\":{step},\"ts\":{1_795_736_598_000 + (step * 100)},\"values\":{{{values}}}}}\n");
+            }
+
+            await PostAsync(http, HttpMethod.Post, $"compare/runs/c{i:D3}/records", body.ToString());
         });
         foreach (var batch in runs.Chunk(8))
         {

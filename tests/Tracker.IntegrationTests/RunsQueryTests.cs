@@ -73,10 +73,52 @@ public sealed class RunsQueryTests(string storage)
     [Test]
     public async Task Page_OffsetAndLimit_CarryTheTotalMatching()
     {
-        var response = await _http.GetAsync($"/api/v1/projects/{Project}/runs?filter=optimizer%3Dsgd&sort=name&offset=1&limit=1");
+        var response = await _http.GetAsync($"/api/v1/projects/{Project}/runs?filter=optimizer%3Dsgd&sort=name&offset=1&limit=1&total=true");
+        var last = await _http.GetAsync($"/api/v1/projects/{Project}/runs?filter=optimizer%3Dsgd&sort=name&offset=2&limit=1");
 
         Assert.That(response.Headers.GetValues("X-Total-Count").Single(), Is.EqualTo("3"));
+        Assert.That(response.Headers.GetValues("Tracker-Next-Offset").Single(), Is.EqualTo("2"));
         Assert.That((await response.Content.ReadFromJsonAsync<JsonArray>())!.Select(r => (string?)r!["id"]), Is.EqualTo(new[] { "c" }));
+        Assert.That(last.Headers.Contains("Tracker-Next-Offset"), Is.False, "the last page has no next");
+        Assert.That(last.Headers.Contains("X-Total-Count"), Is.False, "the total is counted only when asked");
+    }
+
+    [TestCase("config.mix")]
+    [TestCase("-config.mix")]
+    [TestCase("name")]
+    [TestCase("-start_time")]
+    [TestCase("")]
+    public async Task Page_AnySizeAnyOffset_PagesThroughTheSameOrder_NumbersThenTextThenRunsWithout(string sort)
+    {
+        // mix is a number in p1 and p3, text in p2 and p5, missing in p4 and p6 (p6 has no start time either).
+        const string Paging = "paging";
+        foreach (var (id, mix, start) in new[] { ("p1", "3", "01"), ("p2", "\"x\"", "02"), ("p3", "1", "03"), ("p4", null, "04"), ("p5", "\"a\"", "05"), ("p6", null, null) })
+        {
+            var config = mix is null ? "{}" : $"{{\"mix\":{mix}}}";
+            var startTime = start is null ? string.Empty : $",\"start_time\":\"2026-01-{start}T00:00:00Z\"";
+            (await _http.PutAsync($"/api/v1/projects/{Paging}/runs/{id}", Json($"{{\"name\":\"{id}\"{startTime},\"config\":{config}}}"))).EnsureSuccessStatusCode();
+        }
+
+        var all = await IdsAsync($"?sort={sort}", Paging);
+        string[] expected = sort switch
+        {
+            "config.mix" => ["p3", "p1", "p5", "p2", "p4", "p6"],
+            "-config.mix" => ["p1", "p3", "p2", "p5", "p4", "p6"],
+            "name" => ["p1", "p2", "p3", "p4", "p5", "p6"],
+            _ => ["p5", "p4", "p3", "p2", "p1", "p6"],
+        };
+        Assert.That(all, Is.EqualTo(expected));
+        foreach (var limit in new[] { 1, 2, 4 })
+        {
+            for (var offset = 0; offset <= all.Length; offset++)
+            {
+                var response = await _http.GetAsync($"/api/v1/projects/{Paging}/runs?sort={sort}&offset={offset}&limit={limit}");
+                var page = (await response.Content.ReadFromJsonAsync<JsonArray>())!.Select(r => (string)r!["id"]!).ToArray();
+                Assert.That(page, Is.EqualTo(all.Skip(offset).Take(limit)), $"offset {offset}, limit {limit}");
+                var next = response.Headers.TryGetValues("Tracker-Next-Offset", out var values) ? values.Single() : null;
+                Assert.That(next, Is.EqualTo(offset + limit < all.Length ? $"{offset + limit}" : null), $"next offset after offset {offset}, limit {limit}");
+            }
+        }
     }
 
     [Test]
@@ -187,8 +229,8 @@ public sealed class RunsQueryTests(string storage)
         Assert.That((await _http.GetAsync(View)).StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
     }
 
-    private async Task<string[]> IdsAsync(string query) =>
-        (await _http.GetFromJsonAsync<JsonArray>($"/api/v1/projects/{Project}/runs{query}"))!.Select(r => (string)r!["id"]!).ToArray();
+    private async Task<string[]> IdsAsync(string query, string project = Project) =>
+        (await _http.GetFromJsonAsync<JsonArray>($"/api/v1/projects/{project}/runs{query}"))!.Select(r => (string)r!["id"]!).ToArray();
 
     private static StringContent Ndjson(string body) => new(body, Encoding.UTF8, "application/x-ndjson");
 

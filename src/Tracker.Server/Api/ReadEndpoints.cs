@@ -12,9 +12,6 @@ internal static class ReadEndpoints
 {
     private const int MaxExportPoints = 100_000;
 
-    /// <summary>The prefix of a series' x that names another metric: <c>x=metric:epoch</c>.</summary>
-    private const string MetricAxis = "metric:";
-
     public static void Map(WebApplication app)
     {
         var api = app.MapGroup("/api/v1").AddEndpointFilter(async (context, next) =>
@@ -38,11 +35,11 @@ internal static class ReadEndpoints
         api.MapGet("/projects/{project}/metric-ranges", MetricRangesAsync);
         api.MapGet("/projects/{project}/runs/{runId}", GetRunAsync);
         api.MapGet("/projects/{project}/runs/{runId}/metrics", ListMetricsAsync);
-        api.MapGet("/projects/{project}/runs/{runId}/series", SeriesAsync);
         api.MapGet("/projects/{project}/runs/{runId}/export", ExportAsync);
         api.MapGet("/projects/{project}/runs/{runId}/output", OutputAsync);
         api.MapGet("/projects/{project}/runs/{runId}/media", MediaAsync);
         api.MapMethods("/projects/{project}/blobs/{sha256}", [HttpMethods.Get, HttpMethods.Head], BlobAsync);
+        SeriesEndpoints.MapReads(api);
         ViewEndpoints.MapReads(api);
     }
 
@@ -53,8 +50,10 @@ internal static class ReadEndpoints
     /// <summary>
     /// A page of the project's runs, filtered and sorted by the database: <c>filter</c> (see
     /// <see cref="RunFilter"/>) and the older <c>state=</c>, <c>tag=</c>, <c>name=</c> (contains)
-    /// and <c>config.K=</c> parameters, all joined by and. The body stays a JSON array; the number
-    /// of runs matching in all is in <c>X-Total-Count</c>, the keys no run has in <c>Tracker-Unknown-Keys</c>.
+    /// and <c>config.K=</c> parameters, all joined by and. The body stays a JSON array; the offset of
+    /// the next page, when more runs match, is in <c>Tracker-Next-Offset</c>; with <c>total=true</c>, the
+    /// number of runs matching in all is in <c>X-Total-Count</c> (a count passes over every match, so
+    /// only when asked); the keys no run has are in <c>Tracker-Unknown-Keys</c>.
     /// </summary>
     private static async Task<IResult> ListRunsAsync(string project, HttpContext context, SqlRunStore store, TimeProvider time, IOptions<ServerOptions> options, CancellationToken cancellationToken)
     {
@@ -116,8 +115,17 @@ internal static class ReadEndpoints
         var limit = int.TryParse(query["limit"], CultureInfo.InvariantCulture, out var l) ? Math.Clamp(l, 1, 10_000) : 1_000;
         var now = time.GetUtcNow();
         var crashedAfter = options.Value.CrashedAfter;
-        var (page, total, unknown) = await store.Runs.QueryRunsAsync(new RunQuery(project, conditions, sort, offset, limit, now - crashedAfter, archived), cancellationToken);
-        context.Response.Headers["X-Total-Count"] = total.ToString(CultureInfo.InvariantCulture);
+        var withTotal = query["total"].ToString() is "true" or "1";
+        var (page, total, more, unknown) = await store.Runs.QueryRunsAsync(new RunQuery(project, conditions, sort, offset, limit, now - crashedAfter, withTotal, archived), cancellationToken);
+        if (total is { } matching)
+        {
+            context.Response.Headers["X-Total-Count"] = matching.ToString(CultureInfo.InvariantCulture);
+        }
+
+        if (more)
+        {
+            context.Response.Headers["Tracker-Next-Offset"] = (offset + page.Count).ToString(CultureInfo.InvariantCulture);
+        }
         if (unknown.Count > 0)
         {
             context.Response.Headers["Tracker-Unknown-Keys"] = string.Join(", ", unknown.Select(Uri.EscapeDataString));
@@ -160,63 +168,6 @@ internal static class ReadEndpoints
         {
             key = m.Key, count = m.Count, first_step = m.FirstStep, last_step = m.LastStep, min = Json(m.Min), max = Json(m.Max), last = Json(m.Last),
         }));
-    }
-
-    private static async Task<IResult> SeriesAsync(string project, string runId, HttpContext context, SqlRunStore store, CancellationToken cancellationToken)
-    {
-        var query = context.Request.Query;
-        if (query["key"].ToString() is not { Length: > 0 } key)
-        {
-            return Problems.Create(HttpStatusCode.BadRequest, "Missing key", "Name the metric with ?key=, for example ?key=train/loss.", "key");
-        }
-
-        var x = query["x"].ToString() is { Length: > 0 } axis ? axis : "step";
-        var xKey = x.StartsWith(MetricAxis, StringComparison.Ordinal) ? x[MetricAxis.Length..] : null;
-        if (x is not ("step" or "time") && xKey is not { Length: > 0 })
-        {
-            return Problems.Create(HttpStatusCode.BadRequest, "Invalid x", "x must be step, time, or metric:KEY (another metric of the run, such as metric:epoch).", "x");
-        }
-
-        var buckets = SeriesQuery.DefaultBuckets;
-        if (query["buckets"].Count > 0 && (!int.TryParse(query["buckets"], CultureInfo.InvariantCulture, out buckets) || buckets is < 1 or > SeriesQuery.MaxBuckets))
-        {
-            return Problems.Create(HttpStatusCode.BadRequest, "Invalid buckets", $"buckets must be an integer from 1 to {SeriesQuery.MaxBuckets}.", "buckets");
-        }
-
-        if (!TryLong(query["from"], out var from) || !TryLong(query["to"], out var to))
-        {
-            var field = TryLong(query["from"], out _) ? "to" : "from";
-            return Problems.Create(HttpStatusCode.BadRequest, $"Invalid {field}", "from and to must be integers (steps, or Unix milliseconds with x=time).", field);
-        }
-
-        if (await store.Runs.GetRunAsync(project, runId, cancellationToken) is not { } run)
-        {
-            return NotFound(project, runId);
-        }
-
-        if (xKey is not null)
-        {
-            // Bucketed by step; each bucket's x is the other metric's value at the bucket's last step.
-            var paired = await SeriesQuery.AgainstMetricAsync(store, run.Pk, key, xKey, buckets, from, to, cancellationToken);
-            return Results.Ok(new
-            {
-                key,
-                x,
-                buckets = paired.Select(p => new
-                {
-                    x0 = p.Bucket.X0, x1 = p.Bucket.X1, count = p.Bucket.Count, min = Json(p.Bucket.Min), max = Json(p.Bucket.Max), last = Json(p.Bucket.Last),
-                    last_x = p.Bucket.LastX, first_x = p.Bucket.Points.FirstX, x_value = Json(p.X),
-                }),
-            });
-        }
-
-        var result = await SeriesQuery.RunAsync(store, run.Pk, key, x == "time", buckets, from, to, cancellationToken);
-        return Results.Ok(new
-        {
-            key,
-            x,
-            buckets = result.Select(b => new { x0 = b.X0, x1 = b.X1, count = b.Count, min = Json(b.Min), max = Json(b.Max), last = Json(b.Last), last_x = b.LastX, first_x = b.Points.FirstX }),
-        });
     }
 
     private static async Task<IResult> ExportAsync(string project, string runId, HttpContext context, SqlRunStore store, CancellationToken cancellationToken)
@@ -408,9 +359,9 @@ internal static class ReadEndpoints
     }
 
     /// <summary>JSON has no NaN or infinities: they travel as strings, as in records.jsonl.</summary>
-    private static object Json(double value) => double.IsFinite(value) ? value : value.ToString(CultureInfo.InvariantCulture);
+    internal static object Json(double value) => double.IsFinite(value) ? value : value.ToString(CultureInfo.InvariantCulture);
 
-    private static bool TryLong(Microsoft.Extensions.Primitives.StringValues text, out long? value)
+    internal static bool TryLong(Microsoft.Extensions.Primitives.StringValues text, out long? value)
     {
         value = null;
         if (text.Count == 0 || string.IsNullOrEmpty(text))

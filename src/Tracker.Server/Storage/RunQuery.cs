@@ -33,8 +33,9 @@ internal sealed record RunSort(RunField Field, string? Key, bool Descending);
 /// <c>running</c> and was last heard from before <see cref="CrashedBefore"/>, as reads show it.
 /// <see cref="Archived"/>: only archived runs (true), only the others (false), or all (null).
 /// Names are those shown: a user's rename (<see cref="RunEdits"/>) where there is one.
+/// <see cref="WithTotal"/>: count every matching run too, which costs a pass over all of them.
 /// </summary>
-internal sealed record RunQuery(string Project, IReadOnlyList<RunCondition> Conditions, RunSort? Sort, int Offset, int Limit, DateTimeOffset CrashedBefore, bool? Archived = false)
+internal sealed record RunQuery(string Project, IReadOnlyList<RunCondition> Conditions, RunSort? Sort, int Offset, int Limit, DateTimeOffset CrashedBefore, bool WithTotal = true, bool? Archived = false)
 {
     private const string ShownName = "COALESCE(r.shown_name, r.name)";
 
@@ -69,21 +70,27 @@ internal sealed record RunQuery(string Project, IReadOnlyList<RunCondition> Cond
                 RunField.Tag => $"r.pk {(c.Op == "=" ? "IN" : "NOT IN")} (SELECT run_pk FROM run_values WHERE project = @project AND kind = 't' AND key = @v{i})",
                 RunField.Summary => Values(ValueKind.Summary),
                 RunField.Config => Values(ValueKind.Config),
-                _ => $"({Values(ValueKind.Summary)} OR ({Values(ValueKind.Config)} AND r.pk NOT IN "
-                    + $"(SELECT run_pk FROM run_values WHERE project = @project AND kind = 's' AND key = @k{i})))",
+                // One subquery, no OR of two: a database estimates it as the one condition it is.
+                _ => $"r.pk IN (SELECT v.run_pk FROM run_values v WHERE v.project = @project AND v.kind IN ('s', 'c') AND v.key = @k{i} AND v.{column} {c.Op} @v{i} "
+                    + $"AND (v.kind = 's' OR NOT EXISTS (SELECT 1 FROM run_values o WHERE o.run_pk = v.run_pk AND o.project = @project AND o.kind = 's' AND o.key = @k{i})))",
             });
         }
 
         return ($"WHERE {where}", parameters);
     }
 
-    /// <summary>The join a sort by a value needs (empty otherwise) and the ORDER BY clause; ties and no sort: newest start first.</summary>
-    public (string Join, string OrderBy) OrderClause(List<(string, object?)> parameters)
+    /// <summary>
+    /// The sort as parts read one after the other, each ordered by an index so that a page reads
+    /// only its own rows (a LIMIT over one ORDER BY of a LEFT JOIN sorted every matching run):
+    /// for a sort by a value, runs with a number, then runs with text, then runs without the key;
+    /// else one part. Each is the tables it reads (<c>runs r</c> among them), the conditions it
+    /// adds to <see cref="WhereClause"/> and its ORDER BY. Ties, and no sort: newest start first.
+    /// </summary>
+    public IReadOnlyList<(string From, string And, string OrderBy)> SortParts(List<(string, object?)> parameters)
     {
-        const string Newest = "(r.start_time IS NULL), r.start_time DESC, r.run_id";
         if (Sort is not { } sort)
         {
-            return (string.Empty, $"ORDER BY {Newest}");
+            return [("runs r", string.Empty, $"ORDER BY {Newest}")];
         }
 
         var direction = sort.Descending ? "DESC" : "ASC";
@@ -91,19 +98,30 @@ internal sealed record RunQuery(string Project, IReadOnlyList<RunCondition> Cond
         {
             parameters.Add(("sortkey", sort.Key));
             var kind = sort.Field == RunField.Summary ? ValueKind.Summary : ValueKind.Config;
-            return ($"LEFT JOIN run_values sv ON sv.run_pk = r.pk AND sv.kind = '{kind}' AND sv.key = @sortkey",
-                $"ORDER BY (sv.num IS NULL AND sv.txt IS NULL), (sv.num IS NULL), sv.num {direction}, sv.txt {direction}, {Newest}");
+
+            // CROSS JOIN keeps run_values outermost in SQLite, walking its index in sort order; PostgreSQL plans it as a join.
+            var values = $"r.pk = sv.run_pk AND sv.project = @project AND sv.kind = '{kind}' AND sv.key = @sortkey";
+            return
+            [
+                ("run_values sv CROSS JOIN runs r", $" AND {values} AND sv.num IS NOT NULL", $"ORDER BY sv.num {direction}, {Newest}"),
+                ("run_values sv CROSS JOIN runs r", $" AND {values} AND sv.num IS NULL AND sv.txt IS NOT NULL", $"ORDER BY sv.txt {direction}, {Newest}"),
+                ("runs r", $" AND NOT EXISTS (SELECT 1 FROM run_values sv WHERE sv.run_pk = r.pk AND sv.kind = '{kind}' AND sv.key = @sortkey)", $"ORDER BY {Newest}"),
+            ];
         }
 
-        var column = sort.Field switch
+        // name and run_id are never NULL; start_time may be, and goes last.
+        var order = sort.Field switch
         {
-            RunField.Name => ShownName,
-            RunField.Id => "r.run_id",
-            RunField.State => StateSql,
-            _ => "r.start_time",
+            RunField.Name => $"{ShownName} {direction}",
+            RunField.Id => $"r.run_id {direction}",
+            RunField.State => $"{StateSql} {direction}",
+            _ => $"(r.start_time IS NULL), r.start_time {direction}",
         };
-        return (string.Empty, $"ORDER BY ({column} IS NULL), {column} {direction}, {Newest}");
+        return [("runs r", string.Empty, $"ORDER BY {order}, {Newest}")];
     }
+
+    /// <summary>Newest start first, runs without a start last, then by id: the order of ties, served by the index runs_newest.</summary>
+    private const string Newest = "(r.start_time IS NULL), r.start_time DESC, r.run_id";
 
     /// <summary>The keys the conditions and the sort name, by kind, to tell which no run of the project has.</summary>
     public IEnumerable<(string Kinds, string Key)> ValueKeys() =>

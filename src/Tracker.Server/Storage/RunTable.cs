@@ -23,6 +23,9 @@ internal sealed class RunDeletedException(string project, string runId)
 /// <summary>What an append reads of its run's row, locked: metadata and config only when the batch changes them.</summary>
 internal sealed record AppendTarget(long Pk, long AckedSeq, string State, string Name, JsonObject? Metadata, JsonObject? Config, bool KeyActive);
 
+/// <summary>A page of the runs listing: its runs, the number matching in all (when asked), whether more follow, and the keys no run has.</summary>
+internal sealed record RunPage(IReadOnlyList<StoredRun> Page, long? Total, bool More, IReadOnlyList<string> UnknownKeys);
+
 /// <summary>The runs table: each run's indexed columns, acked sequence number, metadata, config and summary.</summary>
 internal sealed class RunTable(SqlDialect dialect)
 {
@@ -125,29 +128,61 @@ internal sealed class RunTable(SqlDialect dialect)
     }
 
     /// <summary>
-    /// A page of the runs the query matches, the number it matches in all, and the keys it names
-    /// that no run of the project has (a condition on them matches nothing).
+    /// A page of the runs the query matches; whether more match after it; the number it matches in
+    /// all, when <see cref="RunQuery.WithTotal"/> asks for it; and the keys it names that no run of
+    /// the project has (a condition on them matches nothing).
     /// </summary>
-    public async Task<(IReadOnlyList<StoredRun> Page, long Total, IReadOnlyList<string> UnknownKeys)> QueryRunsAsync(RunQuery query, CancellationToken cancellationToken)
+    public async Task<RunPage> QueryRunsAsync(RunQuery query, CancellationToken cancellationToken)
     {
         await using var connection = await dialect.OpenAsync(cancellationToken);
         var (where, parameters) = query.WhereClause();
-        long total;
-        await using (var count = Sql.Command(connection, null, $"SELECT COUNT(*) FROM runs r {where}", [.. parameters]))
+        long? total = null;
+        if (query.WithTotal)
         {
+            await using var count = Sql.Command(connection, null, $"SELECT COUNT(*) FROM runs r {where}", [.. parameters]);
             total = Convert.ToInt64(await count.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
         }
 
-        var (join, orderBy) = query.OrderClause(parameters);
         // Sort and page the keys alone, then read the page's rows: sorting whole rows (metadata, config, summary) costs ten times more.
+        // One run past the page tells whether more follow. Each part of the sort is read in its order until the page is full;
+        // the offset skips the runs of the parts before.
         var pks = new List<long>();
-        await using (var order = Sql.Command(connection, null, $"SELECT r.pk FROM runs r {join} {where} {orderBy} LIMIT {query.Limit} OFFSET {query.Offset}", [.. parameters]))
-        await using (var reader = await order.ExecuteReaderAsync(cancellationToken))
+        var skip = (long)query.Offset;
+        foreach (var (from, and, orderBy) in query.SortParts(parameters))
         {
-            while (await reader.ReadAsync(cancellationToken))
+            var take = query.Limit + 1 - pks.Count;
+            if (take <= 0)
             {
-                pks.Add(reader.GetInt64(0));
+                break;
             }
+
+            var read = 0L;
+            await using (var order = Sql.Command(connection, null, $"SELECT r.pk FROM {from} {where}{and} {orderBy} LIMIT {take} OFFSET {skip}", [.. parameters]))
+            await using (var reader = await order.ExecuteReaderAsync(cancellationToken))
+            {
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    pks.Add(reader.GetInt64(0));
+                    read++;
+                }
+            }
+
+            if (read > 0 || skip == 0)
+            {
+                skip = 0; // this part held the offset's end
+            }
+            else
+            {
+                // The offset lies past this part: count it, to skip the rest in the next.
+                await using var count = Sql.Command(connection, null, $"SELECT COUNT(*) FROM {from} {where}{and}", [.. parameters]);
+                skip -= Convert.ToInt64(await count.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
+            }
+        }
+
+        var more = pks.Count > query.Limit;
+        if (more)
+        {
+            pks.RemoveAt(pks.Count - 1);
         }
 
         var rows = pks.Count == 0 ? [] : await QueryRunsAsync(connection, null, $"WHERE r.pk IN ({string.Join(", ", pks)})", [], cancellationToken);
@@ -164,7 +199,29 @@ internal sealed class RunTable(SqlDialect dialect)
             }
         }
 
-        return (page, total, unknown);
+        return new RunPage(page, total, more, unknown);
+    }
+
+    /// <summary>The keys of those of <paramref name="runIds"/> the project has, in one query: a batch read needs no more of each run.</summary>
+    public async Task<Dictionary<string, long>> GetRunPksAsync(string project, IReadOnlyList<string> runIds, CancellationToken cancellationToken)
+    {
+        var pks = new Dictionary<string, long>(StringComparer.Ordinal);
+        if (runIds.Count == 0)
+        {
+            return pks;
+        }
+
+        await using var connection = await dialect.OpenAsync(cancellationToken);
+        await using var command = Sql.Command(connection, null,
+            $"SELECT run_id, pk FROM runs WHERE project = @project AND run_id IN ({string.Join(", ", runIds.Select((_, i) => $"@r{i}"))})",
+            [("project", project), .. runIds.Select((id, i) => ($"r{i}", (object?)id))]);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            pks[reader.GetString(0)] = reader.GetInt64(1);
+        }
+
+        return pks;
     }
 
 

@@ -135,6 +135,11 @@ internal sealed class SqliteDialect(string path) : SqlDialect
         (7, """
             CREATE TABLE saved_views (project TEXT NOT NULL, name TEXT NOT NULL, body TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (project, name));
             """),
+        // The runs listing's default order and its sort by the name shown, so that a page walks an index instead of sorting every run.
+        (8, """
+            CREATE INDEX runs_newest ON runs (project, (start_time IS NULL), start_time DESC, run_id);
+            CREATE INDEX runs_by_name ON runs (project, COALESCE(shown_name, name));
+            """),
     ];
 
     public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
@@ -238,6 +243,16 @@ internal sealed class PostgresDialect(string connectionString) : SqlDialect
             """),
         (7, """
             CREATE TABLE saved_views (project TEXT NOT NULL, name TEXT NOT NULL, body TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (project, name));
+            """),
+        // The runs listing's default order and its sort by the name shown, so that a page walks an index instead of sorting every run.
+        // PostgreSQL also gets statistics over run_values' key columns together: taken one by one, it
+        // estimates "kind = 'c' AND key = 'optimizer' AND txt = 'sgd'" at a hundredth of the runs that
+        // match, and sorts every match instead of walking the sort's index for a page.
+        (8, """
+            CREATE INDEX runs_newest ON runs (project, (start_time IS NULL), start_time DESC, run_id);
+            CREATE INDEX runs_by_name ON runs (project, COALESCE(shown_name, name));
+            CREATE STATISTICS run_values_keys (mcv, dependencies) ON project, kind, key FROM run_values;
+            CREATE STATISTICS run_values_texts (mcv, dependencies) ON project, kind, key, txt FROM run_values;
             """),
     ];
 

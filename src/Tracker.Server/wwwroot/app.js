@@ -35,12 +35,35 @@
     constructor(status, message) { super(message); this.status = status; }
   }
 
-  /** A GET of the server's, with the browser's API key if it has one; throws on an error status. */
-  async function request(url) {
-    const headers = {};
+  /**
+   * A function that runs the tasks given to it at most `n` at a time, in the order given. A
+   * browser refuses requests beyond a few hundred pending (Chromium: net::ERR_INSUFFICIENT_RESOURCES),
+   * so a page of many runs queues its requests here instead of starting them all.
+   */
+  function limiter(n) {
+    let active = 0;
+    const waiting = [];
+    const next = () => {
+      if (active >= n || waiting.length === 0) return;
+      active++;
+      const { task, resolve, reject } = waiting.shift();
+      task().then(resolve, reject).finally(() => { active--; next(); });
+    };
+    return task => new Promise((resolve, reject) => { waiting.push({ task, resolve, reject }); next(); });
+  }
+
+  const requestSlots = limiter(8); // the page's requests in flight; the browser opens 6 connections to a host
+
+  /** A request to the server (GET unless `init` says otherwise), with the browser's API key if it has one; throws on an error status. */
+  function request(url, init = {}) {
+    return requestSlots(() => send(url, init));
+  }
+
+  async function send(url, init) {
+    const headers = { ...init.headers };
     const key = localStorage.getItem('tracker.apiKey');
     if (key) headers.Authorization = `Bearer ${key}`;
-    const response = await fetch(url, { headers });
+    const response = await fetch(url, { ...init, headers });
     if (!response.ok) {
       let detail = response.statusText;
       try { detail = (await response.json()).detail || detail; } catch { /* not a problem body */ }
@@ -50,6 +73,30 @@
   }
 
   const api = async path => (await request(`/api/v1${path}`)).json();
+
+  /** A POST of JSON that only reads, such as the batch series read. */
+  const postApi = async (path, body) => (await request(`/api/v1${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) })).json();
+
+  // The series of many runs go in batches: pairs per request (the server takes up to 200) and batch requests in flight.
+  const SERIES_BATCH = 50;
+  const seriesSlots = limiter(4);
+
+  /** Whether a failed request may succeed if sent again: no answer at all, or the server busy or failing. */
+  const transient = error => !(error instanceof ApiError) || error.status >= 500 || error.status === 429;
+
+  /** The task, and once more if it failed in a way that may pass. */
+  async function retryOnce(task) {
+    try {
+      return await task();
+    } catch (error) {
+      if (!transient(error)) throw error;
+      await new Promise(resolve => setTimeout(resolve, 300));
+      return task();
+    }
+  }
+
+  /** What went wrong with a request, in words: "Failed to fetch" alone says nothing. */
+  const failure = error => (error instanceof ApiError ? `the server answered ${error.message}` : `no answer from the server (${error.message}): is it running and reachable?`);
 
   /**
    * Colours stay with a run: one per run for the whole page (every chart, legend and table), first
@@ -168,6 +215,7 @@
         <label>summary <select id="summary-agg">${['last', 'min', 'max'].map(a => `<option ${a === state.agg ? 'selected' : ''}>${a}</option>`).join('')}</select></label>
         <details id="columns"><summary>Columns</summary><div>${chooser('Config', 'config.', configKeys)}${chooser('Summary', 'summary.', summaryKeys)}</div></details>
         <label><input type="checkbox" id="show-archived" ${state.archived ? 'checked' : ''}> Show archived</label>
+        <span class="selection"><button id="select-all" title="Select every run of the project">Select all</button><button id="select-filtered" title="Select the runs the filters match">Select filtered</button><button id="select-none">Clear</button></span>
         <button class="primary" id="compare" disabled>Compare selected</button>
         <span class="selection-actions"><button id="archive-selected" disabled>Archive</button><button id="unarchive-selected" disabled>Unarchive</button><button class="danger" id="delete-selected" disabled>Delete</button></span>
         <span class="muted" id="shown"></span>
@@ -234,6 +282,15 @@
       }
     }
 
+    let shownRuns = runs; // the runs the filters match, for "select filtered"
+
+    /** The compare button says how many runs it compares. */
+    function showSelection() {
+      const button = document.getElementById('compare');
+      button.textContent = state.selected.size === 0 ? 'Compare selected' : `Compare ${state.selected.size} selected`;
+      for (const id of ['compare', 'archive-selected', 'unarchive-selected', 'delete-selected']) document.getElementById(id).disabled = state.selected.size === 0;
+    }
+
     function render() {
       const cols = columns();
       const text = state.text.trim().toLowerCase();
@@ -244,6 +301,7 @@
       explore.update(filtered);
       let shown = filtered.filter(explore.passes);
       if (state.sort) shown = shown.map(r => [r, value(r, state.sort)]).sort((a, b) => compare(a[1], b[1])).map(p => p[0]);
+      shownRuns = shown;
       const table = document.getElementById('runs');
       table.tHead.innerHTML = `<tr>${cols.map(c => `<th data-col="${esc(c.id)}" ${state.sort === c.id ? `data-sort="${state.dir > 0 ? 'asc' : 'desc'}"` : ''}>${esc(c.label)}</th>`).join('')}</tr>`;
       table.tBodies[0].innerHTML = shown.slice(0, state.rows).map(r => `<tr data-run-id="${esc(r.id)}">${cols.map(c => cell(r, c)).join('')}</tr>`).join('');
@@ -251,11 +309,7 @@
       const more = document.getElementById('more');
       more.hidden = shown.length <= state.rows;
       more.textContent = `Show ${Math.min(PAGE_ROWS, shown.length - state.rows)} more of ${shown.length - state.rows}`;
-      selectionChanged();
-    }
-
-    function selectionChanged() {
-      for (const id of ['compare', 'archive-selected', 'unarchive-selected', 'delete-selected']) document.getElementById(id).disabled = state.selected.size === 0;
+      showSelection();
     }
 
     const bind = (id, field, event = 'input') => document.getElementById(id).addEventListener(event, e => { state[field] = e.target.value; render(); });
@@ -284,7 +338,7 @@
     document.getElementById('runs').addEventListener('change', e => {
       if (!e.target.classList.contains('select-run')) return;
       if (e.target.checked) state.selected.add(e.target.dataset.runId); else state.selected.delete(e.target.dataset.runId);
-      selectionChanged();
+      showSelection();
     });
     document.getElementById('show-archived').addEventListener('change', e => { state.archived = e.target.checked; route(); });
     for (const action of ['archive', 'unarchive', 'delete']) {
@@ -292,6 +346,10 @@
         window.TrackerManage.applyToSelected(project, [...state.selected], action, refusal => { state.refusal = refusal; state.selected.clear(); route(); })); // acted on: a later action starts from a fresh selection
     }
     state.refusal = null; // shown once
+    const select = ids => { state.selected = new Set(ids); render(); };
+    document.getElementById('select-all').addEventListener('click', () => select(runs.map(r => r.id)));
+    document.getElementById('select-filtered').addEventListener('click', () => select(shownRuns.map(r => r.id)));
+    document.getElementById('select-none').addEventListener('click', () => select([]));
     document.getElementById('more').addEventListener('click', () => { state.rows += PAGE_ROWS; render(); });
     document.getElementById('compare').addEventListener('click', () => {
       location.hash = `#/projects/${enc(project)}/compare?runs=${[...state.selected].map(enc).join(',')}`;
@@ -897,51 +955,84 @@
     async load() {
       const ws = this.ws, mode = this.mode(), buckets = this.buckets();
       const token = (this.token = (this.token || 0) + 1);
-      const jobs = [];
-      for (const run of ws.runs) {
-        for (const key of this.keys) {
-          const info = ws.metrics.get(key)?.get(run.id);
-          if (info) jobs.push(this.fetchSeries(run, key, info, mode, buckets).then(s => s && { run, key, ...s }));
-        }
+      // One batch request per 50 runs of a key: 300 runs are 6 requests a key, not 300.
+      const batches = [];
+      for (const key of this.keys) {
+        const runs = ws.runs.filter(run => ws.metrics.get(key)?.has(run.id));
+        for (let i = 0; i < runs.length; i += SERIES_BATCH) batches.push({ key, runs: runs.slice(i, i + SERIES_BATCH) });
       }
-      let series;
-      try {
-        series = (await Promise.all(jobs)).filter(Boolean);
-      } catch (error) {
-        this.el.querySelector('.plot').innerHTML = `<p class="error">${esc(error.message)}</p>`;
-        return;
-      }
+      const answers = await Promise.allSettled(batches.map(b => this.fetchBatch(b.runs, b.key, mode, buckets)));
       if (token !== this.token || ws.gen !== generation) return;
+      const failed = batches.map((b, i) => ({ ...b, error: answers[i].reason })).filter((b, i) => answers[i].status === 'rejected');
+      const order = new Map(ws.runs.map((r, i) => [r.id, i]));
+      const series = answers.filter(a => a.status === 'fulfilled').flatMap(a => a.value) // in run order, then key order, as the lines were
+        .sort((a, b) => order.get(a.run.id) - order.get(b.run.id) || this.keys.indexOf(a.key) - this.keys.indexOf(b.key));
       this.series = series;
       this.shownMode = mode;
       this.el.dataset.xAxis = mode;
       this.el.dataset.buckets = buckets;
       this.el.dataset.points = series[0]?.xs.length ?? 0;
       this.el.dataset.lastStep = Math.max(...series.map(s => s.lastStep), 0);
+      this.showFailures(failed, batches.reduce((n, b) => n + b.runs.length, 0));
+      if (series.length === 0 && failed.length > 0) {
+        this.plot?.destroy();
+        this.plot = null;
+        this.el.querySelector('.plot').innerHTML = '';
+        return;
+      }
       this.draw();
     }
 
-    /** The server's buckets as x, last, min, max arrays in the axis's units. */
-    async fetchSeries(run, key, info, mode, buckets) {
-      const base = `/projects/${enc(this.ws.project)}/runs/${enc(run.id)}/series?buckets=${buckets}`;
-      const startMs = Date.parse(run.start_time) || 0;
+    /** Says on the chart which series could not be loaded and why, with a button to try again; hidden when all loaded. */
+    showFailures(failed, total) {
+      let note = this.el.querySelector('.chart-error');
+      this.el.dataset.failed = failed.reduce((n, b) => n + b.runs.length, 0);
+      if (failed.length === 0) {
+        note?.remove();
+        return;
+      }
+      if (!note) {
+        note = make('div', 'error chart-error');
+        this.el.querySelector('.plot').before(note);
+      }
+      const missing = failed.flatMap(b => b.runs.map(r => `${r.name} ${b.key}`));
+      const shown = missing.slice(0, 3).join(', ') + (missing.length > 3 ? ` and ${missing.length - 3} more` : '');
+      note.textContent = `Could not load ${missing.length} of ${total} series (${shown}): ${failure(failed[0].error)}. `;
+      const retry = make('button', 'retry', 'Try again');
+      retry.onclick = () => this.load();
+      note.append(retry);
+    }
+
+    /** The series of `key` for up to 50 runs, in one request (retried once), each as x, last, min, max arrays in the axis's units. */
+    async fetchBatch(runs, key, mode, buckets) {
+      const body = { runs: runs.map(r => r.id), keys: [key], buckets };
+      const startMs = run => Date.parse(run.start_time) || 0;
       if (mode.startsWith('metric:')) {
-        // Paired by step on the server: each bucket's x is the other metric's value at the bucket's last step.
-        const answer = await api(`${base}&key=${enc(key)}&x=${enc(mode)}`);
-        const rows = answer.buckets.map(b => [num(b.x_value), num(b.last), num(b.min), num(b.max)]).filter(r => Number.isFinite(r[0])).sort((a, b) => a[0] - b[0]);
-        return { xs: rows.map(r => r[0]), last: rows.map(r => r[1]), min: rows.map(r => r[2]), max: rows.map(r => r[3]), lastStep: info.last_step };
+        body.x = mode; // paired by step on the server: each bucket's x is the other metric's value at the bucket's last step
+      } else {
+        body.x = mode === 'step' ? 'step' : 'time';
+        if (this.zoom) {
+          const [a, b] = this.zoom;
+          if (mode === 'relative') {
+            // Seconds since each run's own start: a range of its own per run.
+            body.runs = runs.map(r => ({ id: r.id, from: Math.floor(a * 1000 + startMs(r)), to: Math.ceil(b * 1000 + startMs(r)) }));
+          } else {
+            const toServer = v => (mode === 'step' ? v : v * 1000);
+            Object.assign(body, { from: Math.floor(toServer(a)), to: Math.ceil(toServer(b)) });
+          }
+        }
       }
-      const axis = mode === 'step' ? 'step' : 'time';
-      let range = '';
-      if (this.zoom) {
-        const [a, b] = this.zoom;
-        const toServer = v => (mode === 'step' ? v : mode === 'wall' ? v * 1000 : v * 1000 + startMs);
-        range = `&from=${Math.floor(toServer(a))}&to=${Math.ceil(toServer(b))}`;
-      }
-      const answer = await api(`${base}&key=${enc(key)}&x=${axis}${range}`);
-      const toX = x => (mode === 'step' ? x : mode === 'wall' ? x / 1000 : (x - startMs) / 1000);
-      const b = answer.buckets;
-      return { xs: b.map(p => toX(p.last_x)), last: b.map(p => num(p.last)), min: b.map(p => num(p.min)), max: b.map(p => num(p.max)), lastStep: info.last_step };
+      const answer = await seriesSlots(() => retryOnce(() => postApi(`/projects/${enc(this.ws.project)}/series`, body)));
+      return answer.series.map((s, i) => {
+        const run = runs[i], lastStep = this.ws.metrics.get(key).get(run.id).last_step;
+        if (mode.startsWith('metric:')) {
+          const rows = s.buckets.map(b => [num(b.x_value), num(b.last), num(b.min), num(b.max)]).filter(r => Number.isFinite(r[0])).sort((p, q) => p[0] - q[0]);
+          return { run, key, xs: rows.map(r => r[0]), last: rows.map(r => r[1]), min: rows.map(r => r[2]), max: rows.map(r => r[3]), lastStep };
+        }
+        const toX = x => (mode === 'step' ? x : mode === 'wall' ? x / 1000 : (x - startMs(run)) / 1000);
+        const b = s.buckets;
+        return { run, key, xs: b.map(p => toX(p.last_x)), last: b.map(p => num(p.last)), min: b.map(p => num(p.min)), max: b.map(p => num(p.max)), lastStep };
+      });
     }
 
     /**

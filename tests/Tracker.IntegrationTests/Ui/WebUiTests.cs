@@ -354,6 +354,108 @@ public sealed class WebUiTests
     }
 
     [Test]
+    public async Task Compare_ThreeHundredRunsSelectedAll_EveryChartDrawsEveryRun_InBatchesOfFifty_NoRequestFails()
+    {
+        const string Many = "webui-many";
+        const int Runs = 300;
+        string[] keys = ["train/loss", "train/acc", "train/lr", "val/loss", "val/acc", "sys/gpu", "sys/mem"];
+        using (var http = _server.Client())
+        {
+            foreach (var batch in Enumerable.Range(0, Runs).Chunk(10))
+            {
+                await Task.WhenAll(batch.Select(async i =>
+                {
+                    var url = $"/api/v1/projects/{Many}/runs/m{i:D3}";
+                    (await http.PutAsync(url, new StringContent($"{{\"name\":\"many-{i:D3}\",\"state\":\"finished\",\"config\":{{\"seed\":{i}}}}}", Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode();
+                    var lines = Enumerable.Range(0, 100).Select(step => string.Create(CultureInfo.InvariantCulture,
+                        $"{{\"seq\":{step + 1},\"type\":\"history\",\"step\":{step},\"ts\":{1_795_736_598_000 + step},\"values\":{{{string.Join(',', keys.Select((k, m) => $"\"{k}\":{(i + m + step) % 17 / 17.0:R}"))}}}}}"));
+                    (await http.PostAsync($"{url}/records", new StringContent(string.Join('\n', lines), Encoding.UTF8, "application/x-ndjson"))).EnsureSuccessStatusCode();
+                }));
+            }
+        }
+
+        var page = await _browser.NewPageAsync();
+        var seriesRequests = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        page.Request += (_, request) =>
+        {
+            if (request.Url.Contains("/series", StringComparison.Ordinal))
+            {
+                seriesRequests.Enqueue($"{request.Method} {request.Url}");
+            }
+        };
+        page.RequestFailed += (_, request) => failures.Enqueue($"{request.Method} {request.Url}: {request.Failure}");
+        page.Response += (_, response) =>
+        {
+            if (response.Status >= 400)
+            {
+                failures.Enqueue($"{response.Request.Method} {response.Url}: {response.Status}");
+            }
+        };
+        await page.GotoAsync(new Uri(_server.BaseUrl, $"/#/projects/{Many}").ToString());
+        await Expect(RunRows(page)).ToHaveCountAsync(200); // the first page of rows; select all takes every run
+
+        await page.Locator("#filter-text").FillAsync("many-01");
+        await Expect(RunRows(page)).ToHaveCountAsync(10);
+        await page.Locator("#select-filtered").ClickAsync();
+        await Expect(page.Locator("#compare")).ToHaveTextAsync("Compare 10 selected");
+        await page.Locator("#filter-text").FillAsync(string.Empty);
+        await page.Locator("#select-all").ClickAsync();
+        await Expect(page.Locator("#compare")).ToHaveTextAsync($"Compare {Runs} selected");
+        await Expect(page.Locator("table#runs tbody input.select-run:checked")).ToHaveCountAsync(200);
+        await page.Locator("#compare").ClickAsync();
+
+        var charts = page.Locator("div.chart");
+        await Expect(charts).ToHaveCountAsync(keys.Length, new() { Timeout = 60_000 });
+        foreach (var chart in await charts.AllAsync())
+        {
+            await Expect(chart).ToHaveAttributeAsync("data-series", $"{Runs}", new() { Timeout = 60_000 });
+        }
+
+        await Browser.SaveScreenshotAsync(page, "compare-300");
+        Assert.That(failures, Is.Empty, "no request failed or was refused");
+        await Expect(page.Locator(".chart-error")).ToHaveCountAsync(0);
+        Assert.That(seriesRequests, Has.All.StartWith("POST "), "series come from the batch read");
+        Assert.That(seriesRequests, Has.Count.EqualTo(keys.Length * Runs / 50), "one request per 50 runs of each chart");
+    }
+
+    [Test]
+    public async Task Compare_SeriesRequestFails_TheChartSaysWhichSeriesAndWhy_TryAgainLoadsThem()
+    {
+        _browser.ExpectConsoleErrors(new System.Text.RegularExpressions.Regex("the server responded with a status of 503")); // Chromium logs every error status it receives
+        var page = await _browser.NewPageAsync();
+        var refused = 0;
+        var failing = true;
+        await page.RouteAsync("**/api/v1/projects/*/series", async route =>
+        {
+            // val/loss's series are refused, its first try and its retry alike, until the test says otherwise.
+            if (failing && route.Request.PostData?.Contains("\"val/loss\"", StringComparison.Ordinal) == true)
+            {
+                Interlocked.Increment(ref refused);
+                await route.FulfillAsync(new() { Status = 503, ContentType = "application/problem+json", Body = "{\"title\":\"Busy\",\"detail\":\"try later\"}" });
+            }
+            else
+            {
+                await route.ContinueAsync();
+            }
+        });
+        await page.GotoAsync(new Uri(_server.BaseUrl, $"/#/projects/{Project}/compare?runs={_alpha},{_beta}").ToString());
+        await Expect(page.Locator("div.chart")).ToHaveCountAsync(3);
+
+        var error = page.Locator("div.chart .chart-error");
+        await Expect(error).ToHaveCountAsync(1);
+        await Expect(Chart(page, "val/loss").Locator(".chart-error")).ToContainTextAsync("Could not load 2 of 2 series (alpha val/loss, beta val/loss): the server answered 503: try later");
+        await Expect(page.Locator("div.chart[data-series=\"2\"]")).ToHaveCountAsync(2);
+        Assert.That(refused, Is.EqualTo(2), "the refused request was tried once more, not again and again");
+        await Browser.SaveScreenshotAsync(page, "compare-series-error");
+
+        failing = false;
+        await error.Locator("button.retry").ClickAsync();
+        await Expect(page.Locator("div.chart .chart-error")).ToHaveCountAsync(0);
+        await Expect(page.Locator("div.chart[data-series=\"2\"]")).ToHaveCountAsync(3);
+    }
+
+    [Test]
     public async Task RunPage_RunningRun_ChartGrowsWithoutReload()
     {
         var page = await _browser.OpenAsync($"/#/projects/{LiveProject}/runs/{_live!.Id}");
