@@ -269,7 +269,8 @@
       }
       this.wireControls();
       await Promise.all(added.map(c => c.load()));
-      if (this.runs.some(r => r.state === 'running')) liveTimer = setInterval(() => this.refresh(), POLL_MS);
+      // Not for charts already replaced (the project workspace rebuilds them when its runs change).
+      if (this.runs.some(r => r.state === 'running') && this.el.isConnected) liveTimer = setInterval(() => this.refresh(), POLL_MS);
     }
 
     /** A chart per key in its section (the key's prefix), sections in name order, keys in order within one. */

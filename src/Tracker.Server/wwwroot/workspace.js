@@ -527,11 +527,14 @@ window.TrackerWorkspace = (() => {
       const colours = new Map(charted.map(r => [r.id, r.colour]));
       for (const r of this.runs) r.colour = colours.get(r.id);
       this.render(); // swatches in the table
-      const ws = (this.workspace = new this.App.Workspace(this.gen, this.project, charted, el, this.configKeys, this.state.charts));
+      // A container of its own: charts still loading for the runs before draw into it, out of the page.
+      const box = document.createElement('div');
+      el.replaceChildren(box);
+      const ws = (this.workspace = new this.App.Workspace(this.gen, this.project, charted, box, this.configKeys, this.state.charts));
       ws.onChange = snapshot => { this.state.charts = snapshot; this.save(); };
       ws.onRefresh = () => { this.searchCharts(); this.sectionsShown(); };
       ws.start().then(() => { if (ws === this.workspace) { this.searchCharts(); this.sectionsShown(); } }).catch(error => {
-        if (ws === this.workspace && this.current) el.innerHTML = `<p class="error">${esc(error.message)}</p>`;
+        if (ws === this.workspace && this.current) box.innerHTML = `<p class="error">${esc(error.message)}</p>`;
       });
       // The sections exist before the points arrive: search and collapse apply at once.
       queueMicrotask(() => { this.searchCharts(); this.sectionsShown(); });
