@@ -147,6 +147,14 @@ public sealed class WorkspaceTests
         await ExpectEventuallyAsync(() => RunIdsAsync(page), Is.EquivalentTo(expected), "rows for both conditions");
         await Browser.SaveScreenshotAsync(page, "workspace-two-conditions");
 
+        // Keys with spaces go in backquotes and text in quotes, as the filter language wants them.
+        var written = await page.EvaluateAsync<string>("""
+            () => window.TrackerWorkspace.filterExpression({ expr: 'lr < 1', filters: [
+              { key: 'summary.val acc', op: '>=', value: ' 0.5 ' }, { key: 'config.note', op: '!=', value: "it's" },
+              { key: 'config.opt', op: '=', value: 'adam' }, { key: 'config.x', op: '=', value: '' }] })
+            """);
+        Assert.That(written, Is.EqualTo("summary.`val acc` >= 0.5 and config.note != \"it's\" and config.opt = 'adam' and lr < 1"), "a condition without a value is left out");
+
         await first.Locator(".filter-remove").ClickAsync();
         await ExpectEventuallyAsync(() => RunIdsAsync(page), Is.EquivalentTo(await ListedAsync("ws-filter", "config.opt = 'adam'")), "rows for the condition left");
     }
@@ -297,6 +305,11 @@ public sealed class WorkspaceTests
         await Row(page, ids[1]).Locator("input.select-run").CheckAsync();
         await page.ClickAsync("th[data-col=\"summary.val/acc\"]");
 
+        var wrap = page.Locator(".project-table .table-wrap");
+        await wrap.EvaluateAsync("w => { w.style.maxWidth = '500px'; w.scrollLeft = 120; }");
+        var scrolled = await wrap.EvaluateAsync<double>("w => w.scrollLeft");
+        Assert.That(scrolled, Is.GreaterThan(0), "the table scrolls sideways");
+
         var added = await PutRunAsync("ws-live", "late", Runs, "running");
         await Expect(Row(page, added)).ToHaveCountAsync(1);
         await PostHistoryAsync("ws-live", ids[0], Steps, """{"train/loss":0.001,"val/acc":0.99}""");
@@ -308,6 +321,7 @@ public sealed class WorkspaceTests
         Assert.That(order[Runs - 1], Is.EqualTo(ids[0]), "re-sorted: 0.99 is now the largest");
         Assert.That(order[Runs], Is.EqualTo(added), "the new run has no val/acc: last");
         await Expect(Chart(page, "train/loss")).ToHaveAttributeAsync("data-series", "1");
+        Assert.That(await wrap.EvaluateAsync<double>("w => w.scrollLeft"), Is.EqualTo(scrolled), "the table's scroll stays");
     }
 
     private const int Steps = 20;
