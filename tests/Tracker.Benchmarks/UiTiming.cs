@@ -8,9 +8,9 @@ namespace Tracker.Benchmarks;
 
 /// <summary>
 /// The web UI's figures in headless Chromium against a real server process: `ui`. Seeds a project of
-/// 1,000 runs with 20 config keys, a run with 50 metrics of 100,000 points, and a run with one
-/// 10,000,000-point metric, and 300 runs of 7 metrics to compare (straight through the ingest API),
-/// then times the pages until drawn, and counts the compare view's requests.
+/// 1,000 runs with 20 config keys and 10 metrics (the project workspace), a run with 50 metrics of
+/// 100,000 points, a run with one 10,000,000-point metric, and 300 runs of 7 metrics to compare
+/// (straight through the ingest API), then times the pages until drawn, and counts the compare view's requests.
 /// </summary>
 internal static class UiTiming
 {
@@ -55,6 +55,7 @@ internal static class UiTiming
             await page.GotoAsync(site); // scripts cached, as for a user who has the UI open
             for (var round = 1; round <= 3; round++)
             {
+                await page.EvaluateAsync("() => localStorage.clear()"); // the workspace keeps each project's last state: every round starts from the defaults
                 var table = await TimeAsync(page, $"{site}#/projects/table", "document.querySelectorAll('#runs tbody tr').length === 200 && document.getElementById('more').textContent.includes('of 800')");
                 var before = await page.GetAttributeAsync("th[data-col='config.c07']", "data-sort");
                 var sort = Stopwatch.StartNew();
@@ -66,10 +67,17 @@ internal static class UiTiming
                             const t1 = performance.now(); void document.body.offsetHeight; return [t1 - t0, performance.now() - t1]; }
                     """);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  sort again in page: script {split[0]:F0} ms, layout {split[1]:F0} ms"));
+                await page.GotoAsync($"{site}#/");
+                await page.EvaluateAsync("() => localStorage.clear()");
+                var charts = "document.querySelectorAll('.chart[data-points] canvas').length";
+                var firstChart = await TimeAsync(page, $"{site}#/projects/table", $"document.querySelectorAll('#runs tbody tr').length === 200 && {charts} >= 1");
+                await page.GotoAsync($"{site}#/");
+                await page.EvaluateAsync("() => localStorage.clear()");
+                var workspace = await TimeAsync(page, $"{site}#/projects/table", $"document.querySelectorAll('#runs tbody tr').length === 200 && {charts} === 10");
                 var wide = await TimeAsync(page, $"{site}#/projects/charts/runs/wide", "document.querySelectorAll('.chart[data-points] canvas').length === 50");
                 var longChart = await TimeAsync(page, $"{site}#/projects/charts/runs/long", "document.querySelector(\".chart[data-key='train/loss'][data-points] canvas\") !== null");
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"round {round}: runs table 1,000 x 20 config {table:F0} ms (sort {sorted:F0} ms); 50 charts x 100,000 points {wide:F0} ms; one 10,000,000-point chart {longChart:F0} ms"));
+                    $"round {round}: runs table 1,000 x 20 config {table:F0} ms (sort {sorted:F0} ms); workspace of it: table and first chart {firstChart:F0} ms, all 10 charts of 10 runs {workspace:F0} ms; 50 charts x 100,000 points {wide:F0} ms; one 10,000,000-point chart {longChart:F0} ms"));
 
                 // The compare view of 300 runs x 7 metrics: every chart drawn with every run, and the requests it took.
                 var requests = new List<string>();
@@ -110,7 +118,7 @@ internal static class UiTiming
         {
             var config = string.Join(',', Enumerable.Range(0, 20).Select(c => string.Create(CultureInfo.InvariantCulture, $"\"c{c:D2}\":{(i * 7 + c) % 13}")));
             await PostAsync(http, HttpMethod.Put, $"table/runs/r{i:D4}", $"{{\"name\":\"run-{i:D4}\",\"state\":\"running\",\"config\":{{{config}}}}}");
-            var values = string.Join(',', Enumerable.Range(0, 5).Select(m => string.Create(CultureInfo.InvariantCulture, $"\"val/m{m}\":{(i * 31 + m) % 97 / 97.0}")));
+            var values = string.Join(',', Enumerable.Range(0, 10).Select(m => string.Create(CultureInfo.InvariantCulture, $"\"{(m < 5 ? "val" : "train")}/m{m}\":{(i * 31 + m) % 97 / 97.0}")));
             await PostAsync(http, HttpMethod.Post, $"table/runs/r{i:D4}/records", $"{{\"seq\":1,\"type\":\"history\",\"step\":0,\"ts\":1795736598000,\"values\":{{{values}}}}}\n");
         });
         foreach (var batch in runs.Chunk(8))

@@ -160,7 +160,7 @@
     const query = new URLSearchParams(qs || '');
     let page;
     if (parts.length === 0) page = projectsView(gen);
-    else if (parts[0] === 'projects' && parts.length === 2) page = runsView(gen, parts[1]);
+    else if (parts[0] === 'projects' && parts.length === 2) page = window.TrackerWorkspace.projectView(gen, parts[1], query); // workspace.js
     else if (parts[0] === 'projects' && parts[2] === 'runs' && parts.length === 4) page = runView(gen, parts[1], parts[3]);
     else if (parts[0] === 'projects' && parts[2] === 'compare') page = compareView(gen, parts[1], (query.get('runs') || '').split(',').filter(Boolean));
     else page = Promise.reject(new Error(`There is no page at #${path}.`));
@@ -178,184 +178,6 @@
       : `<h1>Projects</h1><div class="table-wrap" style="display:inline-block"><table id="projects"><thead><tr><th>Project</th><th>Runs</th><th>Last update</th></tr></thead><tbody>${
         projects.map(p => `<tr><td><a href="#/projects/${enc(p.name)}">${esc(p.name)}</a></td><td class="num">${p.run_count}</td><td>${esc(p.last_update ? new Date(p.last_update).toLocaleString() : '')}</td></tr>`).join('')
       }</tbody></table></div>`;
-  }
-
-  // ---- Runs table ----
-
-  const tableStates = new Map(); // per project, kept while the page is open: sort, filters, columns
-  const PAGE_ROWS = 200; // a table lays out in time proportional to its cells: longer lists grow on demand
-
-  async function runsView(gen, project) {
-    setCrumbs([[project]]);
-    const shownArchived = tableStates.get(project)?.archived;
-    const runs = await api(`/projects/${enc(project)}/runs?limit=10000${shownArchived ? '&archived=all' : ''}`);
-    if (gen !== generation) return;
-    assignColours(runs);
-    const configKeys = [...new Set(runs.flatMap(r => Object.keys(r.config || {})))].sort();
-    const summaryKeys = [...new Set(runs.flatMap(r => Object.keys(r.summary || {})))].sort();
-    let state = tableStates.get(project);
-    if (!state) {
-      state = { sort: null, dir: 1, text: '', state: '', tag: '', config: '', agg: 'last', selected: new Set(), rows: PAGE_ROWS, archived: false, refusal: null,
-        columns: new Set([...configKeys.slice(0, 8).map(k => `config.${k}`), ...summaryKeys.slice(0, 8).map(k => `summary.${k}`)]) };
-      tableStates.set(project, state);
-    }
-    let ranges = null;
-    const present = new Set(runs.map(r => r.id));
-    state.selected = new Set([...state.selected].filter(id => present.has(id))); // deleted or hidden runs are no longer selected
-
-    const chooser = (title, prefix, keys) => keys.length === 0 ? '' : `<strong>${title}</strong>${keys.map(k =>
-      `<label><input type="checkbox" data-col="${esc(prefix + k)}" ${state.columns.has(prefix + k) ? 'checked' : ''}> ${esc(k)}</label>`).join('')}`;
-    view.innerHTML = `
-      <h1>${esc(project)} <span class="muted" style="font-weight:400;font-size:.7em">${runs.length} runs</span></h1>
-      <div class="toolbar">
-        <input type="text" id="filter-text" placeholder="Filter by name or id" value="${esc(state.text)}">
-        <select id="filter-state">${['', 'running', 'finished', 'failed', 'killed', 'crashed'].map(s => `<option value="${s}" ${s === state.state ? 'selected' : ''}>${s || 'any state'}</option>`).join('')}</select>
-        <input type="text" id="filter-tag" placeholder="tag" size="10" value="${esc(state.tag)}">
-        <input type="text" id="filter-config" placeholder="config, e.g. lr=0.1 or epochs>5" size="22" value="${esc(state.config)}">
-        <label>summary <select id="summary-agg">${['last', 'min', 'max'].map(a => `<option ${a === state.agg ? 'selected' : ''}>${a}</option>`).join('')}</select></label>
-        <details id="columns"><summary>Columns</summary><div>${chooser('Config', 'config.', configKeys)}${chooser('Summary', 'summary.', summaryKeys)}</div></details>
-        <label><input type="checkbox" id="show-archived" ${state.archived ? 'checked' : ''}> Show archived</label>
-        <span class="selection"><button id="select-all" title="Select every run of the project">Select all</button><button id="select-filtered" title="Select the runs the filters match">Select filtered</button><button id="select-none">Clear</button></span>
-        <button class="primary" id="compare" disabled>Compare selected</button>
-        <span class="selection-actions"><button id="archive-selected" disabled>Archive</button><button id="unarchive-selected" disabled>Unarchive</button><button class="danger" id="delete-selected" disabled>Delete</button></span>
-        <span class="muted" id="shown"></span>
-      </div>
-      <p class="error" id="manage-error" ${state.refusal ? '' : 'hidden'}>${esc(state.refusal || '')}</p>
-      <div class="table-wrap"><table id="runs"><thead></thead><tbody></tbody></table></div>
-      <p><button id="more" hidden></button></p>
-      <section id="explore"></section>`;
-    // Parallel coordinates and scatter (explore.js): its brushes filter the table.
-    state.explore ??= {};
-    const explore = window.TrackerExplore.mount(document.getElementById('explore'), {
-      fields: [...configKeys.map(k => `config.${k}`), ...summaryKeys.map(k => `summary.${k}`)], store: state.explore,
-      onBrush: () => render(), href: run => `#/projects/${enc(project)}/runs/${enc(run.id)}`,
-    });
-
-    const columns = () => [
-      { id: 'name', label: 'Name' }, { id: 'state', label: 'State' }, { id: 'tags', label: 'Tags' },
-      { id: 'start_time', label: 'Started' }, { id: 'duration', label: 'Duration' },
-      ...configKeys.filter(k => state.columns.has(`config.${k}`)).map(k => ({ id: `config.${k}`, label: k })),
-      ...summaryKeys.filter(k => state.columns.has(`summary.${k}`)).map(k => ({ id: `summary.${k}`, label: state.agg === 'last' ? k : `${k} (${state.agg})` })),
-    ];
-
-    function value(run, col) {
-      if (col === 'duration') return duration(run);
-      if (col === 'tags') return (run.tags || []).join(' ');
-      if (col.startsWith('config.')) return run.config?.[col.slice(7)];
-      if (col.startsWith('summary.')) {
-        const key = col.slice(8);
-        if (state.agg !== 'last' && ranges) return num(ranges[run.id]?.[key]?.[state.agg]);
-        const v = run.summary?.[key];
-        return num(v) ?? v;
-      }
-      return run[col];
-    }
-
-    function compare(a, b) {
-      const missing = x => x === null || x === undefined || (typeof x === 'number' && Number.isNaN(x));
-      if (missing(a) || missing(b)) return missing(a) - missing(b); // missing values last either way
-      if (typeof a === 'number' && typeof b === 'number') return (a - b) * state.dir;
-      return String(fmt(a)).localeCompare(String(fmt(b)), undefined, { numeric: true }) * state.dir;
-    }
-
-    function matchesConfig(run) {
-      const m = state.config.trim().match(/^(.+?)\s*(>=|<=|!=|=|>|<)\s*(.*)$/);
-      if (!m) return true;
-      const [, key, op, wanted] = m;
-      const v = run.config?.[key.trim()];
-      if (op === '=') return v !== undefined && fmt(v) === wanted.trim();
-      if (op === '!=') return v === undefined || fmt(v) !== wanted.trim();
-      const a = Number(v), b = Number(wanted);
-      return Number.isFinite(a) && Number.isFinite(b) && (op === '>' ? a > b : op === '<' ? a < b : op === '>=' ? a >= b : a <= b);
-    }
-
-    function cell(run, col) {
-      const v = value(run, col.id);
-      const attr = `data-col="${esc(col.id)}"`;
-      switch (col.id) {
-        case 'name': return `<td ${attr}><input type="checkbox" class="select-run" data-run-id="${esc(run.id)}" ${state.selected.has(run.id) ? 'checked' : ''}> <span class="swatch" style="background:${run.colour}"></span><a href="#/projects/${enc(project)}/runs/${enc(run.id)}">${esc(run.name)}</a> <span class="muted">${esc(run.id === run.name ? '' : run.id)}</span>${run.archived ? ' <span class="archived-badge">archived</span>' : ''}</td>`;
-        case 'state': return `<td ${attr}><span class="state state-${esc(v)}">${esc(v)}</span></td>`;
-        case 'tags': return `<td ${attr}>${(run.tags || []).map(t => `<span class="tag">${esc(t)}</span>`).join('')}</td>`;
-        case 'start_time': return `<td ${attr}>${esc(v ? new Date(v).toLocaleString() : '')}</td>`;
-        case 'duration': return `<td ${attr} class="num">${fmtDuration(v)}</td>`;
-        default: return `<td ${attr} class="${typeof v === 'number' ? 'num' : ''}">${esc(fmt(v))}</td>`;
-      }
-    }
-
-    let shownRuns = runs; // the runs the filters match, for "select filtered"
-
-    /** The compare button says how many runs it compares. */
-    function showSelection() {
-      const button = document.getElementById('compare');
-      button.textContent = state.selected.size === 0 ? 'Compare selected' : `Compare ${state.selected.size} selected`;
-      for (const id of ['compare', 'archive-selected', 'unarchive-selected', 'delete-selected']) document.getElementById(id).disabled = state.selected.size === 0;
-    }
-
-    function render() {
-      const cols = columns();
-      const text = state.text.trim().toLowerCase();
-      const filtered = runs.filter(r => (!text || r.name.toLowerCase().includes(text) || r.id.toLowerCase().includes(text))
-        && (!state.state || r.state === state.state)
-        && (!state.tag || (r.tags || []).includes(state.tag.trim()))
-        && matchesConfig(r));
-      explore.update(filtered);
-      let shown = filtered.filter(explore.passes);
-      if (state.sort) shown = shown.map(r => [r, value(r, state.sort)]).sort((a, b) => compare(a[1], b[1])).map(p => p[0]);
-      shownRuns = shown;
-      const table = document.getElementById('runs');
-      table.tHead.innerHTML = `<tr>${cols.map(c => `<th data-col="${esc(c.id)}" ${state.sort === c.id ? `data-sort="${state.dir > 0 ? 'asc' : 'desc'}"` : ''}>${esc(c.label)}</th>`).join('')}</tr>`;
-      table.tBodies[0].innerHTML = shown.slice(0, state.rows).map(r => `<tr data-run-id="${esc(r.id)}">${cols.map(c => cell(r, c)).join('')}</tr>`).join('');
-      document.getElementById('shown').textContent = shown.length === runs.length ? '' : `${shown.length} of ${runs.length} match`;
-      const more = document.getElementById('more');
-      more.hidden = shown.length <= state.rows;
-      more.textContent = `Show ${Math.min(PAGE_ROWS, shown.length - state.rows)} more of ${shown.length - state.rows}`;
-      showSelection();
-    }
-
-    const bind = (id, field, event = 'input') => document.getElementById(id).addEventListener(event, e => { state[field] = e.target.value; render(); });
-    bind('filter-text', 'text');
-    bind('filter-state', 'state', 'change');
-    bind('filter-tag', 'tag');
-    bind('filter-config', 'config');
-    document.getElementById('summary-agg').addEventListener('change', async e => {
-      state.agg = e.target.value;
-      if (state.agg !== 'last' && !ranges) ranges = await api(`/projects/${enc(project)}/metric-ranges`);
-      if (gen === generation) render();
-    });
-    document.getElementById('columns').addEventListener('change', e => {
-      const col = e.target.dataset.col;
-      if (e.target.checked) state.columns.add(col); else state.columns.delete(col);
-      render();
-    });
-    document.getElementById('runs').addEventListener('click', e => {
-      const th = e.target.closest('th[data-col]');
-      if (th) {
-        state.dir = state.sort === th.dataset.col ? -state.dir : 1;
-        state.sort = th.dataset.col;
-        render();
-      }
-    });
-    document.getElementById('runs').addEventListener('change', e => {
-      if (!e.target.classList.contains('select-run')) return;
-      if (e.target.checked) state.selected.add(e.target.dataset.runId); else state.selected.delete(e.target.dataset.runId);
-      showSelection();
-    });
-    document.getElementById('show-archived').addEventListener('change', e => { state.archived = e.target.checked; route(); });
-    for (const action of ['archive', 'unarchive', 'delete']) {
-      document.getElementById(`${action}-selected`).addEventListener('click', () =>
-        window.TrackerManage.applyToSelected(project, [...state.selected], action, refusal => { state.refusal = refusal; state.selected.clear(); route(); })); // acted on: a later action starts from a fresh selection
-    }
-    state.refusal = null; // shown once
-    const select = ids => { state.selected = new Set(ids); render(); };
-    document.getElementById('select-all').addEventListener('click', () => select(runs.map(r => r.id)));
-    document.getElementById('select-filtered').addEventListener('click', () => select(shownRuns.map(r => r.id)));
-    document.getElementById('select-none').addEventListener('click', () => select([]));
-    document.getElementById('more').addEventListener('click', () => { state.rows += PAGE_ROWS; render(); });
-    document.getElementById('compare').addEventListener('click', () => {
-      location.hash = `#/projects/${enc(project)}/compare?runs=${[...state.selected].map(enc).join(',')}`;
-    });
-    if (state.agg !== 'last') ranges = await api(`/projects/${enc(project)}/metric-ranges`);
-    if (gen === generation) render();
   }
 
   // ---- Run page and compare view ----
@@ -431,12 +253,27 @@
 
   /** The charts of one or more runs, with the controls they share. */
   class Workspace {
-    constructor(gen, project, runs, el, groupKeys = []) {
-      Object.assign(this, { gen, project, runs, el, groupKeys, charts: [] });
+    constructor(gen, project, runs, el, groupKeys = [], saved = null) {
+      Object.assign(this, { gen, project, runs, el, groupKeys, charts: [], saved });
       // What the toolbar set; each chart starts from it and keeps its own settings (Chart.view) after.
-      this.settings = { x: 'default', smoothing: 0, log: false, groupBy: [], band: 'minmax' };
+      this.settings = { x: 'default', smoothing: 0, log: false, groupBy: [], band: 'minmax', ...saved?.settings };
+      if (!Array.isArray(this.settings.groupBy)) this.settings.groupBy = this.settings.groupBy ? [this.settings.groupBy] : []; // views saved with one key
       this.groupColours = new Map();
     }
+
+    /** The toolbar's settings, the added charts and each chart's own settings where they differ from the toolbar's: what a saved view keeps. */
+    snapshot() {
+      const base = JSON.stringify(this.baseView());
+      return {
+        settings: { ...this.settings },
+        added: this.charts.filter(c => c.removable).map(c => ({ keys: c.keys, view: { ...c.view } })),
+        views: Object.fromEntries(this.charts.filter(c => !c.removable && JSON.stringify(c.view) !== base).map(c => [c.keys.join(','), { ...c.view }])),
+      };
+    }
+
+    baseView() { return { smoothing: this.settings.smoothing, scale: this.settings.log ? 'log' : 'linear', yMin: null, yMax: null, clip: 0 }; }
+
+    changed() { this.onChange?.(this.snapshot()); }
 
     /**
      * The x-axis a metric is charted against by default: its step metric (DefineMetric; the last
@@ -475,9 +312,15 @@
         this.el.querySelector('#sections').innerHTML = '<p class="muted">No metrics logged yet.</p>';
       }
       const added = this.addCharts(keys);
+      for (const chart of this.saved?.added ?? []) {
+        const restored = new Chart(this, chart.keys, this.el.querySelector('#custom-charts'), true, chart.view);
+        this.charts.push(restored);
+        added.push(restored);
+      }
       this.wireControls();
       await Promise.all(added.map(c => c.load()));
-      if (this.runs.some(r => r.state === 'running')) liveTimer = setInterval(() => this.refresh(), POLL_MS);
+      // Not for charts already replaced (the project workspace rebuilds them when its runs change).
+      if (this.runs.some(r => r.state === 'running') && this.el.isConnected) liveTimer = setInterval(() => this.refresh(), POLL_MS);
     }
 
     /** A chart per key in its section (the key's prefix), sections in name order, keys in order within one. */
@@ -496,7 +339,7 @@
           sectionsEl.insertBefore(section, [...sectionsEl.children].find(e => bySection(prefix, e.dataset.prefix) < 0) ?? null);
         }
         const grid = section.lastElementChild;
-        const chart = new Chart(this, [key], grid);
+        const chart = new Chart(this, [key], grid, false, this.saved?.views?.[key]);
         grid.insertBefore(chart.el, [...grid.children].find(e => e.dataset.key > key) ?? null);
         this.charts.push(chart);
         added.push(chart);
@@ -525,30 +368,42 @@
 
     wireControls() {
       const $ = id => this.el.querySelector(`#${id}`);
-      const reload = () => this.charts.forEach(c => { c.zoom = null; c.load(); });
+      const reload = () => { this.charts.forEach(c => { c.zoom = null; c.load(); }); this.changed(); };
+      // A restored view's toolbar shows what it set.
+      if ([...$('x-axis').options].some(o => o.value === this.settings.x)) $('x-axis').value = this.settings.x;
+      $('smoothing').value = String(this.settings.smoothing);
+      $('smoothing-value').textContent = String(this.settings.smoothing);
+      $('log-scale').checked = this.settings.log;
+      if ($('group-by')) for (const option of $('group-by').options) option.selected = this.settings.groupBy.includes(option.value);
+      if ($('group-band')) $('group-band').value = this.settings.band;
+      if (this.settings.groupBy.length) this.groupColours = groupColours(this.runs.map(r => groupOf(r, this.settings.groupBy)));
       $('x-axis').addEventListener('change', e => { this.settings.x = e.target.value; reload(); });
       // The toolbar sets every chart; a chart's own settings (its ⚙) then change it alone.
       $('smoothing').addEventListener('input', e => {
         this.settings.smoothing = Number(e.target.value);
         $('smoothing-value').textContent = e.target.value;
-        this.charts.forEach(c => c.set({ smoothing: this.settings.smoothing }));
+        this.charts.forEach(c => c.set({ smoothing: this.settings.smoothing }, true));
+        this.changed();
       });
       $('log-scale').addEventListener('change', e => {
         this.settings.log = e.target.checked;
-        this.charts.forEach(c => c.set({ scale: e.target.checked ? 'log' : 'linear' }));
+        this.charts.forEach(c => c.set({ scale: e.target.checked ? 'log' : 'linear' }, true));
+        this.changed();
       });
       $('group-by')?.addEventListener('change', e => {
         this.settings.groupBy = [...e.target.selectedOptions].map(o => o.value);
         this.groupColours = groupColours(this.runs.map(r => groupOf(r, this.settings.groupBy)));
         this.charts.forEach(c => c.series.length && c.draw());
+        this.changed();
       });
-      $('group-band')?.addEventListener('change', e => { this.settings.band = e.target.value; this.charts.forEach(c => c.series.length && c.draw()); });
+      $('group-band')?.addEventListener('change', e => { this.settings.band = e.target.value; this.charts.forEach(c => c.series.length && c.draw()); this.changed(); });
       $('add-chart').addEventListener('click', () => {
         const keys = [...$('combine').selectedOptions].map(o => o.value);
         if (keys.length === 0) return;
         const chart = new Chart(this, keys, $('custom-charts'), true);
         this.charts.push(chart);
         chart.load();
+        this.changed();
       });
     }
 
@@ -893,10 +748,10 @@
 
   /** One chart: one or more metrics of the workspace's runs, bucketed by the server. */
   class Chart {
-    constructor(ws, keys, container, removable = false) {
-      Object.assign(this, { ws, keys, zoom: null, series: [], plot: null, drawn: null });
+    constructor(ws, keys, container, removable = false, view = null) {
+      Object.assign(this, { ws, keys, removable, zoom: null, series: [], plot: null, drawn: null });
       // This chart's own settings, kept through live updates and redraws; the toolbar sets every chart's.
-      this.view = { smoothing: ws.settings.smoothing, scale: ws.settings.log ? 'log' : 'linear', yMin: null, yMax: null, clip: 0 };
+      this.view = { ...ws.baseView(), ...view };
       this.hidden = new Set(); // lines hidden from the legend
       this.el = document.createElement('div');
       this.el.className = 'chart';
@@ -922,17 +777,18 @@
       panel.querySelector('.chart-ymax').addEventListener('change', e => this.set({ yMax: bound(e.target.value) }));
       panel.querySelector('.chart-clip').addEventListener('change', e => this.set({ clip: Number(e.target.value) }));
       this.showView();
-      if (removable) this.el.querySelector('.remove').onclick = () => { this.drawn?.destroy(); this.el.remove(); ws.charts.splice(ws.charts.indexOf(this), 1); };
+      if (removable) this.el.querySelector('.remove').onclick = () => { this.drawn?.destroy(); this.el.remove(); ws.charts.splice(ws.charts.indexOf(this), 1); ws.changed(); };
       new ResizeObserver(() => this.plot && this.plot.setSize(this.size())).observe(this.el.querySelector('.plot'));
     }
 
     size() { return { width: Math.max(200, this.el.querySelector('.plot').clientWidth), height: 240 }; }
 
     /** Changes this chart's settings and redraws it. */
-    set(changes) {
+    set(changes, quiet = false) {
       Object.assign(this.view, changes);
       this.showView();
       if (this.series.length) this.draw();
+      if (!quiet) this.ws.changed();
     }
 
     /** The settings panel's inputs and the chart's data-* attributes as the settings are. */
@@ -1149,6 +1005,9 @@
       download(`${this.keys.join('+').replace(/[^\w.-]+/g, '_')}.png`, canvas.toDataURL('image/png'));
     }
   }
+
+  // What the project workspace (workspace.js) shares with the other pages.
+  window.TrackerApp = { api, request, ApiError, Workspace, assignColours, duration, fmtDuration, setCrumbs, stopLive, route, generation: () => generation, pollMs: POLL_MS };
 
   window.TrackerManage.mountKeyButton(document.querySelector('header'));
   window.addEventListener('hashchange', route);
