@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 using Tracker.Internal;
 using Tracker.Pipeline;
@@ -9,6 +10,87 @@ namespace Tracker;
 public sealed partial class Run
 {
     /// <summary>The body of <see cref="Log(IReadOnlyDictionary{string, object?}, long?, bool?)"/>: validate the whole call, then append its row and media.</summary>
+    /// <summary>One value of a scalar overload: inlined into each, so the branches on a constant kind fold away.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void LogScalar(string key, EntryKind kind, double number, long bits, string? text, long? step, bool? commit)
+    {
+        if (IsDisabled)
+        {
+            return;
+        }
+
+        if (key is null)
+        {
+            RecordRules.ThrowIfInvalidKey(key, metric: true); // throws the explanatory ArgumentNullException
+        }
+
+        lock (_sync)
+        {
+            if (StoppedOrThrow())
+            {
+                return;
+            }
+
+            if (kind == EntryKind.Text && text!.Length > 1024)
+            {
+                _textBytesInCall = 0;
+                ThrowIfTooLarge(key, text);
+            }
+
+            ThrowIfStepOutOfRange(step);
+            if (step.HasValue && !MoveTo(step.Value))
+            {
+                return;
+            }
+
+            var metric = _keys.Find(key) ?? AddKey(key);
+            switch (kind)
+            {
+                case EntryKind.Number:
+                    metric.Summary.Add(number);
+                    break;
+                case EntryKind.Integer:
+                    metric.Summary.Add(bits);
+                    break;
+                case EntryKind.UInteger:
+                    metric.Summary.Add(unchecked((ulong)bits));
+                    break;
+                case EntryKind.Bool:
+                    metric.Summary.Add(number != 0);
+                    break;
+                default:
+                    metric.Summary.Add(text!);
+                    break;
+            }
+
+            if (kind != EntryKind.Text)
+            {
+                metric.Buckets.Add(_step, number);
+            }
+
+            ref var entry = ref NextEntry(sameLine: false);
+            entry.Kind = kind;
+            entry.KeyId = metric.Id;
+            entry.Step = _step;
+            entry.UnixMs = NowUnixMs();
+            entry.Number = number;
+            if (kind is EntryKind.Integer or EntryKind.UInteger)
+            {
+                entry.Bits = bits;
+            }
+            else if (kind == EntryKind.Text)
+            {
+                entry.Payload = text;
+            }
+
+            _received++;
+            if (commit ?? !step.HasValue)
+            {
+                _step++;
+            }
+        }
+    }
+
     private void LogRow(IReadOnlyDictionary<string, object?> values, long? step, bool? commit)
     {
         List<(Task Write, bool Behind)>? mediaWrites = null;

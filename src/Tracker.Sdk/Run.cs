@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
-using System.Runtime.CompilerServices;
 using Tracker.Internal;
 using Tracker.Online;
 using Tracker.Pipeline;
@@ -244,87 +243,6 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(values);
         Log(values as IReadOnlyDictionary<string, object?> ?? Internal.Values.Properties(values), step, commit);
-    }
-
-    /// <summary>One value of a scalar overload: inlined into each, so the branches on a constant kind fold away.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void LogScalar(string key, EntryKind kind, double number, long bits, string? text, long? step, bool? commit)
-    {
-        if (IsDisabled)
-        {
-            return;
-        }
-
-        if (key is null)
-        {
-            RecordRules.ThrowIfInvalidKey(key, metric: true); // throws the explanatory ArgumentNullException
-        }
-
-        lock (_sync)
-        {
-            if (StoppedOrThrow())
-            {
-                return;
-            }
-
-            if (kind == EntryKind.Text && text!.Length > 1024)
-            {
-                _textBytesInCall = 0;
-                ThrowIfTooLarge(key, text);
-            }
-
-            ThrowIfStepOutOfRange(step);
-            if (step.HasValue && !MoveTo(step.Value))
-            {
-                return;
-            }
-
-            var metric = _keys.Find(key) ?? AddKey(key);
-            switch (kind)
-            {
-                case EntryKind.Number:
-                    metric.Summary.Add(number);
-                    break;
-                case EntryKind.Integer:
-                    metric.Summary.Add(bits);
-                    break;
-                case EntryKind.UInteger:
-                    metric.Summary.Add(unchecked((ulong)bits));
-                    break;
-                case EntryKind.Bool:
-                    metric.Summary.Add(number != 0);
-                    break;
-                default:
-                    metric.Summary.Add(text!);
-                    break;
-            }
-
-            if (kind != EntryKind.Text)
-            {
-                metric.Buckets.Add(_step, number);
-            }
-
-            ref var entry = ref NextEntry(sameLine: false);
-            entry.Kind = kind;
-            entry.KeyId = metric.Id;
-            entry.Step = _step;
-            entry.UnixMs = NowUnixMs();
-            entry.Number = number;
-            if (kind is EntryKind.Integer or EntryKind.UInteger)
-            {
-                entry.Bits = bits;
-            }
-            else if (kind == EntryKind.Text)
-            {
-                entry.Payload = text;
-            }
-
-            _received++;
-            if (commit ?? !step.HasValue)
-            {
-                _step++;
-            }
-        }
     }
 
     /// <summary>

@@ -99,6 +99,12 @@ public sealed class RunSummary : IReadOnlyDictionary<string, object?>
                 return;
             }
 
+            // Objects with members flatten; anything else (a DateTime, a bare object) is not a summary value.
+            if (!(Internal.Values.IsNested(value!) || value!.GetType() is { IsClass: true } type && type != typeof(object) && value is not System.Collections.IEnumerable))
+            {
+                throw Internal.Values.Unsupported(key, value!, nameof(value));
+            }
+
             var members = new Dictionary<string, object?>(StringComparer.Ordinal);
             foreach (var (member, memberValue) in Internal.Json.Flatten(value!, $"summary value of '{key}'"))
             {

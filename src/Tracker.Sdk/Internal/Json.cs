@@ -122,6 +122,10 @@ internal static class Json
                 case var _ when RecordValue.TryNormalize(value, out var plain):
                     RecordValue.Write(writer, plain);
                     break;
+                case var _ when value.GetType() == typeof(object):
+                    writer.WriteStartObject(); // a bare object has no members; serialising it as object again would recurse forever
+                    writer.WriteEndObject();
+                    break;
                 default:
                     JsonSerializer.Serialize(writer, value, value.GetType(), options);
                     break;
