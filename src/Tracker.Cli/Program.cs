@@ -12,6 +12,7 @@ var root = new RootCommand("tracker: look at, upload, export and report Tracker 
     ShowCommand.Create(),
     ExportCommand.Create(),
     ReportCommand.Create(),
+    RunCommand.Create(),
 };
 
 if (Console.IsOutputRedirected)

@@ -22,6 +22,13 @@ public static class RunFiles
     /// </summary>
     public const string LockFile = "run.lock";
 
+    /// <summary>
+    /// Left by a Tracker SDK inside a program that <c>tracker run</c> started (TRACKER_RUN_HANDOFF=1)
+    /// when it finds the run held: <c>tracker run</c> then finishes its part, removes the file and
+    /// lets the program's SDK open the run.
+    /// </summary>
+    public const string HandoffFile = "run.handoff";
+
     /// <summary>Images and tables, named by the SHA-256 of their bytes.</summary>
     public const string MediaFolder = "media";
 

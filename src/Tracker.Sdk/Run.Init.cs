@@ -98,7 +98,7 @@ public sealed partial class Run
         try
         {
             System.IO.Directory.CreateDirectory(directory);
-            runLock = RunLock.Acquire(directory, id);
+            runLock = AcquireLock(directory, id);
 
             // Read again under the lock: a process that held the run may have finished or created it meanwhile.
             exists = File.Exists(Path.Combine(directory, RunFiles.RunFile));
@@ -199,7 +199,7 @@ public sealed partial class Run
 
         if (options.SystemMetricsInterval is { } interval && interval > TimeSpan.Zero)
         {
-            _sampler = new SystemSampler(options.SystemProbes ?? SystemSampler.DefaultProbes(directory!), interval, _time, WriteSystemSample,
+            _sampler = new SystemSampler(options.SystemProbes ?? SystemSampler.DefaultProbes(directory!, options.SystemMetricsProcessTree), interval, _time, WriteSystemSample,
                 ex => _diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Warning, $"A system metrics probe failed and is no longer sampled: {ex.Message}", ex)));
         }
 
@@ -261,7 +261,7 @@ public sealed partial class Run
             Host = capture.HasFlag(EnvironmentCapture.Host) ? Environment.MachineName : null,
             Os = capture.HasFlag(EnvironmentCapture.Host) ? RuntimeInformation.OSDescription : null,
             DotnetVersion = capture.HasFlag(EnvironmentCapture.Libraries) ? RuntimeInformation.FrameworkDescription : null,
-            CommandLine = capture.HasFlag(EnvironmentCapture.CommandLine) ? CommandLineRedaction.Current(o.RedactArguments) : null,
+            CommandLine = capture.HasFlag(EnvironmentCapture.CommandLine) ? (o.CommandLine is { } given ? CommandLineRedaction.Redact(given, o.RedactArguments) : CommandLineRedaction.Current(o.RedactArguments)) : null,
             EntryAssembly = capture.HasFlag(EnvironmentCapture.CommandLine) ? EnvironmentInfo.EntryAssembly() : null,
             CpuCount = capture.HasFlag(EnvironmentCapture.Hardware) ? Environment.ProcessorCount : null,
             SdkVersion = SdkVersion,
@@ -284,6 +284,42 @@ public sealed partial class Run
         }
 
         return run;
+    }
+
+    /// <summary>
+    /// The run directory's lock. Inside a program <c>tracker run</c> started for this run
+    /// (TRACKER_RUN_HANDOFF=1, TRACKER_RUN_ID the id), the launcher holds it: ask it to hand the run
+    /// over (<see cref="RunFiles.HandoffFile"/>) and wait until it has.
+    /// </summary>
+    private static RunLock AcquireLock(string directory, string id)
+    {
+        try
+        {
+            return RunLock.Acquire(directory, id);
+        }
+        catch (InvalidOperationException) when (Env("TRACKER_RUN_HANDOFF") == "1" && Env("TRACKER_RUN_ID") == id)
+        {
+            var request = Path.Combine(directory, RunFiles.HandoffFile);
+            File.WriteAllText(request, Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            var deadline = Environment.TickCount64 + 60_000;
+            while (true)
+            {
+                Thread.Sleep(20);
+                try
+                {
+                    return RunLock.Acquire(directory, id);
+                }
+                catch (InvalidOperationException ex) when (Environment.TickCount64 >= deadline)
+                {
+                    File.Delete(request);
+                    throw new InvalidOperationException($"{ex.Message} It was started by tracker run (TRACKER_RUN_HANDOFF=1), which did not hand the run over within 60 s.", ex);
+                }
+                catch (InvalidOperationException)
+                {
+                    // Still held: tracker run is finishing its part.
+                }
+            }
+        }
     }
 
     /// <summary>Removes a run directory Init made and then gave up on (it holds the lock file at most).</summary>

@@ -374,6 +374,15 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     public Task FinishAsync(int exitCode = 0) =>
         FinishCoreAsync(exitCode, exitCode == 0 ? RunStates.Finished : RunStates.Failed, error: null);
 
+    /// <summary>
+    /// Finishes the run as <c>killed</c>, as the exit hooks do on SIGINT or SIGTERM: for a host or
+    /// launcher that handles signals itself. Otherwise as <see cref="FinishAsync(int)"/>.
+    /// </summary>
+    /// <param name="exitCode">The exit code recorded: by the shells' convention 128 + the signal's number (130 for SIGINT, 143 for SIGTERM).</param>
+    /// <param name="reason">Why the run stopped, recorded as its error, such as <c>stopped by SIGTERM</c>.</param>
+    /// <returns>A task that completes when the run is finished.</returns>
+    public Task FinishKilledAsync(int exitCode, string reason) => FinishCoreAsync(exitCode, RunStates.Killed, reason);
+
     /// <summary>Finishes the run with exit code 0 if it is not finished yet.</summary>
     public void Dispose() => Finish();
 

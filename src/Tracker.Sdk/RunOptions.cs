@@ -244,6 +244,20 @@ public sealed class RunOptions
     /// </summary>
     public IEnumerable<string>? RedactArguments { get; set; }
 
+    /// <summary>
+    /// The command line to record in place of this process's own, one argument per item (the
+    /// program first), redacted as <see cref="RedactArguments"/> says: for a launcher such as
+    /// <c>tracker run</c> that records the program it starts. Default: this process's command line.
+    /// </summary>
+    public IReadOnlyList<string>? CommandLine { get; set; }
+
+    /// <summary>
+    /// Whether the system metrics' <c>system/cpu</c> and <c>system/memory_rss_mb</c> add up this
+    /// process and every process it started, and theirs (read from <c>/proc</c>; Linux only, elsewhere
+    /// this process alone): for a launcher such as <c>tracker run</c>. Default false: this process.
+    /// </summary>
+    public bool SystemMetricsProcessTree { get; set; }
+
     /// <summary>Clock used for timestamps, flush intervals and retry back-off. Default <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 

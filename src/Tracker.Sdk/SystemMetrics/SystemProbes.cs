@@ -10,40 +10,124 @@ internal interface ISystemProbe
     void Sample(IDictionary<string, double> values);
 }
 
-/// <summary>The process: CPU use (percent of all cores, since the last sample) and resident memory.</summary>
+/// <summary>
+/// The process, or the process and its descendants: CPU use (percent of all cores, since the
+/// last sample) and resident memory. Descendants are found on Linux only (<c>/proc</c>).
+/// </summary>
 internal sealed class ProcessProbe : ISystemProbe
 {
-    private readonly Process _process = Process.GetCurrentProcess();
+    private readonly int _root;
+    private readonly bool _tree;
     private readonly Stopwatch _wall = Stopwatch.StartNew();
-    private TimeSpan _lastCpu;
+    private readonly Dictionary<int, TimeSpan> _lastCpu = [];
     private TimeSpan _lastWall;
 
-    public ProcessProbe()
+    public ProcessProbe(bool tree = false)
     {
-        _lastCpu = _process.TotalProcessorTime;
+        _root = Environment.ProcessId;
+        _tree = tree;
+        foreach (var (pid, cpu, _) in Read())
+        {
+            _lastCpu[pid] = cpu;
+        }
     }
 
     public void Sample(IDictionary<string, double> values)
     {
-        _process.Refresh();
-        var cpu = _process.TotalProcessorTime;
+        var processes = Read();
         var wall = _wall.Elapsed;
         var elapsed = (wall - _lastWall).TotalSeconds * Environment.ProcessorCount;
-        if (elapsed > 0)
+
+        // Per process, so that one which ended since the last sample does not take its CPU time away.
+        var used = TimeSpan.Zero;
+        foreach (var (pid, cpu, _) in processes)
         {
-            values["system/cpu"] = Math.Round(100 * (cpu - _lastCpu).TotalSeconds / elapsed, 2);
+            used += cpu - _lastCpu.GetValueOrDefault(pid);
         }
 
-        (_lastCpu, _lastWall) = (cpu, wall);
-        values["system/memory_rss_mb"] = Math.Round(_process.WorkingSet64 / 1048576.0, 1);
+        if (elapsed > 0)
+        {
+            values["system/cpu"] = Math.Round(100 * Math.Max(0, used.TotalSeconds) / elapsed, 2);
+        }
+
+        _lastCpu.Clear();
+        foreach (var (pid, cpu, _) in processes)
+        {
+            _lastCpu[pid] = cpu;
+        }
+
+        _lastWall = wall;
+        if (processes.Count > 0)
+        {
+            values["system/memory_rss_mb"] = Math.Round(processes.Sum(p => p.Rss) / 1048576.0, 1);
+        }
+    }
+
+    /// <summary>The root process and, for a tree, its descendants: id, CPU time, resident bytes. Ended ones are left out.</summary>
+    private List<(int Pid, TimeSpan Cpu, long Rss)> Read()
+    {
+        var result = new List<(int, TimeSpan, long)>();
+        foreach (var pid in _tree ? Tree(_root) : [_root])
+        {
+            try
+            {
+                using var process = Process.GetProcessById(pid);
+                result.Add((pid, process.TotalProcessorTime, process.WorkingSet64));
+            }
+            catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
+            {
+                // Ended between listing and reading.
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>The process and its descendants, from each process's parent id in /proc/PID/stat.</summary>
+    private static List<int> Tree(int root)
+    {
+        var found = new List<int> { root };
+        if (!OperatingSystem.IsLinux())
+        {
+            return found;
+        }
+
+        var children = new Dictionary<int, List<int>>();
+        foreach (var entry in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(entry), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                // "PID (COMM) STATE PPID ...": COMM may hold spaces and parentheses, so read after the last ')'.
+                var stat = File.ReadAllText(Path.Combine(entry, "stat"));
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ', 3);
+                if (fields.Length > 1 && int.TryParse(fields[1], NumberStyles.None, CultureInfo.InvariantCulture, out var parent))
+                {
+                    (children.TryGetValue(parent, out var list) ? list : children[parent] = []).Add(pid);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Ended while listed.
+            }
+        }
+
+        for (var i = 0; i < found.Count; i++)
+        {
+            if (children.TryGetValue(found[i], out var list))
+            {
+                found.AddRange(list);
+            }
+        }
+
+        return found;
     }
 }
 
-/// <summary>
-/// The machine, from Linux's /proc: memory used, the process's disk reads and writes, network
-/// traffic (since the run started, all interfaces but loopback), and how full the run's disk is.
-/// Elsewhere only the disk usage is sampled.
-/// </summary>
 internal sealed class MachineProbe(string runDirectory) : ISystemProbe
 {
     private (double Read, double Write)? _firstIo;

@@ -21,8 +21,8 @@ internal sealed class SystemSampler : IDisposable
         _timer = time.CreateTimer(static s => ((SystemSampler)s!).SampleNow(), this, interval, interval);
     }
 
-    public static IReadOnlyList<ISystemProbe> DefaultProbes(string runDirectory) =>
-        [new ProcessProbe(), new MachineProbe(runDirectory), new GpuProbe(() => GpuProbe.RunNvidiaSmi())];
+    public static IReadOnlyList<ISystemProbe> DefaultProbes(string runDirectory, bool processTree = false) =>
+        [new ProcessProbe(processTree), new MachineProbe(runDirectory), new GpuProbe(() => GpuProbe.RunNvidiaSmi())];
 
     /// <summary>Takes one sample now (the timer's callback; also the last one at finish).</summary>
     public void SampleNow()
