@@ -9,6 +9,8 @@ using Tracker;
 //   wait       log <steps> points, print "logged", then wait to be killed (at most one minute)
 //   resume     resume run [id] (made if missing), log <steps> points from its next step, flush, print "logged",
 //              then wait for a line on stdin and finish; prints "refused: <message>" and returns 4 when Init refuses
+//   joined     under tracker run: everything from the TRACKER_* variables it sets; log <steps> points,
+//              print "logged" and finish (<dir> unused)
 // The run id is [id] when given, else the scenario's name.
 var scenario = args[0];
 var steps = int.Parse(args[2], CultureInfo.InvariantCulture);
@@ -16,7 +18,7 @@ var id = args.Length > 3 ? args[3] : scenario;
 Run run;
 try
 {
-    run = Run.Init(new RunOptions
+    run = scenario == "joined" ? Run.Init(new RunOptions { PrintSummary = false }) : Run.Init(new RunOptions
     {
         Project = "process", Id = id, Dir = args[1], PrintSummary = false,
         Resume = scenario == "resume" ? ResumeMode.Allow : null,

@@ -47,6 +47,7 @@ internal static partial class RunCommand
         options.FinishOnProcessExit = false; // signals are passed to the program, below
         options.PrintSummary = false;
         options.Resume = ResumeMode.Never;
+        var terminal = Console.Error; // before the run captures the console: tracker's own line is not the program's output
         Run run;
         try
         {
@@ -59,7 +60,7 @@ internal static partial class RunCommand
 
         var directory = run.Directory!;
         var root = Path.GetDirectoryName(Path.GetDirectoryName(directory))!;
-        await Console.Error.WriteLineAsync($"tracker: run {run.Name} ({run.Id}) in {directory}");
+        await terminal.WriteLineAsync($"tracker: run {run.Name} ({run.Id}) in {directory}");
         var launch = new Launch(run);
         var start = new ProcessStartInfo(program[0])
         {

@@ -34,6 +34,9 @@ internal sealed class CliProcess : IAsyncDisposable
 
     public string Output => string.Join('\n', _output);
 
+    /// <summary>The process id, to send it a signal.</summary>
+    public int Pid => _process.Id;
+
     public string Error => string.Join('\n', _error);
 
     /// <summary>Runs a command to its end, or kills it after <paramref name="timeout"/> and fails the test.</summary>
@@ -102,6 +105,23 @@ internal sealed class CliProcess : IAsyncDisposable
 
         Assert.Fail($"tracker did not print the line awaited within {timeout.TotalSeconds:N0} s\n--- stdout ---\n{Output}\n--- stderr ---\n{Error}");
         return string.Empty;
+    }
+
+    /// <summary>Waits for the process to exit and returns its exit code; fails the test if time runs out.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var deadline = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(deadline.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Assert.Fail($"tracker did not exit within {timeout.TotalSeconds:N0} s\n--- stdout ---\n{Output}\n--- stderr ---\n{Error}");
+        }
+
+        await _process.WaitForExitAsync(); // the output read to its end
+        return _process.ExitCode;
     }
 
     /// <summary>SIGKILL, as a closed terminal or a crash would.</summary>
