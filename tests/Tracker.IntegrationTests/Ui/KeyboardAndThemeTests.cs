@@ -150,6 +150,18 @@ public sealed class KeyboardAndThemeTests
         await chart.Locator("button.zoom-out").ClickAsync();
         await ExpectFullRangeAsync(chart);
         await Expect(chart.Locator("button.zoom-reset")).ToBeDisabledAsync();
+
+        // The mouse still works as before: a drag zooms, a double-click resets.
+        var over = chart.Locator(".u-over");
+        var box = (await over.BoundingBoxAsync())!;
+        await page.Mouse.MoveAsync(box.X + (box.Width * 0.25f), box.Y + (box.Height / 2));
+        await page.Mouse.DownAsync();
+        await page.Mouse.MoveAsync(box.X + (box.Width * 0.5f), box.Y + (box.Height / 2), new() { Steps = 5 });
+        await page.Mouse.UpAsync();
+        await Expect(chart).Not.ToHaveAttributeAsync("data-x-min", "0");
+        await Expect(chart.Locator("button.zoom-reset")).ToBeEnabledAsync();
+        await over.DblClickAsync();
+        await ExpectFullRangeAsync(chart);
     }
 
     [Test]
@@ -183,6 +195,15 @@ public sealed class KeyboardAndThemeTests
         await ExpectEventuallyAsync(() => LuminanceAsync(page, "document.querySelector('.chart .plot').dataset.axisColour"), v => v < 0.1, "axis text after the switch to light");
         Assert.That(await LuminanceAsync(page, "getComputedStyle(document.documentElement).backgroundColor"), Is.GreaterThan(0.8), "page background in light");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Path.GetTempPath(), "tracker-ui-light.png"), FullPage = true });
+
+        // Every colour the light theme names resolves: a variable defined as itself would leave controls without borders.
+        var unresolved = await page.EvaluateAsync<string[]>("""
+            () => { const root = getComputedStyle(document.documentElement);
+              return ['--fg', '--muted', '--line', '--bg', '--card', '--accent', '--heading', '--head-bg', '--hover', '--field-line', '--chip', '--code', '--differs', '--chart-text', '--chart-grid', '--chart-paper']
+                .filter(v => !root.getPropertyValue(v).trim()); }
+            """);
+        Assert.That(unresolved, Is.Empty, "theme colours with no value in light");
+        Assert.That(await page.EvaluateAsync<string>("() => getComputedStyle(document.querySelector('#select-all')).borderTopWidth"), Is.EqualTo("1px"), "buttons keep their border");
     }
 
     [Test]
