@@ -311,7 +311,7 @@
           ${grouping}
           <label>several metrics on one chart <select id="combine" multiple size="1" style="min-width:10em;vertical-align:middle">${keys.map(k => `<option>${esc(k)}</option>`).join('')}</select></label>
           <button id="add-chart">Add chart</button>
-          <span class="hint">Drag across a chart to zoom (fetched at full resolution); double-click to reset.</span>
+          <span class="hint">Drag across a chart to zoom (fetched at full resolution); double-click to reset. Or its + − ⟲ buttons, or the keys + - 0 on a focused chart.</span>
         </div>
         <div id="custom-charts" class="charts"></div>
         <div id="sections"></div>`;

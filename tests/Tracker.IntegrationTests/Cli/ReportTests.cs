@@ -98,6 +98,12 @@ public sealed class ReportTests
             Assert.That(card, Is.LessThan(0.05), "chart card");
             Assert.That(axes, Has.Length.EqualTo(3).And.All.GreaterThan(0.6), "each chart's axis text");
         });
+
+        // Printed, the page is light: the axes are drawn again in dark text.
+        await page.EmulateMediaAsync(new() { Media = Microsoft.Playwright.Media.Print });
+        await Microsoft.Playwright.Assertions.Expect(page.Locator("[data-axis-colour]").First).ToHaveAttributeAsync("data-axis-colour", "#1d2330");
+        var printed = await page.EvaluateAsync<double[]>($"() => [...document.querySelectorAll('[data-axis-colour]')].map(e => ({luminance})(e.dataset.axisColour))");
+        Assert.That(printed, Has.All.LessThan(0.1), "each chart's axis text on paper");
         await browser.EndTestAsync();
     }
 

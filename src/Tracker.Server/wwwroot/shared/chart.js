@@ -277,10 +277,10 @@
     for (const label of [...hidden]) if (!main.some(m => m.label === label)) hidden.delete(label);
     if (hidden.size) apply();
 
-    // The system switching between light and dark redraws the axes in the new colours.
-    const scheme = matchMedia('(prefers-color-scheme: dark)'), retheme = () => plot.redraw(false, true);
-    scheme.addEventListener('change', retheme);
-    const destroy = () => { scheme.removeEventListener('change', retheme); plot.destroy(); target.replaceChildren(); };
+    // The system switching between light and dark, or printing (paper is light), redraws the axes in the new colours.
+    const media = [matchMedia('(prefers-color-scheme: dark)'), matchMedia('print')], retheme = () => plot.redraw(false, true);
+    media.forEach(m => m.addEventListener('change', retheme));
+    const destroy = () => { media.forEach(m => m.removeEventListener('change', retheme)); plot.destroy(); target.replaceChildren(); };
     return { plot, data, main, legend, destroy };
   }
 
