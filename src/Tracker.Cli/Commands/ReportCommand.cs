@@ -347,6 +347,18 @@ internal static class ReportCommand
         .media-table table { font-size: .85em; }
         .media-text { margin: 0; padding: .5em .6em; max-height: 360px; overflow: auto; white-space: pre-wrap; overflow-wrap: anywhere; background: #fafbfc; border-radius: 4px; font: 12.5px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
         .media-note { font-size: .8em; margin: .3em 0 0; }
+        /* Dark when the system asks for it; the charts' axes follow chart.css's --chart-* colours. */
+        :root { color-scheme: light dark; }
+        @media screen and (prefers-color-scheme: dark) {
+          body { color: #e3e7ef; background: #12151b; }
+          header { background: #0b0d12; border-bottom: 1px solid #2e3542; }
+          a { color: #8ea2ff; }
+          h2, th { color: #c3cad8; }
+          .notes, table, .chart, .media-card { background: #1b202a; border-color: #2e3542; }
+          th, td { border-color: #2e3542; }
+          th, .media-text, .media-card img { background: #222834; }
+          .muted, .readout, .media-slider { color: #9aa3b5; }
+        }
         /* A phone: one column, narrow margins; wide tables scroll in their own box. */
         @media (max-width: 600px) {
           header { padding: 1em; }

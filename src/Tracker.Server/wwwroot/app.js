@@ -152,9 +152,16 @@
 
   // ---- Routing ----
 
+  /** What a page shows until its data comes: grey blocks, never the page before it under the new address. */
+  const PLACEHOLDER = `<div class="page-placeholder" role="status" aria-label="Loading"><div class="skeleton skeleton-title"></div>
+    <div class="panels"><div class="card skeleton skeleton-card"></div><div class="card skeleton skeleton-card"></div><div class="card skeleton skeleton-card"></div></div>
+    <div class="skeleton skeleton-block"></div></div>`;
+
   function route() {
     const gen = ++generation;
     stopLive();
+    view.innerHTML = PLACEHOLDER;
+    setCrumbs([]);
     const [path, qs] = (location.hash.replace(/^#/, '') || '/').split('?');
     const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
     const query = new URLSearchParams(qs || '');
@@ -304,7 +311,7 @@
           ${grouping}
           <label>several metrics on one chart <select id="combine" multiple size="1" style="min-width:10em;vertical-align:middle">${keys.map(k => `<option>${esc(k)}</option>`).join('')}</select></label>
           <button id="add-chart">Add chart</button>
-          <span class="hint">Drag across a chart to zoom (fetched at full resolution); double-click to reset.</span>
+          <span class="hint">Drag across a chart to zoom (fetched at full resolution); double-click to reset. Or its + − ⟲ buttons, or the keys + - 0 on a focused chart.</span>
         </div>
         <div id="custom-charts" class="charts"></div>
         <div id="sections"></div>`;
@@ -758,6 +765,7 @@
       this.el.dataset.key = keys.join(',');
       this.el.innerHTML = `<div class="chart-head"><h3 title="${esc(keys.join(', '))}">${esc(keys.join(', '))}</h3>
         <button class="settings" title="This chart's settings" aria-expanded="false">⚙</button><button class="csv" title="Download the chart's data as CSV">CSV</button><button class="png" title="Download the chart as PNG">PNG</button>${removable ? '<button class="remove" title="Remove">✕</button>' : ''}</div>
+        <div class="chart-zoom" role="group" aria-label="Zoom ${esc(keys.join(', '))}"><button class="zoom-in" title="Zoom in on the middle of the x range (+)" aria-label="Zoom in">+</button><button class="zoom-out" title="Zoom out (−)" aria-label="Zoom out">−</button><button class="zoom-reset" title="Show the whole x range (0, or double-click the chart)" aria-label="Reset zoom" disabled>⟲</button></div>
         <div class="chart-settings" hidden>
           <label>smoothing <input type="range" class="chart-smoothing" min="0" max="0.99" step="0.01"> <span class="chart-smoothing-value"></span></label>
           <label>y scale <select class="chart-scale"><option value="linear">linear</option><option value="log">log</option><option value="symlog" title="Linear near zero, logarithmic beyond: zeros and negatives stay">symlog</option></select></label>
@@ -765,10 +773,19 @@
           <label>to <input type="number" class="chart-ymax" step="any" placeholder="auto"></label>
           <label title="Fit y to this share of the values, cutting off outliers beyond it">clip outliers <select class="chart-clip"><option value="0">no</option><option value="99.5">to 99.5%</option><option value="99">to 99%</option><option value="95">to 95%</option></select></label>
         </div>
-        <div class="plot"></div><div class="readout"></div>`;
+        <div class="plot" tabindex="0" aria-label="Chart of ${esc(keys.join(', '))}: + zooms in, − zooms out, 0 resets"><div class="skeleton skeleton-plot" role="status" aria-label="Loading chart"></div></div><div class="readout"></div>`;
       container.appendChild(this.el);
       this.el.querySelector('.csv').onclick = () => this.downloadCsv();
       this.el.querySelector('.png').onclick = () => this.downloadPng();
+      // Zoom without a mouse drag: buttons, and keys while the plot has focus.
+      this.el.querySelector('.zoom-in').onclick = () => this.zoomBy(0.5);
+      this.el.querySelector('.zoom-out').onclick = () => this.zoomBy(2);
+      this.el.querySelector('.zoom-reset').onclick = () => this.setZoom(null);
+      this.el.querySelector('.plot').addEventListener('keydown', e => {
+        if (e.ctrlKey || e.metaKey || e.altKey) return; // the browser's own zoom
+        const act = { '+': () => this.zoomBy(0.5), '=': () => this.zoomBy(0.5), '-': () => this.zoomBy(2), '0': () => this.setZoom(null) }[e.key];
+        if (act) { e.preventDefault(); act(); }
+      });
       const panel = this.el.querySelector('.chart-settings'), toggle = this.el.querySelector('.settings');
       toggle.onclick = () => { panel.hidden = !panel.hidden; toggle.setAttribute('aria-expanded', String(!panel.hidden)); };
       panel.querySelector('.chart-smoothing').addEventListener('input', e => this.set({ smoothing: Number(e.target.value) }));
@@ -950,8 +967,38 @@
       this.drawn = chart;
       const [xMin, xMax] = xRange(chart);
       Object.assign(this.el.dataset, { xLabel: this.xLabel(), xMin, xMax });
-      this.plot.over.addEventListener('dblclick', () => { if (this.zoom) { this.zoom = null; this.load(); } });
+      if (!this.zoom) this.full = [xMin, xMax];
+      this.plot.over.addEventListener('dblclick', () => this.setZoom(null));
       if (this.zoom && mode.startsWith('metric:')) this.plot.setScale('x', { min: this.zoom[0], max: this.zoom[1] });
+      this.showZoom();
+    }
+
+    /** The x range shown narrowed (factor < 1) or widened around its middle; back to all of it once it covers the data. */
+    zoomBy(factor) {
+      if (!this.plot) return;
+      const { min, max } = this.plot.scales.x, mid = (min + max) / 2, half = ((max - min) * factor) / 2;
+      const [lo, hi] = this.full ?? [-Infinity, Infinity];
+      const range = [Math.max(mid - half, lo), Math.min(mid + half, hi)];
+      this.setZoom(range[0] <= lo && range[1] >= hi ? null : range);
+    }
+
+    /** Shows x from a to b ([a, b]), or everything (null): a metric x-axis is rescaled here, the others read the range again at full resolution. */
+    setZoom(range) {
+      if (range === null && !this.zoom) return;
+      this.zoom = range;
+      this.showZoom();
+      if (this.shownMode?.startsWith('metric:') && this.plot) {
+        const [min, max] = range ?? this.full;
+        this.plot.setScale('x', { min, max });
+        return;
+      }
+      this.load();
+    }
+
+    /** The reset button usable and data-zoom set ("from,to") only while zoomed. */
+    showZoom() {
+      this.el.querySelector('.zoom-reset').disabled = !this.zoom;
+      this.el.dataset.zoom = this.zoom ? this.zoom.join(',') : '';
     }
 
     xLabel() {
@@ -969,9 +1016,7 @@
       if (u.select.width < 4) return;
       const a = u.posToVal(u.select.left, 'x'), b = u.posToVal(u.select.left + u.select.width, 'x');
       u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
-      this.zoom = [a, b];
-      if (this.shownMode.startsWith('metric:')) { u.setScale('x', { min: a, max: b }); return; }
-      this.load(); // the range again, at full resolution
+      this.setZoom([a, b]);
     }
 
     readout(u) {
@@ -996,9 +1041,10 @@
       canvas.width = source.width;
       canvas.height = source.height + title;
       const ctx = canvas.getContext('2d');
-      ctx.fillStyle = '#fff';
+      const theme = getComputedStyle(this.el.querySelector('.plot')); // the axes are drawn in the theme's colours: the title and paper follow
+      ctx.fillStyle = theme.getPropertyValue('--chart-paper').trim() || '#fff';
       ctx.fillRect(0, 0, canvas.width, canvas.height);
-      ctx.fillStyle = '#1d2330';
+      ctx.fillStyle = theme.getPropertyValue('--chart-text').trim() || '#1d2330';
       ctx.font = `${14 * devicePixelRatio}px system-ui, sans-serif`;
       ctx.fillText(this.keys.join(', '), 8 * devicePixelRatio, 19 * devicePixelRatio);
       ctx.drawImage(source, 0, title);

@@ -311,10 +311,22 @@ window.TrackerWorkspace = (() => {
       return runs.map(r => [r, this.value(r, s.sort)]).sort((a, b) => this.compare(a[1], b[1])).map(p => p[0]);
     }
 
+    /** Sorts by a column, ascending first, the other way on the same column again. */
+    sortBy(col) {
+      const s = this.state;
+      s.dir = s.sort === col ? -s.dir : 1;
+      s.sort = col;
+      this.save();
+      this.render();
+      this.chartsFor();
+    }
+
     render() {
       const s = this.state, cols = this.columns(), shown = this.ordered();
       const table = this.$('runs');
-      table.tHead.innerHTML = `<tr>${cols.map(c => `<th data-col="${esc(c.id)}" ${s.sort === c.id ? `data-sort="${s.dir > 0 ? 'asc' : 'desc'}"` : ''}>${esc(c.label)}${c.metric
+      // Headers sort by click or, focused with Tab, by Enter or Space; aria-sort says the order to screen readers.
+      const order = c => (s.sort !== c.id ? 'none' : s.dir > 0 ? 'ascending' : 'descending');
+      table.tHead.innerHTML = `<tr>${cols.map(c => `<th data-col="${esc(c.id)}" tabindex="0" aria-sort="${order(c)}" ${s.sort === c.id ? `data-sort="${s.dir > 0 ? 'asc' : 'desc'}"` : ''}>${esc(c.label)}${c.metric
         ? ` <select class="col-agg" data-col="${esc(c.id)}" title="Last, smallest or largest value" aria-label="${esc(c.label)}: last, min or max">${['last', 'min', 'max'].map(a => `<option ${a === aggOf(s, c.id) ? 'selected' : ''}>${a}</option>`).join('')}</select>` : ''}</th>`).join('')}</tr>`;
       const rowHtml = r => `<tr data-run-id="${esc(r.id)}" class="${this.selected.has(r.id) ? 'selected' : ''}">${cols.map(c => this.cell(r, c)).join('')}</tr>`;
       let html = '', count = 0;
@@ -456,12 +468,15 @@ window.TrackerWorkspace = (() => {
           return;
         }
         const th = e.target.closest('th[data-col]');
-        if (!th) return;
-        s.dir = s.sort === th.dataset.col ? -s.dir : 1;
-        s.sort = th.dataset.col;
-        this.save();
-        this.render();
-        this.chartsFor();
+        if (th) this.sortBy(th.dataset.col);
+      });
+      table.addEventListener('keydown', e => {
+        const th = e.target.closest('th[data-col]');
+        if (!th || e.target !== th || (e.key !== 'Enter' && e.key !== ' ')) return; // not the aggregate's select inside
+        e.preventDefault(); // Space would scroll
+        this.sortBy(th.dataset.col);
+        // The header row was drawn again: focus goes back to the header that was used.
+        [...table.tHead.querySelectorAll('th[data-col]')].find(h => h.dataset.col === th.dataset.col)?.focus();
       });
       table.addEventListener('change', async e => {
         if (e.target.classList.contains('col-agg')) {

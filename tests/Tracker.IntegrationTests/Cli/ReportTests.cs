@@ -68,6 +68,46 @@ public sealed class ReportTests
     }
 
     [Test]
+    public async Task Report_InADarkSystemTheme_IsDark_WithLightAxisText()
+    {
+        var ids = Directory.GetDirectories(Path.Combine(_root, "report")).Select(Path.GetFileName).ToList();
+        var html = Path.Combine(_root, "report.html");
+        var result = await CliProcess.RunAsync(["report", .. ids!, "--dir", _root, "-o", html]);
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+
+        var file = new Uri(html);
+        await using var browser = await Browser.LaunchAsync(file);
+        var page = await browser.NewPageAsync();
+        await page.EmulateMediaAsync(new() { ColorScheme = Microsoft.Playwright.ColorScheme.Dark });
+        await page.GotoAsync(file.ToString());
+        await page.WaitForSelectorAsync("body[data-charts='3']");
+        await Browser.SaveScreenshotAsync(page, "report-dark");
+
+        // Relative luminance, 0 black to 1 white, of a colour as the page resolves it.
+        const string luminance = """
+            c => { const probe = document.createElement('i'); probe.style.color = c; document.body.append(probe);
+              const [r, g, b] = getComputedStyle(probe).color.match(/[\d.]+/g).map(v => Number(v) / 255).map(v => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
+              probe.remove(); return 0.2126 * r + 0.7152 * g + 0.0722 * b; }
+            """;
+        var background = await page.EvaluateAsync<double>($"() => ({luminance})(getComputedStyle(document.body).backgroundColor)");
+        var card = await page.EvaluateAsync<double>($"() => ({luminance})(getComputedStyle(document.querySelector('.chart')).backgroundColor)");
+        var axes = await page.EvaluateAsync<double[]>($"() => [...document.querySelectorAll('[data-axis-colour]')].map(e => ({luminance})(e.dataset.axisColour))");
+        Assert.Multiple(() =>
+        {
+            Assert.That(background, Is.LessThan(0.05), "page background");
+            Assert.That(card, Is.LessThan(0.05), "chart card");
+            Assert.That(axes, Has.Length.EqualTo(3).And.All.GreaterThan(0.6), "each chart's axis text");
+        });
+
+        // Printed, the page is light: the axes are drawn again in dark text.
+        await page.EmulateMediaAsync(new() { Media = Microsoft.Playwright.Media.Print });
+        await Microsoft.Playwright.Assertions.Expect(page.Locator("[data-axis-colour]").First).ToHaveAttributeAsync("data-axis-colour", "#1d2330");
+        var printed = await page.EvaluateAsync<double[]>($"() => [...document.querySelectorAll('[data-axis-colour]')].map(e => ({luminance})(e.dataset.axisColour))");
+        Assert.That(printed, Has.All.LessThan(0.1), "each chart's axis text on paper");
+        await browser.EndTestAsync();
+    }
+
+    [Test]
     public async Task Report_ChartsHaveLegends_RunColours_DistinctTicks_PointsAndMarkers_AsTheWebUi()
     {
         var directories = new List<string>();

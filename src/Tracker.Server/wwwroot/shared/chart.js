@@ -78,7 +78,8 @@
    * yMin and yMax (null for auto), clip (a percentile, 90 to 100: y shows that central share of the
    * values, outliers past it are cut off; 0 for none), hidden (a Set of line labels not drawn, kept
    * up to date as the legend is clicked), cursor and hooks (uPlot's).
-   * Target's data-y-min, data-y-max and data-y-ticks say what the y-axis shows.
+   * Target's data-y-min, data-y-max and data-y-ticks say what the y-axis shows, data-axis-colour the
+   * colour its text was drawn in (the theme's --chart-text).
    */
   function lineChart(target, {
     lines, width, height, xLabel, xTime = false, xClock = false, unit = '', scale = 'linear', smoothing = 0,
@@ -200,6 +201,10 @@
       Object.assign(target.dataset, { yMin: lo ?? '', yMax: hi ?? '', yTicks: yLabels.join('|'), marks: marks.length, leftOut });
     };
 
+    // Axis text and grid in the page's theme (chart.css: --chart-text, --chart-grid), read when drawn: the canvas has no CSS.
+    const theme = name => getComputedStyle(target).getPropertyValue(name).trim() || (name === '--chart-text' ? '#1d2330' : 'rgba(0,0,0,.07)');
+    const text = () => (target.dataset.axisColour = theme('--chart-text')), grid = () => theme('--chart-grid');
+    const themed = () => ({ stroke: text, grid: { stroke: grid }, ticks: { stroke: grid } });
     const userDraw = hooks.draw ?? [];
     const plot = new uPlot({
       width, height, series, bands,
@@ -210,9 +215,9 @@
         y: { distr: log ? 3 : scale === 'symlog' ? 4 : 1, asinh: Number.isFinite(smallest) ? smallest : 1, range: yRange },
       },
       axes: [
-        { label: xLabel, labelSize: 18, size: 34, space: xClock ? 90 : 50, font: '11px system-ui', labelFont: '11px system-ui', ...(xTime ? {} : { values: (u, splits) => (xClock ? clockTicks(splits) : ticks(splits)) }) },
+        { ...themed(), label: xLabel, labelSize: 18, size: 34, space: xClock ? 90 : 50, font: '11px system-ui', labelFont: '11px system-ui', ...(xTime ? {} : { values: (u, splits) => (xClock ? clockTicks(splits) : ticks(splits)) }) },
         {
-          size: axisSize, font: '11px system-ui',
+          ...themed(), size: axisSize, font: '11px system-ui',
           // Within less than a decade a log axis has no power of ten to label: round ticks as on a linear one.
           // Across decades: gridlines at 1 to 9 times each power of ten, labels at the powers (and 2, 5 within two decades).
           ...(log ? { splits: (u, i, lo, hi) => (hi / lo < 10 ? roundTicks(lo, hi) : logTicks(lo, hi)), filter: (u, splits) => splits } : {}),
@@ -272,7 +277,10 @@
     for (const label of [...hidden]) if (!main.some(m => m.label === label)) hidden.delete(label);
     if (hidden.size) apply();
 
-    const destroy = () => { plot.destroy(); target.replaceChildren(); };
+    // The system switching between light and dark, or printing (paper is light), redraws the axes in the new colours.
+    const media = [matchMedia('(prefers-color-scheme: dark)'), matchMedia('print')], retheme = () => plot.redraw(false, true);
+    media.forEach(m => m.addEventListener('change', retheme));
+    const destroy = () => { media.forEach(m => m.removeEventListener('change', retheme)); plot.destroy(); target.replaceChildren(); };
     return { plot, data, main, legend, destroy };
   }
 
