@@ -58,6 +58,11 @@ internal static class SyncCommand
             return CliExit.Success;
         }
 
+        if (server is null && CliSettings.Server(null) is null && directories.All(d => RunSync.RecordedServer(d) is null))
+        {
+            throw new UsageException("Name the server with --server http://HOST:PORT, TRACKER_BASE_URL or tracker init --server: no sync.json of these runs names one.");
+        }
+
         var results = new List<(string Run, long Sent, long Records, string State)>();
         await AnsiConsole.Progress().AutoClear(false).Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
             .StartAsync(async progress =>
