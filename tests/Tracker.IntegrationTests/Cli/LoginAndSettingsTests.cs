@@ -187,6 +187,20 @@ public sealed class LoginAndSettingsTests
     }
 
     [Test]
+    public async Task Ls_ServerWhoseReadsNeedAKey_UsesTheStoredKey()
+    {
+        await using var closed = await ServerProcess.StartAsync("sqlite", "--Tracker:ReadAccess=key");
+        var withoutLogin = await CliProcess.RunAsync(["ls", "--server", closed.BaseUrl.ToString()], ChildEnvironment());
+        Assert.That(withoutLogin.ExitCode, Is.EqualTo(1), withoutLogin.ToString());
+
+        var login = await CliProcess.RunAsync(["login", closed.BaseUrl.ToString(), "--key", closed.ApiKey], ChildEnvironment());
+        Assert.That(login.ExitCode, Is.Zero, login.ToString());
+        var ls = await CliProcess.RunAsync(["ls", "--server", closed.BaseUrl.ToString()], ChildEnvironment());
+
+        Assert.That(ls.ExitCode, Is.Zero, ls.ToString());
+    }
+
+    [Test]
     public async Task Login_KeyPipedOnStdin_Stored()
     {
         var login = await CliProcess.RunAsync(["login", _server.BaseUrl.ToString()], ChildEnvironment(), input: _server.ApiKey + "\n");
