@@ -5,7 +5,8 @@ namespace Tracker.Cli;
 /// <summary>Run directories on disk: <c>&lt;dir&gt;/&lt;project&gt;/&lt;run-id&gt;</c>, as the SDK writes them.</summary>
 internal static class LocalRuns
 {
-    public const string DefaultDir = "tracker-runs";
+    /// <summary>The runs root when no --dir is given: TRACKER_DIR, then tracker.json's dir, then ./tracker-runs.</summary>
+    public static string DefaultDir => CliSettings.RunsDir;
 
     /// <summary>A run by its directory, or by its id under <paramref name="dir"/>.</summary>
     public static RunReader Open(string run, string dir)

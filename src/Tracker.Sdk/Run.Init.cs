@@ -5,6 +5,7 @@ using Tracker.Internal;
 using Tracker.Online;
 using Tracker.Pipeline;
 using Tracker.Reading;
+using Tracker.Settings;
 using Tracker.SystemMetrics;
 
 namespace Tracker;
@@ -50,22 +51,26 @@ public sealed partial class Run
         ArgumentNullException.ThrowIfNull(options);
         var o = options.Clone();
         ValidateLimits(o);
+
+        // Options, then TRACKER_* variables, then the project's tracker.json (tracker init), then defaults.
+        var settings = ProjectSettings.Find();
         o.BaseUrl ??= Environment.GetEnvironmentVariable("TRACKER_BASE_URL") is { Length: > 0 } url
             ? (Uri.TryCreate(url, UriKind.Absolute, out var uri) ? uri : throw new ArgumentException($"TRACKER_BASE_URL '{url}' is not an absolute URL such as http://127.0.0.1:5080."))
-            : null;
-        o.ApiKey ??= Environment.GetEnvironmentVariable("TRACKER_API_KEY");
+            : settings?.Server;
+        o.ApiKey ??= Env("TRACKER_API_KEY");
         var mode = o.Mode ?? ParseEnum<RunMode>("TRACKER_MODE") ?? (o.BaseUrl is null ? RunMode.Offline : RunMode.Online);
         if (mode == RunMode.Online)
         {
             ValidateServer(o.BaseUrl);
+            o.ApiKey ??= Credentials.FindKey(o.BaseUrl!); // tracker login
         }
 
         var resume = o.Resume ?? ParseEnum<ResumeMode>("TRACKER_RESUME") ?? ResumeMode.Never;
-        var project = o.Project ?? Env("TRACKER_PROJECT") ?? "uncategorized";
+        var project = o.Project ?? Env("TRACKER_PROJECT") ?? settings?.Project ?? "uncategorized";
         ValidateName(project, "project");
         var id = o.Id ?? Env("TRACKER_RUN_ID") ?? RunNames.NewId();
         ValidateName(id, "id");
-        var root = Path.GetFullPath(o.Dir ?? Env("TRACKER_DIR") ?? "tracker-runs");
+        var root = Path.GetFullPath(o.Dir ?? Env("TRACKER_DIR") ?? settings?.FullDir ?? "tracker-runs");
         var config = o.Config is null ? new Dictionary<string, object?>() : Json.Flatten(o.Config, "config");
         var tags = RecordRules.NormalizeTags(o.Tags ?? [])
             ?? throw new ArgumentException("Tags must not be null, empty or whitespace.", nameof(options));

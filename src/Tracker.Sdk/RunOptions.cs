@@ -86,7 +86,7 @@ public enum EnvironmentCapture
 /// </summary>
 public sealed class RunOptions
 {
-    /// <summary>Project the run belongs to. Fallback: <c>TRACKER_PROJECT</c>, then <c>uncategorized</c>.</summary>
+    /// <summary>Project the run belongs to. Fallback: <c>TRACKER_PROJECT</c>, then the project of <c>tracker.json</c> (<see cref="Settings.ProjectSettings"/>), then <c>uncategorized</c>.</summary>
     public string? Project { get; set; }
 
     /// <summary>Display name. Default: a generated name such as <c>brisk-river-3</c>.</summary>
@@ -116,13 +116,13 @@ public sealed class RunOptions
     /// <summary>Whether to continue an existing run with the same id. Fallback: <c>TRACKER_RESUME</c>, then <see cref="ResumeMode.Never"/>.</summary>
     public ResumeMode? Resume { get; set; }
 
-    /// <summary>Root folder of run directories. Fallback: <c>TRACKER_DIR</c>, then <c>./tracker-runs</c>.</summary>
+    /// <summary>Root folder of run directories. Fallback: <c>TRACKER_DIR</c>, then the dir of <c>tracker.json</c> (<see cref="Settings.ProjectSettings"/>), then <c>./tracker-runs</c>.</summary>
     public string? Dir { get; set; }
 
-    /// <summary>Tracker server URL for online mode. Fallback: <c>TRACKER_BASE_URL</c>.</summary>
+    /// <summary>Tracker server URL for online mode. Fallback: <c>TRACKER_BASE_URL</c>, then the server of <c>tracker.json</c> (<see cref="Settings.ProjectSettings"/>).</summary>
     public Uri? BaseUrl { get; set; }
 
-    /// <summary>API key for the server. Fallback: <c>TRACKER_API_KEY</c>.</summary>
+    /// <summary>API key for the server. Fallback: <c>TRACKER_API_KEY</c>, then the key <c>tracker login</c> stored for the server (<see cref="Settings.Credentials"/>).</summary>
     public string? ApiKey { get; set; }
 
     /// <summary>

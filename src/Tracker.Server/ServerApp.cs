@@ -78,6 +78,7 @@ public static class ServerApp
         ReadEndpoints.Map(app);
         ViewEndpoints.MapWrites(app);
         RunEditEndpoints.Map(app);
+        ApiKeys.MapViewer(app);
         app.MapGet("/health", () => Results.Ok(new { status = "ok", storage = store.Kind }));
         return app;
     }

@@ -24,7 +24,7 @@ internal static class ExportCommand
         var format = new Option<string>("--format") { Description = "csv, jsonl or parquet.", Required = true };
         format.AcceptOnlyFromAmong("csv", "jsonl", "parquet");
         var output = new Option<string?>("--output", "-o") { Description = "The file to write (default: standard output; RUN-ID.parquet for parquet)." };
-        var dir = new Option<string>("--dir") { Description = "Runs root (default ./tracker-runs).", DefaultValueFactory = _ => LocalRuns.DefaultDir };
+        var dir = new Option<string>("--dir") { Description = "Runs root (default: TRACKER_DIR, then tracker.json, then ./tracker-runs).", DefaultValueFactory = _ => LocalRuns.DefaultDir };
         var command = new Command("export", "Export a run's full history as CSV, JSON lines or Parquet.") { run, format, output, dir };
         command.SetAction(async (r, ct) =>
         {

@@ -12,13 +12,13 @@ internal static class LsCommand
 {
     public static Command Create()
     {
-        var dir = new Option<string>("--dir") { Description = "Runs root (default ./tracker-runs).", DefaultValueFactory = _ => LocalRuns.DefaultDir };
+        var dir = new Option<string>("--dir") { Description = "Runs root (default: TRACKER_DIR, then tracker.json, then ./tracker-runs).", DefaultValueFactory = _ => LocalRuns.DefaultDir };
         var project = new Option<string?>("--project") { Description = "Only this project." };
         var server = new Option<string?>("--server") { Description = "List the runs on this Tracker server instead of the local folder." };
-        var apiKey = new Option<string?>("--api-key") { Description = "API key, when the server's reads need one (default: TRACKER_API_KEY)." };
+        var apiKey = new Option<string?>("--api-key") { Description = "API key, when the server's reads need one (default: TRACKER_API_KEY, then the key tracker login stored)." };
         var command = new Command("ls", "List runs: local ones, or a server's with --server.") { dir, project, server, apiKey };
         command.SetAction((r, ct) => r.GetValue(server) is { } url
-            ? ServerAsync(SyncCommand.ServerUrl(url), r.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("TRACKER_API_KEY"), r.GetValue(project), ct)
+            ? ServerAsync(SyncCommand.ServerUrl(url), r.GetValue(apiKey), r.GetValue(project), ct)
             : Task.FromResult(Local(r.GetValue(dir)!, r.GetValue(project))));
         return command;
     }
@@ -63,6 +63,7 @@ internal static class LsCommand
 
     private static async Task<int> ServerAsync(Uri server, string? apiKey, string? project, CancellationToken cancellationToken)
     {
+        apiKey = CliSettings.ApiKey(apiKey, server);
         using var http = new HttpClient { BaseAddress = new Uri(server, "api/v1/"), Timeout = TimeSpan.FromSeconds(30) };
         if (!string.IsNullOrEmpty(apiKey))
         {

@@ -37,7 +37,7 @@ internal static class ReportCommand
         var output = new Option<string>("--output", "-o") { Description = "The HTML file to write.", Required = true };
         var title = new Option<string?>("--title") { Description = "The report's title (default: the project and run names)." };
         var notes = new Option<string?>("--notes") { Description = "A Markdown file shown under the title." };
-        var dir = new Option<string>("--dir") { Description = "Runs root (default ./tracker-runs).", DefaultValueFactory = _ => LocalRuns.DefaultDir };
+        var dir = new Option<string>("--dir") { Description = "Runs root (default: TRACKER_DIR, then tracker.json, then ./tracker-runs).", DefaultValueFactory = _ => LocalRuns.DefaultDir };
         var command = new Command("report", "Write a self-contained HTML report of one or more runs.") { runs, output, title, notes, dir };
         command.SetAction(async (r, ct) =>
         {

@@ -13,7 +13,7 @@ internal static class ShowCommand
     public static Command Create()
     {
         var run = new Argument<string>("RUN") { Description = "A run id (looked up under --dir) or a run directory." };
-        var dir = new Option<string>("--dir") { Description = "Runs root (default ./tracker-runs).", DefaultValueFactory = _ => LocalRuns.DefaultDir };
+        var dir = new Option<string>("--dir") { Description = "Runs root (default: TRACKER_DIR, then tracker.json, then ./tracker-runs).", DefaultValueFactory = _ => LocalRuns.DefaultDir };
         var command = new Command("show", "Show a run: metadata, config, summary and a sparkline per metric.") { run, dir };
         command.SetAction(r => Show(LocalRuns.Open(r.GetValue(run)!, r.GetValue(dir)!)));
         return command;

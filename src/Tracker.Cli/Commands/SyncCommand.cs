@@ -2,6 +2,7 @@ using System.CommandLine;
 using Spectre.Console;
 using Tracker.Online;
 using Tracker.Reading;
+using Tracker.Settings;
 
 namespace Tracker.Cli.Commands;
 
@@ -14,27 +15,17 @@ internal static class SyncCommand
 {
     public static Command Create()
     {
-        var dir = new Argument<string>("DIR") { Description = "Runs root (default ./tracker-runs), a project folder, or one run directory.", DefaultValueFactory = _ => LocalRuns.DefaultDir };
-        var server = new Option<string?>("--server") { Description = "Tracker server URL (default: TRACKER_BASE_URL)." };
-        var apiKey = new Option<string?>("--api-key") { Description = "API key (default: TRACKER_API_KEY)." };
+        var dir = new Argument<string>("DIR") { Description = "Runs root (default: TRACKER_DIR, then tracker.json, then ./tracker-runs), a project folder, or one run directory.", DefaultValueFactory = _ => LocalRuns.DefaultDir };
+        var server = new Option<string?>("--server") { Description = "Tracker server URL (default: the server in each run's sync.json, then TRACKER_BASE_URL, then tracker.json)." };
+        var apiKey = new Option<string?>("--api-key") { Description = "API key (default: TRACKER_API_KEY, then the key tracker login stored for the server)." };
         var command = new Command("sync", "Upload offline and unsynced runs to a Tracker server.") { dir, server, apiKey };
-        command.SetAction((r, ct) => RunAsync(r.GetValue(dir)!, ServerUrl(r.GetValue(server)), r.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("TRACKER_API_KEY"), ct));
+        command.SetAction((r, ct) => RunAsync(r.GetValue(dir)!, r.GetValue(server) is { } url ? ServerUrl(url) : null, r.GetValue(apiKey), ct));
         return command;
     }
 
-    /// <summary>The server from --server or TRACKER_BASE_URL: an absolute http or https URL.</summary>
-    public static Uri ServerUrl(string? given)
-    {
-        var text = given ?? Environment.GetEnvironmentVariable("TRACKER_BASE_URL");
-        if (string.IsNullOrEmpty(text))
-        {
-            throw new UsageException("Name the server with --server http://HOST:PORT or TRACKER_BASE_URL.");
-        }
-
-        return Uri.TryCreate(text, UriKind.Absolute, out var url) && url.Scheme is "http" or "https"
-            ? url
-            : throw new UsageException($"'{text}' is not a server URL: give one such as http://127.0.0.1:5080.");
-    }
+    /// <summary>The server a URL names: an absolute http or https URL.</summary>
+    public static Uri ServerUrl(string given) =>
+        CliSettings.Server(given) ?? throw new UsageException($"'{given}' is not a server URL: give one such as {CliSettings.DefaultServer}.");
 
     /// <summary>Run directories under a root, in a project folder, or the one given.</summary>
     public static IReadOnlyList<string> FindRunDirectories(string dir)
@@ -53,7 +44,7 @@ internal static class SyncCommand
         return Directory.Exists(dir) ? runs : throw new CliException($"{Path.GetFullPath(dir)} does not exist.");
     }
 
-    private static async Task<int> RunAsync(string dir, Uri server, string? apiKey, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string dir, Uri? server, string? apiKey, CancellationToken cancellationToken)
     {
         if (dir.StartsWith('-'))
         {
@@ -65,6 +56,11 @@ internal static class SyncCommand
         {
             Console.WriteLine($"No runs in {Path.GetFullPath(dir)}.");
             return CliExit.Success;
+        }
+
+        if (server is null && CliSettings.Server(null) is null && directories.All(d => RunSync.RecordedServer(d) is null))
+        {
+            throw new UsageException("Name the server with --server http://HOST:PORT, TRACKER_BASE_URL or tracker init --server: no sync.json of these runs names one.");
         }
 
         var results = new List<(string Run, long Sent, long Records, string State)>();
@@ -87,7 +83,7 @@ internal static class SyncCommand
         var failed = results.Count(r => !r.State.StartsWith("synced", StringComparison.Ordinal) && !r.State.StartsWith("up to date", StringComparison.Ordinal));
         if (failed > 0)
         {
-            await Console.Error.WriteLineAsync($"tracker: {failed} of {results.Count} runs are not fully on {server}; see the table above.");
+            await Console.Error.WriteLineAsync($"tracker: {failed} of {results.Count} runs are not fully on {(server is null ? "their server" : server)}; see the table above.");
             return CliExit.Failure;
         }
 
@@ -95,20 +91,35 @@ internal static class SyncCommand
     }
 
     private static async Task<(string Run, long Sent, long Records, string State)> SyncOneAsync(
-        string directory, Uri server, string? apiKey, ProgressContext progress, CancellationToken cancellationToken)
+        string directory, Uri? serverOption, string? apiKeyOption, ProgressContext progress, CancellationToken cancellationToken)
     {
         directory = Path.TrimEndingDirectorySeparator(directory);
         var label = $"{Path.GetFileName(Path.GetDirectoryName(directory))}/{Path.GetFileName(directory)}";
         var task = progress.AddTask(Markup.Escape(label), maxValue: 1);
         try
         {
+            // Where the run was going, as the SDK's advice "tracker sync DIR" assumes, unless told otherwise.
+            var server = serverOption ?? RunSync.RecordedServer(directory) ?? CliSettings.Server(null);
+            if (server is null)
+            {
+                return (label, 0, LocalRuns.LastSeq(directory), "skipped: no server; name one with --server http://HOST:PORT, TRACKER_BASE_URL or tracker init --server");
+            }
+
+            // Writes always need a key: without one, say so rather than let the server's 401 read as a refused key.
+            var apiKey = CliSettings.ApiKey(apiKeyOption, server);
+            if (apiKey is null)
+            {
+                return (label, 0, LocalRuns.LastSeq(directory),
+                    $"rejected: no API key for {Credentials.ServerKey(server)}; log in with 'tracker login {Credentials.ServerKey(server)}', or give --api-key or TRACKER_API_KEY");
+            }
+
             task.MaxValue = Math.Max(1, LocalRuns.LastSeq(directory));
             var result = await RunSync.UploadAsync(directory, server, apiKey, new Progress<long>(acked => task.Value = acked), cancellationToken);
             var state = result.Failure switch
             {
                 RunSyncFailure.None when result.Unsynced > 0 => $"failed: {result.Unsynced:N0} records not acknowledged",
                 RunSyncFailure.None => result.RecordsSent == 0 ? "up to date" : "synced",
-                RunSyncFailure.KeyRefused => $"rejected: the server refused the API key ({result.StatusCode}); give one for this project with --api-key or TRACKER_API_KEY",
+                RunSyncFailure.KeyRefused => $"rejected: {server} refused the API key ({result.StatusCode}); give one for this project with --api-key, TRACKER_API_KEY or tracker login",
                 RunSyncFailure.RunRefused => $"rejected: {result.Message}",
                 _ => result.StatusCode is null
                     ? $"failed: {result.Message}; run tracker sync again later"

@@ -21,7 +21,7 @@ internal static class UiCommand
 
     public static Command Create()
     {
-        var dir = new Argument<string>("DIR") { Description = "Runs root (default ./tracker-runs).", DefaultValueFactory = _ => LocalRuns.DefaultDir };
+        var dir = new Argument<string>("DIR") { Description = "Runs root (default: TRACKER_DIR, then tracker.json, then ./tracker-runs).", DefaultValueFactory = _ => LocalRuns.DefaultDir };
         var urls = new Option<string>("--urls") { Description = "Where to listen.", DefaultValueFactory = _ => "http://127.0.0.1:5080" };
         var command = new Command("ui", "Open the web UI on the runs in a local folder, and keep importing what they log.") { dir, urls };
         command.SetAction((r, ct) => RunAsync(r.GetValue(dir)!, r.GetValue(urls)!, ct));

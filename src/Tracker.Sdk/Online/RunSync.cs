@@ -49,6 +49,15 @@ public static class RunSync
     public const int MaxBatchBytes = 4 * 1024 * 1024;
 
     /// <summary>
+    /// The server a run was sent to, as its sync.json records it (an online run writes it from its
+    /// first acknowledged batch); <c>tracker sync</c> sends the run there when no server is named.
+    /// </summary>
+    /// <param name="runDirectory">The run directory.</param>
+    /// <returns>The server's base URL, or null when the run was never sent or sync.json cannot be read.</returns>
+    public static Uri? RecordedServer(string runDirectory) =>
+        SyncCursor.ReadServer(runDirectory) is { } text ? Settings.ProjectSettings.ParseServer(text) : null;
+
+    /// <summary>
     /// Uploads every record written so far, once: no waiting for new records, and no retries beyond
     /// the HTTP client's own (transient failures are retried with back-off within a time budget).
     /// </summary>

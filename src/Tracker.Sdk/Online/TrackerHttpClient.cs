@@ -219,7 +219,7 @@ internal sealed class TrackerHttpClient : IDisposable
         return status switch
         {
             HttpStatusCode.Unauthorized => new TrackerAuthException(
-                $"The Tracker server at {BaseUrl} refused {(_hasApiKey ? "the API key" : "the request: no API key is set")} ({what}). Set TRACKER_API_KEY or RunOptions.ApiKey to a valid key.",
+                $"The Tracker server at {BaseUrl} refused {(_hasApiKey ? "the API key" : "the request: no API key is set")} ({what}). Set TRACKER_API_KEY or RunOptions.ApiKey to a valid key, or store one with: tracker login {BaseUrl}",
                 status),
             HttpStatusCode.Forbidden => new TrackerAuthException(
                 $"The Tracker server at {BaseUrl} refused the API key for project '{project}' ({what}). Set TRACKER_API_KEY or RunOptions.ApiKey to a key that may write to this project.",

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
+using Tracker.Server.Storage;
 
 namespace Tracker.Server.Api;
 
@@ -22,20 +23,10 @@ internal static class ApiKeys
     /// </summary>
     public static async Task<IResult?> CheckAsync(HttpContext context, ApiKeyCache keys, string project, CancellationToken cancellationToken, bool rechecked = false, bool write = true)
     {
-        var header = context.Request.Headers.Authorization.ToString();
-        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) || header.Length <= 7)
+        var (key, problem) = await FindAsync(context, keys, rechecked, cancellationToken);
+        if (key is null)
         {
-            return Problems.Create(HttpStatusCode.Unauthorized, "API key required",
-                "Send the key as 'Authorization: Bearer <key>'. Create one with: dotnet run --project src/Tracker.Server -- keys create --name NAME");
-        }
-
-        var hash = Hash(header[7..].Trim());
-        context.Items[HashItem] = hash;
-        var key = await keys.FindAsync(hash, rechecked, cancellationToken);
-        if (key is null || key.RevokedAt is not null)
-        {
-            return Problems.Create(HttpStatusCode.Unauthorized, "Invalid API key",
-                key is null ? "The key is not known to this server." : $"The key '{key.Name}' was revoked. Create a new one.");
+            return problem;
         }
 
         if (key.Project is not null && !string.Equals(key.Project, project, StringComparison.Ordinal))
@@ -52,6 +43,36 @@ internal static class ApiKeys
 
         return null;
     }
+
+    /// <summary>The active key the request's Bearer header names, or the 401 to answer with when it names none.</summary>
+    public static async Task<(ApiKey? Key, IResult? Problem)> FindAsync(HttpContext context, ApiKeyCache keys, bool mayBeKept, CancellationToken cancellationToken)
+    {
+        var header = context.Request.Headers.Authorization.ToString();
+        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) || header.Length <= 7)
+        {
+            return (null, Problems.Create(HttpStatusCode.Unauthorized, "API key required",
+                "Send the key as 'Authorization: Bearer <key>'. Create one with: dotnet run --project src/Tracker.Server -- keys create --name NAME"));
+        }
+
+        var hash = Hash(header[7..].Trim());
+        context.Items[HashItem] = hash;
+        var key = await keys.FindAsync(hash, mayBeKept, cancellationToken);
+        return key is null || key.RevokedAt is not null
+            ? (null, Problems.Create(HttpStatusCode.Unauthorized, "Invalid API key",
+                key is null ? "The key is not known to this server." : $"The key '{key.Name}' was revoked. Create a new one."))
+            : (key, null);
+    }
+
+    /// <summary>
+    /// <c>GET /api/v1/viewer</c>: who the request's key is (W&amp;B's viewer query), so that
+    /// <c>tracker login</c> can check a key before storing it. Always needs a key, from loopback too.
+    /// </summary>
+    public static void MapViewer(WebApplication app) =>
+        app.MapGet("/api/v1/viewer", async (HttpContext context, ApiKeyCache keys, CancellationToken cancellationToken) =>
+        {
+            var (key, problem) = await FindAsync(context, keys, mayBeKept: false, cancellationToken);
+            return key is null ? problem! : Results.Ok(new { name = key.Name, project = key.Project, read_only = key.ReadOnly });
+        });
 
     /// <summary>Reads are open to loopback clients unless configured otherwise (Tracker:ReadAccess = loopback | open | key).</summary>
     public static bool ReadNeedsKey(HttpContext context, string readAccess) => readAccess switch

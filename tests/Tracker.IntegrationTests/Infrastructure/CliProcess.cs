@@ -40,9 +40,24 @@ internal sealed class CliProcess : IAsyncDisposable
     public string Error => string.Join('\n', _error);
 
     /// <summary>Runs a command to its end, or kills it after <paramref name="timeout"/> and fails the test.</summary>
-    public static async Task<CliResult> RunAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, TimeSpan? timeout = null)
+    /// <param name="args">The command's arguments.</param>
+    /// <param name="environment">Variables set in the child's environment.</param>
+    /// <param name="timeout">How long it may take.</param>
+    /// <param name="workingDirectory">Where it runs (default: the temp folder).</param>
+    /// <param name="input">What it reads on standard input, then end of file (default: the test's own, not redirected).</param>
+    public static async Task<CliResult> RunAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, TimeSpan? timeout = null,
+        string? workingDirectory = null, string? input = null)
     {
-        using var process = Process.Start(StartInfo(args, environment))!;
+        var start = StartInfo(args, environment);
+        start.WorkingDirectory = workingDirectory ?? start.WorkingDirectory;
+        start.RedirectStandardInput = input is not null;
+        using var process = Process.Start(start)!;
+        if (input is not null)
+        {
+            await process.StandardInput.WriteAsync(input);
+            process.StandardInput.Close();
+        }
+
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
         using var deadline = new CancellationTokenSource(timeout ?? DefaultTimeout);
