@@ -270,7 +270,8 @@ public sealed partial class Run
             EntryAssembly = capture.HasFlag(EnvironmentCapture.CommandLine) ? EnvironmentInfo.EntryAssembly() : null,
             CpuCount = capture.HasFlag(EnvironmentCapture.Hardware) ? Environment.ProcessorCount : null,
             SdkVersion = SdkVersion,
-            StartTime = previous?.StartTime ?? time.GetUtcNow(),
+            // Whole milliseconds, as the records' times: a row written in the same millisecond must not read as before the start.
+            StartTime = previous?.StartTime ?? DateTimeOffset.FromUnixTimeMilliseconds(time.GetUtcNow().ToUnixTimeMilliseconds()),
             State = RunStates.Running,
             Resumed = previous is null ? 0 : previous.Resumed + 1,
         };

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Globalization;
 using Tracker.Format;
 namespace Tracker.Tests;
@@ -158,6 +159,20 @@ public sealed class LogTests : RunTestBase
         var values = History(run).Select(r => r.Values["a"]).ToList();
         Assert.That(values, Is.EqualTo(new object[] { double.NaN, double.PositiveInfinity, double.NegativeInfinity, 1.0 / 3 }));
         Assert.That(File.ReadAllText(Path.Combine(run.Directory!, "records.jsonl")), Does.Contain("\"NaN\"").And.Contain("\"Infinity\"").And.Contain("\"-Infinity\""));
+    }
+
+    [Test]
+    public void Log_InTheMillisecondTheRunStarted_RuntimeIsNotNegative()
+    {
+        var options = Options();
+        options.TimeProvider = new FakeTimeProvider(new DateTimeOffset(2026, 11, 30, 5, 0, 0, TimeSpan.Zero).AddTicks(5_000_960)); // 500.096 ms past the second
+        var run = Run.Init(options);
+        run.Log("x", 1.0);
+        run.Finish();
+
+        var reader = Read(run);
+        Assert.That(reader.Info.StartTime.Ticks % TimeSpan.TicksPerMillisecond, Is.Zero, "the start in whole milliseconds, as record times are");
+        Assert.That(reader.ReadHistory().Single().Runtime, Is.EqualTo(TimeSpan.Zero));
     }
 
     [Test]
