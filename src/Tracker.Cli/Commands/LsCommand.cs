@@ -102,25 +102,13 @@ internal static class LsCommand
     /// <summary>How far the server has the run, and which server (null when it was never sent).</summary>
     private static (string State, Uri? Server) SyncState(string directory)
     {
-        var path = Path.Combine(directory, RunFiles.SyncFile);
-        if (!File.Exists(path))
+        if (Online.RunSync.ReadState(directory) is not { } state)
         {
-            return ("-", null);
+            return (File.Exists(Path.Combine(directory, RunFiles.SyncFile)) ? "?" : "-", null);
         }
 
-        try
-        {
-            var state = JsonNode.Parse(File.ReadAllText(path));
-            var acked = (long?)state?["acked_seq"] ?? 0;
-            var server = Uri.TryCreate((string?)state?["server"], UriKind.Absolute, out var url) ? url : null;
-
-            // A resumed run may have logged more since its sync: synced only if the server has every line.
-            return ((bool?)state?["synced"] == true && acked >= LocalRuns.LastSeq(directory) ? "synced" : $"up to seq {acked:N0}", server);
-        }
-        catch (JsonException)
-        {
-            return ("?", null);
-        }
+        // A resumed run may have logged more since its sync: synced only if the server has every line.
+        return (state.Synced && state.AckedSeq >= LocalRuns.LastSeq(directory) ? "synced" : $"up to seq {state.AckedSeq:N0}", state.Server);
     }
 
     public static string StateMarkup(string state) => state switch

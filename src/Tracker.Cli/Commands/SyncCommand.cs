@@ -58,7 +58,7 @@ internal static class SyncCommand
             return CliExit.Success;
         }
 
-        if (server is null && CliSettings.Server(null) is null && directories.All(d => RunSync.RecordedServer(d) is null))
+        if (server is null && CliSettings.Server(null) is null && directories.All(d => RunSync.ReadState(d)?.Server is null))
         {
             throw new UsageException("Name the server with --server http://HOST:PORT, TRACKER_BASE_URL or tracker init --server: no sync.json of these runs names one.");
         }
@@ -99,7 +99,7 @@ internal static class SyncCommand
         try
         {
             // Where the run was going, as the SDK's advice "tracker sync DIR" assumes, unless told otherwise.
-            var server = serverOption ?? RunSync.RecordedServer(directory) ?? CliSettings.Server(null);
+            var server = serverOption ?? RunSync.ReadState(directory)?.Server ?? CliSettings.Server(null);
             if (server is null)
             {
                 return (label, 0, LocalRuns.LastSeq(directory), "skipped: no server; name one with --server http://HOST:PORT, TRACKER_BASE_URL or tracker init --server");

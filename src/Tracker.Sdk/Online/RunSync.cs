@@ -21,6 +21,12 @@ public enum RunSyncFailure
     Transient,
 }
 
+/// <summary>What a run directory's sync.json records.</summary>
+/// <param name="Server">The server the run was sent to; null when the recorded address is not a valid server URL.</param>
+/// <param name="AckedSeq">The highest sequence number that server acknowledged.</param>
+/// <param name="Synced">Whether the run had finished and was all on the server when sync.json was written.</param>
+public sealed record RunSyncState(Uri? Server, long AckedSeq, bool Synced);
+
 /// <summary>What an upload of a run directory achieved.</summary>
 /// <param name="RecordsSent">Records the server stored from this upload (0 when it had them all before).</param>
 /// <param name="AckedSeq">The highest sequence number the server has acknowledged.</param>
@@ -49,13 +55,14 @@ public static class RunSync
     public const int MaxBatchBytes = 4 * 1024 * 1024;
 
     /// <summary>
-    /// The server a run was sent to, as its sync.json records it (an online run writes it from its
-    /// first acknowledged batch); <c>tracker sync</c> sends the run there when no server is named.
+    /// What a run's sync.json records (an online run writes it from its first acknowledged batch,
+    /// <c>tracker sync</c> after each batch): the server it was sent to, which <c>tracker sync</c>
+    /// sends it to when no server is named and <c>tracker ls</c> links to, and how far that server has it.
     /// </summary>
     /// <param name="runDirectory">The run directory.</param>
-    /// <returns>The server's base URL, or null when the run was never sent or sync.json cannot be read.</returns>
-    public static Uri? RecordedServer(string runDirectory) =>
-        SyncCursor.ReadServer(runDirectory) is { } text ? Settings.ProjectSettings.ParseServer(text) : null;
+    /// <returns>The recorded state, or null when the run was never sent or sync.json cannot be read.</returns>
+    public static RunSyncState? ReadState(string runDirectory) =>
+        SyncCursor.ReadState(runDirectory) is { } state ? new RunSyncState(Settings.ProjectSettings.ParseServer(state.Server), state.AckedSeq, state.Synced) : null;
 
     /// <summary>
     /// Uploads every record written so far, once: no waiting for new records, and no retries beyond

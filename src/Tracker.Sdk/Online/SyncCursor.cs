@@ -65,10 +65,9 @@ internal sealed class SyncCursor(string directory, string server, string runId, 
     /// </summary>
     public static long ReadAckedSeq(string directory) => Read(directory)?.AckedSeq ?? 0;
 
-    /// <summary>The server sync.json names; null when there is none or it cannot be read.</summary>
-    public static string? ReadServer(string directory) => Read(directory)?.Server;
-
     /// <summary>What sync.json holds; null when it is missing or cannot be read.</summary>
+    public static SyncState? ReadState(string directory) => Read(directory);
+
     private static SyncState? Read(string directory)
     {
         try
@@ -83,5 +82,5 @@ internal sealed class SyncCursor(string directory, string server, string runId, 
     }
 
     /// <summary>The content of sync.json.</summary>
-    private sealed record SyncState(long AckedSeq, bool Synced, string Server);
+    internal sealed record SyncState(long AckedSeq, bool Synced, string Server);
 }
