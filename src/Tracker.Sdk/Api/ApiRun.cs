@@ -83,7 +83,7 @@ public sealed class ApiRun
                 page = root.GetProperty("points").EnumerateArray().Select(p => new MetricPoint(
                     p[0].GetInt64(),
                     DateTimeOffset.FromUnixTimeMilliseconds(p[1].GetInt64()),
-                    RecordValue.AsDouble(RecordValue.FromJson(p[2])) ?? double.NaN)).ToList();
+                    Value(p[2]))).ToList();
                 after = root.TryGetProperty("next_after_step", out var next) && next.ValueKind == JsonValueKind.Number ? next.GetInt64() : null;
             }
 
@@ -216,6 +216,10 @@ public sealed class ApiRun
             ? _api.GetBytesAsync($"{TrackerApi.ProjectPath(Project)}/blobs/{sha256}", Project, cancellationToken)
             : throw new ArgumentException($"The {media.Kind} at '{media.Key}' step {media.Step} is inline: it has no file.", nameof(media));
     }
+
+    /// <summary>A history value: a number read as a double (so -0 keeps its sign), NaN and infinities from their strings.</summary>
+    private static double Value(JsonElement value) =>
+        value.ValueKind == JsonValueKind.Number ? value.GetDouble() : RecordValue.AsDouble(RecordValue.FromJson(value)) ?? double.NaN;
 
     internal static ApiRun FromJson(TrackerApi api, JsonElement json)
     {
