@@ -908,7 +908,8 @@
           }
         }
       }
-      const answer = await seriesSlots(() => retryOnce(() => postApi(`/projects/${enc(this.ws.project)}/series`, body)));
+      // A batch still waiting for a slot when the page is left is dropped: the next page's charts wait for no leftovers.
+      const answer = await seriesSlots(() => (this.ws.gen !== generation ? Promise.resolve({ series: [] }) : retryOnce(() => postApi(`/projects/${enc(this.ws.project)}/series`, body))));
       return answer.series.map((s, i) => {
         const run = runs[i], lastStep = this.ws.metrics.get(key).get(run.id).last_step;
         if (mode.startsWith('metric:')) {
