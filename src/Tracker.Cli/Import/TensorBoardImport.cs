@@ -96,7 +96,11 @@ internal sealed class TensorBoardImport
                 throw new CliException($"{recordsPath} is shorter ({_records.Length:N0} bytes) than the import wrote ({_cursor.RecordsBytes:N0}); it was changed by hand. Delete {_runDirectory} and import again.");
             }
 
-            _records.SetLength(_cursor.RecordsBytes); // lines written after the last cursor, by an import that stopped
+            if (_records.Length > _cursor.RecordsBytes)
+            {
+                _records.SetLength(_cursor.RecordsBytes); // lines written after the last cursor, by an import that stopped
+            }
+
             _records.Position = _cursor.RecordsBytes;
             _seq = _cursor.Seq;
             foreach (var file in files)
@@ -274,7 +278,7 @@ internal sealed class TensorBoardImport
                 json.WriteStartArray("counts");
                 foreach (var count in counts)
                 {
-                    RecordValue.Write(json, count == Math.Floor(count) && count < 1e15 ? (long)count : count);
+                    RecordValue.Write(json, count == Math.Floor(count) && count < 1e15 ? (object)(long)count : count); // counts as integers, as the SDK writes them
                 }
 
                 json.WriteEndArray();
@@ -478,11 +482,7 @@ internal sealed class TensorBoardImport
             json.WriteEndObject();
         }
 
-        var path = Path.Combine(_runDirectory, RunFiles.RunFile);
-        if (!File.Exists(path) || !File.ReadAllBytes(path).AsSpan().SequenceEqual(buffer.WrittenSpan))
-        {
-            ReplaceAtomically(path, buffer.WrittenSpan);
-        }
+        ReplaceIfChanged(Path.Combine(_runDirectory, RunFiles.RunFile), buffer.WrittenSpan);
     }
 
     private Cursor ReadCursor()
@@ -503,8 +503,16 @@ internal sealed class TensorBoardImport
         }
     }
 
-    private void WriteCursor() =>
-        ReplaceAtomically(Path.Combine(_runDirectory, CursorFile), JsonSerializer.SerializeToUtf8Bytes(_cursor, CursorJson));
+    private void WriteCursor() => ReplaceIfChanged(Path.Combine(_runDirectory, CursorFile), JsonSerializer.SerializeToUtf8Bytes(_cursor, CursorJson));
+
+    /// <summary>Replaces a file only when its content changes: importing what was imported touches nothing.</summary>
+    private static void ReplaceIfChanged(string path, ReadOnlySpan<byte> content)
+    {
+        if (!File.Exists(path) || !File.ReadAllBytes(path).AsSpan().SequenceEqual(content))
+        {
+            ReplaceAtomically(path, content);
+        }
+    }
 
     private static readonly JsonSerializerOptions CursorJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true };
 
