@@ -53,7 +53,11 @@ internal sealed class EventFileReader : IDisposable
         while (true)
         {
             value = null;
-            _stream.Position = Offset;
+            if (_stream.Position != Offset)
+            {
+                _stream.Position = Offset; // after a partial record or a resynchronisation only: a seek drops the read buffer
+            }
+
             if (_stream.ReadAtLeast(header, header.Length, throwOnEndOfStream: false) < header.Length)
             {
                 return false;
