@@ -28,7 +28,7 @@ public enum RunSyncFailure
 public sealed record RunSyncState(Uri? Server, long AckedSeq, bool Synced);
 
 /// <summary>What an upload of a run directory achieved.</summary>
-/// <param name="RecordsSent">Records the server stored from this upload (0 when it had them all before).</param>
+/// <param name="RecordsSent">Record lines the server acknowledged in this upload (0 when it had them all before); <c>tracker sync</c> shows them as "Lines acknowledged".</param>
 /// <param name="AckedSeq">The highest sequence number the server has acknowledged.</param>
 /// <param name="LastSeq">The sequence number of the last complete record in the run directory.</param>
 /// <param name="Failure">Why the upload stopped short; <see cref="RunSyncFailure.None"/> when it did not fail.</param>
