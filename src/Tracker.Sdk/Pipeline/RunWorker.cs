@@ -201,7 +201,7 @@ internal sealed class RunWorker
             Interlocked.Add(ref _dropped, _batch.EntryCount);
             _droppedSinceMarker = true;
             _diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Error,
-                $"{_batch.EntryCount:N0} records could not be written and were dropped: {ex.Message}", ex));
+                $"{_batch.EntryCount:N0} points could not be written and were dropped: {ex.Message}", ex));
         }
     }
 
