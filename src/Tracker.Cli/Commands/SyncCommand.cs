@@ -113,7 +113,7 @@ internal static class SyncCommand
             var state = result.Failure switch
             {
                 RunSyncFailure.None when result.Unsynced > 0 => $"failed: {result.Unsynced:N0} record lines not acknowledged",
-                RunSyncFailure.None => result.RecordsSent == 0 ? "up to date" : "synced",
+                RunSyncFailure.None => result.LinesAcknowledged == 0 ? "up to date" : "synced",
                 RunSyncFailure.KeyRefused => $"rejected: {server} refused the API key ({result.StatusCode}); give one for this project with --api-key, TRACKER_API_KEY or tracker login",
                 RunSyncFailure.RunRefused => $"rejected: {result.Message}",
                 _ => result.StatusCode is null
@@ -125,7 +125,7 @@ internal static class SyncCommand
                 task.Value = task.MaxValue;
             }
 
-            return (label, result.Failure == RunSyncFailure.KeyRefused ? 0 : result.RecordsSent, result.LastSeq, state);
+            return (label, result.Failure == RunSyncFailure.KeyRefused ? 0 : result.LinesAcknowledged, result.LastSeq, state);
         }
         catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
         {
