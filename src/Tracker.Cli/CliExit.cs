@@ -9,7 +9,7 @@ internal static class CliExit
 }
 
 /// <summary>The command could not do its work: one line for the user, exit code 1.</summary>
-internal sealed class CliException(string message) : Exception(message);
+internal sealed class CliException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>The arguments make no sense together: one line for the user, exit code 2.</summary>
 internal sealed class UsageException(string message) : Exception(message);

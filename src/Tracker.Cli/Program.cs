@@ -53,6 +53,11 @@ catch (UsageException ex)
 catch (CliException ex)
 {
     await Console.Error.WriteLineAsync($"tracker: {ex.Message}");
+    if (ex.InnerException is not null && Environment.GetEnvironmentVariable("TRACKER_DEBUG") == "1")
+    {
+        await Console.Error.WriteLineAsync(ex.InnerException.ToString());
+    }
+
     return CliExit.Failure;
 }
 catch (OperationCanceledException)

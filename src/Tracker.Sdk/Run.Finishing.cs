@@ -85,7 +85,7 @@ public sealed partial class Run
         if (statistics.RecordsDropped > 0)
         {
             _diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Error,
-                $"{statistics.RecordsDropped:N0} records of run {Id} were not written (see earlier messages); {statistics.RecordsWritten:N0} were."));
+                $"{statistics.RecordsDropped:N0} points of run {Id} were not written (see earlier messages); {statistics.RecordsWritten:N0} were."));
         }
 
         if (_options.PrintSummary)
@@ -100,7 +100,7 @@ public sealed partial class Run
         {
             var output = _options.Output ?? Console.Error;
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"tracker: {statistics.LinesUnsynced:N0} lines of run {Id} are not on the server yet; they are safe in {Directory}. Upload them later with: tracker sync {Directory}"));
+                $"tracker: {statistics.LinesUnsynced:N0} record lines of run {Id} are not on the server yet; they are safe in {Directory}. Upload them later with: tracker sync {Directory}"));
             output.Flush();
         }
     }

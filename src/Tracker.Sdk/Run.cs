@@ -148,7 +148,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
         }
     }
 
-    /// <summary>Counters of records received, written, retried and dropped.</summary>
+    /// <summary>Counters of points logged, written, retried and dropped, and of record lines written and acknowledged by the server.</summary>
     public RunStatistics Statistics
     {
         get
@@ -156,7 +156,11 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
             lock (_sync)
             {
                 var worker = _worker?.Counters ?? default;
-                return new RunStatistics(_received, worker.Written, worker.Retried, worker.Dropped + _droppedByQueue + (_media?.Dropped ?? 0), _stepsRejected, _sender?.Unsynced ?? 0);
+                return new RunStatistics(_received, worker.Written, worker.Retried, worker.Dropped + _droppedByQueue + (_media?.Dropped ?? 0), _stepsRejected, _sender?.Unsynced ?? 0)
+                {
+                    LinesWritten = worker.LastSeq,
+                    LinesAcknowledged = _sender?.AckedSeq ?? 0,
+                };
             }
         }
     }

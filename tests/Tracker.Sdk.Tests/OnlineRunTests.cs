@@ -30,6 +30,10 @@ public sealed class OnlineRunTests : OnlineTestBase
         Assert.That(local[^1], Does.Contain("\"type\":\"finish\""));
         Assert.That(SyncState(run.Directory!), Is.EqualTo((FakeTrackerServer.SeqOf(local[^1]), true, ServerUrl.ToString())));
         Assert.That(run.Statistics.LinesUnsynced, Is.Zero);
+        var lastSeq = FakeTrackerServer.SeqOf(local[^1]);
+        Assert.That(run.Statistics.LinesWritten, Is.EqualTo(lastSeq));
+        Assert.That(run.Statistics.LinesAcknowledged, Is.EqualTo(lastSeq), "every record line acknowledged");
+        Assert.That(Output.ToString(), Does.Contain($"({lastSeq:N0} of {lastSeq:N0} record lines acknowledged by the server)"), "the footer's words");
         Assert.That(Output.ToString(), Does.Not.Contain("tracker sync"));
         Assert.That(Diagnostics.Where(d => d.Level != DiagnosticLevel.Info), Is.Empty);
     }
@@ -158,7 +162,7 @@ public sealed class OnlineRunTests : OnlineTestBase
         Assert.That(History(run), Has.Count.EqualTo(100));
         var lines = LocalLines(run.Directory!).Count;
         Assert.That(run.Statistics.LinesUnsynced, Is.EqualTo(lines));
-        Assert.That(Output.ToString(), Does.Contain($"tracker: {lines} lines of run {run.Id} are not on the server yet").And.Contain($"tracker sync {run.Directory}"));
+        Assert.That(Output.ToString(), Does.Contain($"tracker: {lines} record lines of run {run.Id} are not on the server yet").And.Contain($"tracker sync {run.Directory}"));
         Assert.That(SyncState(run.Directory!).Synced, Is.False);
     }
 

@@ -256,6 +256,47 @@ public sealed class PipelineTests : RunTestBase
     }
 
     [Test]
+    public void Finish_FooterCountsPointsLoggedAndRecordLines_InTheWordsOfStatisticsAndLs()
+    {
+        var run = Run.Init(Options());
+        run.Config["lr"] = 0.1;
+        for (var step = 0; step < 40; step++)
+        {
+            run.Log(new Dictionary<string, object?> { ["loss"] = 1.0 / (step + 1), ["acc"] = step / 40.0 });
+        }
+
+        run.Finish();
+
+        var statistics = run.Statistics;
+        var lastSeq = Read(run).ReadRecords().Last().Seq;
+        Assert.That(statistics.RecordsReceived, Is.GreaterThanOrEqualTo(80), "each value is a point");
+        Assert.That(statistics.LinesWritten, Is.EqualTo(lastSeq), "the record lines tracker ls shows");
+        Assert.That(statistics.LinesWritten, Is.LessThan(statistics.RecordsReceived), "rows share lines: two different counts");
+        Assert.That(statistics.LinesAcknowledged, Is.Zero, "offline");
+        Assert.That(Output.ToString(), Does.Contain(
+            $"written: {statistics.RecordsReceived:N0} points logged, {lastSeq:N0} record lines in {run.Directory}"));
+        Assert.That(Output.ToString(), Does.Not.Contain(" records"), "records no longer names a count");
+    }
+
+    [Test]
+    public void Statistics_ResumedRun_CountsTheRecordLinesOfItsEarlierSessions()
+    {
+        var first = Run.Init(Options());
+        first.Log("x", 1);
+        first.Finish();
+        var linesBefore = first.Statistics.LinesWritten;
+
+        var options = Options(first.Id);
+        options.Resume = ResumeMode.Allow;
+        var resumed = Run.Init(options);
+        resumed.Log("x", 2);
+        resumed.Finish();
+
+        Assert.That(linesBefore, Is.GreaterThan(0));
+        Assert.That(resumed.Statistics.LinesWritten, Is.EqualTo(Read(resumed).ReadRecords().Last().Seq).And.GreaterThan(linesBefore));
+    }
+
+    [Test]
     public void DiagnosticsHook_ThatThrows_DoesNotHarmTheRun()
     {
         var options = Options();

@@ -25,7 +25,7 @@ internal static class LsCommand
 
     private static int Local(string dir, string? project)
     {
-        var table = new Spectre.Console.Table().AddColumns("Project", "Run", "Name", "State", "Started", "Records", "On server", "URL");
+        var table = new Spectre.Console.Table().AddColumns("Project", "Run", "Name", "State", "Started", "Record lines", "On server", "URL");
         var count = 0;
         foreach (var directory in SyncCommand.FindRunDirectories(dir))
         {
@@ -108,7 +108,7 @@ internal static class LsCommand
         }
 
         // A resumed run may have logged more since its sync: synced only if the server has every line.
-        return (state.Synced && state.AckedSeq >= LocalRuns.LastSeq(directory) ? "synced" : $"up to seq {state.AckedSeq:N0}", state.Server);
+        return (state.Synced && state.AckedSeq >= LocalRuns.LastSeq(directory) ? "synced" : $"{state.AckedSeq:N0} lines acknowledged", state.Server);
     }
 
     public static string StateMarkup(string state) => state switch

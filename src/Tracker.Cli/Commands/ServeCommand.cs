@@ -1,4 +1,7 @@
 using System.CommandLine;
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Hosting;
 using Tracker.Server;
 
@@ -17,8 +20,13 @@ internal static class ServeCommand
         command.SetAction(async (result, cancellationToken) =>
         {
             var app = await ServerApp.BuildAsync(ServerArgs(result.GetValue(Db), result.GetValue(Postgres), result.GetValue(urls)));
-            await app.StartAsync(cancellationToken);
+            await StartAsync(app, result.GetValue(urls) ?? string.Join(", ", app.Urls), cancellationToken);
             Console.WriteLine($"Tracker server listening on {string.Join(", ", app.Urls)} ({ServerApp.StorageKind(app)}); Ctrl+C stops it.");
+            foreach (var line in ReachableAt(app.Urls))
+            {
+                Console.WriteLine(line);
+            }
+
             await app.WaitForShutdownAsync(cancellationToken);
             return CliExit.Success;
         });
@@ -67,8 +75,44 @@ internal static class ServeCommand
         }
 
         args.Add("--Logging:LogLevel:Default=Warning");
+        if (Environment.GetEnvironmentVariable("TRACKER_DEBUG") != "1")
+        {
+            // A failed start (a port in use) is thrown and told in one line; the host would also log it with a stack trace.
+            args.Add("--Logging:LogLevel:Microsoft.Extensions.Hosting=None");
+        }
+
         return [.. args];
     }
+
+    /// <summary>Starts the server; an address it cannot listen on (in use, not this machine's) is one line, exit code 1.</summary>
+    public static async Task StartAsync(WebApplication app, string urls, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch (IOException ex)
+        {
+            throw new CliException($"Cannot listen on {urls}: {ex.Message} Is another tracker ui or server running? Choose another address with --urls.", ex);
+        }
+    }
+
+    /// <summary>
+    /// The URLs to open in a browser for the addresses the server listens on: a wildcard address
+    /// (<c>0.0.0.0</c>, <c>[::]</c>, <c>*</c>, <c>+</c>) is no address to browse to, so it becomes
+    /// 127.0.0.1 here and this machine's name elsewhere.
+    /// </summary>
+    public static IReadOnlyList<string> BrowseUrls(IEnumerable<string> listening) =>
+        [.. listening.Select(BindingAddress.Parse).Select(a => IsWildcard(a.Host) ? $"{a.Scheme}://127.0.0.1:{a.Port}/" : $"{a.Scheme}://{a.Host}:{a.Port}/").Distinct()];
+
+    /// <summary>For a server listening on every interface, a line naming the URL other machines use.</summary>
+    public static IEnumerable<string> ReachableAt(IEnumerable<string> listening) =>
+        listening.Select(BindingAddress.Parse).Where(a => IsWildcard(a.Host))
+            .Select(a => $"Listening on every interface ({a.Scheme}://{a.Host}:{a.Port}): from another machine open {a.Scheme}://{Dns.GetHostName()}:{a.Port}/ (or this machine's address).")
+            .Distinct();
+
+    private static bool IsWildcard(string host) =>
+        host is "*" or "+" or "0.0.0.0" or "[::]" or "::" || (IPAddress.TryParse(host.Trim('[', ']'), out var ip) && (ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any)));
 
     private static async Task<int> KeysAsync(ParseResult result, string[] verb)
     {

@@ -15,11 +15,11 @@ internal static class SyncCommand
 {
     public static Command Create()
     {
-        var dir = new Argument<string>("DIR") { Description = "Runs root (default: TRACKER_DIR, then tracker.json, then ./tracker-runs), a project folder, or one run directory.", DefaultValueFactory = _ => LocalRuns.DefaultDir };
+        var (dir, dirOption) = LocalRuns.DirArgumentAndOption("Runs root, a project folder, or one run directory");
         var server = new Option<string?>("--server") { Description = "Tracker server URL (default: the server in each run's sync.json, then TRACKER_BASE_URL, then tracker.json)." };
         var apiKey = new Option<string?>("--api-key") { Description = "API key (default: TRACKER_API_KEY, then the key tracker login stored for the server)." };
-        var command = new Command("sync", "Upload offline and unsynced runs to a Tracker server.") { dir, server, apiKey };
-        command.SetAction((r, ct) => RunAsync(r.GetValue(dir)!, r.GetValue(server) is { } url ? ServerUrl(url) : null, r.GetValue(apiKey), ct));
+        var command = new Command("sync", "Upload offline and unsynced runs to a Tracker server.") { dir, dirOption, server, apiKey };
+        command.SetAction((r, ct) => RunAsync(LocalRuns.Dir(r.GetValue(dir), r.GetValue(dirOption)), r.GetValue(server) is { } url ? ServerUrl(url) : null, r.GetValue(apiKey), ct));
         return command;
     }
 
@@ -46,11 +46,6 @@ internal static class SyncCommand
 
     private static async Task<int> RunAsync(string dir, Uri? server, string? apiKey, CancellationToken cancellationToken)
     {
-        if (dir.StartsWith('-'))
-        {
-            throw new UsageException($"unknown option '{dir}'; see 'tracker sync --help'.");
-        }
-
         var directories = FindRunDirectories(dir);
         if (directories.Count == 0)
         {
@@ -73,7 +68,7 @@ internal static class SyncCommand
                 }
             });
 
-        var table = new Spectre.Console.Table().AddColumns("Run", "Records sent", "Records", "State");
+        var table = new Spectre.Console.Table().AddColumns("Run", "Lines acknowledged", "Record lines", "State");
         foreach (var (run, sent, records, state) in results)
         {
             table.AddRow(Markup.Escape(run), sent.ToString("N0", System.Globalization.CultureInfo.InvariantCulture), records.ToString("N0", System.Globalization.CultureInfo.InvariantCulture), Markup.Escape(state));
@@ -117,8 +112,8 @@ internal static class SyncCommand
             var result = await RunSync.UploadAsync(directory, server, apiKey, new Progress<long>(acked => task.Value = acked), cancellationToken);
             var state = result.Failure switch
             {
-                RunSyncFailure.None when result.Unsynced > 0 => $"failed: {result.Unsynced:N0} records not acknowledged",
-                RunSyncFailure.None => result.RecordsSent == 0 ? "up to date" : "synced",
+                RunSyncFailure.None when result.Unsynced > 0 => $"failed: {result.Unsynced:N0} record lines not acknowledged",
+                RunSyncFailure.None => result.LinesAcknowledged == 0 ? "up to date" : "synced",
                 RunSyncFailure.KeyRefused => $"rejected: {server} refused the API key ({result.StatusCode}); give one for this project with --api-key, TRACKER_API_KEY or tracker login",
                 RunSyncFailure.RunRefused => $"rejected: {result.Message}",
                 _ => result.StatusCode is null
@@ -130,7 +125,7 @@ internal static class SyncCommand
                 task.Value = task.MaxValue;
             }
 
-            return (label, result.Failure == RunSyncFailure.KeyRefused ? 0 : result.RecordsSent, result.LastSeq, state);
+            return (label, result.Failure == RunSyncFailure.KeyRefused ? 0 : result.LinesAcknowledged, result.LastSeq, state);
         }
         catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
         {

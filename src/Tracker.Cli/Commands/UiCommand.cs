@@ -21,10 +21,10 @@ internal static class UiCommand
 
     public static Command Create()
     {
-        var dir = new Argument<string>("DIR") { Description = "Runs root (default: TRACKER_DIR, then tracker.json, then ./tracker-runs).", DefaultValueFactory = _ => LocalRuns.DefaultDir };
+        var (dir, dirOption) = LocalRuns.DirArgumentAndOption("Runs root");
         var urls = new Option<string>("--urls") { Description = "Where to listen.", DefaultValueFactory = _ => "http://127.0.0.1:5080" };
-        var command = new Command("ui", "Open the web UI on the runs in a local folder, and keep importing what they log.") { dir, urls };
-        command.SetAction((r, ct) => RunAsync(r.GetValue(dir)!, r.GetValue(urls)!, ct));
+        var command = new Command("ui", "Open the web UI on the runs in a local folder, and keep importing what they log.") { dir, dirOption, urls };
+        command.SetAction((r, ct) => RunAsync(LocalRuns.Dir(r.GetValue(dir), r.GetValue(dirOption)), r.GetValue(urls)!, ct));
         return command;
     }
 
@@ -39,19 +39,17 @@ internal static class UiCommand
         var ingest = app.Services.GetRequiredService<IngestService>();
         try
         {
-            try
-            {
-                await app.StartAsync(cancellationToken);
-            }
-            catch (IOException ex)
-            {
-                throw new CliException($"Cannot listen on {urls}: {ex.Message} Is another tracker ui or server running? Choose another address with --urls.");
-            }
+            await ServeCommand.StartAsync(app, urls, cancellationToken);
 
-            var url = new Uri(app.Urls.First());
+            // Imported in process, not over HTTP: the listen address (0.0.0.0, say) need not be one a client can use.
             var imported = new Dictionary<string, (long Seq, DateTime RunFileWritten)>(StringComparer.Ordinal);
             var runs = await ImportAsync(dir, ingest, imported, cancellationToken);
-            Console.WriteLine($"Tracker UI: {url} ({runs} runs from {Path.GetFullPath(dir)}; new records are imported as they are written). Ctrl+C stops it.");
+            Console.WriteLine($"Tracker UI: {string.Join(" ", ServeCommand.BrowseUrls(app.Urls))} ({runs} runs from {Path.GetFullPath(dir)}; new record lines are imported as they are written). Ctrl+C stops it.");
+            foreach (var line in ServeCommand.ReachableAt(app.Urls))
+            {
+                Console.WriteLine(line);
+            }
+
             using var timer = new PeriodicTimer(ScanInterval);
             while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
             {

@@ -24,17 +24,18 @@ internal static class FinishSummary
             AppendRows(text, summary.Select(p => (p.Key, Format(p.Value))).ToList());
         }
 
+        // The words of RunStatistics, tracker ls and tracker sync: points logged, record lines, lines acknowledged.
         text.Append(CultureInfo.InvariantCulture,
-            $"tracker: Run {run.Name} ({run.Id}) {(statistics.RecordsDropped == 0 ? "written" : "partly written")}: {statistics.RecordsWritten:N0} records");
+            $"tracker: Run {run.Name} ({run.Id}) {(statistics.RecordsDropped == 0 ? "written" : "partly written")}: {statistics.RecordsReceived:N0} points logged");
         if (statistics.RecordsDropped > 0)
         {
-            text.Append(CultureInfo.InvariantCulture, $", {statistics.RecordsDropped:N0} lost");
+            text.Append(CultureInfo.InvariantCulture, $" ({statistics.RecordsDropped:N0} lost)");
         }
 
-        text.AppendLine(CultureInfo.InvariantCulture, $" in {run.Directory}");
+        text.AppendLine(CultureInfo.InvariantCulture, $", {statistics.LinesWritten:N0} record lines in {run.Directory}");
         if (run.Url is not null)
         {
-            text.AppendLine(CultureInfo.InvariantCulture, $"tracker: View run at {run.Url}");
+            text.AppendLine(CultureInfo.InvariantCulture, $"tracker: View run at {run.Url} ({statistics.LinesAcknowledged:N0} of {statistics.LinesWritten:N0} record lines acknowledged by the server)");
         }
 
         output.Write(text.ToString());

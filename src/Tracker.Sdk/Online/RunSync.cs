@@ -28,13 +28,13 @@ public enum RunSyncFailure
 public sealed record RunSyncState(Uri? Server, long AckedSeq, bool Synced);
 
 /// <summary>What an upload of a run directory achieved.</summary>
-/// <param name="RecordsSent">Records the server stored from this upload (0 when it had them all before).</param>
+/// <param name="LinesAcknowledged">Record lines the server acknowledged in this upload (0 when it had them all before); <c>tracker sync</c> shows them as "Lines acknowledged".</param>
 /// <param name="AckedSeq">The highest sequence number the server has acknowledged.</param>
 /// <param name="LastSeq">The sequence number of the last complete record in the run directory.</param>
 /// <param name="Failure">Why the upload stopped short; <see cref="RunSyncFailure.None"/> when it did not fail.</param>
 /// <param name="Message">What went wrong, for people; null when nothing did.</param>
 /// <param name="StatusCode">The server's HTTP status when it answered with an error; null otherwise.</param>
-public sealed record RunSyncResult(long RecordsSent, long AckedSeq, long LastSeq, RunSyncFailure Failure, string? Message, int? StatusCode)
+public sealed record RunSyncResult(long LinesAcknowledged, long AckedSeq, long LastSeq, RunSyncFailure Failure, string? Message, int? StatusCode)
 {
     /// <summary>Records in the run directory that the server does not have.</summary>
     public long Unsynced => Math.Max(0, LastSeq - AckedSeq);

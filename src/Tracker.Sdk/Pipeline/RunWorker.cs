@@ -6,7 +6,7 @@ using Tracker.Internal;
 namespace Tracker.Pipeline;
 
 /// <summary>Counters owned by the worker.</summary>
-internal readonly record struct WorkerCounters(long Written, long Retried, long Dropped);
+internal readonly record struct WorkerCounters(long Written, long Retried, long Dropped, long LastSeq);
 
 /// <summary>
 /// The one reader of a run's queue: gathers chunks into batches bounded by count and bytes,
@@ -33,6 +33,7 @@ internal sealed class RunWorker
     private long _nextSeq;
     private long _numberAfter; // set by the sender's thread: the server holds the numbers up to it
     private long _written;
+    private long _lastSeq; // the number of the last line written, read by other threads
     private long _retried;
     private long _dropped;
 
@@ -45,6 +46,7 @@ internal sealed class RunWorker
         _maxBatchRecords = options.MaxBatchRecords;
         _maxBatchBytes = options.MaxBatchBytes;
         _nextSeq = firstSeq;
+        _lastSeq = firstSeq - 1;
         _delays = backoff ?? Backoff.Default;
         _maxAttempts = options.MaxWriteAttempts;
         _timeProvider = options.TimeProvider;
@@ -65,7 +67,7 @@ internal sealed class RunWorker
         while (Interlocked.CompareExchange(ref _numberAfter, seq, current) != current);
     }
 
-    public WorkerCounters Counters => new(Interlocked.Read(ref _written), Interlocked.Read(ref _retried), Interlocked.Read(ref _dropped));
+    public WorkerCounters Counters => new(Interlocked.Read(ref _written), Interlocked.Read(ref _retried), Interlocked.Read(ref _dropped), Interlocked.Read(ref _lastSeq));
 
     public void Start()
     {
@@ -190,6 +192,7 @@ internal sealed class RunWorker
             await _pipeline.ExecuteAsync(
                 static (state, ct) => new ValueTask(state._backend.WriteAsync(state._batch, ct)), this, _abort.Token).ConfigureAwait(false);
             _nextSeq += _batch.LineCount;
+            Interlocked.Exchange(ref _lastSeq, _nextSeq - 1);
             Interlocked.Add(ref _written, _batch.EntryCount);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !_abort.IsCancellationRequested)
@@ -198,7 +201,7 @@ internal sealed class RunWorker
             Interlocked.Add(ref _dropped, _batch.EntryCount);
             _droppedSinceMarker = true;
             _diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Error,
-                $"{_batch.EntryCount:N0} records could not be written and were dropped: {ex.Message}", ex));
+                $"{_batch.EntryCount:N0} points could not be written and were dropped: {ex.Message}", ex));
         }
     }
 

@@ -44,6 +44,14 @@ internal static class ApiKeys
         return null;
     }
 
+    /// <summary>
+    /// How this server's keys are made, as it was installed: the <c>tracker</c> tool (<c>tracker serve</c>)
+    /// hosts it for most users; only a server started from the repository is its own program.
+    /// </summary>
+    internal static string KeysCreateCommand { get; } = System.Reflection.Assembly.GetEntryAssembly()?.GetName().Name == "Tracker.Server"
+        ? "dotnet run --project src/Tracker.Server -- keys create --name NAME"
+        : "tracker keys create --name NAME";
+
     /// <summary>The active key the request's Bearer header names, or the 401 to answer with when it names none.</summary>
     public static async Task<(ApiKey? Key, IResult? Problem)> FindAsync(HttpContext context, ApiKeyCache keys, bool mayBeKept, CancellationToken cancellationToken)
     {
@@ -51,7 +59,7 @@ internal static class ApiKeys
         if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) || header.Length <= 7)
         {
             return (null, Problems.Create(HttpStatusCode.Unauthorized, "API key required",
-                "Send the key as 'Authorization: Bearer <key>'. Create one with: dotnet run --project src/Tracker.Server -- keys create --name NAME"));
+                $"Send the key as 'Authorization: Bearer <key>'. Create one where the server runs with: {KeysCreateCommand}"));
         }
 
         var hash = Hash(header[7..].Trim());

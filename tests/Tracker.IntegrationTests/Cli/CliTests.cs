@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Net.Sockets;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
@@ -69,8 +70,8 @@ public sealed class CliTests
             var lastSeq = LastSeq(run);
             var row = table.Row("Run", $"{Project}/{run.Id}");
             Assert.That(table.Words(row, "State"), Does.StartWith("synced"), result.ToString());
-            Assert.That(table.Number(row, "Records sent"), Is.EqualTo(lastSeq));
-            Assert.That(table.Number(row, "Records"), Is.EqualTo(lastSeq));
+            Assert.That(table.Number(row, "Lines acknowledged"), Is.EqualTo(lastSeq));
+            Assert.That(table.Number(row, "Record lines"), Is.EqualTo(lastSeq));
             await AssertLossOnServerAsync(_server, run, points);
             Assert.That(await ExportAsync(_server, run.Id, "val/acc"), Has.Count.EqualTo(points / 100));
             var stored = await GetRunAsync(_server, run.Id);
@@ -124,7 +125,7 @@ public sealed class CliTests
         var table = CliTable.Find(second.Output, "Run");
         var row = table.Row("Run", $"{Project}/{run.Id}");
         Assert.That(table.Words(row, "State"), Does.StartWith(CliTable.Compact("up to date")), second.ToString());
-        Assert.That(table.Number(row, "Records sent"), Is.Zero);
+        Assert.That(table.Number(row, "Lines acknowledged"), Is.Zero);
         Assert.That(await AckedAsync(_server, run.Id), Is.EqualTo(acked).And.EqualTo(LastSeq(run)));
         await AssertLossOnServerAsync(_server, run, 1000);
     }
@@ -149,7 +150,7 @@ public sealed class CliTests
         var downTable = CliTable.Find(down.Output, "Run");
         var downRow = downTable.Row("Run", $"{Project}/{a.Id}");
         Assert.That(downTable.Words(downRow, "State"), Does.StartWith("failed"), down.ToString());
-        var sentWhileDown = downTable.Number(downRow, "Records sent");
+        var sentWhileDown = downTable.Number(downRow, "Lines acknowledged");
         Assert.That(down.Error, Does.Contain("not fully on"));
         Assert.That(LastSeq(resumed), Is.EqualTo(lastSeqA), "the failed sync leaves the run as it was");
         Assert.That(RunReader.Open(resumed.Directory!).ReadHistory().Count(), Is.EqualTo(1700));
@@ -164,10 +165,10 @@ public sealed class CliTests
         var table = CliTable.Find(after.Output, "Run");
         var rowA = table.Row("Run", $"{Project}/{a.Id}");
         Assert.That(table.Words(rowA, "State"), Does.StartWith("synced"), after.ToString());
-        Assert.That(table.Number(rowA, "Records sent"), Is.EqualTo(lastSeqA - ackedBefore), "only the lines logged since the first sync");
+        Assert.That(table.Number(rowA, "Lines acknowledged"), Is.EqualTo(lastSeqA - ackedBefore), "only the lines logged since the first sync");
         var rowB = table.Row("Run", $"{Project}/{b.Id}");
         Assert.That(table.Words(rowB, "State"), Does.StartWith("synced"), after.ToString());
-        Assert.That(table.Number(rowB, "Records sent"), Is.EqualTo(LastSeq(b)));
+        Assert.That(table.Number(rowB, "Lines acknowledged"), Is.EqualTo(LastSeq(b)));
         Assert.That(await AckedAsync(server, a.Id), Is.EqualTo(lastSeqA));
         Assert.That(await AckedAsync(server, b.Id), Is.EqualTo(LastSeq(b)));
         await AssertLossOnServerAsync(server, a, 1700);
@@ -190,7 +191,7 @@ public sealed class CliTests
         Assert.That(table.Words(otherRow, "State"), Does.StartWith("synced"), result.ToString());
         var mineRow = table.Row("Run", $"{Project}/{mine.Id}");
         Assert.That(table.Words(mineRow, "State"), Does.StartWith("rejected"), result.ToString());
-        Assert.That(table.Number(mineRow, "Records sent"), Is.Zero);
+        Assert.That(table.Number(mineRow, "Lines acknowledged"), Is.Zero);
         Assert.That(result.Error, Does.Contain("1 of 2"));
         await AssertLossOnServerAsync(_server, other, 500, project: "other");
         using var http = _server.Client();
@@ -213,7 +214,7 @@ public sealed class CliTests
         var row = table.Row("Run", $"{Project}/{run.Id}");
         Assert.That(table.Words(row, "State"), Does.StartWith("rejected"), result.ToString());
         Assert.That(await AckedAsync(_server, run.Id), Is.EqualTo(acked));
-        Assert.That(table.Number(row, "Records sent"), Is.Zero, "the server refused every request: " + result);
+        Assert.That(table.Number(row, "Lines acknowledged"), Is.Zero, "the server refused every request: " + result);
     }
 
     [Test]
@@ -378,7 +379,7 @@ public sealed class CliTests
             var row = table.Row("Run", run.Id);
             Assert.That(CliTable.Compact(table.Cell(row, "Project")), Is.EqualTo(run.Project));
             Assert.That(table.Words(row, "State"), Is.EqualTo(RunStates.Finished));
-            Assert.That(table.Number(row, "Records"), Is.EqualTo(LastSeq(run)));
+            Assert.That(table.Number(row, "Record lines"), Is.EqualTo(LastSeq(run)));
             Assert.That(table.Words(row, "On server"), Is.EqualTo("-"));
             Assert.That(table.Words(row, "URL"), Is.EqualTo("-"), "never sent to a server");
         }
@@ -403,8 +404,9 @@ public sealed class CliTests
         Assert.That(result.ExitCode, Is.Zero, result.ToString());
         table = CliTable.Find(result.Output, "Project");
         var row = table.Row("Run", run.Id);
-        Assert.That(table.Number(row, "Records"), Is.EqualTo(LastSeq(run)));
-        Assert.That(table.Words(row, "On server"), Is.Not.EqualTo("synced"), $"the server has seq {await AckedAsync(_server, run.Id)} of {LastSeq(run)}: " + result);
+        Assert.That(table.Number(row, "Record lines"), Is.EqualTo(LastSeq(run)));
+        var acked = await AckedAsync(_server, run.Id);
+        Assert.That(table.Words(row, "On server"), Is.EqualTo(CliTable.Compact($"{acked:N0} lines acknowledged")), $"the server has seq {acked} of {LastSeq(run)}: " + result);
     }
 
     [Test]
@@ -607,6 +609,83 @@ public sealed class CliTests
         {
             live.Finish();
         }
+    }
+
+    [TestCase("0.0.0.0")]
+    [TestCase("*")]
+    public async Task Ui_ListeningOnEveryInterface_ServesOnLoopbackImportsAndPrintsTheAddresses(string host)
+    {
+        var run = LoggedRun(points: 50);
+        var port = Postgres.FreePort();
+
+        await using var ui = CliProcess.Start(["ui", "--dir", _root, "--urls", $"http://{host}:{port}"]);
+
+        var line = await ui.WaitForLineAsync(l => l.StartsWith("Tracker UI:", StringComparison.Ordinal), UiStartTimeout);
+        Assert.That(line, Does.Contain($"http://127.0.0.1:{port}/"), "a URL a browser here can open");
+        Assert.That(line, Does.Not.Contain("0.0.0.0").And.Not.Contain("[::]").And.Not.Contain("*:"), "no wildcard as a URL to open");
+        var everywhere = await ui.WaitForLineAsync(l => l.StartsWith("Listening on every interface", StringComparison.Ordinal), TimeSpan.FromSeconds(5));
+        Assert.That(everywhere, Does.Contain($"http://{Dns.GetHostName()}:{port}/"), "the URL for other machines");
+
+        // It used to die a few seconds after starting; it still serves and imports after that.
+        await Task.Delay(TimeSpan.FromSeconds(6));
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        Assert.That(await AckedAsync(http, run.Id), Is.EqualTo(LastSeq(run)), "the run imported");
+        var later = LoggedRun(points: 20);
+        await WaitForAsync(async () => (await http.GetFromJsonAsync<JsonArray>($"/api/v1/projects/{Project}/runs"))!.Any(r => (string?)r!["id"] == later.Id),
+            UiImportTimeout, $"tracker ui imported the new run {later.Id}", ui);
+    }
+
+    [TestCase("ui")]
+    [TestCase("serve")]
+    public async Task PortInUse_ExitsOneWithOneLineNamingTheAddress_TheDetailsOnlyWithTrackerDebug(string command)
+    {
+        LoggedRun(points: 10);
+        using var taken = new TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var url = $"http://127.0.0.1:{((IPEndPoint)taken.LocalEndpoint).Port}";
+        string[] args = command == "ui" ? ["ui", _root, "--urls", url] : ["serve", "--db", Path.Combine(_root, "t.db"), "--urls", url];
+
+        var result = await CliProcess.RunAsync(args);
+
+        Assert.That(result.ExitCode, Is.EqualTo(1), result.ToString());
+        AssertUsefulFirstLine(result, url, "--urls");
+        Assert.That(result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries), Has.Length.EqualTo(1), "one line: " + result);
+
+        var debug = await CliProcess.RunAsync(args, new Dictionary<string, string> { ["TRACKER_DEBUG"] = "1" });
+        Assert.That(debug.ExitCode, Is.EqualTo(1), debug.ToString());
+        Assert.That(debug.Error, Does.Contain("   at "), "TRACKER_DEBUG=1 shows where it failed");
+    }
+
+    [Test]
+    public async Task Show_PathThatIsNoRun_SaysWhatIsWrongWithThatPath()
+    {
+        LoggedRun(points: 10);
+        var missing = Path.Combine(_root, "no", "such", "dir");
+
+        var result = await CliProcess.RunAsync(["show", missing]);
+        var notARun = await CliProcess.RunAsync(["show", _root]);
+
+        Assert.That(result.ExitCode, Is.EqualTo(1), result.ToString());
+        AssertUsefulFirstLine(result, missing, "does not exist");
+        Assert.That(result.Error, Does.Not.Contain("tracker-runs"), "not about the default runs root");
+        Assert.That(notARun.ExitCode, Is.EqualTo(1), notARun.ToString());
+        AssertUsefulFirstLine(notARun, _root, "no run.json");
+    }
+
+    [Test]
+    public async Task Sync_TakesDirAsLsAndShowDo_AndRefusesTwoDifferentFolders()
+    {
+        var run = LoggedRun(points: 30);
+
+        var result = await CliProcess.RunAsync(["sync", "--dir", _root, "--server", _server.BaseUrl.ToString(), "--api-key", _server.ApiKey], timeout: TimeSpan.FromSeconds(90));
+        var both = await CliProcess.RunAsync(["sync", Path.Combine(_root, "other"), "--dir", _root, "--server", _server.BaseUrl.ToString()]);
+
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        var table = CliTable.Find(result.Output, "Run");
+        Assert.That(table.Number(table.Row("Run", $"{Project}/{run.Id}"), "Record lines"), Is.EqualTo(LastSeq(run)));
+        Assert.That(await AckedAsync(_server, run.Id), Is.EqualTo(LastSeq(run)));
+        Assert.That(both.ExitCode, Is.EqualTo(2), both.ToString());
+        AssertUsefulFirstLine(both, "--dir", "other");
     }
 
     private static double Loss(int step) => 1.0 / (step + 3);

@@ -31,6 +31,10 @@ public sealed class ServeAndKeysTests
             await serve.WaitForLineAsync(line => line.Contains($"127.0.0.1:{port}", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
             Assert.That((await PutRunAsync(http, key)).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            using var keyless = await http.PutAsync("/api/v1/projects/p/runs/r2", new StringContent("{}", Encoding.UTF8, "application/json"));
+            Assert.That(keyless.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+            Assert.That(await keyless.Content.ReadAsStringAsync(), Does.Contain("tracker keys create --name NAME").And.Not.Contain("dotnet run"),
+                "the advice for a server the tracker tool runs");
 
             var viewer = await CliProcess.RunAsync(["keys", "create", "--name", "viewer", "--read-only", "--db", db]);
             Assert.That(viewer.ExitCode, Is.Zero, viewer.ToString());
