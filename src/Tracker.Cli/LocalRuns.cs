@@ -1,4 +1,4 @@
-using System.CommandLine;
+using System.Text.Json;
 using Tracker.Reading;
 
 namespace Tracker.Cli;
@@ -68,6 +68,56 @@ internal static class LocalRuns
         {
             throw new CliException($"{directory} is not a readable run: {ex.Message}");
         }
+    }
+
+    /// <summary>
+    /// The conditions of a <c>--filter</c> (the server's grammar, <see cref="RunFilter"/>); a
+    /// malformed one is a usage error that says where and how to write it.
+    /// </summary>
+    public static IReadOnlyList<RunCondition> ParseFilter(string filter)
+    {
+        var (conditions, problem) = RunFilter.Parse(filter);
+        return problem is null ? conditions : throw new UsageException($"--filter: {problem}");
+    }
+
+    /// <summary>
+    /// The run directories among <paramref name="directories"/> that meet <paramref name="conditions"/>,
+    /// with the meanings the server's listing gives them. A run that cannot be read is named on
+    /// stderr and left out; keys that no run has are named, so a typo is not read as "no run qualifies".
+    /// </summary>
+    public static IReadOnlyList<string> Filter(IReadOnlyList<string> directories, IReadOnlyList<RunCondition> conditions)
+    {
+        // The summary of a running run is a fold of all its records: read only when a condition needs it.
+        var withSummary = conditions.Any(c => c.Field is RunField.Summary or RunField.SummaryOrConfig);
+        var runs = new List<(string Directory, FilterableRun Run)>();
+        foreach (var directory in directories)
+        {
+            try
+            {
+                runs.Add((directory, Filterable(RunReader.Open(directory), withSummary)));
+            }
+            catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException or JsonException)
+            {
+                Console.Error.WriteLine($"tracker: skipped {directory}: not a readable run: {ex.Message}");
+            }
+        }
+
+        if (runs.Count > 0 && RunFilter.UnknownKeys(conditions, runs.ConvertAll(r => r.Run)) is { Count: > 0 } unknown)
+        {
+            Console.Error.WriteLine($"tracker: no run has {string.Join(", ", unknown.Select(k => $"'{k}'"))}: a condition on it matches nothing (check the key's spelling and its summary./config. prefix).");
+        }
+
+        return runs.Where(r => RunFilter.Matches(conditions, r.Run)).Select(r => r.Directory).ToList();
+    }
+
+    /// <summary>What a filter reads of a local run: its metadata as run.json holds it (start_time as written there, as a server stores it), config and summary.</summary>
+    private static FilterableRun Filterable(RunReader reader, bool withSummary)
+    {
+        var info = reader.Info;
+        using var json = JsonDocument.Parse(reader.ReadRunJson());
+        var start = json.RootElement.TryGetProperty("start_time", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString() : null;
+        return new FilterableRun(info.Id, info.Name, info.State, start, info.Tags, RunValue.OfConfig(info.Config),
+            withSummary ? RunValue.OfSummary(reader.ReadSummary()) : new Dictionary<string, RunValue>());
     }
 
     /// <summary>The seq of the last complete line of records.jsonl; 0 when there is none.</summary>

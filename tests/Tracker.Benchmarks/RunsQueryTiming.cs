@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
-using Tracker.Server.Api;
+using Tracker.Format;
 using Tracker.Server.Storage;
 
 namespace Tracker.Benchmarks;

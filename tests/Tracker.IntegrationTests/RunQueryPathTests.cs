@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
-using Tracker.Server.Api;
+using Tracker.Format;
 using Tracker.Server.Ingest;
 using Tracker.Server.Storage;
 

@@ -16,26 +16,38 @@ internal static class LsCommand
         var project = new Option<string?>("--project") { Description = "Only this project." };
         var server = new Option<string?>("--server") { Description = "List the runs on this Tracker server instead of the local folder." };
         var apiKey = new Option<string?>("--api-key") { Description = "API key, when the server's reads need one (default: TRACKER_API_KEY, then the key tracker login stored)." };
-        var command = new Command("ls", "List runs: local ones, or a server's with --server.") { dir, project, server, apiKey };
+        var filter = new Option<string?>("--filter")
+        {
+            Description = "Only the local runs that match, in the runs listing's filter syntax, such as: summary.val/acc > 0.8 and config.optimizer = 'sgd' and state = finished.",
+        };
+        var command = new Command("ls", "List runs: local ones, or a server's with --server.") { dir, project, filter, server, apiKey };
         command.SetAction((r, ct) => r.GetValue(server) is { } url
-            ? ServerAsync(SyncCommand.ServerUrl(url), r.GetValue(apiKey), r.GetValue(project), ct)
-            : Task.FromResult(Local(r.GetValue(dir)!, r.GetValue(project))));
+            ? r.GetValue(filter) is null
+                ? ServerAsync(SyncCommand.ServerUrl(url), r.GetValue(apiKey), r.GetValue(project), ct)
+                : throw new UsageException("--filter filters local runs; for a server's runs, filter in its web UI or with GET /api/v1/projects/P/runs?filter=..., or report them with tracker report --server --project P --filter ...")
+            : Task.FromResult(Local(r.GetValue(dir)!, r.GetValue(project), r.GetValue(filter))));
         return command;
     }
 
-    private static int Local(string dir, string? project)
+    private static int Local(string dir, string? project, string? filter)
     {
+        var conditions = filter is null ? null : LocalRuns.ParseFilter(filter);
         var table = new Spectre.Console.Table().AddColumns("Project", "Run", "Name", "State", "Started", "Record lines", "On server", "URL");
-        var count = 0;
-        foreach (var directory in SyncCommand.FindRunDirectories(dir))
+        var directories = SyncCommand.FindRunDirectories(dir).Where(d => project is null || Path.GetFileName(Path.GetDirectoryName(d)) == project).ToList();
+        var count = directories.Count;
+        if (conditions is not null)
+        {
+            directories = [.. LocalRuns.Filter(directories, conditions)];
+            if (count > 0 && directories.Count == 0)
+            {
+                Console.WriteLine($"No run in {Path.GetFullPath(dir)}{(project is null ? "" : $" for project {project}")} matches '{filter}' ({count} looked at).");
+                return CliExit.Success;
+            }
+        }
+
+        foreach (var directory in directories)
         {
             var projectName = Path.GetFileName(Path.GetDirectoryName(directory))!;
-            if (project is not null && projectName != project)
-            {
-                continue;
-            }
-
-            count++;
             try
             {
                 var info = Reading.RunReader.Open(directory).Info;

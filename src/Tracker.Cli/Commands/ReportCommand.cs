@@ -39,7 +39,7 @@ internal static class ReportCommand
         var notes = new Option<string?>("--notes") { Description = "A Markdown file shown under the title." };
         var dir = new Option<string>("--dir") { Description = "Runs root (default: TRACKER_DIR, then tracker.json, then ./tracker-runs).", DefaultValueFactory = _ => LocalRuns.DefaultDir };
         var server = new ServerRunOptions();
-        var filter = new Option<string?>("--filter") { Description = "With --server and --project: report the project's runs that match, in the server's filter syntax (summary.val/acc > 0.8 and config.optimizer = 'sgd' and state = finished)." };
+        var filter = new Option<string?>("--filter") { Description = "With --project: report the project's runs that match (local runs, or with --server the server's), such as: summary.val/acc > 0.8 and config.optimizer = 'sgd' and state = finished." };
         var command = new Command("report", "Write a self-contained HTML report of one or more runs, or of every run of a project.") { runs, output, title, notes, dir, filter };
         server.AddTo(command);
         command.SetAction(async (r, ct) =>
@@ -57,7 +57,7 @@ internal static class ReportCommand
             }
             else if (r.GetValue(filter) is not null)
             {
-                throw new UsageException("--filter chooses a project's runs: give --project P (and --server) instead of run ids.");
+                throw new UsageException("--filter chooses a project's runs: give --project P instead of run ids.");
             }
 
             // A run that cannot be read is named and left out; the report holds the rest.
@@ -92,8 +92,9 @@ internal static class ReportCommand
     }
 
     /// <summary>
-    /// The runs of <c>--project</c>: on the server those that match <paramref name="filter"/> (the
-    /// server's filter, parsed there), else every run directory of the project under <paramref name="dir"/>.
+    /// The runs of <c>--project</c> that match <paramref name="filter"/> (all without one): on the
+    /// server, filtered there; else the run directories of the project under <paramref name="dir"/>,
+    /// filtered here by the same grammar and meanings.
     /// </summary>
     private static string[] ProjectRuns(string? server, string? apiKey, string? project, string? filter, string dir)
     {
@@ -104,13 +105,16 @@ internal static class ReportCommand
 
         if (server is null)
         {
-            if (filter is not null)
+            var conditions = filter is null ? null : LocalRuns.ParseFilter(filter);
+            var local = RunReader.FindRuns(dir).Where(d => Path.GetFileName(Path.GetDirectoryName(d)) == project).ToArray();
+            if (local.Length == 0)
             {
-                throw new UsageException("--filter needs --server: the filter is the server's (docs/protocol.md, \"Filtering and sorting runs\"). Without --server, give the run ids to report.");
+                throw new CliException($"No runs of project '{project}' in {Path.GetFullPath(dir)}: check --project and --dir (see 'tracker ls').");
             }
 
-            var local = RunReader.FindRuns(dir).Where(d => Path.GetFileName(Path.GetDirectoryName(d)) == project).ToArray();
-            return local.Length > 0 ? local : throw new CliException($"No runs of project '{project}' in {Path.GetFullPath(dir)}: check --project and --dir (see 'tracker ls').");
+            var matching = conditions is null ? local : [.. LocalRuns.Filter(local, conditions)];
+            return matching.Length > 0 ? matching
+                : throw new CliException($"No run of project '{project}' in {Path.GetFullPath(dir)} matches '{filter}'; no report written.");
         }
 
         using var api = RunSource.Api(server, apiKey);

@@ -99,7 +99,7 @@ internal static class ReadEndpoints
 
         foreach (var (parameter, values) in query.Where(q => q.Key.StartsWith("config.", StringComparison.Ordinal)))
         {
-            conditions.Add(new RunCondition(RunField.Config, parameter["config.".Length..], "=", RunQuery.Literal(values.ToString(), quoted: false)));
+            conditions.Add(new RunCondition(RunField.Config, parameter["config.".Length..], "=", RunFilter.Literal(values.ToString(), quoted: false)));
         }
 
         RunSort? sort = null;

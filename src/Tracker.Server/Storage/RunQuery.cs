@@ -1,31 +1,6 @@
-using System.Globalization;
 using System.Text;
 
 namespace Tracker.Server.Storage;
-
-/// <summary>What a condition or sort compares: a run attribute, or a config or summary key.</summary>
-internal enum RunField
-{
-    Name,
-    Id,
-    State,
-    StartTime,
-    Tag,
-    Summary,
-    Config,
-
-    /// <summary>A key without prefix: the run's summary value, or its config value where the summary has none.</summary>
-    SummaryOrConfig,
-}
-
-/// <summary>A literal: a number compares with numbers, text with text.</summary>
-internal readonly record struct RunLiteral(double? Number, string Text);
-
-/// <summary>One condition: <c>FIELD OP VALUE</c>; <see cref="Op"/> is SQL (<c>=</c>, <c>&lt;&gt;</c>, <c>&lt;</c>, …) or <c>contains</c>.</summary>
-internal sealed record RunCondition(RunField Field, string? Key, string Op, RunLiteral Value);
-
-/// <summary>A sort: a field (and key), ascending or descending; runs without the value go last either way.</summary>
-internal sealed record RunSort(RunField Field, string? Key, bool Descending);
 
 /// <summary>
 /// A page of a project's runs, filtered (conditions joined by <c>and</c>) and sorted by the
@@ -171,8 +146,4 @@ internal sealed record RunQuery(string Project, IReadOnlyList<RunCondition> Cond
     private static string LikePattern(string text) =>
         "%" + text.ToLowerInvariant().Replace("\\", "\\\\", StringComparison.Ordinal).Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal) + "%";
 
-    public static RunLiteral Literal(string text, bool quoted) =>
-        !quoted && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) && double.IsFinite(number)
-            ? new RunLiteral(number, text)
-            : new RunLiteral(null, text);
 }

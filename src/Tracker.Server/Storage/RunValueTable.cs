@@ -1,6 +1,5 @@
 using System.Data;
 using System.Data.Common;
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -16,9 +15,6 @@ internal static class ValueKind
     public const string Tag = "t";
 }
 
-/// <summary>One filterable value of a run: a number, or text (strings, booleans, NaN and infinities).</summary>
-internal readonly record struct RunValue(double? Number, string? Text);
-
 /// <summary>
 /// <c>run_values</c>: each run's config keys (nested objects flattened with '.'), summary keys
 /// and tags, one row each, indexed by (project, kind, key, number) and (project, kind, key, text)
@@ -31,11 +27,17 @@ internal static class RunValueTable
     /// <summary>Rows per INSERT: 6 parameters each stays far below both databases' limits.</summary>
     private const int RowsPerStatement = 500;
 
-    /// <summary>The rows of a config: scalars only; objects are flattened to <c>parent.child</c>, lists left out.</summary>
+    /// <summary>The rows of a config: <see cref="RunValue.OfConfig"/>, the rule local filters read too.</summary>
     public static Dictionary<(string Kind, string Key), RunValue> OfConfig(JsonObject config, JsonNode? tags)
     {
         var rows = new Dictionary<(string, string), RunValue>();
-        Flatten(rows, config, prefix: string.Empty);
+        // Read by the format's value codec, as the run reader reads run.json's config.
+        using var json = JsonDocument.Parse(config.ToJsonString());
+        foreach (var (key, value) in RunValue.OfConfig((Dictionary<string, object?>)RecordValue.FromJson(json.RootElement)!))
+        {
+            rows[(ValueKind.Config, key)] = value;
+        }
+
         foreach (var tag in (tags as JsonArray ?? []).OfType<JsonValue>())
         {
             if (tag.TryGetValue<string>(out var text))
@@ -47,20 +49,9 @@ internal static class RunValueTable
         return rows;
     }
 
-    /// <summary>The rows of a summary (<see cref="SummaryTable.Snapshot"/>): numbers, strings and booleans; media and lists left out.</summary>
-    public static Dictionary<(string Kind, string Key), RunValue> OfSummary(Dictionary<string, object?> summary)
-    {
-        var rows = new Dictionary<(string, string), RunValue>();
-        foreach (var (key, value) in summary)
-        {
-            if (Of(value) is { } row)
-            {
-                rows[(ValueKind.Summary, key)] = row;
-            }
-        }
-
-        return rows;
-    }
+    /// <summary>The rows of a summary (<see cref="SummaryTable.Snapshot"/>): <see cref="RunValue.OfSummary"/>, the rule local filters read too.</summary>
+    public static Dictionary<(string Kind, string Key), RunValue> OfSummary(Dictionary<string, object?> summary) =>
+        RunValue.OfSummary(summary).ToDictionary(v => (ValueKind.Summary, v.Key), v => v.Value);
 
     /// <summary>Writes the rows that differ between <paramref name="before"/> and <paramref name="after"/>, and deletes those gone.</summary>
     public static async Task UpdateAsync(DbConnection connection, DbTransaction transaction, string project, long runPk,
@@ -155,36 +146,4 @@ internal static class RunValueTable
             after = page[^1].Pk;
         }
     }
-
-    private static void Flatten(Dictionary<(string, string), RunValue> rows, JsonObject node, string prefix)
-    {
-        foreach (var (key, child) in node)
-        {
-            if (child is JsonObject nested)
-            {
-                Flatten(rows, nested, $"{prefix}{key}.");
-            }
-            else if (child is JsonValue value && Of(value.GetValueKind() switch
-            {
-                // Parsed or built from a long or a double alike: the JSON text is the one form all share.
-                JsonValueKind.Number => double.Parse(value.ToJsonString(), CultureInfo.InvariantCulture),
-                JsonValueKind.String => value.GetValue<string>(),
-                JsonValueKind.True => true,
-                JsonValueKind.False => false,
-                _ => null,
-            }) is { } row)
-            {
-                rows[(ValueKind.Config, prefix + key)] = row;
-            }
-        }
-    }
-
-    /// <summary>Numbers as numbers (NaN and infinities as their text, as in records), strings and booleans as text.</summary>
-    private static RunValue? Of(object? value) => value switch
-    {
-        bool b => new RunValue(null, b ? "true" : "false"),
-        string s => new RunValue(null, s),
-        _ when RecordValue.AsDouble(value) is { } d => double.IsFinite(d) ? new RunValue(d, null) : new RunValue(null, d.ToString(CultureInfo.InvariantCulture)),
-        _ => null,
-    };
 }
