@@ -104,7 +104,7 @@ internal static class MlflowRunJson
     {
         foreach (var (key, node) in config.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
-            if (node is JsonObject nested)
+            if (node is JsonObject nested && !IsWrappedText(nested))
             {
                 foreach (var pair in Params(nested, prefix + key + "."))
                 {
@@ -122,8 +122,13 @@ internal static class MlflowRunJson
     {
         null => "null",
         JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
+        JsonObject wrapped when IsWrappedText(wrapped) => wrapped[RecordValue.TextMember]!.GetValue<string>(),
         _ => node.ToJsonString(),
     };
+
+    /// <summary>The text NaN, Infinity or -Infinity as the record format keeps it apart from the number: <c>{"_str":"NaN"}</c>.</summary>
+    private static bool IsWrappedText(JsonObject value) =>
+        value.Count == 1 && value[RecordValue.TextMember] is JsonValue text && text.GetValueKind() == JsonValueKind.String;
 
     /// <summary>The run's MLflow tags: its Tracker tags, system tags, name and notes.</summary>
     public static IEnumerable<(string Key, string Value)> Tags(StoredRun run)
