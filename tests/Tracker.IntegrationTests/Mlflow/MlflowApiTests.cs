@@ -198,12 +198,16 @@ public sealed class MlflowApiTests(string storage)
         var experiment = await NewExperimentAsync();
         var runId = await NewRunAsync(experiment);
         await OkAsync("runs/log-parameter", new { run_id = runId, key = "lr", value = "0.1" });
+        await OkAsync("runs/log-parameter", new { run_id = runId, key = "model/depth", value = "3" });
         var tooMany = Enumerable.Range(0, 1001).Select(i => new { key = "m", value = 1.0, timestamp = T0, step = i }).ToArray();
 
         await AssertErrorAsync(PostAsync("runs/log-batch", new { run_id = runId, metrics = tooMany }), HttpStatusCode.BadRequest, "INVALID_PARAMETER_VALUE", "at most 1000 metrics");
         await AssertErrorAsync(PostAsync("runs/log-batch", new { run_id = runId, @params = Enumerable.Range(0, 101).Select(i => new { key = $"p{i}", value = "v" }) }), HttpStatusCode.BadRequest, "INVALID_PARAMETER_VALUE", "at most 100 params");
         await AssertErrorAsync(PostAsync("runs/log-parameter", new { run_id = runId, key = "lr", value = "0.2" }), HttpStatusCode.BadRequest, "INVALID_PARAMETER_VALUE", "Changing param values is not allowed");
         await AssertErrorAsync(PostAsync("runs/log-batch", new { run_id = runId, metrics = new[] { new { key = "ok", value = 1.0, timestamp = T0, step = 0 } }, @params = new[] { new { key = "lr", value = "0.3" } } }), HttpStatusCode.BadRequest, "INVALID_PARAMETER_VALUE", "Changing param values");
+        await AssertErrorAsync(PostAsync("runs/log-parameter", new { run_id = runId, key = "model/depth", value = "4" }), HttpStatusCode.BadRequest, "INVALID_PARAMETER_VALUE", "Changing param values");
+        await AssertErrorAsync(PostAsync("runs/log-batch", new { run_id = runId, @params = new[] { new { key = "a", value = "1" }, new { key = "a", value = "1" } } }), HttpStatusCode.BadRequest, "INVALID_PARAMETER_VALUE", "Duplicate parameter keys");
+        await AssertErrorAsync(PostAsync("runs/log-metric", new { run_id = runId, key = "_step", value = 1.0, timestamp = T0 }), HttpStatusCode.BadRequest, "INVALID_PARAMETER_VALUE", "_");
         await AssertErrorAsync(PostAsync("runs/log-metric", new { run_id = runId, key = "loss", value = 1.0 }), HttpStatusCode.BadRequest, "INVALID_PARAMETER_VALUE", "'timestamp'");
         await AssertErrorAsync(PostAsync("runs/log-metric", new { run_id = runId, key = "bad:name", value = 1.0, timestamp = T0 }), HttpStatusCode.BadRequest, "INVALID_PARAMETER_VALUE", "Invalid metric name");
         await AssertErrorAsync(PostAsync("runs/log-metric", new { run_id = runId, key = "loss", value = 1.0, timestamp = T0, step = -1 }), HttpStatusCode.BadRequest, "INVALID_PARAMETER_VALUE", "step");
@@ -215,7 +219,7 @@ public sealed class MlflowApiTests(string storage)
 
         var (_, got) = await GetAsync($"runs/get?run_id={runId}");
         Assert.That(got["run"]!["data"]!["metrics"]!.AsArray(), Is.Empty, "a refused request stores nothing");
-        Assert.That(Pairs(got["run"]!["data"]!["params"]), Is.EqualTo(new Dictionary<string, string> { ["lr"] = "0.1" }));
+        Assert.That(Pairs(got["run"]!["data"]!["params"]), Is.EqualTo(new Dictionary<string, string> { ["lr"] = "0.1", ["model/depth"] = "3" }));
     }
 
     [Test]
