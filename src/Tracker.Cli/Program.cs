@@ -16,6 +16,7 @@ var root = new RootCommand("tracker: look at, upload, export and report Tracker 
     ExportCommand.Create(),
     ReportCommand.Create(),
     RunCommand.Create(),
+    ImportCommand.Create(),
 };
 
 if (Console.IsOutputRedirected)

@@ -36,6 +36,12 @@ public static class RunFiles
     public const string FilesFolder = "files";
 
     /// <summary>
+    /// The cursors of the SDK's custom backends, <c>&lt;name&gt;.json</c> each: the last sequence number
+    /// the backend took, so that a resumed run sends it only what follows.
+    /// </summary>
+    public const string BackendsFolder = "backends";
+
+    /// <summary>
     /// The full path of a file a record names (such as <c>media/&lt;sha256&gt;.png</c>), or null when
     /// the name could lead out of the run directory: records are input like any other, so a name
     /// with <c>..</c>, a rooted name, a control character (NUL included), or a symbolic link on the

@@ -64,12 +64,16 @@ public sealed partial class Run
         {
             await _flushTimer!.DisposeAsync().ConfigureAwait(false);
             await _worker!.StopAsync(_options.FinishTimeout, _time).ConfigureAwait(false);
+            // Every local write is done, the finish record included: the server and each backend get what is left of the budget, side by side.
+            var left = _options.FinishTimeout - _time.GetElapsedTime(started);
+            left = left > TimeSpan.Zero ? left : TimeSpan.Zero;
+            var followers = _backends.Select(b => b.StopAsync(left)).ToList();
             if (_sender is not null)
             {
-                // Every local write is done, the finish record included: the server gets what is left of the budget.
-                var left = _options.FinishTimeout - _time.GetElapsedTime(started);
-                await _sender.StopAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero).ConfigureAwait(false);
+                followers.Add(_sender.StopAsync(left));
             }
+
+            await Task.WhenAll(followers).ConfigureAwait(false);
         }
         finally
         {

@@ -187,7 +187,22 @@ public sealed partial class Run
             _sender = new RunSender(server, started, directory!, firstSeq - 1, new DiagnosticsSink(options.Diagnostics, options.Output), _time, heartbeatInterval: options.HeartbeatInterval,
                 sendInterval: options.SendInterval,
                 numberAfter: acked => _worker?.NumberAfter(acked));
-            backend = new NotifyingBackend(backend, _sender);
+        }
+
+        // Each custom backend follows records.jsonl on a loop of its own, from its own cursor.
+        _backends = options.Backends.Select(b => new BackendWorker(b, started, directory!, firstSeq - 1, new DiagnosticsSink(options.Diagnostics, options.Output), _time)).ToArray();
+        if (_sender is not null || _backends.Length > 0)
+        {
+            var sender = _sender;
+            var followers = _backends;
+            backend = new NotifyingBackend(backend, lastSeq =>
+            {
+                sender?.OnWritten(lastSeq);
+                foreach (var follower in followers)
+                {
+                    follower.OnWritten(lastSeq);
+                }
+            });
         }
 
         var capacity = Math.Max(2, options.MaxQueuedRecords / ChunkSize);
@@ -196,6 +211,10 @@ public sealed partial class Run
         _worker = new RunWorker(_queue, backend, _keys, options, _diagnostics, firstSeq);
         _worker.Start();
         _sender?.Start();
+        foreach (var follower in _backends)
+        {
+            follower.Start();
+        }
         _flushTimer = _time.CreateTimer(static s => ((Run)s!).OnFlushTick(), this, options.FlushInterval, options.FlushInterval);
         if (options.CaptureConsole)
         {
@@ -443,6 +462,24 @@ public sealed partial class Run
         }
 
         ArgumentNullException.ThrowIfNull(o.TimeProvider);
+        var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase); // cursor files: one per name on any file system
+        foreach (var backend in o.Backends)
+        {
+            if (backend is null)
+            {
+                throw new ArgumentException("RunOptions.Backends holds a null; add only backend instances.", nameof(o));
+            }
+
+            if (BackendCursor.NameProblem(backend.Name) is { } problem)
+            {
+                throw new ArgumentException($"{problem} ({backend.GetType().FullName}).", nameof(o));
+            }
+
+            if (!names.Add(backend.Name))
+            {
+                throw new ArgumentException($"Two backends in RunOptions.Backends are named '{backend.Name}' (names are compared ignoring case); each needs a name of its own for its cursor.", nameof(o));
+            }
+        }
     }
 
     private static void ValidateServer(Uri? baseUrl)

@@ -34,6 +34,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     private readonly RecordQueue? _queue;
     private readonly RunWorker? _worker;
     private readonly RunSender? _sender;
+    private readonly BackendWorker[] _backends = [];
     private readonly ITimer? _flushTimer;
     private readonly SystemSampler? _sampler;
     private readonly ConsoleCapture? _console;

@@ -1,4 +1,5 @@
 using Polly;
+using Tracker.Export;
 
 namespace Tracker;
 
@@ -150,8 +151,8 @@ public sealed class RunOptions
     public Action<ResiliencePipelineBuilder<HttpResponseMessage>>? ConfigureHttpResilience { get; set; }
 
     /// <summary>
-    /// How long <see cref="Run.Finish(int)"/> may spend writing what is queued and, in online mode,
-    /// waiting for the server to acknowledge it. Default 30 seconds.
+    /// How long <see cref="Run.Finish(int)"/> may spend writing what is queued and, in online mode and
+    /// for each of <see cref="Backends"/>, waiting for them to take it. Default 30 seconds.
     /// </summary>
     public TimeSpan FinishTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
@@ -261,5 +262,21 @@ public sealed class RunOptions
     /// <summary>Clock used for timestamps, flush intervals and retry back-off. Default <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
-    internal RunOptions Clone() => (RunOptions)MemberwiseClone();
+    /// <summary>
+    /// Custom backends that get the run's records besides its run directory, which is always written
+    /// first and is not one of them (nor is the server upload of online mode). Each gets every record
+    /// in order, at least once, on a loop of its own from its cursor in the run directory; see
+    /// <see cref="IRecordBackend"/> for the contract. Names must be unique ignoring case, or Init throws
+    /// <see cref="ArgumentException"/>. The run disposes each backend when Finish ends; in
+    /// <see cref="RunMode.Disabled"/> mode, or when Init throws, they are not used and stay the caller's.
+    /// Default empty.
+    /// </summary>
+    public IList<IRecordBackend> Backends { get; private set; } = new List<IRecordBackend>();
+
+    internal RunOptions Clone()
+    {
+        var clone = (RunOptions)MemberwiseClone();
+        clone.Backends = Backends.ToList(); // the run's own list: a later change to the options does not reach it
+        return clone;
+    }
 }

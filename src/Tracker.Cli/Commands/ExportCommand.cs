@@ -20,15 +20,17 @@ internal static class ExportCommand
 
     public static Command Create()
     {
-        var run = new Argument<string>("RUN") { Description = "A run id (looked up under --dir) or a run directory." };
+        var run = new Argument<string>("RUN") { Description = "A run id (looked up under --dir, or on --server) or a run directory." };
         var format = new Option<string>("--format") { Description = "csv, jsonl or parquet.", Required = true };
         format.AcceptOnlyFromAmong("csv", "jsonl", "parquet");
         var output = new Option<string?>("--output", "-o") { Description = "The file to write (default: standard output; RUN-ID.parquet for parquet)." };
         var dir = new Option<string>("--dir") { Description = "Runs root (default: TRACKER_DIR, then tracker.json, then ./tracker-runs).", DefaultValueFactory = _ => LocalRuns.DefaultDir };
+        var server = new ServerRunOptions();
         var command = new Command("export", "Export a run's full history as CSV, JSON lines or Parquet.") { run, format, output, dir };
+        server.AddTo(command);
         command.SetAction(async (r, ct) =>
         {
-            var reader = LocalRuns.Open(r.GetValue(run)!, r.GetValue(dir)!);
+            using var reader = server.Open(r, r.GetValue(run)!, r.GetValue(dir)!);
             var kind = r.GetValue(format)!;
             var path = r.GetValue(output) ?? (kind == "parquet" ? $"{reader.Info.Id}.parquet" : null);
             await using var stream = path is null ? Console.OpenStandardOutput() : File.Create(path);
@@ -70,7 +72,7 @@ internal static class ExportCommand
     /// integers, booleans, or text when they differ otherwise. A key named like one of the export's own
     /// columns is renamed <c>metric/KEY</c> (again until unique), so no two columns share a name.
     /// </summary>
-    private static List<Column> Columns(RunReader reader)
+    private static List<Column> Columns(RunSource reader)
     {
         var kinds = new SortedDictionary<string, ColumnKind?>(StringComparer.Ordinal);
         foreach (var row in reader.ReadHistory())
@@ -130,7 +132,7 @@ internal static class ExportCommand
         return text[..RecordValue.FormatDouble(value, text)].ToArray();
     }
 
-    private static async Task WriteCsvAsync(RunReader reader, List<Column> columns, Stream stream)
+    private static async Task WriteCsvAsync(RunSource reader, List<Column> columns, Stream stream)
     {
         await using var writer = new StreamWriter(stream, new UTF8Encoding(false), 1 << 16);
         await writer.WriteLineAsync(string.Join(',', RowColumns.Concat(columns.Select(c => c.Name)).Select(n => Quote(n))));
@@ -157,7 +159,7 @@ internal static class ExportCommand
         always || text.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? $"\"{text.Replace("\"", "\"\"", StringComparison.Ordinal)}\"" : text;
 
     /// <summary>One JSON object per row; values by the run format's value codec (docs/format.md), so text "NaN" stays text.</summary>
-    private static async Task WriteJsonLinesAsync(RunReader reader, List<Column> columns, Stream stream)
+    private static async Task WriteJsonLinesAsync(RunSource reader, List<Column> columns, Stream stream)
     {
         await using var buffered = new BufferedStream(stream, 1 << 16);
         await using var json = new Utf8JsonWriter(buffered, RecordValue.WriterOptions);
@@ -187,7 +189,7 @@ internal static class ExportCommand
     /// Columns step, timestamp_ms, runtime_s, then one nullable column per key typed as its values are
     /// (double, int64, uint64, boolean or string), in row groups of <see cref="RowGroupRows"/>.
     /// </summary>
-    private static async Task WriteParquetAsync(RunReader reader, List<Column> columns, Stream stream, CancellationToken cancellationToken)
+    private static async Task WriteParquetAsync(RunSource reader, List<Column> columns, Stream stream, CancellationToken cancellationToken)
     {
         var stepField = new DataField<long>("step");
         var timeField = new DataField<long>("timestamp_ms");

@@ -33,12 +33,15 @@ internal static class ReportCommand
 
     public static Command Create()
     {
-        var runs = new Argument<string[]>("RUN") { Description = "Run ids (looked up under --dir) or run directories.", Arity = ArgumentArity.OneOrMore };
+        var runs = new Argument<string[]>("RUN") { Description = "Run ids (looked up under --dir, or on --server) or run directories; none with --project.", Arity = ArgumentArity.ZeroOrMore };
         var output = new Option<string>("--output", "-o") { Description = "The HTML file to write.", Required = true };
         var title = new Option<string?>("--title") { Description = "The report's title (default: the project and run names)." };
         var notes = new Option<string?>("--notes") { Description = "A Markdown file shown under the title." };
         var dir = new Option<string>("--dir") { Description = "Runs root (default: TRACKER_DIR, then tracker.json, then ./tracker-runs).", DefaultValueFactory = _ => LocalRuns.DefaultDir };
-        var command = new Command("report", "Write a self-contained HTML report of one or more runs.") { runs, output, title, notes, dir };
+        var server = new ServerRunOptions();
+        var filter = new Option<string?>("--filter") { Description = "With --server and --project: report the project's runs that match, in the server's filter syntax (summary.val/acc > 0.8 and config.optimizer = 'sgd' and state = finished)." };
+        var command = new Command("report", "Write a self-contained HTML report of one or more runs, or of every run of a project.") { runs, output, title, notes, dir, filter };
+        server.AddTo(command);
         command.SetAction(async (r, ct) =>
         {
             var notesPath = r.GetValue(notes);
@@ -47,14 +50,23 @@ internal static class ReportCommand
                 throw new CliException($"The notes file {Path.GetFullPath(notesPath)} does not exist.");
             }
 
-            // A run that cannot be read is named and left out; the report holds the rest.
             var given = r.GetValue(runs)!;
-            var readers = new List<RunReader>();
+            if (given.Length == 0)
+            {
+                given = ProjectRuns(r.GetValue(server.Server), r.GetValue(server.ApiKey), r.GetValue(server.Project), r.GetValue(filter), r.GetValue(dir)!);
+            }
+            else if (r.GetValue(filter) is not null)
+            {
+                throw new UsageException("--filter chooses a project's runs: give --project P (and --server) instead of run ids.");
+            }
+
+            // A run that cannot be read is named and left out; the report holds the rest.
+            var readers = new List<RunSource>();
             foreach (var run in given)
             {
                 try
                 {
-                    readers.Add(LocalRuns.Open(run, r.GetValue(dir)!));
+                    readers.Add(server.Open(r, run, r.GetValue(dir)!));
                 }
                 catch (CliException ex)
                 {
@@ -67,6 +79,8 @@ internal static class ReportCommand
                 throw new CliException($"None of the {given.Length} run{(given.Length == 1 ? "" : "s")} given could be read; no report written.");
             }
 
+            using var dispose = new Disposables(readers);
+
             var html = Build(readers, r.GetValue(title), notesPath is null ? null : await File.ReadAllTextAsync(notesPath, ct));
             var path = r.GetValue(output)!;
             await File.WriteAllTextAsync(path, html, new UTF8Encoding(false), ct);
@@ -77,7 +91,57 @@ internal static class ReportCommand
         return command;
     }
 
-    internal static string Build(IReadOnlyList<RunReader> readers, string? title, string? notes)
+    /// <summary>
+    /// The runs of <c>--project</c>: on the server those that match <paramref name="filter"/> (the
+    /// server's filter, parsed there), else every run directory of the project under <paramref name="dir"/>.
+    /// </summary>
+    private static string[] ProjectRuns(string? server, string? apiKey, string? project, string? filter, string dir)
+    {
+        if (project is null)
+        {
+            throw new UsageException("Name the runs to report: give run ids or run directories, or --project P for every run of a project.");
+        }
+
+        if (server is null)
+        {
+            if (filter is not null)
+            {
+                throw new UsageException("--filter needs --server: the filter is the server's (docs/protocol.md, \"Filtering and sorting runs\"). Without --server, give the run ids to report.");
+            }
+
+            var local = RunReader.FindRuns(dir).Where(d => Path.GetFileName(Path.GetDirectoryName(d)) == project).ToArray();
+            return local.Length > 0 ? local : throw new CliException($"No runs of project '{project}' in {Path.GetFullPath(dir)}: check --project and --dir (see 'tracker ls').");
+        }
+
+        using var api = RunSource.Api(server, apiKey);
+        var ids = RunSource.Await(ListAsync(api.GetRunsAsync(project, filter, sort: "start_time")));
+        return ids.Length > 0 ? ids
+            : throw new CliException($"No run of project '{project}' on {api.BaseUrl}{(filter is null ? "" : $" matches '{filter}'")}; no report written.");
+
+        static async Task<string[]> ListAsync(IAsyncEnumerable<Tracker.Api.ApiRun> runs)
+        {
+            var ids = new List<string>();
+            await foreach (var run in runs)
+            {
+                ids.Add(run.Id);
+            }
+
+            return [.. ids];
+        }
+    }
+
+    private sealed class Disposables(IEnumerable<IDisposable> items) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var item in items)
+            {
+                item.Dispose();
+            }
+        }
+    }
+
+    internal static string Build(IReadOnlyList<RunSource> readers, string? title, string? notes)
     {
         // Read each run's history once, bucketing every metric as it goes, then its media (a second
         // pass only where a key has more steps than the report keeps); runs are read in parallel.
@@ -147,7 +211,7 @@ internal static class ReportCommand
     /// <summary>Buckets for a chart about 500 pixels wide: 250 to 500 per metric however long the run.</summary>
     private const int ChartBuckets = 250;
 
-    private static Dictionary<string, GrowingBuckets> Downsample(RunReader reader)
+    private static Dictionary<string, GrowingBuckets> Downsample(RunSource reader)
     {
         var metrics = new Dictionary<string, GrowingBuckets>(StringComparer.Ordinal);
         GrowingBuckets? last = null;
@@ -171,7 +235,7 @@ internal static class ReportCommand
     /// each bucket's last step, carried forward (<see cref="StepValues"/>, as the server pairs
     /// <c>x=metric:KEY</c>). A second pass over the history, only when some metric has one.
     /// </summary>
-    private static Dictionary<string, (string StepMetric, StepValues Values)> PairWithStepMetrics(RunReader reader, Dictionary<string, GrowingBuckets> metrics)
+    private static Dictionary<string, (string StepMetric, StepValues Values)> PairWithStepMetrics(RunSource reader, Dictionary<string, GrowingBuckets> metrics)
     {
         var definitions = reader.Info.Metrics;
         var pairs = new Dictionary<string, (string StepMetric, StepValues Values)>(StringComparer.Ordinal);

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using Spectre.Console;
-using Tracker.Reading;
 
 namespace Tracker.Cli.Commands;
 
@@ -12,14 +11,20 @@ internal static class ShowCommand
 
     public static Command Create()
     {
-        var run = new Argument<string>("RUN") { Description = "A run id (looked up under --dir) or a run directory." };
+        var run = new Argument<string>("RUN") { Description = "A run id (looked up under --dir, or on --server) or a run directory." };
         var dir = new Option<string>("--dir") { Description = "Runs root (default: TRACKER_DIR, then tracker.json, then ./tracker-runs).", DefaultValueFactory = _ => LocalRuns.DefaultDir };
+        var server = new ServerRunOptions();
         var command = new Command("show", "Show a run: metadata, config, summary and a sparkline per metric.") { run, dir };
-        command.SetAction(r => Show(LocalRuns.Open(r.GetValue(run)!, r.GetValue(dir)!)));
+        server.AddTo(command);
+        command.SetAction(r =>
+        {
+            using var source = server.Open(r, r.GetValue(run)!, r.GetValue(dir)!);
+            return Show(source);
+        });
         return command;
     }
 
-    private static int Show(RunReader reader)
+    private static int Show(RunSource reader)
     {
         var info = reader.Info;
         var meta = new Grid().AddColumn().AddColumn();
@@ -50,7 +55,7 @@ internal static class ShowCommand
         Row("program", info.EntryAssembly);
         Row("command line", info.CommandLine);
         Row("git", info.Git is { } git ? $"{git.Commit[..Math.Min(12, git.Commit.Length)]} {git.Branch ?? "(detached)"}{(git.Dirty ? " +uncommitted changes (files/diff.patch)" : "")} {git.Remote}" : null);
-        Row("directory", reader.Directory);
+        Row(reader is LocalRunSource ? "directory" : "url", reader.Location);
         AnsiConsole.Write(new Panel(meta).Header($"[bold]{Markup.Escape(info.Name)}[/]"));
 
         AnsiConsole.Write(KeyValues("Config", info.Config));
@@ -83,7 +88,7 @@ internal static class ShowCommand
             AnsiConsole.Write(metrics);
         }
 
-        var media = reader.ReadMedia().GroupBy(m => m.Key, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal).ToList();
+        var media = reader.ReadMedia(withFiles: false).GroupBy(m => m.Key, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal).ToList();
         if (media.Count > 0)
         {
             var table = new Spectre.Console.Table().AddColumns("Media", "Kind", "Steps", "First", "Last", "Latest");
@@ -92,7 +97,7 @@ internal static class ShowCommand
                 var latest = key.Last();
                 table.AddRow(Markup.Escape(key.Key), latest.Kind, key.Count().ToString("N0", CultureInfo.InvariantCulture),
                     key.First().Step.ToString(CultureInfo.InvariantCulture), latest.Step.ToString(CultureInfo.InvariantCulture),
-                    Markup.Escape(latest.FilePath is { } file ? Path.GetRelativePath(reader.Directory, file) : latest.Kind));
+                    Markup.Escape(latest.FilePath is { } file ? Path.GetRelativePath(reader.Location, file) : latest.Kind));
             }
 
             AnsiConsole.Write(table);

@@ -27,8 +27,8 @@ internal static class ReportMedia
     public const int MaxTextChars = 100_000;
     public const long MaxImageBytes = 8L << 20;
 
-    public static IReadOnlyList<MediaSeries> Read(RunReader reader) =>
-        reader.ReadMedia() // in step order
+    public static IReadOnlyList<MediaSeries> Read(RunSource reader) =>
+        reader.ReadMedia(withFiles: true) // in step order
             .Where(record => StepLimit(record.Kind) is not null) // kinds of later versions are left out
             .GroupBy(record => (record.Key, record.Kind))
             .Select(group =>

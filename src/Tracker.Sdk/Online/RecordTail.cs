@@ -5,9 +5,10 @@ using Tracker.Internal;
 namespace Tracker.Online;
 
 /// <summary>
-/// Reads the part of records.jsonl after the upload cursor in bounded batches for the sender: the
-/// backlog stays in the file, so an outage of any length costs one batch of memory. Owned by the
-/// sender's loop; not thread-safe.
+/// Reads the part of records.jsonl after a cursor in bounded batches for a follower of the file: the
+/// server upload (<see cref="RunSender"/>) and each custom backend (<see cref="Pipeline.BackendWorker"/>).
+/// The backlog stays in the file, so an outage of any length costs one batch of memory. Owned by one
+/// follower's loop; not thread-safe.
 /// </summary>
 /// <param name="directory">The run directory holding records.jsonl.</param>
 /// <param name="diagnostics">Where a line that is not a record is reported.</param>

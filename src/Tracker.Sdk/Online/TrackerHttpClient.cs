@@ -153,6 +153,21 @@ internal sealed class TrackerHttpClient : IDisposable
         }
     }
 
+    /// <summary>
+    /// A read (<c>GET</c>) of <paramref name="relative"/> under the base URL, through the same
+    /// resilience pipeline as writes. The answer is returned whatever its status, its body read, for
+    /// the caller to judge; transport errors and timeouts left after retries are thrown.
+    /// </summary>
+    public async Task<HttpResponseMessage> GetAsync(string relative, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(BaseUrl, relative));
+        var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
+        return response;
+    }
+
+    /// <summary>Whether the client sends an API key.</summary>
+    public bool HasApiKey => _hasApiKey;
+
     public void Dispose() => _http.Dispose();
 
     /// <summary>408, 429, 5xx, a transport error or an attempt that timed out: worth another try.</summary>

@@ -39,6 +39,7 @@ internal static class ReadEndpoints
         api.MapGet("/projects/{project}/runs/{runId}/output", OutputAsync);
         api.MapGet("/projects/{project}/runs/{runId}/media", MediaAsync);
         api.MapMethods("/projects/{project}/blobs/{sha256}", [HttpMethods.Get, HttpMethods.Head], BlobAsync);
+        RunBatchEndpoints.MapReads(api);
         SeriesEndpoints.MapReads(api);
         ViewEndpoints.MapReads(api);
     }
@@ -164,11 +165,14 @@ internal static class ReadEndpoints
         }
 
         var metrics = await store.Metrics.ListMetricsAsync(run.Pk, cancellationToken);
-        return Results.Ok(metrics.Select(m => new
-        {
-            key = m.Key, count = m.Count, first_step = m.FirstStep, last_step = m.LastStep, min = Json(m.Min), max = Json(m.Max), last = Json(m.Last),
-        }));
+        return Results.Ok(metrics.Select(MetricJson));
     }
+
+    /// <summary>One metric of a run's list: <c>{"key","count","first_step","last_step","min","max","last"}</c>.</summary>
+    internal static object MetricJson(MetricInfo m) => new
+    {
+        key = m.Key, count = m.Count, first_step = m.FirstStep, last_step = m.LastStep, min = Json(m.Min), max = Json(m.Max), last = Json(m.Last),
+    };
 
     private static async Task<IResult> ExportAsync(string project, string runId, HttpContext context, SqlRunStore store, CancellationToken cancellationToken)
     {

@@ -10,31 +10,41 @@ namespace Tracker.Server.Storage;
 /// </summary>
 internal sealed class MetricTable(SqlDialect dialect)
 {
-    public async Task<IReadOnlyList<MetricInfo>> ListMetricsAsync(long runPk, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<MetricInfo>> ListMetricsAsync(long runPk, CancellationToken cancellationToken) =>
+        (await ListMetricsAsync([runPk], cancellationToken))[runPk];
+
+    /// <summary>Each run's metrics (key, count, steps, min, max, last) from its chunk summaries and pending points, the runs' chunks read in one query.</summary>
+    public async Task<Dictionary<long, IReadOnlyList<MetricInfo>>> ListMetricsAsync(IReadOnlyList<long> runPks, CancellationToken cancellationToken)
     {
-        var summaries = new Dictionary<string, List<ChunkSummary>>(StringComparer.Ordinal);
+        var summaries = runPks.Distinct().ToDictionary(pk => pk, _ => new Dictionary<string, List<ChunkSummary>>(StringComparer.Ordinal));
         await using var connection = await dialect.OpenAsync(cancellationToken);
-        await using var command = Sql.Command(connection, null,
-            $"SELECT key, {SummaryColumns} FROM metric_chunks WHERE run_pk = @run ORDER BY key, chunk_no", ("run", runPk));
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
+        if (summaries.Count > 0)
         {
-            var key = reader.GetString(0);
-            if (!summaries.TryGetValue(key, out var list))
+            await using var command = Sql.Command(connection, null,
+                $"SELECT run_pk, key, {SummaryColumns} FROM metric_chunks WHERE run_pk IN ({string.Join(", ", summaries.Keys)}) ORDER BY run_pk, key, chunk_no");
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
             {
-                summaries[key] = list = [];
+                var keys = summaries[reader.GetInt64(0)];
+                var key = reader.GetString(1);
+                if (!keys.TryGetValue(key, out var list))
+                {
+                    keys[key] = list = [];
+                }
+
+                list.Add(ReadSummary(reader, 2));
             }
-
-            list.Add(ReadSummary(reader, 1));
         }
 
-        await reader.DisposeAsync();
-        foreach (var (key, points) in (await PendingPoints.ReadAsync(connection, null, runPk, cancellationToken)).Keys)
+        foreach (var (runPk, keys) in summaries)
         {
-            (summaries.TryGetValue(key, out var list) ? list : summaries[key] = []).AddRange(PendingPoints.AsChunks(points).Select(Summary));
+            foreach (var (key, points) in (await PendingPoints.ReadAsync(connection, null, runPk, cancellationToken)).Keys)
+            {
+                (keys.TryGetValue(key, out var list) ? list : keys[key] = []).AddRange(PendingPoints.AsChunks(points).Select(Summary));
+            }
         }
 
-        return summaries.Select(p =>
+        return summaries.ToDictionary(r => r.Key, r => (IReadOnlyList<MetricInfo>)r.Value.Select(p =>
         {
             var chunks = p.Value;
             var last = chunks.MaxBy(c => c.LastStep)!;
@@ -42,9 +52,8 @@ internal sealed class MetricTable(SqlDialect dialect)
             var maxs = chunks.Select(c => c.Max).Where(v => !double.IsNaN(v)).ToList();
             return new MetricInfo(p.Key, chunks.Sum(c => (long)c.Count), chunks.Min(c => c.FirstStep), last.LastStep,
                 mins.Count > 0 ? mins.Min() : double.NaN, maxs.Count > 0 ? maxs.Max() : double.NaN, last.Last) { LastTime = last.LastTime };
-        }).ToList();
+        }).ToList());
     }
-
 
     /// <summary>Every run's min and max of every metric in a project, from the chunk summaries (for the runs table).</summary>
     public async Task<IReadOnlyList<(string RunId, string Key, double Min, double Max)>> GetMetricRangesAsync(string project, CancellationToken cancellationToken)

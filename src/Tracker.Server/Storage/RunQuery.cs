@@ -39,8 +39,15 @@ internal sealed record RunQuery(string Project, IReadOnlyList<RunCondition> Cond
 {
     private const string ShownName = "COALESCE(r.shown_name, r.name)";
 
-    /// <summary>The SQL of the WHERE clause (over <c>runs r</c>) and its parameters.</summary>
-    public (string Where, List<(string, object?)> Parameters) WhereClause()
+    /// <summary>
+    /// The SQL of the WHERE clause (over <c>runs r</c>) and its parameters. A condition on
+    /// <c>run_values</c> (a summary, config or bare key, or <c>tag =</c>) is a list of the runs that
+    /// meet it (<c>r.pk IN (SELECT …)</c>), built before the walk in sort order, or, for the
+    /// conditions in <paramref name="probed"/>, a correlated <c>EXISTS</c> probed for each run the walk
+    /// visits: cheaper for a condition many runs meet, as the page is full after a few runs
+    /// (<see cref="ListedConditions"/>).
+    /// </summary>
+    public (string Where, List<(string, object?)> Parameters) WhereClause(IReadOnlySet<int>? probed = null)
     {
         var parameters = new List<(string, object?)> { ("project", Project), ("cutoff", Sql.Format(CrashedBefore)) };
         var where = new StringBuilder("r.project = @project");
@@ -58,8 +65,6 @@ internal sealed record RunQuery(string Project, IReadOnlyList<RunCondition> Cond
                 parameters.Add(($"k{i}", c.Key));
             }
 
-            var column = c.Value.Number is null ? "txt" : "num";
-            string Values(string kind) => $"r.pk IN (SELECT run_pk FROM run_values WHERE project = @project AND kind = '{kind}' AND key = @k{i} AND {column} {c.Op} @v{i})";
             where.Append(" AND ").Append(c.Field switch
             {
                 RunField.Name when c.Op == "contains" => $"(LOWER({ShownName}) LIKE @v{i} ESCAPE '\\' OR LOWER(r.run_id) LIKE @v{i} ESCAPE '\\')",
@@ -67,16 +72,40 @@ internal sealed record RunQuery(string Project, IReadOnlyList<RunCondition> Cond
                 RunField.Id => $"r.run_id {c.Op} @v{i}",
                 RunField.State => $"{StateSql} {c.Op} @v{i}",
                 RunField.StartTime => $"r.start_time {c.Op} @v{i}",
-                RunField.Tag => $"r.pk {(c.Op == "=" ? "IN" : "NOT IN")} (SELECT run_pk FROM run_values WHERE project = @project AND kind = 't' AND key = @v{i})",
-                RunField.Summary => Values(ValueKind.Summary),
-                RunField.Config => Values(ValueKind.Config),
-                // One subquery, no OR of two: a database estimates it as the one condition it is.
-                _ => $"r.pk IN (SELECT v.run_pk FROM run_values v WHERE v.project = @project AND v.kind IN ('s', 'c') AND v.key = @k{i} AND v.{column} {c.Op} @v{i} "
-                    + $"AND (v.kind = 's' OR NOT EXISTS (SELECT 1 FROM run_values o WHERE o.run_pk = v.run_pk AND o.project = @project AND o.kind = 's' AND o.key = @k{i})))",
+                RunField.Tag when c.Op != "=" => $"r.pk NOT IN (SELECT run_pk FROM run_values WHERE project = @project AND kind = 't' AND key = @v{i})",
+                _ when probed?.Contains(i) == true => $"EXISTS (SELECT 1 FROM run_values v WHERE v.run_pk = r.pk AND {ValueMatch(i)})",
+                _ => $"r.pk IN (SELECT v.run_pk FROM run_values v WHERE {ValueMatch(i)})",
             });
         }
 
         return ($"WHERE {where}", parameters);
+    }
+
+    /// <summary>The conditions met by rows of <c>run_values</c> (alias <c>v</c>), which <see cref="WhereClause"/> may list or probe; the rest compare columns of <c>runs</c>.</summary>
+    public IEnumerable<int> ListedConditions() =>
+        Enumerable.Range(0, Conditions.Count).Where(i => Conditions[i] is { Field: RunField.Summary or RunField.Config or RunField.SummaryOrConfig } or { Field: RunField.Tag, Op: "=" });
+
+    /// <summary>
+    /// The rows of <c>run_values v</c> that meet condition <paramref name="i"/> (one of
+    /// <see cref="ListedConditions"/>), limited to <paramref name="cap"/>: counting them tells
+    /// cheaply whether few runs meet it. Takes <see cref="WhereClause"/>'s parameters.
+    /// </summary>
+    public string MatchingRows(int i, int cap) => $"SELECT 1 FROM run_values v WHERE {ValueMatch(i)} LIMIT {cap}";
+
+    /// <summary>The rows of <c>run_values v</c> that meet condition <paramref name="i"/>.</summary>
+    private string ValueMatch(int i)
+    {
+        var c = Conditions[i];
+        var column = c.Value.Number is null ? "txt" : "num";
+        return c.Field switch
+        {
+            RunField.Tag => $"v.project = @project AND v.kind = 't' AND v.key = @v{i}",
+            RunField.Summary => $"v.project = @project AND v.kind = '{ValueKind.Summary}' AND v.key = @k{i} AND v.{column} {c.Op} @v{i}",
+            RunField.Config => $"v.project = @project AND v.kind = '{ValueKind.Config}' AND v.key = @k{i} AND v.{column} {c.Op} @v{i}",
+            // One subquery, no OR of two: a database estimates it as the one condition it is.
+            _ => $"v.project = @project AND v.kind IN ('s', 'c') AND v.key = @k{i} AND v.{column} {c.Op} @v{i} "
+                + $"AND (v.kind = 's' OR NOT EXISTS (SELECT 1 FROM run_values o WHERE o.run_pk = v.run_pk AND o.project = @project AND o.kind = 's' AND o.key = @k{i}))",
+        };
     }
 
     /// <summary>

@@ -77,6 +77,17 @@
   /** A POST of JSON that only reads, such as the batch series read. */
   const postApi = async (path, body) => (await request(`/api/v1${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) })).json();
 
+  // Runs read in batches (the server takes up to 100 per request): a compare of 300 runs is 3 requests, not 600.
+  const RUN_BATCH = 100;
+
+  /** The runs, in the order given, as `{run, metrics}`: each run as GET .../runs/{id} answers it and, with `metrics`, its metric list. */
+  async function readRuns(project, ids, metrics = false) {
+    const batches = [];
+    for (let i = 0; i < ids.length; i += RUN_BATCH) batches.push(ids.slice(i, i + RUN_BATCH));
+    const answers = await Promise.all(batches.map(runs => postApi(`/projects/${enc(project)}/runs/batch`, { runs, metrics })));
+    return answers.flatMap(a => a.runs);
+  }
+
   // The series of many runs go in batches: pairs per request (the server takes up to 200) and batch requests in flight.
   const SERIES_BATCH = 50;
   const seriesSlots = limiter(4);
@@ -234,8 +245,9 @@
   async function compareView(gen, project, ids) {
     setCrumbs([[project, `#/projects/${enc(project)}`], ['compare']]);
     if (ids.length === 0) throw new Error('Select runs to compare in the runs table.');
-    const runs = await Promise.all(ids.map(id => api(`/projects/${enc(project)}/runs/${enc(id)}`)));
+    const read = await readRuns(project, ids, true);
     if (gen !== generation) return;
+    const runs = read.map(r => r.run);
     assignColours(runs);
     const keys = [...new Set(runs.flatMap(r => Object.keys(r.config || {})))].sort();
     const differs = k => new Set(runs.map(r => JSON.stringify(r.config?.[k] ?? null))).size > 1;
@@ -255,7 +267,7 @@
     };
     document.getElementById('diff-all').addEventListener('change', renderDiff);
     renderDiff();
-    await new Workspace(gen, project, runs, document.getElementById('workspace'), keys).start();
+    await new Workspace(gen, project, runs, document.getElementById('workspace'), keys).start(read.map(r => r.metrics));
   }
 
   /** The charts of one or more runs, with the controls they share. */
@@ -365,7 +377,7 @@
     }
 
     async loadMetrics(lists = null) {
-      lists ??= await Promise.all(this.runs.map(r => api(`/projects/${enc(this.project)}/runs/${enc(r.id)}/metrics`)));
+      lists ??= (await readRuns(this.project, this.runs.map(r => r.id), true)).map(r => r.metrics);
       this.metrics = new Map(); // key -> Map(runId -> {count, first_step, last_step, ...})
       lists.forEach((list, i) => list.forEach(m => {
         if (!this.metrics.has(m.key)) this.metrics.set(m.key, new Map());
@@ -419,9 +431,10 @@
       if (this.refreshing) return;
       this.refreshing = true;
       try {
-        const runs = await Promise.all(this.runs.map(r => api(`/projects/${enc(this.project)}/runs/${enc(r.id)}`)));
+        const read = await readRuns(this.project, this.runs.map(r => r.id), true);
+        const runs = read.map(r => r.run);
         const known = new Set(this.metrics.keys());
-        await this.loadMetrics();
+        await this.loadMetrics(read.map(r => r.metrics));
         if (this.gen !== generation) return;
         runs.forEach((r, i) => { this.runs[i].state = r.state; this.runs[i].summary = r.summary; });
         const stateEl = document.getElementById('run-state');
@@ -895,7 +908,8 @@
           }
         }
       }
-      const answer = await seriesSlots(() => retryOnce(() => postApi(`/projects/${enc(this.ws.project)}/series`, body)));
+      // A batch still waiting for a slot when the page is left is dropped: the next page's charts wait for no leftovers.
+      const answer = await seriesSlots(() => (this.ws.gen !== generation ? Promise.resolve({ series: [] }) : retryOnce(() => postApi(`/projects/${enc(this.ws.project)}/series`, body))));
       return answer.series.map((s, i) => {
         const run = runs[i], lastStep = this.ws.metrics.get(key).get(run.id).last_step;
         if (mode.startsWith('metric:')) {

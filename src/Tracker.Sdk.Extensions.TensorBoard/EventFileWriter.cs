@@ -1,0 +1,73 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using Google.Protobuf;
+using Tracker.Extensions.TensorBoard.Protos;
+
+namespace Tracker.Extensions.TensorBoard;
+
+/// <summary>
+/// Writes one TensorBoard event file, <c>events.out.tfevents.&lt;seconds&gt;.&lt;host&gt;.&lt;pid&gt;.&lt;n&gt;</c>
+/// (the name TensorFlow and PyTorch's <c>SummaryWriter</c> give it), whose first record is an Event
+/// with <c>file_version: "brain.Event:2"</c>. Records are framed as <see cref="EventFraming"/> says and
+/// buffered; <see cref="Flush"/> hands them to the OS (TensorBoard reads what is flushed). Not thread-safe.
+/// </summary>
+internal sealed class EventFileWriter : IDisposable
+{
+    /// <summary>The last number of the file name: a counter of the files this process opened, as PyTorch's.</summary>
+    private static int _fileCount = -1;
+
+    private readonly FileStream _stream;
+    private byte[] _buffer = new byte[256];
+
+    /// <summary>Creates the file in <paramref name="directory"/> (created when missing) and writes the file_version Event.</summary>
+    /// <param name="directory">The run's log folder.</param>
+    /// <param name="time">The clock for the name and the first Event's wall time; the system clock when null.</param>
+    /// <exception cref="IOException">The file cannot be created.</exception>
+    public EventFileWriter(string directory, TimeProvider? time = null)
+    {
+        var now = (time ?? TimeProvider.System).GetUtcNow();
+        Directory.CreateDirectory(directory);
+        Path = System.IO.Path.Combine(directory, FileName(now, Environment.MachineName, Environment.ProcessId, Interlocked.Increment(ref _fileCount)));
+        _stream = new FileStream(Path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 1 << 16);
+        Write(new Event { WallTime = now.ToUnixTimeMilliseconds() / 1000.0, FileVersion = EventFraming.FileVersion });
+    }
+
+    /// <summary>The file's full path.</summary>
+    public string Path { get; }
+
+    /// <summary>The name of an event file: <c>events.out.tfevents.&lt;seconds&gt;.&lt;host&gt;.&lt;pid&gt;.&lt;n&gt;</c>.</summary>
+    /// <param name="now">When the file is created; whole seconds since the Unix epoch go in the name.</param>
+    /// <param name="host">The machine name.</param>
+    /// <param name="processId">The writing process.</param>
+    /// <param name="number">A counter that tells apart files one process creates in the same second.</param>
+    /// <returns>The file name.</returns>
+    public static string FileName(DateTimeOffset now, string host, int processId, int number) =>
+        string.Create(CultureInfo.InvariantCulture, $"events.out.{EventFraming.FileNameMarker}.{now.ToUnixTimeSeconds()}.{host}.{processId}.{number}");
+
+    /// <summary>Frames and buffers one Event.</summary>
+    /// <param name="value">The Event.</param>
+    public void Write(Event value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        var length = value.CalculateSize();
+        var size = EventFraming.HeaderBytes + length + EventFraming.FooterBytes;
+        if (_buffer.Length < size)
+        {
+            _buffer = new byte[Math.Max(size, _buffer.Length * 2)];
+        }
+
+        var record = _buffer.AsSpan(0, size);
+        BinaryPrimitives.WriteUInt64LittleEndian(record, (ulong)length);
+        BinaryPrimitives.WriteUInt32LittleEndian(record[8..], EventFraming.MaskedCrc(record[..8]));
+        var data = record.Slice(EventFraming.HeaderBytes, length);
+        value.WriteTo(data);
+        BinaryPrimitives.WriteUInt32LittleEndian(record[(EventFraming.HeaderBytes + length)..], EventFraming.MaskedCrc(data));
+        _stream.Write(record);
+    }
+
+    /// <summary>Writes the buffered records to the file.</summary>
+    public void Flush() => _stream.Flush();
+
+    /// <summary>Flushes and closes the file.</summary>
+    public void Dispose() => _stream.Dispose();
+}
