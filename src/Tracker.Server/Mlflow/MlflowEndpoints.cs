@@ -262,9 +262,10 @@ internal static class MlflowEndpoints
         var limit = Math.Min(max, 10_000); // the listing's page; MLflow clients follow next_page_token
         var page = await call.Runs.Runs.QueryRunsAsync(new RunQuery(project, conditions, sort, offset, limit, now - call.Options.CrashedAfter, WithTotal: false, Archived: null), call.Aborted);
         var runs = (JsonArray)answer["runs"]!;
+        var metrics = await call.Runs.Metrics.ListMetricsAsync([.. page.Page.Select(r => r.Pk)], call.Aborted);
         foreach (var run in page.Page)
         {
-            runs.Add(await MlflowRunJson.RunAsync(ReadEndpoints.AsHeard(run, now, call.Options.CrashedAfter), call.Runs.Metrics, call.Aborted));
+            runs.Add(MlflowRunJson.Run(ReadEndpoints.AsHeard(run, now, call.Options.CrashedAfter), metrics[run.Pk]));
         }
 
         if (page.More)

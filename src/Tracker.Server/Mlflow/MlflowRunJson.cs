@@ -68,10 +68,14 @@ internal static class MlflowRunJson
         return info;
     }
 
-    public static async Task<JsonObject> RunAsync(StoredRun run, MetricTable metrics, CancellationToken cancellationToken)
+    public static async Task<JsonObject> RunAsync(StoredRun run, MetricTable metrics, CancellationToken cancellationToken) =>
+        Run(run, await metrics.ListMetricsAsync(run.Pk, cancellationToken));
+
+    /// <summary>The run with its metric lists read already (a search reads its page's in one query).</summary>
+    public static JsonObject Run(StoredRun run, IReadOnlyList<MetricInfo> metrics)
     {
         var latest = new JsonArray();
-        foreach (var metric in (await metrics.ListMetricsAsync(run.Pk, cancellationToken)).OrderBy(m => m.Key, StringComparer.Ordinal))
+        foreach (var metric in metrics.OrderBy(m => m.Key, StringComparer.Ordinal))
         {
             latest.Add(Metric(metric.Key, metric.Last, metric.LastTime, metric.LastStep));
         }
