@@ -108,7 +108,7 @@ internal sealed class MlflowWriter(IngestService ingest, MlflowStore store, Time
         }
 
         // Points with the same step and time share a row, as long as no key comes twice in it.
-        var row = new List<MlflowMetric>();
+        var rows = new List<List<MlflowMetric>>();
         foreach (var metric in batch.Metrics)
         {
             if (RecordRules.KeyProblem(metric.Key, metric: true) is { } problem)
@@ -121,21 +121,69 @@ internal sealed class MlflowWriter(IngestService ingest, MlflowStore store, Time
                 throw MlflowException.Invalid($"Got invalid step {metric.Step} for metric '{metric.Key}': {badStep}");
             }
 
-            if (row.Count > 0 && (row[0].Step != metric.Step || row[0].Timestamp != metric.Timestamp || row.Exists(m => m.Key == metric.Key)))
+            if (rows.Count == 0 || rows[^1][0].Step != metric.Step || rows[^1][0].Timestamp != metric.Timestamp || rows[^1].Exists(m => m.Key == metric.Key))
             {
-                WriteRow(writer, ++seq, row);
-                row.Clear();
+                rows.Add([]);
             }
 
-            row.Add(metric);
+            rows[^1].Add(metric);
         }
 
-        if (row.Count > 0)
+        // Consecutive rows with the same keys, steps and times rising, go as one block record: a
+        // log-batch of 100 steps of 10 metrics is one line to parse and store, not 100.
+        for (var first = 0; first < rows.Count;)
         {
-            WriteRow(writer, ++seq, row);
+            var end = first + 1;
+            while (end < rows.Count && SameKeys(rows[end], rows[first]) && rows[end][0].Step > rows[end - 1][0].Step && rows[end][0].Timestamp >= rows[end - 1][0].Timestamp)
+            {
+                end++;
+            }
+
+            if (end - first == 1)
+            {
+                WriteRow(writer, ++seq, rows[first]);
+            }
+            else
+            {
+                WriteBlock(writer, ++seq, rows.GetRange(first, end - first));
+            }
+
+            first = end;
         }
 
         return writer.Written;
+    }
+
+    private static bool SameKeys(List<MlflowMetric> a, List<MlflowMetric> b) =>
+        a.Count == b.Count && a.Select(m => m.Key).SequenceEqual(b.Select(m => m.Key), StringComparer.Ordinal);
+
+    private static void WriteBlock(RecordWriter writer, long seq, List<List<MlflowMetric>> rows)
+    {
+        writer.BeginBlock(seq);
+        for (var i = 0; i < rows.Count; i++)
+        {
+            writer.Delta(i == 0 ? rows[0][0].Step : rows[i][0].Step - rows[i - 1][0].Step, last: i == rows.Count - 1);
+        }
+
+        writer.BeginBlockTimes();
+        for (var i = 0; i < rows.Count; i++)
+        {
+            writer.Delta(i == 0 ? rows[0][0].Timestamp : rows[i][0].Timestamp - rows[i - 1][0].Timestamp, last: i == rows.Count - 1);
+        }
+
+        writer.BeginBlockValues();
+        for (var k = 0; k < rows[0].Count; k++)
+        {
+            writer.Key(RecordWriter.KeyName(rows[0][k].Key), first: k == 0);
+            writer.BeginColumn();
+            for (var i = 0; i < rows.Count; i++)
+            {
+                writer.Double(rows[i][k].Value);
+                writer.EndItem(last: i == rows.Count - 1);
+            }
+        }
+
+        writer.EndHistory();
     }
 
     private static void WriteRow(RecordWriter writer, long seq, List<MlflowMetric> row)
