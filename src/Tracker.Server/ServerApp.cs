@@ -54,6 +54,8 @@ public static class ServerApp
             : new SqliteDialect(Path.GetFullPath(options.Sqlite)));
         builder.Services.AddSingleton(store);
         builder.Services.AddSingleton(services => new IngestService(store, services.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton(new Mlflow.MlflowStore(store));
+        builder.Services.AddSingleton(services => new Mlflow.MlflowWriter(services.GetRequiredService<IngestService>(), services.GetRequiredService<Mlflow.MlflowStore>(), services.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton(services => new ApiKeyCache(store.Keys, services.GetRequiredService<TimeProvider>(), options.KeyCacheDuration));
         builder.Services.AddProblemDetails();
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = options.MaxBodyBytes);
@@ -79,6 +81,7 @@ public static class ServerApp
         ViewEndpoints.MapWrites(app);
         RunEditEndpoints.Map(app);
         ApiKeys.MapViewer(app);
+        Mlflow.MlflowEndpoints.Map(app);
         app.MapGet("/health", () => Results.Ok(new { status = "ok", storage = store.Kind }));
         return app;
     }

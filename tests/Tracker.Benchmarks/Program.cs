@@ -53,6 +53,14 @@ if (args.Length > 1 && args[0] == "runs-query")
     return;
 }
 
+// `mlflow-batch [REQUESTS] [CLIENTS]`: MLflow log-batch requests of 1,000 metrics against a real server on SQLite.
+if (args.Length > 0 && args[0] == "mlflow-batch")
+{
+    await MlflowBatchThroughput.RunAsync(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 200,
+        args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 4);
+    return;
+}
+
 if (args.Length > 0 && args[0] == "sampler")
 {
     SamplerCost.Run();

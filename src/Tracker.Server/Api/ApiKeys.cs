@@ -21,23 +21,32 @@ internal static class ApiKeys
     /// (<see cref="HashItem"/>) is still active, so a kept lookup will do. <paramref name="write"/>:
     /// the request changes something, which a read-only key may not do (403).
     /// </summary>
-    public static async Task<IResult?> CheckAsync(HttpContext context, ApiKeyCache keys, string project, CancellationToken cancellationToken, bool rechecked = false, bool write = true)
+    public static async Task<IResult?> CheckAsync(HttpContext context, ApiKeyCache keys, string project, CancellationToken cancellationToken, bool rechecked = false, bool write = true) =>
+        await DenialAsync(context, keys, project, cancellationToken, rechecked, write) is { } denied
+            ? Problems.Create(denied.Status, denied.Title, denied.Detail)
+            : null;
+
+    /// <summary>
+    /// Why the request may not go on (401 or 403, with a title and what to do), or null when it
+    /// may: the one key check, which the MLflow-compatible API answers in its own error shape.
+    /// </summary>
+    public static async Task<KeyDenial?> DenialAsync(HttpContext context, ApiKeyCache keys, string project, CancellationToken cancellationToken, bool rechecked = false, bool write = true)
     {
-        var (key, problem) = await FindAsync(context, keys, rechecked, cancellationToken);
+        var (key, denied) = await FindKeyAsync(context, keys, rechecked, cancellationToken);
         if (key is null)
         {
-            return problem;
+            return denied;
         }
 
         if (key.Project is not null && !string.Equals(key.Project, project, StringComparison.Ordinal))
         {
-            return Problems.Create(HttpStatusCode.Forbidden, "Key not valid for this project",
+            return new KeyDenial(HttpStatusCode.Forbidden, "Key not valid for this project",
                 $"The key '{key.Name}' may write to project '{key.Project}' only, not '{project}'.");
         }
 
         if (write && key.ReadOnly)
         {
-            return Problems.Create(HttpStatusCode.Forbidden, "Read-only key",
+            return new KeyDenial(HttpStatusCode.Forbidden, "Read-only key",
                 $"The key '{key.Name}' is read-only: read-only access cannot change anything. Use a key created without --read-only to write.");
         }
 
@@ -55,10 +64,16 @@ internal static class ApiKeys
     /// <summary>The active key the request's Bearer header names, or the 401 to answer with when it names none.</summary>
     public static async Task<(ApiKey? Key, IResult? Problem)> FindAsync(HttpContext context, ApiKeyCache keys, bool mayBeKept, CancellationToken cancellationToken)
     {
+        var (key, denied) = await FindKeyAsync(context, keys, mayBeKept, cancellationToken);
+        return (key, denied is null ? null : Problems.Create(denied.Status, denied.Title, denied.Detail));
+    }
+
+    private static async Task<(ApiKey? Key, KeyDenial? Denied)> FindKeyAsync(HttpContext context, ApiKeyCache keys, bool mayBeKept, CancellationToken cancellationToken)
+    {
         var header = context.Request.Headers.Authorization.ToString();
         if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) || header.Length <= 7)
         {
-            return (null, Problems.Create(HttpStatusCode.Unauthorized, "API key required",
+            return (null, new KeyDenial(HttpStatusCode.Unauthorized, "API key required",
                 $"Send the key as 'Authorization: Bearer <key>'. Create one where the server runs with: {KeysCreateCommand}"));
         }
 
@@ -66,7 +81,7 @@ internal static class ApiKeys
         context.Items[HashItem] = hash;
         var key = await keys.FindAsync(hash, mayBeKept, cancellationToken);
         return key is null || key.RevokedAt is not null
-            ? (null, Problems.Create(HttpStatusCode.Unauthorized, "Invalid API key",
+            ? (null, new KeyDenial(HttpStatusCode.Unauthorized, "Invalid API key",
                 key is null ? "The key is not known to this server." : $"The key '{key.Name}' was revoked. Create a new one."))
             : (key, null);
     }
@@ -90,6 +105,9 @@ internal static class ApiKeys
         _ => context.Connection.RemoteIpAddress is not { } ip || !IPAddress.IsLoopback(ip),
     };
 }
+
+/// <summary>Why a request's key does not let it go on: 401 (no key, unknown or revoked) or 403 (another project's, read-only on a write).</summary>
+internal sealed record KeyDenial(HttpStatusCode Status, string Title, string Detail);
 
 /// <summary>RFC 9457 problem responses that say what was wrong and what to do.</summary>
 internal static class Problems

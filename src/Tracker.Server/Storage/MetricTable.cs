@@ -51,7 +51,7 @@ internal sealed class MetricTable(SqlDialect dialect)
             var mins = chunks.Select(c => c.Min).Where(v => !double.IsNaN(v)).ToList();
             var maxs = chunks.Select(c => c.Max).Where(v => !double.IsNaN(v)).ToList();
             return new MetricInfo(p.Key, chunks.Sum(c => (long)c.Count), chunks.Min(c => c.FirstStep), last.LastStep,
-                mins.Count > 0 ? mins.Min() : double.NaN, maxs.Count > 0 ? maxs.Max() : double.NaN, last.Last);
+                mins.Count > 0 ? mins.Min() : double.NaN, maxs.Count > 0 ? maxs.Max() : double.NaN, last.Last) { LastTime = last.LastTime };
         }).ToList());
     }
 

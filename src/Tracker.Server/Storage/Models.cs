@@ -88,7 +88,11 @@ internal sealed record ChunkSummary(
     long ChunkNo, long FirstStep, long LastStep, long FirstTime, long LastTime, int Count, double Min, double Max, double Last);
 
 /// <summary>Per-key overview of a run's metrics.</summary>
-internal sealed record MetricInfo(string Key, long Count, long FirstStep, long LastStep, double Min, double Max, double Last);
+internal sealed record MetricInfo(string Key, long Count, long FirstStep, long LastStep, double Min, double Max, double Last)
+{
+    /// <summary>When the point of <see cref="Last"/> was logged (Unix ms): MLflow's latest metric carries its timestamp.</summary>
+    public long LastTime { get; init; }
+}
 
 /// <summary>Points of one chunk, sorted by step; times in Unix milliseconds.</summary>
 internal sealed class PointBlock(long[] steps, long[] times, double[] values)

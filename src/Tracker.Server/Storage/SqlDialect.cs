@@ -140,6 +140,11 @@ internal sealed class SqliteDialect(string path) : SqlDialect
             CREATE INDEX runs_newest ON runs (project, (start_time IS NULL), start_time DESC, run_id);
             CREATE INDEX runs_by_name ON runs (project, COALESCE(shown_name, name));
             """),
+        // MLflow experiments created before any run (a project otherwise exists through its runs), and run ids looked up without their project (MLflow's run_id).
+        (9, """
+            CREATE TABLE mlflow_experiments (project TEXT PRIMARY KEY, created_at TEXT NOT NULL);
+            CREATE INDEX runs_run_id ON runs (run_id);
+            """),
     ];
 
     public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
@@ -253,6 +258,10 @@ internal sealed class PostgresDialect(string connectionString) : SqlDialect
             CREATE INDEX runs_by_name ON runs (project, COALESCE(shown_name, name));
             CREATE STATISTICS run_values_keys (mcv, dependencies) ON project, kind, key FROM run_values;
             CREATE STATISTICS run_values_texts (mcv, dependencies) ON project, kind, key, txt FROM run_values;
+            """),
+        (9, """
+            CREATE TABLE mlflow_experiments (project TEXT PRIMARY KEY, created_at TEXT NOT NULL);
+            CREATE INDEX runs_run_id ON runs (run_id);
             """),
     ];
 
