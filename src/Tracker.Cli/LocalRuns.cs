@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text.Json;
 using Tracker.Reading;
 

@@ -1,6 +1,3 @@
-using Tracker.Server.Api;
-using Tracker.Server.Storage;
-
 namespace Tracker.Server.Mlflow;
 
 /// <summary>
