@@ -180,6 +180,55 @@ public sealed class TensorBoardBackendTests
     }
 
     [Test]
+    public async Task Write_FailsAfterTheEventsWereFlushed_RetriedBatchWrittenOnce()
+    {
+        string? blocker = null;
+        var failures = 0;
+        var options = Options(new TensorBoardBackend());
+        options.Diagnostics = d =>
+        {
+            if (d.Message.Contains("Backend 'tensorboard' failed", StringComparison.Ordinal) && Interlocked.Exchange(ref blocker, null) is { } path)
+            {
+                Interlocked.Increment(ref failures);
+                Directory.Delete(path); // the next attempt succeeds
+            }
+        };
+        var run = Run.Init(options);
+        var folder = Path.Combine(run.Directory!, "tensorboard");
+        LogLoss(run, 0, 5);
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (!File.Exists(Path.Combine(folder, "tensorboard.json")) && waited.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            await Task.Delay(10);
+        }
+
+        // The state cannot be saved: the batch's events are in the file, but the batch failed and comes again.
+        Directory.CreateDirectory(Path.Combine(folder, "tensorboard.json.tmp"));
+        Volatile.Write(ref blocker, Path.Combine(folder, "tensorboard.json.tmp"));
+        LogLoss(run, 5, 10);
+        run.Finish();
+
+        Assert.That(failures, Is.EqualTo(1));
+        var events = ReadEvents(folder, out var files);
+        Assert.That(Scalars(events).Where(s => s.Tag == "loss").Select(s => s.Step), Is.EqualTo(Enumerable.Range(0, 10).Select(i => (long)i)));
+        Assert.That(files, Has.Length.EqualTo(2), "the retried batch went into a new file");
+    }
+
+    [Test]
+    public void Run_ConfigWithAList_HParamHoldsItsJson()
+    {
+        var options = Options(new TensorBoardBackend());
+        options.Config = new { layers = new[] { 64, 32 }, dropout = 0.5 };
+        var run = Run.Init(options);
+        run.Log("loss", 1.0, 0);
+        run.Finish();
+
+        var start = SessionStarts(ReadEvents(Path.Combine(run.Directory!, "tensorboard"), out _)).Single();
+        Assert.That(start.Hparams["layers"].StringValue, Is.EqualTo("[64,32]"));
+        Assert.That(start.Hparams["dropout"].NumberValue, Is.EqualTo(0.5));
+    }
+
+    [Test]
     public void State_AfterARun_NamesTheLastSeqTheFileAndItsLength()
     {
         var run = Run.Init(Options(new TensorBoardBackend()));
