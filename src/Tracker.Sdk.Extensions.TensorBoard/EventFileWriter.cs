@@ -35,6 +35,9 @@ internal sealed class EventFileWriter : IDisposable
     /// <summary>The file's full path.</summary>
     public string Path { get; }
 
+    /// <summary>The bytes written, buffered ones included: the file's length after <see cref="Flush"/>.</summary>
+    public long Length => _stream.Position;
+
     /// <summary>The name of an event file: <c>events.out.tfevents.&lt;seconds&gt;.&lt;host&gt;.&lt;pid&gt;.&lt;n&gt;</c>.</summary>
     /// <param name="now">When the file is created; whole seconds since the Unix epoch go in the name.</param>
     /// <param name="host">The machine name.</param>

@@ -25,7 +25,10 @@ internal static class EventSummaries
 
     /// <summary>A scalar (float32, as TensorBoard keeps it).</summary>
     public static Event Scalar(string tag, float value, long step, double wallTime) =>
-        One(step, wallTime, new Summary.Types.Value { Tag = tag, SimpleValue = value });
+        One(step, wallTime, ScalarValue(tag, value));
+
+    /// <summary>A scalar's summary value, for an Event that holds several values of one step.</summary>
+    public static Summary.Types.Value ScalarValue(string tag, float value) => new() { Tag = tag, SimpleValue = value };
 
     /// <summary>A histogram: <paramref name="edges"/> are the n + 1 edges, <paramref name="counts"/> the n counts.</summary>
     public static Event Histogram(string tag, IReadOnlyList<double> edges, IReadOnlyList<double> counts, long step, double wallTime)
@@ -60,7 +63,10 @@ internal static class EventSummaries
         return One(step, wallTime, new Summary.Types.Value { Tag = tag, Tensor = tensor, Metadata = Plugin(TextPlugin, ByteString.Empty) });
     }
 
-    /// <summary>Hyperparameter values (numbers, strings, booleans) as the hparams plugin's session start info.</summary>
+    /// <summary>
+    /// Hyperparameter values as the hparams plugin's session start info: numbers, strings, booleans
+    /// and nulls as themselves; lists and objects (which the plugin has no kind for) as their JSON text.
+    /// </summary>
     public static Event HParams(IReadOnlyDictionary<string, object?> values, double wallTime)
     {
         ArgumentNullException.ThrowIfNull(values);
@@ -72,7 +78,9 @@ internal static class EventSummaries
                 bool b => Google.Protobuf.WellKnownTypes.Value.ForBool(b),
                 string s => Google.Protobuf.WellKnownTypes.Value.ForString(s),
                 null => Google.Protobuf.WellKnownTypes.Value.ForNull(),
-                _ => Google.Protobuf.WellKnownTypes.Value.ForNumber(Convert.ToDouble(value, System.Globalization.CultureInfo.InvariantCulture)),
+                double or float or long or int or ulong or uint or short or ushort or byte or sbyte or decimal
+                    => Google.Protobuf.WellKnownTypes.Value.ForNumber(Convert.ToDouble(value, System.Globalization.CultureInfo.InvariantCulture)),
+                _ => Google.Protobuf.WellKnownTypes.Value.ForString(Tracker.Format.RecordValue.ToJson(value)),
             };
         }
 

@@ -61,6 +61,13 @@ if (args.Length > 0 && args[0] == "mlflow-batch")
     return;
 }
 
+// `tensorboard-out [SCALARS]`: the TensorBoard backend end to end and alone (default 1,000,000 scalars).
+if (args.Length > 0 && args[0] == "tensorboard-out")
+{
+    await TensorBoardOut.RunAsync(args.Length > 1 ? long.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 1_000_000);
+    return;
+}
+
 if (args.Length > 0 && args[0] == "sampler")
 {
     SamplerCost.Run();

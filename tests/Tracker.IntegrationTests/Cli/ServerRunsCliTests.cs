@@ -95,13 +95,16 @@ public sealed class ServerRunsCliTests
     }
 
     [Test]
-    public async Task Report_FilterWithoutServer_IsAUsageError()
+    public async Task Report_LocalProjectFilter_ReportsTheRunsTheServerMatches()
     {
-        var result = await CliProcess.RunAsync(["report", "--project", Project, "--dir", _root, "--filter", "state = failed", "-o", Path.Combine(_root, "no.html")]);
+        var html = Path.Combine(_root, "local-filter.html");
 
-        Assert.That(result.ExitCode, Is.Not.Zero);
-        Assert.That(result.Error, Does.Contain("--filter needs --server"));
-        Assert.That(File.Exists(Path.Combine(_root, "no.html")), Is.False);
+        var result = await CliProcess.RunAsync(["report", "--project", Project, "--dir", _root, "--filter", "config.optimizer = 'adam'", "-o", html]);
+
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        var text = await File.ReadAllTextAsync(html);
+        Assert.That(text, Does.Contain("qrun-1-match").And.Contain("qrun-3-match"));
+        Assert.That(text, Does.Not.Contain("-miss"));
     }
 
     [Test]
