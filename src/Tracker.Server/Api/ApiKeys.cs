@@ -1,6 +1,8 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using Tracker.Server.Storage;
 
 namespace Tracker.Server.Api;
@@ -126,5 +128,20 @@ internal static class Problems
         }
 
         return Results.Problem(detail: detail, statusCode: (int)status, title: title, extensions: extensions);
+    }
+
+    /// <summary>The request body as a JSON object, or the 400 that says it is not one and shows <paramref name="example"/>.</summary>
+    public static async Task<(JsonObject? Body, IResult? Problem)> ReadObjectAsync(HttpContext context, string example, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await JsonSerializer.DeserializeAsync<JsonNode>(context.Request.Body, cancellationToken: cancellationToken) is JsonObject body
+                ? (body, null)
+                : (null, Create(HttpStatusCode.BadRequest, "Invalid body", $"Send a JSON object such as {example}.", "body"));
+        }
+        catch (JsonException ex)
+        {
+            return (null, Create(HttpStatusCode.BadRequest, "Invalid JSON", $"The body is not valid JSON: {ex.Message}", "body"));
+        }
     }
 }

@@ -28,19 +28,10 @@ internal static class RunBatchEndpoints
     /// </summary>
     private static async Task<IResult> BatchAsync(string project, HttpContext context, SqlRunStore store, TimeProvider time, IOptions<ServerOptions> options, CancellationToken cancellationToken)
     {
-        JsonObject? body;
-        try
-        {
-            body = await JsonSerializer.DeserializeAsync<JsonNode>(context.Request.Body, cancellationToken: cancellationToken) as JsonObject;
-        }
-        catch (JsonException ex)
-        {
-            return Problems.Create(HttpStatusCode.BadRequest, "Invalid JSON", $"The body is not valid JSON: {ex.Message}", "body");
-        }
-
+        var (body, invalid) = await Problems.ReadObjectAsync(context, Example, cancellationToken);
         if (body is null)
         {
-            return Problems.Create(HttpStatusCode.BadRequest, "Invalid body", $"Send a JSON object such as {Example}.", "body");
+            return invalid!;
         }
 
         if (body["runs"] is not JsonArray array || array.Any(r => r is not JsonValue v || !v.TryGetValue<string>(out var id) || id.Length == 0))

@@ -73,19 +73,10 @@ internal static class SeriesEndpoints
     /// </summary>
     private static async Task<IResult> BatchAsync(string project, HttpContext context, SqlRunStore store, CancellationToken cancellationToken)
     {
-        JsonObject? body;
-        try
-        {
-            body = await JsonSerializer.DeserializeAsync<JsonNode>(context.Request.Body, cancellationToken: cancellationToken) as JsonObject;
-        }
-        catch (JsonException ex)
-        {
-            return Problems.Create(HttpStatusCode.BadRequest, "Invalid JSON", $"The body is not valid JSON: {ex.Message}", "body");
-        }
-
+        var (body, invalid) = await Problems.ReadObjectAsync(context, BatchExample, cancellationToken);
         if (body is null)
         {
-            return Problems.Create(HttpStatusCode.BadRequest, "Invalid body", $"Send a JSON object such as {BatchExample}.", "body");
+            return invalid!;
         }
 
         var (runs, problem) = ReadRuns(body["runs"]);
