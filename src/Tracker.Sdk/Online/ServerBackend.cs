@@ -44,6 +44,7 @@ internal sealed class ServerBackend : IPacedBackend
     private bool _connected;
     private bool _appendedSinceConnect;
     private long _rewoundTo = -1;
+    private long? _ackedAtConnect;
 
     /// <param name="client">The server; disposed with the backend.</param>
     /// <param name="run">The run as its run.json says, sent when the upload opens.</param>
@@ -51,7 +52,6 @@ internal sealed class ServerBackend : IPacedBackend
     /// <param name="diagnostics">Where problems are reported.</param>
     /// <param name="time">Clock for outage reports and the timestamps of dropped records.</param>
     /// <param name="written">The last sequence number in records.jsonl now.</param>
-    /// <param name="keepCursor">Record the cursor in sync.json; false for uploads to a server that is not the run's own, such as <c>tracker ui</c>'s.</param>
     /// <param name="heartbeatInterval">Idle time after which a heartbeat goes; <see cref="DefaultHeartbeatInterval"/> when null.</param>
     /// <param name="sendInterval">Least time between two requests of less than a full batch; <see cref="DefaultSendInterval"/> when null.</param>
     /// <param name="numberAfter">
@@ -59,7 +59,7 @@ internal sealed class ServerBackend : IPacedBackend
     /// (its tail was lost after the server had it, and sync.json with it): the run's writer numbers
     /// its next lines after it, since the server skips numbers it holds as replays.
     /// </param>
-    public ServerBackend(TrackerHttpClient client, RunInfo run, string directory, DiagnosticsSink diagnostics, TimeProvider time, Func<long> written, bool keepCursor = true,
+    public ServerBackend(TrackerHttpClient client, RunInfo run, string directory, DiagnosticsSink diagnostics, TimeProvider time, Func<long> written,
         TimeSpan? heartbeatInterval = null, TimeSpan? sendInterval = null, Action<long>? numberAfter = null)
     {
         _client = client;
@@ -76,7 +76,7 @@ internal sealed class ServerBackend : IPacedBackend
         SendInterval = sendInterval ?? DefaultSendInterval;
 
         // Until the server answers, the last cursor this directory recorded for it is the best guess.
-        _cursor = new SyncCursor(directory, _server, run.Id, diagnostics, keepCursor);
+        _cursor = new SyncCursor(directory, _server, run.Id, diagnostics);
         _reports = new SenderReports(run.Id, _server, directory, diagnostics, time);
         _blobs = new BlobUploader(client, _project, _runId, directory, diagnostics);
     }
@@ -91,8 +91,11 @@ internal sealed class ServerBackend : IPacedBackend
 
     public TimeSpan IdleInterval { get; }
 
-    /// <summary>The server's cursor when the upload last connected: what it had before this upload sent anything.</summary>
-    public long AckedAtConnect { get; private set; }
+    /// <summary>
+    /// The server's cursor when the upload last connected: what it had before this upload sent
+    /// anything; until it answers, what sync.json recorded.
+    /// </summary>
+    public long AckedAtConnect => _ackedAtConnect ?? _cursor.Acked;
 
     /// <summary>
     /// The run's metadata changed in a way its records do not carry (the git and machine fields read
@@ -210,7 +213,7 @@ internal sealed class ServerBackend : IPacedBackend
         Interlocked.Exchange(ref _runChanged, 0); // this upsert sends the newest run.json
         var acked = await _client.PutRunAsync(_project, _runId, Volatile.Read(ref _runJson), cancellationToken).ConfigureAwait(false);
         _cursor.Set(acked);
-        AckedAtConnect = acked;
+        _ackedAtConnect = acked;
         var local = _written();
         if (acked > local)
         {

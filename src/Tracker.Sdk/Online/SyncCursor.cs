@@ -16,8 +16,7 @@ namespace Tracker.Online;
 /// <param name="server">The server's base URL, as written in sync.json.</param>
 /// <param name="runId">The run, for messages.</param>
 /// <param name="diagnostics">Where a failed write is reported.</param>
-/// <param name="keep">Write sync.json; false for uploads to a server that is not the run's own.</param>
-internal sealed class SyncCursor(string directory, string server, string runId, DiagnosticsSink diagnostics, bool keep) : Pipeline.IBackendCursor
+internal sealed class SyncCursor(string directory, string server, string runId, DiagnosticsSink diagnostics) : Pipeline.IBackendCursor
 {
     private readonly object _writeLock = new();
     private long _acked;
@@ -52,11 +51,6 @@ internal sealed class SyncCursor(string directory, string server, string runId, 
     /// <summary>Records the cursor in sync.json, replaced atomically; a failure is reported, never thrown.</summary>
     public void Save(bool synced)
     {
-        if (!keep)
-        {
-            return;
-        }
-
         try
         {
             lock (_writeLock)
