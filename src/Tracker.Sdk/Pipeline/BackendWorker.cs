@@ -197,9 +197,11 @@ internal sealed class BackendWorker
 
                 await SpaceOutAsync(lastSent, cancellation).ConfigureAwait(false);
 
-                // Armed before reading, so a write that lands after the read still wakes the loop.
+                // Armed before reading, so a write that lands after the read still wakes the loop; and
+                // Finish seen before reading, since every line is reported written before Finish begins.
                 var wake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 Volatile.Write(ref _wake, wake);
+                var finishing = _finishing.Task.IsCompleted;
                 _step = "reading records";
                 if (await SendNextAsync(cancellation).ConfigureAwait(false))
                 {
@@ -216,7 +218,7 @@ internal sealed class BackendWorker
 
                 attempt = 0;
                 _reports.CaughtUp(_cursor.Delivered);
-                if (_finishing.Task.IsCompleted)
+                if (finishing)
                 {
                     _step = "flushing";
                     await _backend.FlushAsync(cancellation).ConfigureAwait(false); // every line was written before Finish, and the backend has them all
