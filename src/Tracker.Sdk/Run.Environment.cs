@@ -76,7 +76,8 @@ public sealed partial class Run
             entry.Step = _step;
             entry.UnixMs = NowUnixMs();
             entry.Payload = new RecordPayload("run", [], RunJson: Json.Serialize(info, indented: true)) { WithoutLine = true };
-            _sender?.RunChanged(info, upsert: true);
+            _server?.RunChanged(info, upsert: true);
+            _upload?.Wake();
         }
     }
 

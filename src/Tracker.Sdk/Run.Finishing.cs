@@ -45,7 +45,7 @@ public sealed partial class Run
             var summaryJson = Json.Serialize(summary, indented: true);
             AppendRecord(new RecordPayload("summary", FieldsOf(new { values = summary, final = true }), SummaryJson: summaryJson));
             var info = Snapshot(state, end, exitCode, error);
-            _sender?.RunChanged(info, upsert: false);
+            _server?.RunChanged(info, upsert: false);
             AppendRecord(new RecordPayload("finish", FieldsOf(new { state, exit_code = exitCode, error }), RunJson: Json.Serialize(info, indented: true)));
 
             // The last chunk takes no slot: finishing must not wait on a writer that is stuck.
@@ -67,13 +67,7 @@ public sealed partial class Run
             // Every local write is done, the finish record included: the server and each backend get what is left of the budget, side by side.
             var left = _options.FinishTimeout - _time.GetElapsedTime(started);
             left = left > TimeSpan.Zero ? left : TimeSpan.Zero;
-            var followers = _backends.Select(b => b.StopAsync(left)).ToList();
-            if (_sender is not null)
-            {
-                followers.Add(_sender.StopAsync(left));
-            }
-
-            await Task.WhenAll(followers).ConfigureAwait(false);
+            await Task.WhenAll(_followers.Select(f => f.StopAsync(left))).ConfigureAwait(false);
         }
         finally
         {

@@ -181,24 +181,25 @@ public sealed partial class Run
         }
 
         var firstSeq = lastSeq + 1;
+        // The server upload first, then each custom backend: each follows records.jsonl on a loop of its own, from its own cursor.
+        var followers = new List<BackendWorker>();
         if (server is not null)
         {
             // Its own sink: outage reports must not rate-limit the run's warnings, nor the reverse.
-            _sender = new RunSender(server, started, directory!, firstSeq - 1, new DiagnosticsSink(options.Diagnostics, options.Output), _time, heartbeatInterval: options.HeartbeatInterval,
-                sendInterval: options.SendInterval,
-                numberAfter: acked => _worker?.NumberAfter(acked));
+            _server = new ServerBackend(server, started, directory!, new DiagnosticsSink(options.Diagnostics, options.Output), _time, () => _upload?.Written ?? lastSeq,
+                heartbeatInterval: options.HeartbeatInterval, sendInterval: options.SendInterval, numberAfter: acked => _worker?.NumberAfter(acked));
+            _upload = new BackendWorker(_server, started, directory!, firstSeq - 1, new DiagnosticsSink(options.Diagnostics, options.Output), _time);
+            followers.Add(_upload);
         }
 
-        // Each custom backend follows records.jsonl on a loop of its own, from its own cursor.
-        _backends = options.Backends.Select(b => new BackendWorker(b, started, directory!, firstSeq - 1, new DiagnosticsSink(options.Diagnostics, options.Output), _time)).ToArray();
-        if (_sender is not null || _backends.Length > 0)
+        followers.AddRange(options.Backends.Select(b => new BackendWorker(b, started, directory!, firstSeq - 1, new DiagnosticsSink(options.Diagnostics, options.Output), _time)));
+        _followers = [.. followers];
+        if (_followers.Length > 0)
         {
-            var sender = _sender;
-            var followers = _backends;
+            var notified = _followers;
             backend = new NotifyingBackend(backend, lastSeq =>
             {
-                sender?.OnWritten(lastSeq);
-                foreach (var follower in followers)
+                foreach (var follower in notified)
                 {
                     follower.OnWritten(lastSeq);
                 }
@@ -210,8 +211,7 @@ public sealed partial class Run
         _current = _queue.Rent();
         _worker = new RunWorker(_queue, backend, _keys, options, _diagnostics, firstSeq);
         _worker.Start();
-        _sender?.Start();
-        foreach (var follower in _backends)
+        foreach (var follower in _followers)
         {
             follower.Start();
         }

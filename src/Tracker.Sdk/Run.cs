@@ -33,8 +33,9 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     private RunInfo _started; // environment read in the background joins it (Run.Environment.cs)
     private readonly RecordQueue? _queue;
     private readonly RunWorker? _worker;
-    private readonly RunSender? _sender;
-    private readonly BackendWorker[] _backends = [];
+    private readonly ServerBackend? _server;
+    private readonly BackendWorker? _upload; // the server's, first of the followers
+    private readonly BackendWorker[] _followers = [];
     private readonly ITimer? _flushTimer;
     private readonly SystemSampler? _sampler;
     private readonly ConsoleCapture? _console;
@@ -156,10 +157,10 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
             lock (_sync)
             {
                 var worker = _worker?.Counters ?? default;
-                return new RunStatistics(_received, worker.Written, worker.Retried, worker.Dropped + _droppedByQueue + (_media?.Dropped ?? 0), _stepsRejected, _sender?.Unsynced ?? 0)
+                return new RunStatistics(_received, worker.Written, worker.Retried, worker.Dropped + _droppedByQueue + (_media?.Dropped ?? 0), _stepsRejected, _upload?.Pending ?? 0)
                 {
                     LinesWritten = worker.LastSeq,
-                    LinesAcknowledged = _sender?.AckedSeq ?? 0,
+                    LinesAcknowledged = _upload?.Delivered ?? 0,
                 };
             }
         }

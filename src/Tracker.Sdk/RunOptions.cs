@@ -187,10 +187,10 @@ public sealed class RunOptions
     /// How long an online run may have nothing to send before it tells the server it is alive, so
     /// that the server does not report it <c>crashed</c> (W&amp;B's heartbeat: 30 s). A test seam.
     /// </summary>
-    internal TimeSpan HeartbeatInterval { get; set; } = Online.RunSender.DefaultHeartbeatInterval;
+    internal TimeSpan HeartbeatInterval { get; set; } = Online.ServerBackend.DefaultHeartbeatInterval;
 
     /// <summary>Least time between two requests of an online run that carry less than a full batch. A test seam.</summary>
-    internal TimeSpan SendInterval { get; set; } = Online.RunSender.DefaultSendInterval;
+    internal TimeSpan SendInterval { get; set; } = Online.ServerBackend.DefaultSendInterval;
 
     /// <summary>Test seam: the probes the system sampler reads instead of the real ones.</summary>
     internal IReadOnlyList<SystemMetrics.ISystemProbe>? SystemProbes { get; set; }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Microsoft.Extensions.Time.Testing;
 using Tracker.Export;
 using Tracker.Format;
 using Tracker.Reading;
@@ -106,6 +107,34 @@ public sealed class CustomBackendTests : RunTestBase
             Assert.That(Diagnostics.Any(d => d.Level == DiagnosticLevel.Error && d.Message.Contains("Backend 'broken' did not take", StringComparison.Ordinal)
                 && d.Message.Contains("FinishTimeout", StringComparison.Ordinal)), Is.True, string.Join("\n", Diagnostics));
         });
+    }
+
+    [Test]
+    public async Task Finish_DuringALongBackOff_TriesAgainAtOnce()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 27, 0, 0, 0, TimeSpan.Zero));
+        var backend = new RecordingBackend("recovering") { FailWrites = 5 };
+        var options = Options();
+        options.TimeProvider = time;
+        options.Backends.Add(backend);
+        var run = Run.Init(options);
+        run.Log("loss", 1);
+        await run.FlushAsync();
+        var waited = Stopwatch.StartNew();
+        while (backend.FailedAttempts < 5 && waited.Elapsed < TimeSpan.FromSeconds(20))
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            await Task.Delay(20);
+        }
+
+        // The fifth failure started a back-off of 12 to 16 s that the clock, standing still from now on, never ends:
+        // the backend (which takes everything now) gets the records only if Finish cuts that wait short.
+        Assert.That(backend.FailedAttempts, Is.EqualTo(5));
+        await run.FinishAsync().WaitAsync(TimeSpan.FromSeconds(20));
+
+        var local = new RecordFile(Path.Combine(run.Directory!, RunFiles.RecordsFile)).Read().Select(r => r.Seq).ToList();
+        Assert.That(backend.Records.Select(r => r.Seq), Is.EqualTo(local));
+        Assert.That(Diagnostics.Where(d => d.Level == DiagnosticLevel.Error), Is.Empty);
     }
 
     [Test]

@@ -1,11 +1,12 @@
 using System.Net;
 using Tracker.Internal;
 using Tracker.Online;
+using Tracker.Pipeline;
 using Tracker.Reading;
 
 namespace Tracker.Tests;
 
-/// <summary>The sender on its own, over a records.jsonl the test writes.</summary>
+/// <summary>The server upload (its backend and worker) on its own, over a records.jsonl the test writes.</summary>
 public sealed class RunSenderTests : OnlineTestBase
 {
     private static readonly TimeSpan Budget = TimeSpan.FromSeconds(20);
@@ -44,7 +45,7 @@ public sealed class RunSenderTests : OnlineTestBase
 
         Append(Lines(501, 800));
         var second = StartSender(localSeq: 800);
-        Assert.That(second.AckedSeq, Is.EqualTo(500), "the cursor in sync.json is the first guess");
+        Assert.That(second.Delivered, Is.EqualTo(500), "the cursor in sync.json is the first guess");
         var unsynced = await second.StopAsync(Budget).WaitAsync(Budget);
 
         var sentAgain = Server.Requests.Skip(before).Where(r => r.IsAppend).SelectMany(r => r.Lines).Select(FakeTrackerServer.SeqOf).ToList();
@@ -91,7 +92,7 @@ public sealed class RunSenderTests : OnlineTestBase
     [Test]
     public async Task LineLongerThanABatch_IsSentAloneAndWhole()
     {
-        var huge = $$$"""{"seq":2,"type":"config","ts":1,"values":{"notes":"{{{new string('x', RunSender.MaxBatchBytes + 1000)}}}"}}""" + "\n";
+        var huge = $$$"""{"seq":2,"type":"config","ts":1,"values":{"notes":"{{{new string('x', RunSync.MaxBatchBytes + 1000)}}}"}}""" + "\n";
         Append(Lines(1, 1) + huge + Lines(3, 4));
         var sender = StartSender(localSeq: 4);
 
@@ -99,7 +100,7 @@ public sealed class RunSenderTests : OnlineTestBase
 
         Assert.That(unsynced, Is.Zero);
         Assert.That(Server.Stored, Is.EqualTo(LocalLines(_directory)));
-        Assert.That(Server.Appends.Single(a => a.Body.Length > RunSender.MaxBatchBytes).Lines, Has.Length.EqualTo(1));
+        Assert.That(Server.Appends.Single(a => a.Body.Length > RunSync.MaxBatchBytes).Lines, Has.Length.EqualTo(1));
     }
 
     [Test]
@@ -114,9 +115,9 @@ public sealed class RunSenderTests : OnlineTestBase
         await sender.StopAsync(Budget).WaitAsync(Budget);
 
         var appends = Server.Appends;
-        Assert.That(appends.Max(a => a.Lines.Length), Is.LessThanOrEqualTo(RunSender.MaxBatchLines));
-        Assert.That(appends.Max(a => a.Body.Length), Is.LessThanOrEqualTo(RunSender.MaxBatchBytes));
-        Assert.That(appends.Count(a => a.Lines.Length > 0), Is.GreaterThanOrEqualTo(100_000 / RunSender.MaxBatchLines));
+        Assert.That(appends.Max(a => a.Lines.Length), Is.LessThanOrEqualTo(RunSync.MaxBatchLines));
+        Assert.That(appends.Max(a => a.Body.Length), Is.LessThanOrEqualTo(RunSync.MaxBatchBytes));
+        Assert.That(appends.Count(a => a.Lines.Length > 0), Is.GreaterThanOrEqualTo(100_000 / RunSync.MaxBatchLines));
         Assert.That(Server.Stored.Select(FakeTrackerServer.SeqOf), Is.EqualTo(Enumerable.Range(1, 100_000).Select(s => (long)s)));
     }
 
@@ -220,12 +221,15 @@ public sealed class RunSenderTests : OnlineTestBase
 
     private void Append(string text) => File.AppendAllText(RecordsPath(_directory), text);
 
-    private RunSender StartSender(long localSeq)
+    private BackendWorker StartSender(long localSeq)
     {
         var options = OnlineOptions();
         var run = new RunInfo { Id = "r", Project = "p", Name = "test" };
-        var sender = new RunSender(TrackerHttpClient.Create(options), run, _directory, localSeq, new DiagnosticsSink(Diagnostics.Enqueue, Output), Time, sendInterval: TimeSpan.Zero);
-        sender.Start();
-        return sender;
+        var diagnostics = new DiagnosticsSink(Diagnostics.Enqueue, Output);
+        BackendWorker? worker = null;
+        var server = new ServerBackend(TrackerHttpClient.Create(options), run, _directory, diagnostics, Time, () => worker!.Written, sendInterval: TimeSpan.Zero);
+        worker = new BackendWorker(server, run, _directory, localSeq, diagnostics, Time);
+        worker.Start();
+        return worker;
     }
 }

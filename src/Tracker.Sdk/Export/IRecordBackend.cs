@@ -19,8 +19,9 @@ namespace Tracker.Export;
 /// Calls come one at a time, never concurrently: <see cref="OpenAsync"/> once, then
 /// <see cref="WriteAsync"/> per batch in sequence-number order, then <see cref="FlushAsync"/> when the
 /// run finishes, then <see cref="IAsyncDisposable.DisposeAsync"/>. A call that throws is made again
-/// with the same arguments after a back-off (1 s doubling to 30 s) until it succeeds or <c>Finish</c>'s
-/// budget (<see cref="RunOptions.FinishTimeout"/>) runs out; <c>Finish</c> then reports, through
+/// with the same arguments after a back-off (1 s doubling to 30 s; <c>Finish</c> cuts a running wait
+/// short, then tries every 0.2 s) until it succeeds or <c>Finish</c>'s budget
+/// (<see cref="RunOptions.FinishTimeout"/>) runs out; <c>Finish</c> then reports, through
 /// <see cref="RunOptions.Diagnostics"/>, how many records the backend did not take. They stay in the
 /// run directory, and resuming the run with the backend registered again sends them.
 /// </para>

@@ -6,7 +6,7 @@ namespace Tracker.Online;
 
 /// <summary>
 /// Reads the part of records.jsonl after a cursor in bounded batches for a follower of the file: the
-/// server upload (<see cref="RunSender"/>) and each custom backend (<see cref="Pipeline.BackendWorker"/>).
+/// worker of each backend (<see cref="Pipeline.BackendWorker"/>), the server upload's included.
 /// The backlog stays in the file, so an outage of any length costs one batch of memory. Owned by one
 /// follower's loop; not thread-safe.
 /// </summary>

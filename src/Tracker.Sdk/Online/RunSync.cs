@@ -1,6 +1,7 @@
 using System.Net;
 using Polly.Timeout;
 using Tracker.Internal;
+using Tracker.Pipeline;
 using Tracker.Reading;
 
 namespace Tracker.Online;
@@ -82,14 +83,18 @@ public static class RunSync
         ArgumentNullException.ThrowIfNull(baseUrl);
         var reader = RunReader.Open(runDirectory);
         var lastSeq = RunReader.ReadLastSeq(reader.Directory);
-        using var client = TrackerHttpClient.Create(new RunOptions { BaseUrl = baseUrl, ApiKey = apiKey });
-        var sender = new RunSender(client, reader.Info, reader.Directory, lastSeq, new DiagnosticsSink(hook: _ => { }, output: null), TimeProvider.System);
+        var diagnostics = new DiagnosticsSink(hook: _ => { }, output: null);
+        var server = new ServerBackend(TrackerHttpClient.Create(new RunOptions { BaseUrl = baseUrl, ApiKey = apiKey }), reader.Info, reader.Directory, diagnostics, TimeProvider.System, () => lastSeq);
+        await using var upload = server.ConfigureAwait(false);
+
+        // The same worker as a live run's upload, draining once: no waiting for new records, and failures thrown rather than retried.
+        var worker = new BackendWorker(server, reader.Info, reader.Directory, lastSeq, diagnostics, TimeProvider.System);
         RunSyncResult Result(RunSyncFailure failure = RunSyncFailure.None, string? message = null, HttpStatusCode? status = null) =>
-            new(Math.Max(0, sender.AckedSeq - sender.AckedAtConnect), sender.AckedSeq, lastSeq, failure, message, (int?)status);
+            new(Math.Max(0, worker.Delivered - server.AckedAtConnect), worker.Delivered, lastSeq, failure, message, (int?)status);
 
         try
         {
-            await sender.UploadAsync(reader.Info.State != RunStates.Running, progress, cancellationToken).ConfigureAwait(false);
+            await worker.DrainAsync(reader.Info.State != RunStates.Running, progress, cancellationToken).ConfigureAwait(false);
             return Result();
         }
         catch (TrackerAuthException ex)

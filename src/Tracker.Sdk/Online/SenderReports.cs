@@ -4,16 +4,16 @@ using Tracker.Internal;
 namespace Tracker.Online;
 
 /// <summary>
-/// What the sender tells the user about the server: the first failure of an outage at once, then at
-/// most one report per interval, one when the run is up to date again, and why sending stopped.
-/// Owned by the sender's loop; not thread-safe.
+/// What the server upload tells the user: the first failure of an outage at once, then at most one
+/// report per interval, one when the run is up to date again, why sending stopped, and that Finish
+/// waits for a server that is not answering. Called by the upload's worker, one at a time.
 /// </summary>
 /// <param name="runId">The run.</param>
 /// <param name="server">The server's base URL.</param>
 /// <param name="directory">The run directory, where the records wait.</param>
 /// <param name="diagnostics">Where the reports go.</param>
 /// <param name="time">Clock for the outage's length and the report interval.</param>
-internal sealed class SenderReports(string runId, string server, string directory, DiagnosticsSink diagnostics, TimeProvider time)
+internal sealed class SenderReports(string runId, string server, string directory, DiagnosticsSink diagnostics, TimeProvider time) : Pipeline.IFollowerReports
 {
     private static readonly TimeSpan OutageReportInterval = TimeSpan.FromMinutes(1);
 
@@ -21,12 +21,10 @@ internal sealed class SenderReports(string runId, string server, string director
     private DateTimeOffset? _outageStart;
     private volatile bool _inOutage;
 
-    /// <summary>Whether the last attempt failed and none has succeeded since; any thread may ask.</summary>
-    public bool InOutage => _inOutage;
     private DateTimeOffset _nextOutageReport;
 
     /// <summary>An attempt failed and is retried after <paramref name="delay"/>.</summary>
-    public void Failed(Exception exception, TimeSpan delay)
+    public void Failed(Exception exception, TimeSpan delay, string step)
     {
         var now = time.GetUtcNow();
         _failures++;
@@ -55,6 +53,21 @@ internal sealed class SenderReports(string runId, string server, string director
             _outageStart = null;
             _failures = 0;
         }
+    }
+
+    /// <summary>Said once, so that a Finish waiting on a dead server is not mistaken for a hang.</summary>
+    public void FinishWaits(TimeSpan budget, long pending)
+    {
+        if (_inOutage && pending > 0)
+        {
+            diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Warning,
+                $"Finish waits up to {budget.TotalSeconds:N0} s for {server}, which is not answering, to take the last {pending:N0} lines of the run; what it does not take stays in {directory} for tracker sync."));
+        }
+    }
+
+    /// <summary>Nothing to say: the run's footer tells what the server lacks and how to upload it.</summary>
+    public void NotTaken(TimeSpan budget, long pending, string step)
+    {
     }
 
     /// <summary>Sending stopped for good; an auth failure's own message says it all.</summary>

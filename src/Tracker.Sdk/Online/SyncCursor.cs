@@ -8,20 +8,34 @@ namespace Tracker.Online;
 /// The upload cursor: the last sequence number the server acknowledged, kept in sync.json with
 /// which server that was and whether a finished run is all on it. What sync.json says is only a
 /// first guess for the sender (the server's answer replaces it); <c>tracker ls</c> and
-/// <c>tracker sync</c> read it too. Thread-safe: the loop advances it, Finish saves it.
+/// <c>tracker sync</c> read it too. The server upload's <see cref="Pipeline.IBackendCursor"/>: its
+/// worker advances it after each batch and closes it at Finish; the upload moves it to the server's answer.
+/// Thread-safe.
 /// </summary>
 /// <param name="directory">The run directory.</param>
 /// <param name="server">The server's base URL, as written in sync.json.</param>
 /// <param name="runId">The run, for messages.</param>
 /// <param name="diagnostics">Where a failed write is reported.</param>
-/// <param name="keep">Write sync.json; false for uploads to a server that is not the run's own.</param>
-internal sealed class SyncCursor(string directory, string server, string runId, DiagnosticsSink diagnostics, bool keep)
+internal sealed class SyncCursor(string directory, string server, string runId, DiagnosticsSink diagnostics) : Pipeline.IBackendCursor
 {
     private readonly object _writeLock = new();
     private long _acked;
 
     /// <summary>The highest sequence number the server has acknowledged.</summary>
     public long Acked => Interlocked.Read(ref _acked);
+
+    /// <inheritdoc/>
+    public long Delivered => Acked;
+
+    /// <summary>The server took a batch up to <paramref name="seq"/>; its answer may have moved the cursor further already.</summary>
+    public void Advance(long seq)
+    {
+        Set(Math.Max(Acked, seq));
+        Save(synced: false);
+    }
+
+    /// <summary>Records the cursor; synced when the finished run is all on the server.</summary>
+    public void Close(bool complete) => Save(synced: complete);
 
     /// <summary>Moves the cursor, forward or back, to what the server says it has.</summary>
     public void Set(long acked) => Interlocked.Exchange(ref _acked, acked);
@@ -37,11 +51,6 @@ internal sealed class SyncCursor(string directory, string server, string runId, 
     /// <summary>Records the cursor in sync.json, replaced atomically; a failure is reported, never thrown.</summary>
     public void Save(bool synced)
     {
-        if (!keep)
-        {
-            return;
-        }
-
         try
         {
             lock (_writeLock)

@@ -12,7 +12,7 @@ namespace Tracker.Pipeline;
 /// </summary>
 /// <param name="directory">The run directory.</param>
 /// <param name="name">The backend's name, valid (<see cref="NameProblem"/>).</param>
-internal sealed partial class BackendCursor(string directory, string name)
+internal sealed partial class BackendCursor(string directory, string name) : IBackendCursor
 {
     private long _delivered;
 
@@ -54,6 +54,11 @@ internal sealed partial class BackendCursor(string directory, string name)
         Interlocked.Exchange(ref _delivered, seq);
         Directory.CreateDirectory(Path.Combine(directory, RunFiles.BackendsFolder));
         LocalFileBackend.ReplaceAtomically(PathOf, Json.Serialize(new CursorState(seq)));
+    }
+
+    /// <summary>Nothing to add: each advance is recorded.</summary>
+    public void Close(bool complete)
+    {
     }
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", RegexOptions.CultureInvariant)]

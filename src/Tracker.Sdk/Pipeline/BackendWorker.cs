@@ -1,5 +1,3 @@
-using Polly;
-using Polly.Retry;
 using Tracker.Export;
 using Tracker.Internal;
 using Tracker.Online;
@@ -8,11 +6,12 @@ using Tracker.Reading;
 namespace Tracker.Pipeline;
 
 /// <summary>
-/// Feeds one custom backend (<see cref="IRecordBackend"/>) from the run directory: a loop of its own
-/// reads the lines of records.jsonl after the backend's cursor in bounded batches (the same
-/// <see cref="RecordTail"/> the server upload reads), hands them over in order, advances the cursor
-/// in <c>backends/&lt;name&gt;.json</c>, and retries with back-off whatever throws. The backlog stays in
-/// the file, so a backend that is down for the whole run costs one batch of memory and nothing else.
+/// Feeds one backend from the run directory: the server upload (<see cref="ServerBackend"/>) or a
+/// custom one (<see cref="IRecordBackend"/>). A loop of its own reads the lines of records.jsonl after
+/// the backend's cursor in bounded batches (<see cref="RecordTail"/>), hands them over in order,
+/// advances the cursor, and retries with back-off whatever throws. The backlog stays in the file, so
+/// a backend that is down for the whole run costs one batch of memory and nothing else. A paced
+/// backend (<see cref="IPacedBackend"/>) brings its own cursor, reports and pace.
 /// </summary>
 internal sealed class BackendWorker
 {
@@ -20,10 +19,12 @@ internal sealed class BackendWorker
     private static readonly TimeSpan FinishingRetryDelay = TimeSpan.FromMilliseconds(200);
 
     private readonly IRecordBackend _backend;
+    private readonly IPacedBackend? _paced;
     private readonly RunInfo _run;
     private readonly string _directory;
     private readonly RecordTail _tail;
-    private readonly BackendCursor _cursor;
+    private readonly IBackendCursor _cursor;
+    private readonly IFollowerReports _reports;
     private readonly DiagnosticsSink _diagnostics;
     private readonly TimeProvider _time;
     private readonly Backoff _backoff;
@@ -31,8 +32,8 @@ internal sealed class BackendWorker
     private readonly TaskCompletionSource _finishing = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _loop = Task.CompletedTask;
+    private IProgress<long>? _progress;
     private long _written;
-    private int _failures;
     private string _step = "opening";
 
     /// <param name="backend">The backend; the worker disposes it when it stops.</param>
@@ -40,25 +41,33 @@ internal sealed class BackendWorker
     /// <param name="directory">The run directory holding records.jsonl.</param>
     /// <param name="localSeq">The last sequence number already in records.jsonl (a resumed run's).</param>
     /// <param name="diagnostics">Where failures are reported; a sink of its own, so its reports do not hold back others.</param>
-    /// <param name="time">Clock for the back-off.</param>
+    /// <param name="time">Clock for the back-off and the pace.</param>
     /// <param name="backoff">Delays between attempts; 1 s doubling to 30 s when null.</param>
     public BackendWorker(IRecordBackend backend, RunInfo run, string directory, long localSeq, DiagnosticsSink diagnostics, TimeProvider time, Backoff? backoff = null)
     {
         _backend = backend;
+        _paced = backend as IPacedBackend;
         _run = run;
         _directory = directory;
-        _diagnostics = diagnostics;
         _time = time;
+        _diagnostics = diagnostics;
         _backoff = backoff ?? new Backoff(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30));
         _written = localSeq;
         _tail = new RecordTail(directory, diagnostics);
-        _cursor = new BackendCursor(directory, backend.Name);
-        _cursor.Load(localSeq);
         Name = backend.Name;
+        _cursor = _paced?.Cursor ?? new BackendCursor(directory, Name);
+        _reports = _paced?.Reports ?? new BackendReports(Name, run.Id, directory, diagnostics);
+        _cursor.Load(localSeq);
     }
 
     /// <summary>The backend's name, read once.</summary>
     public string Name { get; }
+
+    /// <summary>The last sequence number the backend took.</summary>
+    public long Delivered => _cursor.Delivered;
+
+    /// <summary>The last sequence number in records.jsonl that the run reported written.</summary>
+    public long Written => Interlocked.Read(ref _written);
 
     /// <summary>Lines in records.jsonl the backend has not taken yet.</summary>
     public long Pending => Math.Max(0, Interlocked.Read(ref _written) - _cursor.Delivered);
@@ -68,7 +77,7 @@ internal sealed class BackendWorker
         // The loop must not capture the caller's ExecutionContext (AsyncLocals, activities).
         using (ExecutionContext.SuppressFlow())
         {
-            _loop = Task.Run(LoopAsync);
+            _loop = Task.Run(() => LoopAsync(retry: true, _stop.Token));
         }
     }
 
@@ -76,17 +85,22 @@ internal sealed class BackendWorker
     public void OnWritten(long lastSeq)
     {
         Interlocked.Exchange(ref _written, lastSeq);
-        Volatile.Read(ref _wake).TrySetResult();
+        Wake();
     }
+
+    /// <summary>Makes the loop look for work now (the backend has something besides records to send).</summary>
+    public void Wake() => Volatile.Read(ref _wake).TrySetResult();
 
     /// <summary>
     /// Called once every record is in records.jsonl: waits, at most <paramref name="budget"/>, for the
     /// backend to take them and flush, then disposes it. Reports what it did not take; never throws.
     /// </summary>
-    public async Task StopAsync(TimeSpan budget)
+    /// <returns>The lines the backend did not take.</returns>
+    public async Task<long> StopAsync(TimeSpan budget)
     {
-        _finishing.TrySetResult();
-        Volatile.Read(ref _wake).TrySetResult();
+        _finishing.TrySetResult(); // also cuts a running back-off short
+        Wake();
+        _reports.FinishWaits(budget, Pending);
         var completed = true;
         try
         {
@@ -96,22 +110,25 @@ internal sealed class BackendWorker
         {
             completed = false;
             await _stop.CancelAsync().ConfigureAwait(false);
-            _diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Error,
-                $"Backend '{Name}' did not take {Pending:N0} records of run {_run.Id} (it was {_step}) within Finish's {budget.TotalSeconds:N1} s budget (FinishTimeout). "
-                + $"They stay in {_directory}; resume the run with the backend registered to send them."));
+            _reports.NotTaken(budget, Pending, _step);
             try
             {
                 // A backend that ignores cancellation must not hold Finish hostage.
                 await _loop.WaitAsync(StopGrace, _time).ConfigureAwait(false);
             }
-            catch (TimeoutException)
+            catch (TimeoutException) when (_paced is null)
             {
                 _diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Error,
                     $"Backend '{Name}' did not stop within {StopGrace.TotalSeconds:N0} s of being cancelled; it is left running and not disposed."));
-                return;
+                return Pending;
+            }
+            catch (TimeoutException)
+            {
+                // The server upload ignores nothing on purpose, but a handler might: disposing its client below aborts the request.
             }
         }
 
+        _cursor.Close(complete: Pending == 0);
         try
         {
             await _backend.DisposeAsync().AsTask().WaitAsync(completed ? budget : StopGrace, _time).ConfigureAwait(false);
@@ -124,38 +141,123 @@ internal sealed class BackendWorker
         }
 
         _stop.Dispose();
+        return Pending;
     }
 
-    private async Task LoopAsync()
+    /// <summary>
+    /// Sends every line written so far, once, for <c>tracker sync</c>: no waiting for new lines and
+    /// no retries beyond the backend's own. Throws what stopped it; the cursor keeps how far it got.
+    /// </summary>
+    /// <param name="finished">The run has ended: once the backend has all of it, the cursor says so.</param>
+    /// <param name="progress">Told the cursor after each batch.</param>
+    /// <param name="cancellationToken">Stops the upload.</param>
+    /// <returns>The lines the backend does not have.</returns>
+    public async Task<long> DrainAsync(bool finished, IProgress<long>? progress, CancellationToken cancellationToken)
     {
-        var cancellation = _stop.Token;
-        var pipeline = BuildPipeline();
+        _progress = progress;
+        _finishing.TrySetResult();
         try
         {
-            await pipeline.ExecuteAsync(static (s, ct) => new ValueTask(s._backend.OpenAsync(s._run, s._directory, ct)), this, cancellation).ConfigureAwait(false);
-            while (true)
+            await LoopAsync(retry: false, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _cursor.Close(complete: finished && Pending == 0);
+        }
+
+        return Pending;
+    }
+
+    private async Task LoopAsync(bool retry, CancellationToken cancellation)
+    {
+        var attempt = 0;
+        var opened = false;
+        var quiet = false;
+        var lastSent = long.MinValue;
+        TimeSpan? pause = null;
+        while (true)
+        {
+            try
             {
-                // Armed before reading, so a write that lands after the read still wakes the loop.
+                if (pause is { } delay)
+                {
+                    pause = null;
+                    if (await PauseAsync(delay, cancellation).ConfigureAwait(false))
+                    {
+                        attempt = 0; // Finish began: try again now, and often, while its budget lasts
+                    }
+                }
+
+                if (!opened)
+                {
+                    _step = "opening";
+                    await _backend.OpenAsync(_run, _directory, cancellation).ConfigureAwait(false);
+                    opened = true;
+                }
+
+                await SpaceOutAsync(lastSent, cancellation).ConfigureAwait(false);
+
+                // Armed before reading, so a write that lands after the read still wakes the loop; and
+                // Finish seen before reading, since every line is reported written before Finish begins.
                 var wake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 Volatile.Write(ref _wake, wake);
+                var finishing = _finishing.Task.IsCompleted;
                 _step = "reading records";
-                if (!await pipeline.ExecuteAsync(static (s, ct) => s.SendNextAsync(ct), this, cancellation).ConfigureAwait(false))
+                if (await SendNextAsync(cancellation).ConfigureAwait(false))
                 {
-                    if (_finishing.Task.IsCompleted)
-                    {
-                        break; // Finish: every line was written before, and the backend has them all
-                    }
-
-                    await Task.WhenAny(wake.Task, _finishing.Task).WaitAsync(cancellation).ConfigureAwait(false);
+                    lastSent = _time.GetTimestamp();
+                    attempt = 0;
+                    continue;
                 }
-            }
 
-            _step = "flushing";
-            await pipeline.ExecuteAsync(static (s, ct) => new ValueTask(s._backend.FlushAsync(ct)), this, cancellation).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
-        {
-            // Finish's budget ran out; StopAsync reports what is left.
+                if (_paced is not null)
+                {
+                    _step = "idle";
+                    await _paced.IdleAsync(quiet, cancellation).ConfigureAwait(false);
+                }
+
+                attempt = 0;
+                _reports.CaughtUp(_cursor.Delivered);
+                if (finishing)
+                {
+                    _step = "flushing";
+                    await _backend.FlushAsync(cancellation).ConfigureAwait(false); // every line was written before Finish, and the backend has them all
+                    return;
+                }
+
+                quiet = !await WaitForWorkAsync(wake.Task, cancellation).ConfigureAwait(false);
+            }
+            catch (BatchNotTakenException)
+            {
+                _tail.Rewind(); // the cursor moved: read from it again
+            }
+            catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+            {
+                if (!retry)
+                {
+                    throw;
+                }
+
+                return; // Finish's budget ran out; StopAsync reports what is left
+            }
+            catch (Exception ex) when (retry && !cancellation.IsCancellationRequested && _paced?.IsFinal(ex) == true)
+            {
+                _reports.Stopped(ex);
+                return;
+            }
+#pragma warning disable CA1031 // unreachable store, disk hiccup: back off and retry until Finish
+            catch (Exception ex) when (retry && !cancellation.IsCancellationRequested)
+#pragma warning restore CA1031
+            {
+                pause = _paced?.RetryAfter(ex) ?? _backoff.GetDelay(attempt++);
+                _reports.Failed(ex, pause.Value, _step);
+            }
+#pragma warning disable CA1031 // stopped by Finish: whatever the cancelled call threw is moot
+            catch (Exception) when (retry)
+#pragma warning restore CA1031
+            {
+                return;
+            }
         }
     }
 
@@ -169,45 +271,71 @@ internal sealed class BackendWorker
         }
 
         _step = $"taking records {batch.FirstSeq:N0} to {batch.LastSeq:N0}";
-        await _backend.WriteAsync(new BackendBatch(_tail.Lines(batch), batch.Lines, batch.FirstSeq, batch.LastSeq), cancellationToken).ConfigureAwait(false);
-        _tail.Consumed(batch);
-        _cursor.Advance(batch.LastSeq);
-        if (_failures > 0)
+        try
         {
-            _diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Info, $"Backend '{Name}' takes records again (up to {batch.LastSeq:N0}) after {_failures:N0} failed attempts."));
-            _failures = 0;
+            await _backend.WriteAsync(new BackendBatch(_tail.Lines(batch), batch.Lines, batch.FirstSeq, batch.LastSeq), cancellationToken).ConfigureAwait(false);
+        }
+        catch (BatchNotTakenException ex) when (ex.Shrink)
+        {
+            _tail.Shrink(batch);
+            return true;
         }
 
+        _tail.Consumed(batch);
+        _cursor.Advance(batch.LastSeq);
+        _progress?.Report(_cursor.Delivered);
         return true;
     }
 
-    /// <summary>Retries anything a step throws until it succeeds or Finish's budget runs out: the records wait in the file meanwhile.</summary>
-    private ResiliencePipeline BuildPipeline() =>
-        new ResiliencePipelineBuilder { TimeProvider = _time }
-            .AddRetry(new RetryStrategyOptions
-            {
-                MaxRetryAttempts = int.MaxValue,
-                ShouldHandle = args => new ValueTask<bool>(args.Outcome.Exception is not null && !_stop.IsCancellationRequested), // a backend's own timeouts too
-                DelayGenerator = args => new ValueTask<TimeSpan?>(_finishing.Task.IsCompleted
-                    ? TimeSpan.FromTicks(Math.Min(FinishingRetryDelay.Ticks, _backoff.GetDelay(args.AttemptNumber).Ticks)) // Finish waits: try again soon while its budget lasts
-                    : _backoff.GetDelay(args.AttemptNumber)),
-                OnRetry = args =>
-                {
-                    // The first failure at once, then at most one report per interval.
-                    var report = new RunDiagnostic(DiagnosticLevel.Warning,
-                        $"Backend '{Name}' failed {_step} of run {_run.Id} (attempt {args.AttemptNumber + 1:N0}); retrying in {args.RetryDelay.TotalSeconds:N1} s. Nothing is lost: the records stay in {_directory} until it takes them.",
-                        args.Outcome.Exception);
-                    if (_failures++ == 0)
-                    {
-                        _diagnostics.Report(report);
-                    }
-                    else
-                    {
-                        _diagnostics.ReportRateLimited(report);
-                    }
+    /// <summary>
+    /// After a write, waits out the rest of the backend's send interval unless a full batch is waiting
+    /// or Finish began, so that the lines of the steps in between go in one write.
+    /// </summary>
+    private async Task SpaceOutAsync(long lastSent, CancellationToken cancellationToken)
+    {
+        if (_paced is null || lastSent == long.MinValue || _finishing.Task.IsCompleted || Pending >= RunSync.MaxBatchLines)
+        {
+            return;
+        }
 
-                    return default;
-                },
-            })
-            .Build();
+        var rest = _paced.SendInterval - _time.GetElapsedTime(lastSent);
+        if (rest > TimeSpan.Zero)
+        {
+            await PauseAsync(rest, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Waits for the run's signal; false when the backend's idle interval passed first.</summary>
+    private async Task<bool> WaitForWorkAsync(Task wake, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await wake.WaitAsync(_paced?.IdleInterval ?? Timeout.InfiniteTimeSpan, _time, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Waits before the next attempt; true when Finish began meanwhile and cut the wait short. While
+    /// Finish waits, attempts come at least every 0.2 s, so a backend that recovers is not left out.
+    /// </summary>
+    private async Task<bool> PauseAsync(TimeSpan delay, CancellationToken cancellationToken)
+    {
+        if (_finishing.Task.IsCompleted)
+        {
+            await Task.Delay(delay < FinishingRetryDelay ? delay : FinishingRetryDelay, _time, cancellationToken).ConfigureAwait(false);
+            return false;
+        }
+
+        using var sleeping = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var sleep = Task.Delay(delay, _time, sleeping.Token);
+        var woken = await Task.WhenAny(sleep, _finishing.Task).ConfigureAwait(false) != sleep;
+        await sleeping.CancelAsync().ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+        return woken;
+    }
 }

@@ -52,7 +52,7 @@ internal sealed class RunWorker
         _timeProvider = options.TimeProvider;
     }
 
-    /// <summary>Numbers the next lines after <paramref name="seq"/>: the server holds the numbers up to it (see <see cref="Online.RunSender"/>).</summary>
+    /// <summary>Numbers the next lines after <paramref name="seq"/>: the server holds the numbers up to it (see <see cref="Online.ServerBackend"/>).</summary>
     public void NumberAfter(long seq)
     {
         long current;
