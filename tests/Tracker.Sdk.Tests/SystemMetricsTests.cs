@@ -132,6 +132,41 @@ public sealed class SystemMetricsTests : RunTestBase
         }
     }
 
+    [Test]
+    public void ProcessTree_CountsTheMemoryOfChildrenAndGrandchildren()
+    {
+        if (!OperatingSystem.IsLinux() || !File.Exists("/bin/bash"))
+        {
+            Assert.Ignore("The process tree is read from /proc, on Linux; the child is a bash script.");
+        }
+
+        // A grandchild (the subshell) holds 100 MB of text until it is killed; `tracker run` measures a program like this.
+        using var child = System.Diagnostics.Process.Start("/bin/bash", ["-c", "(x=$(head -c 100000000 /dev/zero | tr '\\0' a); sleep 60) & wait"]);
+        try
+        {
+            var tree = new ProcessProbe(tree: true);
+            var alone = new ProcessProbe();
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            double difference;
+            do
+            {
+                Thread.Sleep(200);
+                var withTree = new Dictionary<string, double>();
+                var withoutTree = new Dictionary<string, double>();
+                tree.Sample(withTree);
+                alone.Sample(withoutTree);
+                difference = withTree["system/memory_rss_mb"] - withoutTree["system/memory_rss_mb"];
+            }
+            while (difference < 90 && DateTime.UtcNow < deadline);
+
+            Assert.That(difference, Is.GreaterThanOrEqualTo(90), "the tree's resident memory holds the grandchild's 100 MB");
+        }
+        finally
+        {
+            child.Kill(entireProcessTree: true);
+        }
+    }
+
     private sealed class FakeProbe(Action<IDictionary<string, double>> sample) : ISystemProbe
     {
         public void Sample(IDictionary<string, double> values) => sample(values);
