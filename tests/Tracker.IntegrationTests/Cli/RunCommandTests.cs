@@ -111,6 +111,36 @@ public sealed class RunCommandTests
         Assert.That(File.Exists(Path.Combine(runs[0], RunFiles.HandoffFile)), Is.False);
     }
 
+    [Test]
+    public async Task Online_DotnetProgramWithTheSdk_OneRunOnTheServerWithItsPointsAndState()
+    {
+        var app = Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "Tracker.TestApp", "bin",
+            Path.GetFileName(Path.GetDirectoryName(AppContext.BaseDirectory.TrimEnd('/'))!), "net10.0", "Tracker.TestApp.dll");
+        await using var server = await ServerProcess.StartAsync("sqlite");
+        var environment = new Dictionary<string, string> { ["TRACKER_BASE_URL"] = server.BaseUrl.ToString(), ["TRACKER_API_KEY"] = server.ApiKey! };
+
+        var result = await CliProcess.RunAsync(["run", "--dir", _root, "--project", "online-run", "--", "dotnet", app, "joined", "unused", "5"], environment);
+
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        var id = Path.GetFileName(OnlyRun());
+        using var api = new Tracker.Api.TrackerApi(server.BaseUrl, server.ApiKey);
+        var runs = new List<Tracker.Api.ApiRun>();
+        await foreach (var run in api.GetRunsAsync("online-run"))
+        {
+            runs.Add(run);
+        }
+
+        Assert.That(runs.Select(r => r.Info.Id), Is.EqualTo(new[] { id }), "tracker run and the SDK inside it made one run on the server");
+        Assert.That(runs[0].State, Is.EqualTo(RunStates.Finished));
+        var losses = new List<double>();
+        await foreach (var point in runs[0].GetHistoryAsync("loss"))
+        {
+            losses.Add(point.Value);
+        }
+
+        Assert.That(losses, Is.EqualTo(Enumerable.Range(0, 5).Select(i => 1.0 / (i + 3))), "the program's points, exactly");
+    }
+
     private static List<(string Stream, string Line)> Output(RunReader run) =>
         run.ReadRecords().Where(r => r.Type == "output").Select(r =>
         {
