@@ -31,33 +31,32 @@ internal static class CliSettings
     /// <summary>The server named by <paramref name="given"/>, TRACKER_BASE_URL or tracker.json; null when none names one.</summary>
     public static Uri? Server(string? given)
     {
-        var text = given ?? (Environment.GetEnvironmentVariable("TRACKER_BASE_URL") is { Length: > 0 } env ? env : null);
-        if (text is null)
+        Uri? url = null;
+        if (given is not null && !(Uri.TryCreate(given, UriKind.Absolute, out url) && url.Scheme is "http" or "https"))
         {
-            return Project()?.Server;
+            throw new UsageException($"'{given}' is not a server URL: give one such as {DefaultServer}.");
         }
 
-        return Uri.TryCreate(text, UriKind.Absolute, out var url) && url.Scheme is "http" or "https"
+        try
+        {
+            url = ProjectSettings.ServerFor(url);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new CliException(ex.Message); // TRACKER_BASE_URL or tracker.json, as Project() reports it
+        }
+
+        return url is null || url.Scheme is "http" or "https"
             ? url
-            : throw new UsageException($"'{text}' is not a server URL: give one such as {DefaultServer}.");
+            : throw new UsageException($"'{url}' is not a server URL: give one such as {DefaultServer}.");
     }
 
     /// <summary>The API key: <paramref name="given"/>, then TRACKER_API_KEY, then the one stored for <paramref name="server"/>; null when there is none.</summary>
     public static string? ApiKey(string? given, Uri server)
     {
-        if (!string.IsNullOrEmpty(given))
-        {
-            return given;
-        }
-
-        if (Environment.GetEnvironmentVariable("TRACKER_API_KEY") is { Length: > 0 } env)
-        {
-            return env;
-        }
-
         try
         {
-            return Credentials.FindKey(server);
+            return Credentials.ApiKeyFor(server, given);
         }
         catch (ArgumentException ex)
         {

@@ -54,15 +54,12 @@ public sealed partial class Run
 
         // Options, then TRACKER_* variables, then the project's tracker.json (tracker init), then defaults.
         var settings = ProjectSettings.Find();
-        o.BaseUrl ??= Environment.GetEnvironmentVariable("TRACKER_BASE_URL") is { Length: > 0 } url
-            ? (Uri.TryCreate(url, UriKind.Absolute, out var uri) ? uri : throw new ArgumentException($"TRACKER_BASE_URL '{url}' is not an absolute URL such as http://127.0.0.1:5080."))
-            : settings?.Server;
-        o.ApiKey ??= Env("TRACKER_API_KEY");
+        o.BaseUrl = ProjectSettings.ServerFor(o.BaseUrl);
         var mode = o.Mode ?? ParseEnum<RunMode>("TRACKER_MODE") ?? (o.BaseUrl is null ? RunMode.Offline : RunMode.Online);
         if (mode == RunMode.Online)
         {
             ValidateServer(o.BaseUrl);
-            o.ApiKey ??= Credentials.FindKey(o.BaseUrl!); // tracker login
+            o.ApiKey = Credentials.ApiKeyFor(o.BaseUrl!, o.ApiKey);
         }
 
         var resume = o.Resume ?? ParseEnum<ResumeMode>("TRACKER_RESUME") ?? ResumeMode.Never;

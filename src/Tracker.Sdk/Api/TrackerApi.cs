@@ -41,17 +41,14 @@ public sealed class TrackerApi : IDisposable
     /// <exception cref="ArgumentException">No server is named anywhere, or the one named is not an http(s) URL.</exception>
     public TrackerApi(Uri? baseUrl = null, string? apiKey = null, HttpMessageHandler? httpHandler = null)
     {
-        var settings = baseUrl is null ? ProjectSettings.Find() : null;
-        baseUrl ??= Environment.GetEnvironmentVariable("TRACKER_BASE_URL") is { Length: > 0 } url
-            ? (Uri.TryCreate(url, UriKind.Absolute, out var uri) ? uri : throw new ArgumentException($"TRACKER_BASE_URL '{url}' is not an absolute URL such as http://127.0.0.1:5080."))
-            : settings?.Server
+        baseUrl = ProjectSettings.ServerFor(baseUrl)
             ?? throw new ArgumentException("No Tracker server is named: pass one to TrackerApi (such as http://127.0.0.1:5080), set TRACKER_BASE_URL, or name it in tracker.json (tracker init --server URL).", nameof(baseUrl));
         if (!baseUrl.IsAbsoluteUri || baseUrl.Scheme is not ("http" or "https"))
         {
             throw new ArgumentException($"'{baseUrl}' is not a Tracker server URL: give an http or https URL such as http://127.0.0.1:5080.", nameof(baseUrl));
         }
 
-        apiKey ??= Environment.GetEnvironmentVariable("TRACKER_API_KEY") is { Length: > 0 } key ? key : Credentials.FindKey(baseUrl);
+        apiKey = Credentials.ApiKeyFor(baseUrl, apiKey);
         _http = TrackerHttpClient.Create(new RunOptions { BaseUrl = baseUrl, ApiKey = apiKey, HttpHandler = httpHandler });
     }
 

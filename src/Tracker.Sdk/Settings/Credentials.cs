@@ -46,6 +46,20 @@ public static class Credentials
     public static string? FindKey(Uri server) =>
         ReadAll().TryGetValue(ServerKey(server), out var key) ? key : null;
 
+    /// <summary>
+    /// The key to use for <paramref name="server"/>: <paramref name="given"/>, else <c>TRACKER_API_KEY</c>,
+    /// else the one stored by <c>tracker login</c>; the order <c>Run.Init</c>, <c>TrackerApi</c> and the
+    /// <c>tracker</c> command share.
+    /// </summary>
+    /// <param name="server">The server's base URL.</param>
+    /// <param name="given">A key given as an option, if any.</param>
+    /// <returns>The key, or null when there is none.</returns>
+    /// <exception cref="ArgumentException">The credentials file exists but is not valid JSON of the documented shape.</exception>
+    public static string? ApiKeyFor(Uri server, string? given = null) =>
+        !string.IsNullOrEmpty(given) ? given
+        : Environment.GetEnvironmentVariable("TRACKER_API_KEY") is { Length: > 0 } env ? env
+        : FindKey(server);
+
     /// <summary>Stores <paramref name="apiKey"/> for <paramref name="server"/>, replacing any key stored for it; the file is replaced atomically and readable by its owner only.</summary>
     /// <param name="server">The server's base URL.</param>
     /// <param name="apiKey">The key.</param>

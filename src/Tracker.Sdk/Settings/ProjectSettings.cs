@@ -34,6 +34,20 @@ public sealed class ProjectSettings
     /// <summary>The root of run directories as a full path: <see cref="Dir"/> resolved against the folder of <see cref="FilePath"/>.</summary>
     public string? FullDir => Dir is null ? null : Path.GetFullPath(Dir, Path.GetDirectoryName(FilePath) ?? Environment.CurrentDirectory);
 
+    /// <summary>
+    /// The server to use: <paramref name="given"/>, else <c>TRACKER_BASE_URL</c>, else the server of the
+    /// nearest <c>tracker.json</c>; the order <c>Run.Init</c>, <c>TrackerApi</c> and the <c>tracker</c>
+    /// command share.
+    /// </summary>
+    /// <param name="given">A server given as an option, if any.</param>
+    /// <returns>The server, or null when none is named.</returns>
+    /// <exception cref="ArgumentException"><c>TRACKER_BASE_URL</c> is not an absolute URL, or <c>tracker.json</c> is not valid.</exception>
+    public static Uri? ServerFor(Uri? given = null) =>
+        given
+        ?? (Environment.GetEnvironmentVariable("TRACKER_BASE_URL") is { Length: > 0 } url
+            ? (Uri.TryCreate(url, UriKind.Absolute, out var uri) ? uri : throw new ArgumentException($"TRACKER_BASE_URL '{url}' is not an absolute URL such as http://127.0.0.1:5080."))
+            : Find()?.Server);
+
     /// <summary>Finds <c>tracker.json</c> in <paramref name="directory"/> (default: the current directory) or its nearest parent that has one, and reads it.</summary>
     /// <param name="directory">Where the search starts.</param>
     /// <returns>The settings, or null when no folder up to the root has the file.</returns>
