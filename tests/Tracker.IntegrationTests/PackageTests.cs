@@ -281,11 +281,12 @@ public sealed class PackageTests
                     surface.Types.Add(name);
                 }
 
-                var methods = type.GetMethods().Select(reader.GetMethodDefinition).ToList();
-                var visibleMethods = methods.Where(m => typeVisible && IsPublicOrProtected(m.Attributes)).Select(m => m.Name).ToHashSet();
-                foreach (var method in methods)
+                foreach (var method in type.GetMethods().Select(reader.GetMethodDefinition))
                 {
-                    surface.Add(name, reader.GetString(method.Name), visibleMethods.Contains(method.Name));
+                    // A private method named "Interface.Member" implements it explicitly: users call it through the interface.
+                    var methodName = reader.GetString(method.Name);
+                    var explicitImplementation = methodName.Contains('.', StringComparison.Ordinal) && !methodName.StartsWith('.');
+                    surface.Add(name, methodName, typeVisible && (IsPublicOrProtected(method.Attributes) || explicitImplementation));
                 }
 
                 foreach (var field in type.GetFields().Select(reader.GetFieldDefinition))
