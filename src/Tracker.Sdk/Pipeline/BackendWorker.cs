@@ -55,6 +55,7 @@ internal sealed class BackendWorker
         _cursor = new BackendCursor(directory, backend.Name);
         _cursor.Load(localSeq);
         Name = backend.Name;
+        (backend as IReportingBackend)?.UseDiagnostics(diagnostics);
     }
 
     /// <summary>The backend's name, read once.</summary>
