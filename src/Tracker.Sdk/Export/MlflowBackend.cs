@@ -238,19 +238,24 @@ public sealed class MlflowBackend : IRecordBackend, IReportingBackend
             return false;
         }
 
+        if (!got.TryGetProperty("run", out var mlflowRun) || mlflowRun.ValueKind != JsonValueKind.Object)
+        {
+            throw new HttpRequestException($"MLflow server {TrackingUri} answered runs/get for run {saved.RunId} without a run; check that MLFLOW_TRACKING_URI names an MLflow tracking server.");
+        }
+
         // MLflow's params are immutable: knowing the logged values keeps a changed one from refusing a whole request.
-        if (got.TryGetProperty("run", out var mlflowRun) && mlflowRun.TryGetProperty("data", out var data) && data.TryGetProperty("params", out var logged))
+        if (mlflowRun.TryGetProperty("data", out var data) && data.TryGetProperty("params", out var logged) && logged.ValueKind == JsonValueKind.Array)
         {
             foreach (var param in logged.EnumerateArray())
             {
-                if (param.TryGetProperty("key", out var key) && param.TryGetProperty("value", out var value))
+                if (param.TryGetProperty("key", out var key) && key.ValueKind == JsonValueKind.String && param.TryGetProperty("value", out var value) && value.ValueKind == JsonValueKind.String)
                 {
                     _params[key.GetString()!] = value.GetString() ?? string.Empty;
                 }
             }
         }
 
-        var status = mlflowRun.TryGetProperty("info", out var info) && info.TryGetProperty("status", out var s) ? s.GetString() : null;
+        var status = mlflowRun.TryGetProperty("info", out var info) && info.TryGetProperty("status", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString() : null;
         if (run.Resumed > 0 && status is not null and not "RUNNING")
         {
             try

@@ -76,7 +76,8 @@ internal sealed class MlflowClient : IDisposable
     {
         try
         {
-            return bytes.Length == 0 ? JsonDocument.Parse("{}").RootElement : JsonDocument.Parse(bytes).RootElement;
+            using var document = JsonDocument.Parse(bytes.Length == 0 ? "{}"u8.ToArray() : bytes);
+            return document.RootElement.Clone(); // the document's pooled buffers go back now
         }
         catch (JsonException)
         {
