@@ -9,9 +9,9 @@ namespace Tracker.Server.Mlflow;
 /// </summary>
 internal static partial class MlflowRules
 {
-    public const int MaxMetricsPerBatch = 1000;
-    public const int MaxParamsTagsPerBatch = 100;
-    public const int MaxEntitiesPerBatch = 1000;
+    public const int MaxMetricsPerBatch = MlflowLimits.MaxMetricsPerBatch;
+    public const int MaxParamsTagsPerBatch = MlflowLimits.MaxParamsPerBatch;
+    public const int MaxEntitiesPerBatch = MlflowLimits.MaxEntitiesPerBatch;
     public const int MaxParamValueLength = 6000;
     public const int MaxTagValueLength = 5000;
     public const int MaxEntityKeyLength = 250;
@@ -27,7 +27,7 @@ internal static partial class MlflowRules
     public const int MaxHistoryResults = 25_000;
 
     /// <summary>Most bytes of a log-batch request (MAX_BATCH_LOG_REQUEST_SIZE).</summary>
-    public const int MaxBatchRequestBytes = 1_000_000;
+    public const int MaxBatchRequestBytes = MlflowLimits.MaxBatchRequestBytes;
 
     [GeneratedRegex(@"^[/\w.\- ]*$")]
     private static partial Regex ValidName();
