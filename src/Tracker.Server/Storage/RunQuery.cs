@@ -45,7 +45,7 @@ internal sealed record RunQuery(string Project, IReadOnlyList<RunCondition> Cond
                 RunField.Name when c.Op == "contains" => $"(LOWER({ShownName}) LIKE @v{i} ESCAPE '\\' OR LOWER(r.run_id) LIKE @v{i} ESCAPE '\\')",
                 RunField.Name => $"{ShownName} {c.Op} @v{i}",
                 RunField.Id => $"r.run_id {c.Op} @v{i}",
-                RunField.State => $"{StateSql} {c.Op} @v{i}",
+                RunField.State => StateCondition(c, i),
                 RunField.StartTime => $"r.start_time {c.Op} @v{i}",
                 RunField.Tag when c.Op != "=" => $"r.pk NOT IN (SELECT run_pk FROM run_values WHERE project = @project AND kind = 't' AND key = @v{i})",
                 _ when probed?.Contains(i) == true => $"EXISTS (SELECT 1 FROM run_values v WHERE v.run_pk = r.pk AND {ValueMatch(i)})",
@@ -141,6 +141,20 @@ internal sealed record RunQuery(string Project, IReadOnlyList<RunCondition> Cond
 
     /// <summary>The state as reads show it: a running run unheard since the cutoff is crashed.</summary>
     private const string StateSql = "(CASE WHEN r.state = 'running' AND r.updated_at < @cutoff THEN 'crashed' ELSE r.state END)";
+
+    /// <summary>
+    /// <c>state = X</c> compares the stored state, which the indexes on <c>(project, state, …)</c>
+    /// serve in the sort's order: the computed state is X only where the stored one is X, or, for
+    /// <c>crashed</c>, <c>running</c>. Only <c>running</c> and <c>crashed</c> need the computed
+    /// state too (a stale running run reads as crashed). <c>!=</c> keeps the computed state alone.
+    /// </summary>
+    private static string StateCondition(RunCondition c, int i) => (c.Op, c.Value.Text) switch
+    {
+        ("=", "running") => $"(r.state = @v{i} AND {StateSql} = @v{i})",
+        ("=", "crashed") => $"(r.state IN ('running', 'crashed') AND {StateSql} = @v{i})",
+        ("=", _) => $"r.state = @v{i}",
+        _ => $"{StateSql} {c.Op} @v{i}",
+    };
 
     /// <summary>Contains, case folded on both sides; LIKE's wildcards in the text are meant literally.</summary>
     private static string LikePattern(string text) =>

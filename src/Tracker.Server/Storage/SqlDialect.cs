@@ -145,6 +145,17 @@ internal sealed class SqliteDialect(string path) : SqlDialect
             CREATE TABLE mlflow_experiments (project TEXT PRIMARY KEY, created_at TEXT NOT NULL);
             CREATE INDEX runs_run_id ON runs (run_id);
             """),
+        // Indexes that hold the whole order of a sort by name (ties: newest start first), one per direction, so that a page
+        // walks them and stops (SQLite 3.53 sorted every run rather than walk an index holding only the order's first part),
+        // and the same under the stored state, for "state = X" (RunQuery.StateCondition) sorted by name or newest first.
+        (10, """
+            DROP INDEX runs_by_name;
+            CREATE INDEX runs_by_name ON runs (project, COALESCE(shown_name, name), (start_time IS NULL), start_time DESC, run_id);
+            CREATE INDEX runs_by_name_desc ON runs (project, COALESCE(shown_name, name) DESC, (start_time IS NULL), start_time DESC, run_id);
+            CREATE INDEX runs_by_state_name ON runs (project, state, COALESCE(shown_name, name), (start_time IS NULL), start_time DESC, run_id);
+            CREATE INDEX runs_by_state_name_desc ON runs (project, state, COALESCE(shown_name, name) DESC, (start_time IS NULL), start_time DESC, run_id);
+            CREATE INDEX runs_by_state_newest ON runs (project, state, (start_time IS NULL), start_time DESC, run_id);
+            """),
     ];
 
     public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
@@ -262,6 +273,17 @@ internal sealed class PostgresDialect(string connectionString) : SqlDialect
         (9, """
             CREATE TABLE mlflow_experiments (project TEXT PRIMARY KEY, created_at TEXT NOT NULL);
             CREATE INDEX runs_run_id ON runs (run_id);
+            """),
+        // Indexes that hold the whole order of a sort by name (ties: newest start first), one per direction, so that a page
+        // walks them and stops (SQLite 3.53 sorted every run rather than walk an index holding only the order's first part),
+        // and the same under the stored state, for "state = X" (RunQuery.StateCondition) sorted by name or newest first.
+        (10, """
+            DROP INDEX runs_by_name;
+            CREATE INDEX runs_by_name ON runs (project, COALESCE(shown_name, name), (start_time IS NULL), start_time DESC, run_id);
+            CREATE INDEX runs_by_name_desc ON runs (project, COALESCE(shown_name, name) DESC, (start_time IS NULL), start_time DESC, run_id);
+            CREATE INDEX runs_by_state_name ON runs (project, state, COALESCE(shown_name, name), (start_time IS NULL), start_time DESC, run_id);
+            CREATE INDEX runs_by_state_name_desc ON runs (project, state, COALESCE(shown_name, name) DESC, (start_time IS NULL), start_time DESC, run_id);
+            CREATE INDEX runs_by_state_newest ON runs (project, state, (start_time IS NULL), start_time DESC, run_id);
             """),
     ];
 

@@ -808,7 +808,12 @@
       panel.querySelector('.chart-clip').addEventListener('change', e => this.set({ clip: Number(e.target.value) }));
       this.showView();
       if (removable) this.el.querySelector('.remove').onclick = () => { this.drawn?.destroy(); this.el.remove(); ws.charts.splice(ws.charts.indexOf(this), 1); ws.changed(); };
-      new ResizeObserver(() => this.plot && this.plot.setSize(this.size())).observe(this.el.querySelector('.plot'));
+      // Redrawn only when the chart's size changes: the plot's box also grows as the canvas replaces the skeleton, and
+      // setSize redraws every line even at the same size (100 ms and more for a chart of 300 runs).
+      new ResizeObserver(() => {
+        const size = this.size();
+        if (this.plot && (size.width !== this.plot.width || size.height !== this.plot.height)) this.plot.setSize(size);
+      }).observe(this.el.querySelector('.plot'));
     }
 
     size() { return { width: Math.max(200, this.el.querySelector('.plot').clientWidth), height: 240 }; }

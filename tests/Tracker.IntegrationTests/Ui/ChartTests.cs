@@ -211,6 +211,38 @@ public sealed class ChartTests
     }
 
     [Test]
+    public async Task Compare_EachChartIsDrawnOnce_AndAgainWhenItsWidthChanges()
+    {
+        // uPlot clears its canvas once per drawing: count the clears on each canvas.
+        var page = await _browser.NewPageAsync();
+        await page.AddInitScriptAsync("""
+            (() => {
+              const clear = CanvasRenderingContext2D.prototype.clearRect;
+              CanvasRenderingContext2D.prototype.clearRect = function (...args) {
+                this.canvas.dataset.clears = String(Number(this.canvas.dataset.clears || 0) + 1);
+                return clear.apply(this, args);
+              };
+            })()
+            """);
+        await page.GotoAsync(new Uri(_server.BaseUrl, $"/#/projects/{CompareProject}/compare?runs={string.Join(',', _compare)}").ToString());
+        var canvases = page.Locator("#sections div.chart[data-series] .plot canvas");
+        await Expect(canvases).ToHaveCountAsync(2);
+        await Expect(Chart(page, "acc").Locator(".chart-legend")).ToBeVisibleAsync();
+        await Expect(Chart(page, "loss").Locator(".chart-legend")).ToBeVisibleAsync();
+        const string Settle = "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(done, 200))))";
+        await page.EvaluateAsync(Settle);
+
+        Assert.That(await canvases.EvaluateAllAsync<string[]>("cs => cs.map(c => c.dataset.clears)"), Is.EqualTo(new[] { "1", "1" }),
+            "the canvas replacing the skeleton changes the plot's box, not the chart's size: no second drawing");
+
+        var width = await canvases.First.EvaluateAsync<int>("c => c.width");
+        await page.SetViewportSizeAsync(1000, 900);
+        await Expect(canvases.First).Not.ToHaveJSPropertyAsync("width", width);
+        await page.EvaluateAsync(Settle);
+        Assert.That(await canvases.EvaluateAllAsync<string[]>("cs => cs.map(c => c.dataset.clears)"), Is.EqualTo(new[] { "2", "2" }), "a narrower page draws each chart again, at its new width");
+    }
+
+    [Test]
     public async Task ChartSettings_ClipOutliersAndYRange_ApplyToThatChartAlone()
     {
         var page = await OpenCompareAsync();
