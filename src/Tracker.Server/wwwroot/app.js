@@ -90,6 +90,9 @@
 
   // The series of many runs go in batches: pairs per request (the server takes up to 200) and batch requests in flight.
   const SERIES_BATCH = 50;
+  // Buckets one chart asks for in all lines together: 300 runs get 200 each, since no eye tells
+  // 300 overlaid lines apart at finer grain, and fetching and drawing cost grow with every bucket.
+  const CHART_BUCKETS = 60000;
   const seriesSlots = limiter(4);
 
   /** Whether a failed request may succeed if sent again: no answer at all, or the server busy or failing. */
@@ -841,10 +844,13 @@
     /** The chart's x-axis: the one picked, or by default the metric's step metric. */
     mode() { return this.ws.settings.x === 'default' ? this.ws.defaultAxis(this.keys) : this.ws.settings.x; }
 
-    buckets() { return Math.min(2000, Math.max(200, Math.round(this.size().width * 1.5))); }
+    /** Buckets per line: 1.5 a pixel (200 to 2,000), fewer when many lines share the chart (CHART_BUCKETS in all, at least 100 a line). */
+    buckets(lines = 1) {
+      return Math.min(2000, Math.max(200, Math.round(this.size().width * 1.5)), Math.max(100, Math.floor(CHART_BUCKETS / Math.max(1, lines))));
+    }
 
     async load() {
-      const ws = this.ws, mode = this.mode(), buckets = this.buckets();
+      const ws = this.ws, mode = this.mode();
       const token = (this.token = (this.token || 0) + 1);
       // One batch request per 50 runs of a key: 300 runs are 6 requests a key, not 300.
       const batches = [];
@@ -852,6 +858,7 @@
         const runs = ws.runs.filter(run => ws.metrics.get(key)?.has(run.id));
         for (let i = 0; i < runs.length; i += SERIES_BATCH) batches.push({ key, runs: runs.slice(i, i + SERIES_BATCH) });
       }
+      const buckets = this.buckets(batches.reduce((n, b) => n + b.runs.length, 0));
       const answers = await Promise.allSettled(batches.map(b => this.fetchBatch(b.runs, b.key, mode, buckets)));
       if (token !== this.token || ws.gen !== generation) return;
       const failed = batches.map((b, i) => ({ ...b, error: answers[i].reason })).filter((b, i) => answers[i].status === 'rejected');

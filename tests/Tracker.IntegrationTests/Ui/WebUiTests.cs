@@ -420,6 +420,7 @@ public sealed class WebUiTests
         foreach (var chart in await charts.AllAsync())
         {
             await Expect(chart).ToHaveAttributeAsync("data-series", $"{Runs}", new() { Timeout = 60_000 });
+            Assert.That(int.Parse((await chart.GetAttributeAsync("data-buckets"))!, CultureInfo.InvariantCulture), Is.EqualTo(200), "300 lines share the chart's 60,000 buckets");
         }
 
         await Browser.SaveScreenshotAsync(page, "compare-300");
