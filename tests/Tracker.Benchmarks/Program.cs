@@ -61,6 +61,13 @@ if (args.Length > 0 && args[0] == "mlflow-batch")
     return;
 }
 
+// `tensorboard-file DIR [SCALARS]`: an event file of SCALARS scalars (default 1,000,000) to time `tracker import tensorboard DIR` on.
+if (args.Length > 1 && args[0] == "tensorboard-file")
+{
+    TensorBoardImportFile.Write(args[1], args.Length > 2 ? long.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 1_000_000);
+    return;
+}
+
 // `tensorboard-out [SCALARS]`: the TensorBoard backend end to end and alone (default 1,000,000 scalars).
 if (args.Length > 0 && args[0] == "tensorboard-out")
 {

@@ -313,7 +313,9 @@ public sealed class StorageContractTests(string kind)
         await using (var connection = await _store.Dialect.OpenAsync(CancellationToken.None))
         await using (var downgrade = connection.CreateCommand())
         {
-            downgrade.CommandText = "DROP TABLE run_values; DROP INDEX runs_by_start; DROP TABLE saved_views; DROP INDEX runs_newest; DROP INDEX runs_by_name; DELETE FROM schema_version WHERE version >= 6";
+            downgrade.CommandText = "DROP TABLE run_values; DROP INDEX runs_by_start; DROP TABLE saved_views; DROP INDEX runs_newest; DROP INDEX runs_by_name; "
+                + "DROP TABLE mlflow_experiments; DROP INDEX runs_run_id; DROP INDEX runs_by_name_desc; DROP INDEX runs_by_state_name; DROP INDEX runs_by_state_name_desc; DROP INDEX runs_by_state_newest; "
+                + "DELETE FROM schema_version WHERE version >= 6";
             await downgrade.ExecuteNonQueryAsync();
         }
 

@@ -16,6 +16,8 @@ namespace Tracker.Pipeline;
 internal sealed class BackendWorker
 {
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan RereadDelay = TimeSpan.FromMilliseconds(20);
+    private const int MaxFinishRereads = 25; // half a second at most
     private static readonly TimeSpan FinishingRetryDelay = TimeSpan.FromMilliseconds(200);
 
     private readonly IRecordBackend _backend;
@@ -172,6 +174,7 @@ internal sealed class BackendWorker
     private async Task LoopAsync(bool retry, CancellationToken cancellation)
     {
         var attempt = 0;
+        var rereads = 0;
         var opened = false;
         var quiet = false;
         var lastSent = long.MinValue;
@@ -218,6 +221,13 @@ internal sealed class BackendWorker
                 }
 
                 attempt = 0;
+                if (finishing && retry && Pending > 0 && rereads++ < MaxFinishRereads)
+                {
+                    // Lines reported written that the read did not find yet: look again, briefly, before calling the run done.
+                    await Task.Delay(RereadDelay, cancellation).ConfigureAwait(false);
+                    continue;
+                }
+
                 _reports.CaughtUp(_cursor.Delivered);
                 if (finishing)
                 {
