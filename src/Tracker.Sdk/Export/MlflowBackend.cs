@@ -127,7 +127,7 @@ public sealed class MlflowBackend : IRecordBackend, IReportingBackend
     /// <summary>The MLflow run's id (32 hex digits on MLflow's own server) once the backend has opened; null before.</summary>
     public string? MlflowRunId => _state.RunId.Length > 0 ? _state.RunId : null;
 
-    /// <inheritdoc/>
+    // Internal: the run's diagnostics, so refusals are reported where the run's other problems are.
     void IReportingBackend.UseDiagnostics(DiagnosticsSink diagnostics) => _diagnostics = diagnostics;
 
     /// <inheritdoc/>
