@@ -43,7 +43,15 @@ if (parsed.Errors.Count > 0)
 
 try
 {
-    return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+    var invocation = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
+    if (parsed.CommandResult.Command.Name == RunCommand.Name)
+    {
+        // tracker run passes Ctrl+C and SIGTERM to the program and records the run's end once it has
+        // ended, however long that takes: the parser's own handling would exit 130 two seconds in.
+        invocation.ProcessTerminationTimeout = null;
+    }
+
+    return await parsed.InvokeAsync(invocation);
 }
 catch (UsageException ex)
 {

@@ -5,6 +5,7 @@ using System.Reflection.Metadata;
 using System.Reflection.PortableExecutable;
 using System.Text;
 using System.Xml.Linq;
+using Tracker.IntegrationTests.Infrastructure;
 
 namespace Tracker.IntegrationTests;
 
@@ -36,7 +37,7 @@ public sealed class PackageTests
     [OneTimeSetUp]
     public async Task Pack()
     {
-        _root = RepositoryRoot();
+        _root = Repository.Root;
         _output = Path.Combine(Path.GetTempPath(), "tracker-packages", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(_output);
 
@@ -173,19 +174,6 @@ public sealed class PackageTests
 
     private static HashSet<string> MemberIdsIn(byte[] xml) =>
         XDocument.Load(new MemoryStream(xml)).Descendants("member").Select(m => (string)m.Attribute("name")!).ToHashSet(StringComparer.Ordinal);
-
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Tracker.Sdk.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"No Tracker.Sdk.sln above {AppContext.BaseDirectory}: the tests run from the repository's build output.");
-    }
 
     private async Task PackAsync(string project)
     {

@@ -15,6 +15,8 @@ namespace Tracker.Cli.Commands;
 /// </summary>
 internal static partial class RunCommand
 {
+    public const string Name = "run";
+
     private const int SigInt = 2;
     private const int SigTerm = 15;
 
@@ -26,7 +28,7 @@ internal static partial class RunCommand
         var dir = new Option<string?>("--dir") { Description = "Runs root (default: TRACKER_DIR, then ./tracker-runs)." };
         var server = new Option<string?>("--server") { Description = "Tracker server URL for an online run (default: TRACKER_BASE_URL; none: offline)." };
         var program = new Argument<string[]>("COMMAND") { Description = "The program and its arguments, after --.", Arity = ArgumentArity.OneOrMore };
-        var command = new Command("run", "Run a program as a Tracker run: its output, system metrics and exit code recorded.") { project, name, tags, dir, server, program };
+        var command = new Command(Name, "Run a program as a Tracker run: its output, system metrics and exit code recorded.") { project, name, tags, dir, server, program };
         command.SetAction((r, ct) => RunAsync(
             r.GetValue(program)!, new RunOptions
             {

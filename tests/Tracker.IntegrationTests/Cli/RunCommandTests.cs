@@ -93,6 +93,26 @@ public sealed class RunCommandTests
     }
 
     [Test]
+    public async Task SigintToTrackerRun_ProgramThatSavesForSecondsFirst_RunKeepsItsOutputAndEnd()
+    {
+        // A training program that writes a checkpoint on Ctrl+C: tracker run waits for it and then records the end.
+        await using var cli = CliProcess.Start(["run", "--dir", _root, "--", "sh", "-c",
+            "trap 'sleep 3; echo checkpoint saved; exit 0' INT; echo started; while :; do sleep 0.1; done"]);
+        await cli.WaitForLineAsync(line => line == "started", TimeSpan.FromSeconds(30));
+
+        using (var kill = Process.Start("kill", ["-INT", cli.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+
+        var exitCode = await cli.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        Assert.That(exitCode, Is.EqualTo(130), cli.Error);
+        var run = RunReader.Open(OnlyRun());
+        Assert.That(run.ReadState().Finish?.State, Is.EqualTo(RunStates.Killed), "the end is recorded after the program's last seconds");
+        Assert.That(Output(run), Does.Contain(("stdout", "checkpoint saved")));
+    }
+
+    [Test]
     public async Task DotnetProgramWithTheSdk_JoinsTheSameRun()
     {
         var app = Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "Tracker.TestApp", "bin",

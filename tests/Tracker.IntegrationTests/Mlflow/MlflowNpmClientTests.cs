@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Json;
-using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 using Tracker.Export;
 using Tracker.IntegrationTests.Infrastructure;
@@ -124,7 +123,7 @@ public sealed class MlflowNpmClientTests(string storage)
     /// <summary>The npm folder with the mlflow package installed (<c>npm ci</c> on first use); ignores the test without node.</summary>
     private static async Task<string> NpmFolderAsync()
     {
-        var folder = Path.Combine(SourceFolder(), "npm");
+        var folder = Path.Combine(Repository.Root, "tests", "Tracker.IntegrationTests", "Mlflow", "npm");
         if (FindOnPath("node") is null || FindOnPath("npm") is null)
         {
             Assert.Ignore("node and npm are not installed: this test runs the mlflow package from npm with them.");
@@ -138,8 +137,6 @@ public sealed class MlflowNpmClientTests(string storage)
 
         return folder;
     }
-
-    private static string SourceFolder([CallerFilePath] string path = "") => Path.GetDirectoryName(path)!;
 
     private static string? FindOnPath(string name) =>
         (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(Path.PathSeparator)
