@@ -95,7 +95,7 @@ if (args.Length > 1 && args[0] == "runs")
 
 if (args.Length > 0 && args[0] == "ui")
 {
-    await UiTiming.RunAsync();
+    await UiTiming.RunAsync(compareOnly: args.Length > 1 && args[1] == "compare");
     return;
 }
 

@@ -14,7 +14,8 @@ namespace Tracker.Benchmarks;
 /// </summary>
 internal static class UiTiming
 {
-    public static async Task RunAsync()
+    /// <param name="compareOnly">Seeds and times only the compare view (`ui compare`), with where its time goes.</param>
+    public static async Task RunAsync(bool compareOnly)
     {
         var root = Path.Combine(Path.GetTempPath(), "tracker-ui-bench");
         if (Directory.Exists(root))
@@ -33,9 +34,13 @@ internal static class UiTiming
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/api/v1/projects/"), Timeout = TimeSpan.FromMinutes(5) };
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
             var seeding = Stopwatch.StartNew();
-            await SeedTableAsync(http);
-            await SeedRunAsync(http, "wide", Enumerable.Range(0, 50).Select(i => $"train/metric{i:D2}").ToArray(), 100_000);
-            await SeedRunAsync(http, "long", ["train/loss"], 10_000_000);
+            if (!compareOnly)
+            {
+                await SeedTableAsync(http);
+                await SeedRunAsync(http, "wide", Enumerable.Range(0, 50).Select(i => $"train/metric{i:D2}").ToArray(), 100_000);
+                await SeedRunAsync(http, "long", ["train/loss"], 10_000_000);
+            }
+
             await SeedCompareAsync(http);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"seeded in {seeding.Elapsed.TotalSeconds:F1} s; the UI at http://127.0.0.1:{port}/"));
             if (Environment.GetEnvironmentVariable("TRACKER_BENCH_HOLD") == "1")
@@ -56,6 +61,12 @@ internal static class UiTiming
             for (var round = 1; round <= 3; round++)
             {
                 await page.EvaluateAsync("() => localStorage.clear()"); // the workspace keeps each project's last state: every round starts from the defaults
+                if (compareOnly)
+                {
+                    await TimeCompareAsync(page, site, round);
+                    continue;
+                }
+
                 var table = await TimeAsync(page, $"{site}#/projects/table", "document.querySelectorAll('#runs tbody tr').length === 200 && document.getElementById('more').textContent.includes('of 800')");
                 var before = await page.GetAttributeAsync("th[data-col='config.c07']", "data-sort");
                 var sort = Stopwatch.StartNew();
@@ -79,20 +90,7 @@ internal static class UiTiming
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"round {round}: runs table 1,000 x 20 config {table:F0} ms (sort {sorted:F0} ms); workspace of it: table and first chart {firstChart:F0} ms, all 10 charts of 10 runs {workspace:F0} ms; 50 charts x 100,000 points {wide:F0} ms; one 10,000,000-point chart {longChart:F0} ms"));
 
-                // The compare view of 300 runs x 7 metrics: every chart drawn with every run, and the requests it took.
-                var requests = new List<string>();
-                var failed = new List<string>();
-                void Count(object? sender, IRequest request) => requests.Add(request.Url);
-                void Fail(object? sender, IRequest request) => failed.Add($"{request.Url}: {request.Failure}");
-                page.Request += Count;
-                page.RequestFailed += Fail;
-                var compare = await TimeAsync(page, $"{site}#/projects/compare/compare?runs={string.Join(',', Enumerable.Range(0, CompareRuns).Select(i => $"c{i:D3}"))}",
-                    $"document.querySelectorAll('.chart[data-series=\"{CompareRuns}\"]').length === {CompareKeys.Length}");
-                page.Request -= Count;
-                page.RequestFailed -= Fail;
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"round {round}: compare {CompareRuns} runs x {CompareKeys.Length} metrics {compare:F0} ms; {requests.Count(u => u.Contains("/series", StringComparison.Ordinal))} series requests, {requests.Count(u => u.Contains("/api/", StringComparison.Ordinal))} API requests in all, {failed.Count} failed"));
-                await page.GotoAsync($"{site}#/");
+                await TimeCompareAsync(page, site, round);
             }
         }
         finally
@@ -101,6 +99,62 @@ internal static class UiTiming
             await server.WaitForExitAsync();
             Directory.Delete(root, recursive: true);
         }
+    }
+
+    /// <summary>The compare view of 300 runs x 7 metrics: every chart drawn with every run, the requests it took, and where the time went.</summary>
+    private static async Task TimeCompareAsync(IPage page, string site, int round)
+    {
+        var requests = new List<string>();
+        var failed = new List<string>();
+        void Count(object? sender, IRequest request) => requests.Add(request.Url);
+        void Fail(object? sender, IRequest request) => failed.Add($"{request.Url}: {request.Failure}");
+        page.Request += Count;
+        page.RequestFailed += Fail;
+        var navigation = await page.EvaluateAsync<double>("() => { performance.clearResourceTimings(); return performance.now(); }");
+        var profiler = Environment.GetEnvironmentVariable("TRACKER_BENCH_PROFILE") == "1" ? await page.Context.NewCDPSessionAsync(page) : null;
+        if (profiler is not null)
+        {
+            await profiler.SendAsync("Profiler.enable");
+            await profiler.SendAsync("Profiler.setSamplingInterval", new() { ["interval"] = 200 });
+            await profiler.SendAsync("Profiler.start");
+        }
+
+        var compare = await TimeAsync(page, $"{site}#/projects/compare/compare?runs={string.Join(',', Enumerable.Range(0, CompareRuns).Select(i => $"c{i:D3}"))}",
+            $"document.querySelectorAll('.chart[data-series=\"{CompareRuns}\"]').length === {CompareKeys.Length}");
+        page.Request -= Count;
+        page.RequestFailed -= Fail;
+
+        if (profiler is not null)
+        {
+            // Where the page's script time went: the functions with the most samples of their own.
+            var profile = (await profiler.SendAsync("Profiler.stop"))!.Value.GetProperty("profile");
+            var self = new Dictionary<string, int>();
+            foreach (var node in profile.GetProperty("nodes").EnumerateArray())
+            {
+                var frame = node.GetProperty("callFrame");
+                var name = $"{frame.GetProperty("functionName").GetString()} {Path.GetFileName(frame.GetProperty("url").GetString())}:{frame.GetProperty("lineNumber").GetInt32() + 1}";
+                self[name] = self.GetValueOrDefault(name) + node.GetProperty("hitCount").GetInt32();
+            }
+
+            var total = self.Values.Sum();
+            Console.WriteLine($"  profile ({total} samples of 0.2 ms): " + string.Join("; ", self.OrderByDescending(p => p.Value).Take(14).Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key} {100.0 * p.Value / total:F1}%"))));
+        }
+
+        // The series requests from the page's own resource timings: server wait, bytes, and when the last answer was in.
+        var series = await page.EvaluateAsync<double[][]>("""
+            () => performance.getEntriesByType('resource').filter(e => e.name.endsWith('/series'))
+              .map(e => [e.startTime, e.responseStart - e.requestStart, e.responseEnd - e.responseStart, e.encodedBodySize, e.decodedBodySize, e.responseEnd])
+            """);
+        var waits = series.Select(e => e[1]).Order().ToList();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"round {round}: compare {CompareRuns} runs x {CompareKeys.Length} metrics {compare:F0} ms; {requests.Count(u => u.Contains("/series", StringComparison.Ordinal))} series requests, {requests.Count(u => u.Contains("/api/", StringComparison.Ordinal))} API requests in all, {failed.Count} failed"));
+        if (series.Length > 0)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  series: first sent {series.Min(e => e[0]) - navigation:F0} ms in, last answer in {series.Max(e => e[5]) - navigation:F0} ms in; server wait median {waits[waits.Count / 2]:F0} ms, max {waits[^1]:F0} ms; download {series.Sum(e => e[2]):F0} ms in all; {series.Sum(e => e[3]) / 1e6:F1} MB sent, {series.Sum(e => e[4]) / 1e6:F1} MB of JSON"));
+        }
+
+        await page.GotoAsync($"{site}#/");
     }
 
     /// <summary>From navigation until <paramref name="drawn"/> holds, in milliseconds.</summary>

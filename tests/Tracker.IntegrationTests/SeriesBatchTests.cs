@@ -87,6 +87,60 @@ public sealed class SeriesBatchTests(string storage)
         Assert.That(series.Where(s => (string?)s!["key"] == "acc").Select(s => s!["buckets"]!.AsArray().Count).ElementAt(1), Is.Zero, "r1 never logged acc");
     }
 
+    [TestCase("step", "last_x,last,min,max")]
+    [TestCase("time", "x0,x1,count,first_x")]
+    [TestCase("metric:epoch", "x_value,last,min,max")]
+    public async Task Batch_Columns_AreTheBucketsFieldsAsOneArrayEach(string x, string fields)
+    {
+        var columns = fields.Split(',');
+        var body = new JsonObject { ["runs"] = new JsonArray([.. Runs.Select(r => JsonValue.Create(r))]), ["keys"] = new JsonArray("loss", "acc"), ["x"] = x, ["buckets"] = 40 };
+        var rows = (await (await PostAsync(body)).Content.ReadFromJsonAsync<JsonObject>())!["series"]!.AsArray();
+        body["columns"] = new JsonArray([.. columns.Select(c => JsonValue.Create(c))]);
+
+        var response = await PostAsync(body);
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+        var series = (await response.Content.ReadFromJsonAsync<JsonObject>())!["series"]!.AsArray();
+        Assert.That(series, Has.Count.EqualTo(rows.Count));
+        for (var i = 0; i < series.Count; i++)
+        {
+            Assert.That(series[i]!["buckets"], Is.Null, "columns instead of buckets");
+            var answer = series[i]!["columns"]!.AsObject();
+            Assert.That(answer.Select(c => c.Key), Is.EqualTo(columns), "the fields asked for, in that order");
+            var buckets = rows[i]!["buckets"]!.AsArray();
+            foreach (var field in columns)
+            {
+                var expected = new JsonArray([.. buckets.Select(b => b![field]!.DeepClone())]);
+                Assert.That(JsonNode.DeepEquals(answer[field], expected), Is.True, $"{rows[i]!["run"]} {rows[i]!["key"]} {field}: bucket i's field at index i");
+            }
+        }
+
+        // The per-run read answers the same columns.
+        var one = await _http.GetFromJsonAsync<JsonObject>($"/api/v1/projects/{Project}/runs/r0/series?key=loss&x={x}&buckets=40&columns={fields}");
+        series[0]!.AsObject().Remove("run");
+        Assert.That(JsonNode.DeepEquals(series[0], one), Is.True);
+    }
+
+    [Test]
+    public async Task Columns_NaNAndInfinity_AreTheStringsEveryReadAnswers()
+    {
+        var url = $"/api/v1/projects/{Project}/runs/special";
+        (await _http.PutAsync(url, new StringContent("{\"name\":\"special\"}", Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode();
+        var lines = """
+            {"seq":1,"type":"history","step":0,"ts":1795736598000,"values":{"loss":"NaN"}}
+            {"seq":2,"type":"history","step":1,"ts":1795736598001,"values":{"loss":"Infinity"}}
+            {"seq":3,"type":"history","step":2,"ts":1795736598002,"values":{"loss":"-Infinity"}}
+            {"seq":4,"type":"history","step":3,"ts":1795736598003,"values":{"loss":0.5}}
+            """;
+        (await _http.PostAsync($"{url}/records", new StringContent(lines, Encoding.UTF8, "application/x-ndjson"))).EnsureSuccessStatusCode();
+
+        var columns = await _http.GetFromJsonAsync<JsonObject>($"{url}/series?key=loss&buckets=4&columns=last");
+        var rows = await _http.GetFromJsonAsync<JsonObject>($"{url}/series?key=loss&buckets=4");
+
+        Assert.That(columns!["columns"]!["last"]!.ToJsonString(), Is.EqualTo("""["NaN","Infinity","-Infinity",0.5]"""));
+        Assert.That(rows!["buckets"]!.AsArray().Select(b => b!["last"]!.ToJsonString()), Is.EqualTo(new[] { "\"NaN\"", "\"Infinity\"", "\"-Infinity\"", "0.5" }));
+    }
+
     [Test]
     public async Task Batch_RunWithItsOwnRange_IsBucketedOnThatRange()
     {
@@ -128,6 +182,10 @@ public sealed class SeriesBatchTests(string storage)
     [TestCase("""{"runs": ["r0"], "keys": ["loss"], "to": "later"}""", "to")]
     [TestCase("""["r0"]""", "body")]
     [TestCase("""{"runs": [""", "body")]
+    [TestCase("""{"runs": ["r0"], "keys": ["loss"], "columns": []}""", "columns")]
+    [TestCase("""{"runs": ["r0"], "keys": ["loss"], "columns": "last"}""", "columns")]
+    [TestCase("""{"runs": ["r0"], "keys": ["loss"], "columns": ["last", "mean"]}""", "columns")]
+    [TestCase("""{"runs": ["r0"], "keys": ["loss"], "columns": ["x_value"]}""", "columns")]
     public async Task Batch_BadBody_Is400NamingTheMember(string body, string field)
     {
         var response = await _http.PostAsync($"/api/v1/projects/{Project}/series", new StringContent(body, Encoding.UTF8, "application/json"));

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using Tracker.Server.Storage;
 
 namespace Tracker.Server.Api;
@@ -22,8 +23,22 @@ internal static class SeriesEndpoints
     /// <summary>The prefix of a series' x that names another metric: <c>x=metric:epoch</c>.</summary>
     private const string MetricAxis = "metric:";
 
-    /// <summary>How a series is asked for: its x-axis (<c>step</c>, <c>time</c> or <c>metric:KEY</c>), the other metric's key for the last, and the number of buckets.</summary>
-    private sealed record Axis(string X, string? XKey, int Buckets);
+    /// <summary>Series answers: NaN and ±Infinity as the strings "NaN", "Infinity" and "-Infinity", as every read answers them.</summary>
+    private static readonly JsonSerializerOptions SeriesJson = new(JsonSerializerDefaults.Web) { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
+    /// <summary>The fields of a bucket, in the order a row answers them; <c>x_value</c> only with <c>x=metric:KEY</c>.</summary>
+    private static readonly string[] BucketFields = ["x0", "x1", "count", "min", "max", "last", "last_x", "first_x", "x_value"];
+
+    /// <summary>
+    /// How a series is asked for: its x-axis (<c>step</c>, <c>time</c> or <c>metric:KEY</c>), the other
+    /// metric's key for the last, the number of buckets, and the bucket fields to answer as columns
+    /// (null: every field, a row per bucket).
+    /// </summary>
+    private sealed record Axis(string X, string? XKey, int Buckets, IReadOnlyList<string>? Columns)
+    {
+        /// <summary>The fields of this axis's buckets.</summary>
+        public IReadOnlyList<string> Fields => XKey is null ? BucketFields[..^1] : BucketFields;
+    }
 
     public static void MapReads(RouteGroupBuilder api)
     {
@@ -45,7 +60,8 @@ internal static class SeriesEndpoints
             buckets = int.TryParse(query["buckets"], CultureInfo.InvariantCulture, out var b) ? b : -1;
         }
 
-        var (axis, problem) = ReadAxis(query["x"].ToString(), buckets);
+        var columns = query["columns"].Count > 0 ? query["columns"].ToString().Split(',', StringSplitOptions.TrimEntries) : null;
+        var (axis, problem) = ReadAxis(query["x"].ToString(), buckets, columns);
         if (problem is not null)
         {
             return problem;
@@ -62,7 +78,10 @@ internal static class SeriesEndpoints
             return Problems.Create(HttpStatusCode.NotFound, "Unknown run", $"Run '{runId}' of project '{project}' does not exist on this server.");
         }
 
-        return Results.Ok(new { key, x = axis!.X, buckets = await BucketsAsync(store, run.Pk, key, axis, from, to, cancellationToken) });
+        var answer = await BucketsAsync(store, run.Pk, key, axis!, from, to, cancellationToken);
+        return axis!.Columns is null
+            ? Results.Json(new { key, x = axis.X, buckets = answer }, SeriesJson)
+            : Results.Json(new { key, x = axis.X, columns = answer }, SeriesJson);
     }
 
     /// <summary>
@@ -109,7 +128,13 @@ internal static class SeriesEndpoints
             return Problems.Create(HttpStatusCode.BadRequest, "Invalid x", "x must be step, time, or metric:KEY (another metric of the run, such as metric:epoch).", "x");
         }
 
-        (var axis, problem) = ReadAxis(x, buckets);
+        string[]? columns = null;
+        if (body["columns"] is not null)
+        {
+            columns = body["columns"] is JsonArray list && list.All(c => Text(c) is not null) ? list.Select(c => Text(c)!).ToArray() : [];
+        }
+
+        (var axis, problem) = ReadAxis(x, buckets, columns);
         if (problem is not null)
         {
             return problem;
@@ -135,16 +160,19 @@ internal static class SeriesEndpoints
         await Parallel.ForEachAsync(Enumerable.Range(0, pairs.Count), new ParallelOptions { MaxDegreeOfParallelism = BatchParallelism, CancellationToken = cancellationToken }, async (i, token) =>
         {
             var (run, key) = pairs[i];
-            var buckets = await BucketsAsync(store, pks[run.Id], key, axis!, run.From ?? from, run.To ?? to, token);
-            series[i] = new { run = run.Id, key, x = axis!.X, buckets };
+            var answer = await BucketsAsync(store, pks[run.Id], key, axis!, run.From ?? from, run.To ?? to, token);
+            series[i] = axis!.Columns is null ? new { run = run.Id, key, x = axis.X, buckets = answer } : new { run = run.Id, key, x = axis.X, columns = answer };
         });
-        return Results.Ok(new { series });
+        return Results.Json(new { series }, SeriesJson);
     }
 
     private const string BatchExample = """{"runs": ["k3v9x0qa", "p2m7d1rz"], "keys": ["train/loss", "val/acc"], "x": "step", "buckets": 500}""";
 
-    /// <summary>The axis and bucket count, or the problem with them; <paramref name="buckets"/> out of range (or -1 when not an integer) is a problem.</summary>
-    private static (Axis? Axis, IResult? Problem) ReadAxis(string? x, int? buckets)
+    /// <summary>
+    /// The axis, bucket count and columns, or the problem with them; <paramref name="buckets"/> out of
+    /// range (or -1 when not an integer) is a problem, and so are columns that name no field (an empty list included).
+    /// </summary>
+    private static (Axis? Axis, IResult? Problem) ReadAxis(string? x, int? buckets, IReadOnlyList<string>? columns)
     {
         x = x is { Length: > 0 } ? x : "step";
         var xKey = x.StartsWith(MetricAxis, StringComparison.Ordinal) ? x[MetricAxis.Length..] : null;
@@ -158,29 +186,46 @@ internal static class SeriesEndpoints
             return (null, Problems.Create(HttpStatusCode.BadRequest, "Invalid buckets", $"buckets must be an integer from 1 to {SeriesQuery.MaxBuckets}.", "buckets"));
         }
 
-        return (new Axis(x, xKey, buckets ?? SeriesQuery.DefaultBuckets), null);
-    }
-
-    /// <summary>One series' buckets, as both endpoints answer them.</summary>
-    private static async Task<IEnumerable<object>> BucketsAsync(SqlRunStore store, long runPk, string key, Axis axis, long? from, long? to, CancellationToken cancellationToken)
-    {
-        if (axis.XKey is { } xKey)
+        var axis = new Axis(x, xKey, buckets ?? SeriesQuery.DefaultBuckets, columns);
+        if (columns is not null && (columns.Count == 0 || columns.Any(c => !axis.Fields.Contains(c))))
         {
-            // Bucketed by step; each bucket's x is the other metric's value at the bucket's last step.
-            var paired = await SeriesQuery.AgainstMetricAsync(store, runPk, key, xKey, axis.Buckets, from, to, cancellationToken);
-            return paired.Select(p => (object)new
-            {
-                x0 = p.Bucket.X0, x1 = p.Bucket.X1, count = p.Bucket.Count, min = ReadEndpoints.Json(p.Bucket.Min), max = ReadEndpoints.Json(p.Bucket.Max),
-                last = ReadEndpoints.Json(p.Bucket.Last), last_x = p.Bucket.LastX, first_x = p.Bucket.Points.FirstX, x_value = ReadEndpoints.Json(p.X),
-            }).ToList();
+            return (null, Problems.Create(HttpStatusCode.BadRequest, "Invalid columns",
+                $"columns must list bucket fields to answer, from {string.Join(", ", axis.Fields)}{(xKey is null ? " (x_value only with x=metric:KEY)" : string.Empty)}.", "columns"));
         }
 
-        var result = await SeriesQuery.RunAsync(store, runPk, key, axis.X == "time", axis.Buckets, from, to, cancellationToken);
-        return result.Select(b => (object)new
-        {
-            x0 = b.X0, x1 = b.X1, count = b.Count, min = ReadEndpoints.Json(b.Min), max = ReadEndpoints.Json(b.Max), last = ReadEndpoints.Json(b.Last), last_x = b.LastX, first_x = b.Points.FirstX,
-        }).ToList();
+        return (axis, null);
     }
+
+    /// <summary>
+    /// One series' buckets, as both endpoints answer them: a row per bucket with every field, or with
+    /// <see cref="Axis.Columns"/> an array per field asked for, bucket i at index i of each.
+    /// </summary>
+    private static async Task<object> BucketsAsync(SqlRunStore store, long runPk, string key, Axis axis, long? from, long? to, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<PairedBucket> buckets = axis.XKey is { } xKey
+            // Bucketed by step; each bucket's x is the other metric's value at the bucket's last step.
+            ? await SeriesQuery.AgainstMetricAsync(store, runPk, key, xKey, axis.Buckets, from, to, cancellationToken)
+            : (await SeriesQuery.RunAsync(store, runPk, key, axis.X == "time", axis.Buckets, from, to, cancellationToken)).Select(b => new PairedBucket(b, double.NaN)).ToList();
+        var columns = (axis.Columns ?? axis.Fields).ToDictionary(f => f, f => Column(buckets, f));
+        return axis.Columns is not null
+            ? columns
+            : Enumerable.Range(0, buckets.Count).Select(i => columns.ToDictionary(c => c.Key, c => c.Value.GetValue(i))).ToList();
+    }
+
+    /// <summary>One field of every bucket, by its name in <see cref="BucketFields"/>: x fields as integers, values as doubles.</summary>
+    private static Array Column(IReadOnlyList<PairedBucket> buckets, string field) => field switch
+    {
+        "x0" => buckets.Select(p => p.Bucket.X0).ToArray(),
+        "x1" => buckets.Select(p => p.Bucket.X1).ToArray(),
+        "count" => buckets.Select(p => p.Bucket.Count).ToArray(),
+        "min" => buckets.Select(p => p.Bucket.Min).ToArray(),
+        "max" => buckets.Select(p => p.Bucket.Max).ToArray(),
+        "last" => buckets.Select(p => p.Bucket.Last).ToArray(),
+        "last_x" => buckets.Select(p => p.Bucket.LastX).ToArray(),
+        "first_x" => buckets.Select(p => p.Bucket.Points.FirstX).ToArray(),
+        "x_value" => buckets.Select(p => p.X).ToArray(),
+        _ => throw new ArgumentOutOfRangeException(nameof(field), field, "not a bucket field"),
+    };
 
     /// <summary>The batch's runs: ids, or <c>{"id", "from", "to"}</c> objects with a range of their own.</summary>
     private static (List<(string Id, long? From, long? To)>? Runs, IResult? Problem) ReadRuns(JsonNode? node)

@@ -903,7 +903,9 @@
 
     /** The series of `key` for up to 50 runs, in one request (retried once), each as x, last, min, max arrays in the axis's units. */
     async fetchBatch(runs, key, mode, buckets) {
-      const body = { runs: runs.map(r => r.id), keys: [key], buckets };
+      // Only the four fields a line needs, as one array each: a third of the bytes of whole buckets.
+      const x = mode.startsWith('metric:') ? 'x_value' : 'last_x';
+      const body = { runs: runs.map(r => r.id), keys: [key], buckets, columns: [x, 'last', 'min', 'max'] };
       const startMs = run => Date.parse(run.start_time) || 0;
       if (mode.startsWith('metric:')) {
         body.x = mode; // paired by step on the server: each bucket's x is the other metric's value at the bucket's last step
@@ -922,15 +924,15 @@
       }
       // A batch still waiting for a slot when the page is left is dropped: the next page's charts wait for no leftovers.
       const answer = await seriesSlots(() => (this.ws.gen !== generation ? Promise.resolve({ series: [] }) : retryOnce(() => postApi(`/projects/${enc(this.ws.project)}/series`, body))));
-      return answer.series.map((s, i) => {
+      return answer.series.map(({ columns: c }, i) => {
         const run = runs[i], lastStep = this.ws.metrics.get(key).get(run.id).last_step;
+        const last = c.last.map(num), min = c.min.map(num), max = c.max.map(num);
         if (mode.startsWith('metric:')) {
-          const rows = s.buckets.map(b => [num(b.x_value), num(b.last), num(b.min), num(b.max)]).filter(r => Number.isFinite(r[0])).sort((p, q) => p[0] - q[0]);
-          return { run, key, xs: rows.map(r => r[0]), last: rows.map(r => r[1]), min: rows.map(r => r[2]), max: rows.map(r => r[3]), lastStep };
+          const order = c.x_value.map(num).map((v, j) => [v, j]).filter(r => Number.isFinite(r[0])).sort((p, q) => p[0] - q[0]);
+          return { run, key, xs: order.map(r => r[0]), last: order.map(r => last[r[1]]), min: order.map(r => min[r[1]]), max: order.map(r => max[r[1]]), lastStep };
         }
-        const toX = x => (mode === 'step' ? x : mode === 'wall' ? x / 1000 : (x - startMs(run)) / 1000);
-        const b = s.buckets;
-        return { run, key, xs: b.map(p => toX(p.last_x)), last: b.map(p => num(p.last)), min: b.map(p => num(p.min)), max: b.map(p => num(p.max)), lastStep };
+        const toX = v => (mode === 'step' ? v : mode === 'wall' ? v / 1000 : (v - startMs(run)) / 1000);
+        return { run, key, xs: mode === 'step' ? c.last_x : c.last_x.map(toX), last, min, max, lastStep };
       });
     }
 

@@ -382,7 +382,7 @@ public sealed class WebUiTests
         {
             if (request.Url.Contains("/series", StringComparison.Ordinal))
             {
-                seriesRequests.Enqueue($"{request.Method} {request.Url}");
+                seriesRequests.Enqueue($"{request.Method} {request.Url} {request.PostData?[..Math.Min(100, request.PostData.Length)]}");
             }
 
             if (request.Url.Contains("/api/", StringComparison.Ordinal))
@@ -410,7 +410,13 @@ public sealed class WebUiTests
         await page.Locator("#select-all").ClickAsync();
         await Expect(page.Locator("#compare")).ToHaveTextAsync($"Compare {Runs} selected");
         await Expect(page.Locator("table#runs tbody input.select-run:checked")).ToHaveCountAsync(200);
-        await page.WaitForLoadStateAsync(LoadState.NetworkIdle); // the project page charts the selected runs too: let it finish
+        // The project page charts the selected runs too (the first 50 of them): let every chart draw, then the network settle.
+        foreach (var chart in await page.Locator("div.chart").AllAsync())
+        {
+            await Expect(chart).ToHaveAttributeAsync("data-series", "50", new() { Timeout = 60_000 });
+        }
+
+        await page.WaitForLoadStateAsync(LoadState.NetworkIdle);
         seriesRequests.Clear(); // and count the compare view's requests alone
         apiRequests.Clear();
         await page.Locator("#compare").ClickAsync();
@@ -427,7 +433,7 @@ public sealed class WebUiTests
         Assert.That(failures, Is.Empty, "no request failed or was refused");
         await Expect(page.Locator(".chart-error")).ToHaveCountAsync(0);
         Assert.That(seriesRequests, Has.All.StartWith("POST "), "series come from the batch read");
-        Assert.That(seriesRequests, Has.Count.EqualTo(keys.Length * Runs / 50), "one request per 50 runs of each chart, none left over from the project page");
+        Assert.That(seriesRequests, Has.Count.EqualTo(keys.Length * Runs / 50), $"one request per 50 runs of each chart, none left over from the project page:\n{string.Join('\n', seriesRequests)}");
         Assert.That(apiRequests.Count(r => r.Contains("/runs/batch", StringComparison.Ordinal)), Is.EqualTo(Runs / 100), "the runs and their metric lists, 100 runs a request");
         Assert.That(apiRequests, Has.None.Match("/runs/m\\d+"), "no run read one by one");
         Assert.That(apiRequests, Has.Count.LessThanOrEqualTo((keys.Length * Runs / 50) + (Runs / 100) + 5), string.Join('\n', apiRequests));
