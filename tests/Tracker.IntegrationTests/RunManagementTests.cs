@@ -125,6 +125,15 @@ public sealed class RunManagementTests(string storage)
         Assert.That(((string?)run["name"], Tags(run), (string?)run["notes"]), Is.EqualTo(("kept", new[] { "t" }, "n")));
     }
 
+    [TestCaseSource(typeof(NotAnObject), nameof(NotAnObject.Bodies))]
+    public async Task Patch_BodyNotAnObject_Is400SayingWhatWasWrongAndWhatToSend(string body, string said)
+    {
+        var url = await CreateRunAsync("""{"name":"kept"}""");
+
+        await NotAnObject.AssertProblemAsync(await PatchAsync(url, body), "Invalid run edit", said);
+        Assert.That((string?)(await _http.GetFromJsonAsync<JsonObject>(url))!["name"], Is.EqualTo("kept"));
+    }
+
     [Test]
     public async Task Patch_TooLongNotes_Is400WithTheLimit()
     {

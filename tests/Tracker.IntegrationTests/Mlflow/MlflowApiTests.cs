@@ -319,6 +319,20 @@ public sealed class MlflowApiTests(string storage)
         return (string)created["run"]!["info"]!["run_id"]!;
     }
 
+    [TestCase("runs/create", "{not json", "The body is not valid JSON: ")]
+    [TestCase("runs/create", "[1,2]", "The body is a JSON array, not an object.")]
+    [TestCase("runs/create", "\"run\"", "The body is a JSON string, not an object.")]
+    [TestCase("experiments/create", """{"name":"a","name":"b"}""", "\"name\" is given twice.")]
+    [TestCase("experiments/create", "", "Missing value for required parameter 'name'")] // MLflow reads an empty body as no parameters
+    public async Task Request_BodyNotAnObject_IsInvalidParameterValueInMlflowsShape(string path, string body, string said)
+    {
+        var response = await _http.PostAsync($"/api/2.0/mlflow/{path}", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+        var error = (await response.Content.ReadFromJsonAsync<JsonObject>())!;
+
+        await AssertErrorAsync(Task.FromResult((response.StatusCode, error)), HttpStatusCode.BadRequest, "INVALID_PARAMETER_VALUE", said);
+        Assert.That(error.Select(p => p.Key), Is.EquivalentTo(new[] { "error_code", "message" }));
+    }
+
     private async Task OkAsync(string path, object body)
     {
         var (status, answer) = await PostAsync(path, body);
