@@ -101,6 +101,10 @@ public sealed class RunBatchTests(string storage)
         Assert.That((string?)(await response.Content.ReadFromJsonAsync<JsonObject>())!["field"], Is.EqualTo(field));
     }
 
+    [TestCaseSource(typeof(NotAnObject), nameof(NotAnObject.Bodies))]
+    public async Task Batch_BodyNotAnObject_Is400SayingWhatWasWrongAndWhatToSend(string body, string said) =>
+        await NotAnObject.AssertProblemAsync(await _http.PostAsync($"/api/v1/projects/{Project}/runs/batch", Json(body)), "Invalid runs batch", said);
+
     [Test]
     public async Task Batch_OverTheLimit_Is400NamingCountAndLimit()
     {

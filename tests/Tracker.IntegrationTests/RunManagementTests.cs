@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
@@ -18,45 +17,11 @@ namespace Tracker.IntegrationTests;
 /// </summary>
 [TestFixture("sqlite")]
 [TestFixture("postgres")]
-public sealed class RunManagementTests(string storage)
+public sealed class RunManagementTests(string storage) : ServerTestsBase(storage, "tracker-manage")
 {
     private const string Project = "manage";
 
-    private ServerProcess _server = null!;
-    private HttpClient _http = null!;
-    private string _root = string.Empty;
     private int _run;
-    private readonly ConcurrentQueue<RunDiagnostic> _diagnostics = new();
-
-    [OneTimeSetUp]
-    public async Task StartServer()
-    {
-        _server = await ServerProcess.StartAsync(storage);
-        _http = _server.Client();
-    }
-
-    [OneTimeTearDown]
-    public async Task StopServer()
-    {
-        _http.Dispose();
-        await _server.DisposeAsync();
-    }
-
-    [SetUp]
-    public void CreateRoot()
-    {
-        _root = Path.Combine(Path.GetTempPath(), "tracker-manage", Guid.NewGuid().ToString("N"));
-        _diagnostics.Clear();
-    }
-
-    [TearDown]
-    public void DeleteRoot()
-    {
-        if (Directory.Exists(_root))
-        {
-            Directory.Delete(_root, recursive: true);
-        }
-    }
 
     [Test]
     public async Task Patch_EachField_IsStoredAndReadBack()
@@ -70,28 +35,28 @@ public sealed class RunManagementTests(string storage)
         Assert.That(renamed.StatusCode, Is.EqualTo(HttpStatusCode.OK), await renamed.Content.ReadAsStringAsync());
         Assert.That(tagged.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         Assert.That(noted.StatusCode, Is.EqualTo(HttpStatusCode.OK));
-        var run = (await _http.GetFromJsonAsync<JsonObject>(url))!;
+        var run = (await Http.GetFromJsonAsync<JsonObject>(url))!;
         Assert.That((string?)run["name"], Is.EqualTo("renamed"), "trimmed");
         Assert.That(Tags(run), Is.EqualTo(new[] { "x", "y" }), "trimmed and each once, as the SDK's Run.Tags");
         Assert.That((string?)run["notes"], Is.EqualTo("# Result\nbetter than **baseline**"));
         Assert.That((bool)run["archived"]!, Is.False);
         Assert.That((await noted.Content.ReadFromJsonAsync<JsonObject>())!["name"]!.GetValue<string>(), Is.EqualTo("renamed"), "a PATCH answers the run as GET does");
 
-        var listed = (await _http.GetFromJsonAsync<JsonArray>($"/api/v1/projects/{Project}/runs?tag=y"))!;
+        var listed = (await Http.GetFromJsonAsync<JsonArray>($"/api/v1/projects/{Project}/runs?tag=y"))!;
         Assert.That(listed.Select(r => (string?)r!["name"]), Does.Contain("renamed"), "listings filter by the edited values");
         var id = url[(url.LastIndexOf('/') + 1)..];
-        var byName = (await _http.GetFromJsonAsync<JsonArray>($"/api/v1/projects/{Project}/runs?filter={Uri.EscapeDataString($"name = 'renamed' and id = '{id}'")}"))!;
+        var byName = (await Http.GetFromJsonAsync<JsonArray>($"/api/v1/projects/{Project}/runs?filter={Uri.EscapeDataString($"name = 'renamed' and id = '{id}'")}"))!;
         Assert.That(byName.Select(r => (string?)r!["id"]), Is.EqualTo(new[] { id }), "the database filters by the name shown");
-        Assert.That((await _http.GetFromJsonAsync<JsonArray>($"/api/v1/projects/{Project}/runs?filter={Uri.EscapeDataString($"name = 'first' and id = '{id}'")}"))!, Is.Empty);
+        Assert.That((await Http.GetFromJsonAsync<JsonArray>($"/api/v1/projects/{Project}/runs?filter={Uri.EscapeDataString($"name = 'first' and id = '{id}'")}"))!, Is.Empty);
 
         // The client upserts its run.json again (a resumed run): the listing still shows and finds the edits.
-        Assert.That((await _http.PutAsync(url, Json("""{"name":"first","tags":["a"],"notes":"from code"}"""))).StatusCode, Is.EqualTo(HttpStatusCode.OK));
-        byName = (await _http.GetFromJsonAsync<JsonArray>($"/api/v1/projects/{Project}/runs?filter={Uri.EscapeDataString($"name = 'renamed' and tag = 'y' and id = '{id}'")}"))!;
+        Assert.That((await Http.PutAsync(url, Json("""{"name":"first","tags":["a"],"notes":"from code"}"""))).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        byName = (await Http.GetFromJsonAsync<JsonArray>($"/api/v1/projects/{Project}/runs?filter={Uri.EscapeDataString($"name = 'renamed' and tag = 'y' and id = '{id}'")}"))!;
         Assert.That(byName.Select(r => (string?)r!["id"]), Is.EqualTo(new[] { id }), "after the client's upsert too");
 
         var cleared = await PatchAsync(url, """{"notes":null,"tags":[]}""");
         Assert.That(cleared.StatusCode, Is.EqualTo(HttpStatusCode.OK));
-        run = (await _http.GetFromJsonAsync<JsonObject>(url))!;
+        run = (await Http.GetFromJsonAsync<JsonObject>(url))!;
         Assert.That((string?)run["notes"], Is.Null);
         Assert.That(Tags(run), Is.Empty);
     }
@@ -121,8 +86,17 @@ public sealed class RunManagementTests(string storage)
         var problem = (await response.Content.ReadFromJsonAsync<JsonObject>())!;
         Assert.That((string?)problem["field"], Is.EqualTo(field));
         Assert.That((string?)problem["detail"], Is.Not.Empty);
-        var run = (await _http.GetFromJsonAsync<JsonObject>(url))!;
+        var run = (await Http.GetFromJsonAsync<JsonObject>(url))!;
         Assert.That(((string?)run["name"], Tags(run), (string?)run["notes"]), Is.EqualTo(("kept", new[] { "t" }, "n")));
+    }
+
+    [TestCaseSource(typeof(NotAnObject), nameof(NotAnObject.Bodies))]
+    public async Task Patch_BodyNotAnObject_Is400SayingWhatWasWrongAndWhatToSend(string body, string said)
+    {
+        var url = await CreateRunAsync("""{"name":"kept"}""");
+
+        await NotAnObject.AssertProblemAsync(await PatchAsync(url, body), "Invalid run edit", said);
+        Assert.That((string?)(await Http.GetFromJsonAsync<JsonObject>(url))!["name"], Is.EqualTo("kept"));
     }
 
     [Test]
@@ -149,8 +123,8 @@ public sealed class RunManagementTests(string storage)
         Assert.That(await ListedAsync(""), Does.Not.Contain(id));
         Assert.That(await ListedAsync("?archived=all"), Does.Contain(id));
         Assert.That(await ListedAsync("?archived=true"), Does.Contain(id));
-        Assert.That((bool)(await _http.GetFromJsonAsync<JsonObject>(url))!["archived"]!, Is.True, "the run itself is still there");
-        Assert.That((await _http.GetAsync($"/api/v1/projects/{Project}/runs?archived=maybe")).StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That((bool)(await Http.GetFromJsonAsync<JsonObject>(url))!["archived"]!, Is.True, "the run itself is still there");
+        Assert.That((await Http.GetAsync($"/api/v1/projects/{Project}/runs?archived=maybe")).StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
 
         await PatchAsync(url, """{"archived":false}""");
         Assert.That(await ListedAsync(""), Does.Contain(id));
@@ -169,30 +143,30 @@ public sealed class RunManagementTests(string storage)
             """{"seq":2,"type":"output","ts":1795736598409,"stream":"stdout","line":"hello"}""",
             Image(3, own), Image(4, shared));
         await AppendAsync(other, Image(1, shared));
-        var pk = await _server.ScalarAsync($"SELECT pk FROM runs WHERE project = '{Project}' AND run_id = '{url[(url.LastIndexOf('/') + 1)..]}'");
-        Assert.That(await _server.ScalarAsync($"SELECT COUNT(*) FROM run_media WHERE run_pk = {pk}"), Is.EqualTo(2), "the run's rows are there before");
+        var pk = await Server.ScalarAsync($"SELECT pk FROM runs WHERE project = '{Project}' AND run_id = '{url[(url.LastIndexOf('/') + 1)..]}'");
+        Assert.That(await Server.ScalarAsync($"SELECT COUNT(*) FROM run_media WHERE run_pk = {pk}"), Is.EqualTo(2), "the run's rows are there before");
 
-        var deleted = await _http.DeleteAsync(url);
+        var deleted = await Http.DeleteAsync(url);
 
         Assert.That(deleted.StatusCode, Is.EqualTo(HttpStatusCode.NoContent), await deleted.Content.ReadAsStringAsync());
-        Assert.That((await _http.GetAsync(url)).StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
-        Assert.That((await _http.GetAsync($"{url}/metrics")).StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
-        Assert.That((await _http.DeleteAsync(url)).StatusCode, Is.EqualTo(HttpStatusCode.NotFound), "deleting again");
+        Assert.That((await Http.GetAsync(url)).StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+        Assert.That((await Http.GetAsync($"{url}/metrics")).StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+        Assert.That((await Http.DeleteAsync(url)).StatusCode, Is.EqualTo(HttpStatusCode.NotFound), "deleting again");
         foreach (var table in new[] { "metric_chunks", "metric_pending", "run_output", "run_media" })
         {
-            Assert.That(await _server.ScalarAsync($"SELECT COUNT(*) FROM {table} WHERE run_pk = {pk}"), Is.Zero, table);
+            Assert.That(await Server.ScalarAsync($"SELECT COUNT(*) FROM {table} WHERE run_pk = {pk}"), Is.Zero, table);
         }
 
-        Assert.That((await _http.GetAsync(BlobUrl(own))).StatusCode, Is.EqualTo(HttpStatusCode.NotFound), "a file no run refers to any more goes");
-        Assert.That((await _http.GetAsync(BlobUrl(shared))).StatusCode, Is.EqualTo(HttpStatusCode.OK), "a file another run uses stays");
-        var items = (await _http.GetFromJsonAsync<JsonObject>($"{other}/media?key=samples"))!["items"]!.AsArray();
+        Assert.That((await Http.GetAsync(BlobUrl(own))).StatusCode, Is.EqualTo(HttpStatusCode.NotFound), "a file no run refers to any more goes");
+        Assert.That((await Http.GetAsync(BlobUrl(shared))).StatusCode, Is.EqualTo(HttpStatusCode.OK), "a file another run uses stays");
+        var items = (await Http.GetFromJsonAsync<JsonObject>($"{other}/media?key=samples"))!["items"]!.AsArray();
         Assert.That((bool)items[0]!["media"]!["available"]!, Is.True);
     }
 
     [Test]
     public async Task ReadOnlyKey_MayRead_ButGets403OnEveryWrite()
     {
-        await using var server = await ServerProcess.StartAsync(storage, "--Tracker:ReadAccess=key");
+        await using var server = await ServerProcess.StartAsync(Storage, "--Tracker:ReadAccess=key");
         var readOnly = await server.CreateKeyAsync("viewer", readOnly: true);
         using var writer = server.Client();
         var url = $"/api/v1/projects/{Project}/runs/ro1";
@@ -226,20 +200,20 @@ public sealed class RunManagementTests(string storage)
     public async Task WritesWithoutAKey_Are401_FromLoopbackToo()
     {
         var url = await CreateRunAsync("""{"name":"open"}""");
-        using var anonymous = _server.Client(key: string.Empty);
+        using var anonymous = Server.Client(key: string.Empty);
 
         Assert.That((await anonymous.GetAsync(url)).StatusCode, Is.EqualTo(HttpStatusCode.OK), "reads are open to loopback by default");
         Assert.That((await anonymous.PatchAsync(url, Json("""{"name":"x"}"""))).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
         Assert.That((await anonymous.DeleteAsync(url)).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
-        using var wrongProject = _server.Client(await _server.CreateKeyAsync($"other{Guid.NewGuid():N}", project: "elsewhere"));
+        using var wrongProject = Server.Client(await Server.CreateKeyAsync($"other{Guid.NewGuid():N}", project: "elsewhere"));
         Assert.That((await wrongProject.DeleteAsync(url)).StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
-        Assert.That((string?)(await _http.GetFromJsonAsync<JsonObject>(url))!["name"], Is.EqualTo("open"));
+        Assert.That((string?)(await Http.GetFromJsonAsync<JsonObject>(url))!["name"], Is.EqualTo("open"));
     }
 
     [Test]
     public async Task EditsInTheUi_SurviveTheSdksNextUpsert_AndLaterSdkChangesApply()
     {
-        var dir = Path.Combine(_root, "run");
+        var dir = Path.Combine(Root, "run");
         var first = await SdkRunAsync(dir, "edited1", new RunOptions { Name = "from-code", Tags = ["a", "b"], Notes = "code notes" });
         var url = RunUrl(first);
         (await PatchAsync(url, """{"name":"from-ui","tags":["a","ui"],"notes":"ui notes"}""")).EnsureSuccessStatusCode();
@@ -247,15 +221,15 @@ public sealed class RunManagementTests(string storage)
         // Resumed from its directory: the SDK upserts its run.json again (name, tags and notes as the code set them), then adds a tag.
         await SdkRunAsync(dir, "edited1", new RunOptions { Resume = ResumeMode.Allow }, run => run.Tags = [.. run.Tags, "later"]);
 
-        var stored = (await _http.GetFromJsonAsync<JsonObject>(url))!;
+        var stored = (await Http.GetFromJsonAsync<JsonObject>(url))!;
         Assert.That((string?)stored["name"], Is.EqualTo("from-ui"), "the rename sticks");
         Assert.That((string?)stored["notes"], Is.EqualTo("ui notes"));
         Assert.That(Tags(stored), Is.EqualTo(new[] { "a", "ui", "later" }), "the user's tags, without the one the user removed, plus the one the code added since");
-        Assert.That(_diagnostics.Where(d => d.Level >= DiagnosticLevel.Warning), Is.Empty, string.Join("\n", _diagnostics.Select(d => d.Message)));
+        Assert.That(DiagnosticsSeen.Where(d => d.Level >= DiagnosticLevel.Warning), Is.Empty, string.Join("\n", DiagnosticsSeen.Select(d => d.Message)));
 
         // The code names the run anew: a change made after the edit, so it wins.
         await SdkRunAsync(dir, "edited1", new RunOptions { Resume = ResumeMode.Allow, Name = "renamed-in-code" });
-        Assert.That((string?)(await _http.GetFromJsonAsync<JsonObject>(url))!["name"], Is.EqualTo("renamed-in-code"));
+        Assert.That((string?)(await Http.GetFromJsonAsync<JsonObject>(url))!["name"], Is.EqualTo("renamed-in-code"));
     }
 
     [Test]
@@ -266,14 +240,14 @@ public sealed class RunManagementTests(string storage)
     public async Task SendingToADeletedRun_Is410_AndTheSdkSaysSoOnceAndStops()
     {
         var url = await CreateRunAsync("{}");
-        (await _http.DeleteAsync(url)).EnsureSuccessStatusCode();
+        (await Http.DeleteAsync(url)).EnsureSuccessStatusCode();
 
         var answers = new[]
         {
-            await _http.PutAsync(url, Json("{}")),
-            await _http.PostAsync($"{url}/records", Json("""{"seq":1,"type":"history","step":0,"ts":1,"values":{"x":1}}""")),
-            await _http.PostAsync($"{url}/heartbeat", null),
-            await _http.PostAsync($"{url}/finish", Json("""{"state":"finished"}""")),
+            await Http.PutAsync(url, Json("{}")),
+            await Http.PostAsync($"{url}/records", Json("""{"seq":1,"type":"history","step":0,"ts":1,"values":{"x":1}}""")),
+            await Http.PostAsync($"{url}/heartbeat", null),
+            await Http.PostAsync($"{url}/finish", Json("""{"state":"finished"}""")),
         };
         foreach (var answer in answers)
         {
@@ -281,21 +255,21 @@ public sealed class RunManagementTests(string storage)
             Assert.That((string?)(await answer.Content.ReadFromJsonAsync<JsonObject>())!["detail"], Does.Contain("was deleted").And.Contain("another id"));
         }
 
-        Assert.That((await _http.GetAsync(url)).StatusCode, Is.EqualTo(HttpStatusCode.NotFound), "a PUT does not bring it back");
+        Assert.That((await Http.GetAsync(url)).StatusCode, Is.EqualTo(HttpStatusCode.NotFound), "a PUT does not bring it back");
 
         // A live SDK run deleted while it logs.
         var liveId = $"deleted-live-{Guid.NewGuid():N}"[..24];
-        var options = Options(Path.Combine(_root, "live"), liveId);
+        var options = Options(Path.Combine(Root, "live"), liveId);
         var live = Run.Init(options);
         live.Log("loss", 1.0);
         var liveUrl = RunUrl(live);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!(await _http.GetAsync(liveUrl)).IsSuccessStatusCode && DateTime.UtcNow < deadline)
+        while (!(await Http.GetAsync(liveUrl)).IsSuccessStatusCode && DateTime.UtcNow < deadline)
         {
             await Task.Delay(50);
         }
 
-        (await _http.DeleteAsync(liveUrl)).EnsureSuccessStatusCode();
+        (await Http.DeleteAsync(liveUrl)).EnsureSuccessStatusCode();
         for (var i = 0; i < 20; i++)
         {
             live.Log("loss", i);
@@ -304,16 +278,16 @@ public sealed class RunManagementTests(string storage)
 
         await live.FinishAsync();
 
-        var errors = _diagnostics.Where(d => d.Level == DiagnosticLevel.Error).ToList();
+        var errors = DiagnosticsSeen.Where(d => d.Level == DiagnosticLevel.Error).ToList();
         var sync = Path.Combine(live.Directory!, "sync.json");
-        Assert.That(errors, Has.Count.EqualTo(1), string.Join("\n", _diagnostics.Select(d => d.Message))
+        Assert.That(errors, Has.Count.EqualTo(1), string.Join("\n", DiagnosticsSeen.Select(d => d.Message))
             + $"\nstatistics: {live.Statistics}\nsync.json: {(File.Exists(sync) ? File.ReadAllText(sync) : "none")}");
         Assert.That(errors[0].Message, Does.Contain(liveId).And.Contain("was deleted"));
-        Assert.That(_diagnostics.Where(d => d.Message.Contains("retrying", StringComparison.Ordinal)), Is.Empty, "no retries of a refusal for good");
-        Assert.That((await _http.GetAsync(liveUrl)).StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+        Assert.That(DiagnosticsSeen.Where(d => d.Message.Contains("retrying", StringComparison.Ordinal)), Is.Empty, "no retries of a refusal for good");
+        Assert.That((await Http.GetAsync(liveUrl)).StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
         Assert.That(RunReader.Open(live.Directory!).ReadHistory().Count(), Is.EqualTo(21), "the run kept logging locally");
 
-        var synced = await CliProcess.RunAsync(["sync", live.Directory!, "--server", _server.BaseUrl.ToString(), "--api-key", _server.ApiKey], timeout: TimeSpan.FromSeconds(90));
+        var synced = await CliProcess.RunAsync(["sync", live.Directory!, "--server", Server.BaseUrl.ToString(), "--api-key", Server.ApiKey], timeout: TimeSpan.FromSeconds(90));
         Assert.That(synced.ExitCode, Is.Not.Zero, synced.ToString());
         Assert.That(synced.Output + synced.Error, Does.Contain("was deleted"), synced.ToString());
     }
@@ -338,10 +312,10 @@ public sealed class RunManagementTests(string storage)
         Id = id,
         Dir = dir,
         Mode = RunMode.Online,
-        BaseUrl = _server.BaseUrl,
-        ApiKey = _server.ApiKey,
+        BaseUrl = Server.BaseUrl,
+        ApiKey = Server.ApiKey,
         Output = TextWriter.Null,
-        Diagnostics = _diagnostics.Enqueue,
+        Diagnostics = DiagnosticsSeen.Enqueue,
         FinishOnProcessExit = false,
         FinishTimeout = TimeSpan.FromSeconds(60),
     };
@@ -350,30 +324,30 @@ public sealed class RunManagementTests(string storage)
 
     private async Task<string> CreateRunAsync(string runJson)
     {
-        var url = $"/api/v1/projects/{Project}/runs/{storage}-{Interlocked.Increment(ref _run)}-{Guid.NewGuid():N}";
-        var response = await _http.PutAsync(url, Json(runJson));
+        var url = $"/api/v1/projects/{Project}/runs/{Storage}-{Interlocked.Increment(ref _run)}-{Guid.NewGuid():N}";
+        var response = await Http.PutAsync(url, Json(runJson));
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
         return url;
     }
 
-    private Task<HttpResponseMessage> PatchAsync(string url, string body) => _http.PatchAsync(url, Json(body));
+    private Task<HttpResponseMessage> PatchAsync(string url, string body) => Http.PatchAsync(url, Json(body));
 
     private async Task AppendAsync(string url, params string[] lines)
     {
-        var response = await _http.PostAsync($"{url}/records", new StringContent(string.Join('\n', lines), Encoding.UTF8, "application/x-ndjson"));
+        var response = await Http.PostAsync($"{url}/records", new StringContent(string.Join('\n', lines), Encoding.UTF8, "application/x-ndjson"));
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
     }
 
     private async Task<string> PutBlobAsync()
     {
         var bytes = NewFile();
-        var response = await _http.PutAsync(BlobUrl(Sha(bytes)), new ByteArrayContent(bytes) { Headers = { ContentType = new MediaTypeHeaderValue("image/png") } });
+        var response = await Http.PutAsync(BlobUrl(Sha(bytes)), new ByteArrayContent(bytes) { Headers = { ContentType = new MediaTypeHeaderValue("image/png") } });
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
         return Sha(bytes);
     }
 
     private async Task<List<string?>> ListedAsync(string query) =>
-        [.. (await _http.GetFromJsonAsync<JsonArray>($"/api/v1/projects/{Project}/runs{query}"))!.Select(r => (string?)r!["id"])];
+        [.. (await Http.GetFromJsonAsync<JsonArray>($"/api/v1/projects/{Project}/runs{query}"))!.Select(r => (string?)r!["id"])];
 
     private static string BlobUrl(string sha) => $"/api/v1/projects/{Project}/blobs/{sha}";
 

@@ -229,6 +229,15 @@ public sealed class RunsQueryTests(string storage)
         Assert.That((await _http.GetAsync(View)).StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
     }
 
+    [TestCaseSource(typeof(NotAnObject), nameof(NotAnObject.Bodies))]
+    public async Task Views_BodyNotAnObject_Is400SayingWhatWasWrongAndWhatToSend(string body, string said)
+    {
+        const string View = "/api/v1/projects/" + Project + "/views/not-an-object";
+
+        await NotAnObject.AssertProblemAsync(await _http.PutAsync(View, Json(body)), "Malformed view", said);
+        Assert.That((await _http.GetAsync(View)).StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+    }
+
     private async Task<string[]> IdsAsync(string query, string project = Project) =>
         (await _http.GetFromJsonAsync<JsonArray>($"/api/v1/projects/{project}/runs{query}"))!.Select(r => (string)r!["id"]!).ToArray();
 

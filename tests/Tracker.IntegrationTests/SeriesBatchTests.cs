@@ -194,6 +194,11 @@ public sealed class SeriesBatchTests(string storage)
         Assert.That((string?)(await response.Content.ReadFromJsonAsync<JsonObject>())!["field"], Is.EqualTo(field));
     }
 
+    [TestCaseSource(typeof(NotAnObject), nameof(NotAnObject.Bodies))]
+    public async Task Batch_BodyNotAnObject_Is400SayingWhatWasWrongAndWhatToSend(string body, string said) =>
+        await NotAnObject.AssertProblemAsync(
+            await _http.PostAsync($"/api/v1/projects/{Project}/series", new StringContent(body, Encoding.UTF8, "application/json")), "Invalid series batch", said);
+
     [Test]
     public async Task Batch_UnknownRun_Is404NamingIt()
     {

@@ -291,6 +291,42 @@ public sealed class StorageContractTests(string kind)
     }
 
     [Test]
+    public async Task ListMetrics_ManyRuns_ReadsPendingPointsInOneQueryWithTheSameAnswersAsOneRunAtATime()
+    {
+        // Stored chunks only (a batch this large goes to chunks at once), pending points only, both, and no metrics.
+        var chunked = await CreateRunAsync(runId: "chunked");
+        await _ingest.AppendAsync("p", "chunked", History(1, Enumerable.Range(0, PendingPoints.MaxPoints).Select(i => (long)i), i => i), Now, CancellationToken.None);
+        var pending = await CreateRunAsync(runId: "pending");
+        await _ingest.AppendAsync("p", "pending", History(1, [0, 1, 2], i => 10 - i), Now, CancellationToken.None);
+        var both = await CreateRunAsync(runId: "both");
+        await _ingest.AppendAsync("p", "both", History(1, Enumerable.Range(0, PendingPoints.MaxPoints).Select(i => (long)i), i => i), Now, CancellationToken.None);
+        await _ingest.AppendAsync("p", "both", History(PendingPoints.MaxPoints + 1, [PendingPoints.MaxPoints, PendingPoints.MaxPoints + 1], i => -i), Now, CancellationToken.None);
+        var empty = await CreateRunAsync(runId: "empty");
+        await using (var connection = await _store.Dialect.OpenAsync(CancellationToken.None))
+        {
+            async Task<int> PendingRows(StoredRun run) => (await PendingPoints.ReadAsync(connection, null, run.Pk, CancellationToken.None)).Rows;
+            Assert.That(new[] { await PendingRows(chunked), await PendingRows(pending), await PendingRows(both), await PendingRows(empty) }, Is.EqualTo(new[] { 0, 1, 1, 0 }));
+        }
+
+        var dialect = new CountingDialect(_store.Dialect);
+        var metrics = new MetricTable(dialect);
+        var all = await metrics.ListMetricsAsync([chunked.Pk, pending.Pk, both.Pk, empty.Pk], CancellationToken.None);
+
+        Assert.That(dialect.Commands, Is.EqualTo(2), "one query for the chunk summaries, one for the pending points");
+        foreach (var run in new[] { chunked, pending, both, empty })
+        {
+            Assert.That(all[run.Pk], Is.EqualTo(await metrics.ListMetricsAsync(run.Pk, CancellationToken.None)), run.RunId);
+        }
+
+        Assert.That(all[chunked.Pk].Select(m => (m.Key, m.Count, m.FirstStep, m.LastStep, m.Min, m.Max, m.Last)),
+            Is.EqualTo(new[] { ("loss", (long)PendingPoints.MaxPoints, 0L, PendingPoints.MaxPoints - 1L, 0.0, PendingPoints.MaxPoints - 1.0, PendingPoints.MaxPoints - 1.0) }));
+        Assert.That(all[pending.Pk].Select(m => (m.Key, m.Count, m.FirstStep, m.LastStep, m.Min, m.Max, m.Last)), Is.EqualTo(new[] { ("loss", 3L, 0L, 2L, 8.0, 10.0, 8.0) }));
+        Assert.That(all[both.Pk].Select(m => (m.Key, m.Count, m.FirstStep, m.LastStep, m.Min, m.Max, m.Last)),
+            Is.EqualTo(new[] { ("loss", PendingPoints.MaxPoints + 2L, 0L, PendingPoints.MaxPoints + 1L, -PendingPoints.MaxPoints - 1.0, PendingPoints.MaxPoints - 1.0, -PendingPoints.MaxPoints - 1.0) }));
+        Assert.That(all[empty.Pk], Is.Empty);
+    }
+
+    [Test]
     public async Task ListProjectsAndRuns()
     {
         await CreateRunAsync("p", "r1");

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Tracker.Server.Storage;
 
@@ -130,18 +129,20 @@ internal static class Problems
         return Results.Problem(detail: detail, statusCode: (int)status, title: title, extensions: extensions);
     }
 
-    /// <summary>The request body as a JSON object, or the 400 that says it is not one and shows <paramref name="example"/>.</summary>
-    public static async Task<(JsonObject? Body, IResult? Problem)> ReadObjectAsync(HttpContext context, string example, CancellationToken cancellationToken)
+    /// <summary>
+    /// The request body as a JSON object (<see cref="JsonBody"/>), or the 400 titled
+    /// <paramref name="title"/> that says what is wrong and shows <paramref name="example"/>.
+    /// </summary>
+    public static async Task<(JsonObject? Body, IResult? Problem)> ReadObjectAsync(HttpContext context, string title, string example, CancellationToken cancellationToken)
     {
-        try
-        {
-            return await JsonSerializer.DeserializeAsync<JsonNode>(context.Request.Body, cancellationToken: cancellationToken) is JsonObject body
-                ? (body, null)
-                : (null, Create(HttpStatusCode.BadRequest, "Invalid body", $"Send a JSON object such as {example}.", "body"));
-        }
-        catch (JsonException ex)
-        {
-            return (null, Create(HttpStatusCode.BadRequest, "Invalid JSON", $"The body is not valid JSON: {ex.Message}", "body"));
-        }
+        using var buffer = new MemoryStream();
+        await context.Request.Body.CopyToAsync(buffer, cancellationToken);
+        return ParseObject(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), title, example);
     }
+
+    /// <summary>A body already read as a JSON object, or the 400 titled <paramref name="title"/> that says what is wrong and shows <paramref name="example"/>.</summary>
+    public static (JsonObject? Body, IResult? Problem) ParseObject(ReadOnlySpan<byte> json, string title, string example) =>
+        JsonBody.Parse(json, $"Send a JSON object such as {example}.", out var problem) is { } body
+            ? (body, null)
+            : (null, Create(HttpStatusCode.BadRequest, title, problem.Detail, problem.Field));
 }

@@ -28,7 +28,7 @@ internal static class RunBatchEndpoints
     /// </summary>
     private static async Task<IResult> BatchAsync(string project, HttpContext context, SqlRunStore store, TimeProvider time, IOptions<ServerOptions> options, CancellationToken cancellationToken)
     {
-        var (body, invalid) = await Problems.ReadObjectAsync(context, Example, cancellationToken);
+        var (body, invalid) = await Problems.ReadObjectAsync(context, "Invalid runs batch", Example, cancellationToken);
         if (body is null)
         {
             return invalid!;

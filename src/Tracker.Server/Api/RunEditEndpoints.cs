@@ -69,22 +69,13 @@ internal static class RunEditEndpoints
     private static IResult? Parse(ReadOnlySpan<byte> json, out RunEdit edit)
     {
         edit = new RunEdit(null, null, false, null, null);
-        if (RecordRules.DuplicateKey(json) is { } repeated)
+        var (body, malformed) = Problems.ParseObject(json, Title, """{"name":"baseline","tags":["v2"],"notes":"lr halved","archived":false}""");
+        if (body is null)
         {
-            return Invalid($"\"{repeated}\" is given twice. Give each field once.", repeated);
+            return malformed;
         }
 
-        JsonObject? body;
-        try
-        {
-            body = JsonNode.Parse(json) as JsonObject;
-        }
-        catch (JsonException ex)
-        {
-            return Invalid($"The body is not valid JSON: {ex.Message}", "body");
-        }
-
-        if (body is null || body.Count == 0)
+        if (body.Count == 0)
         {
             return Invalid("Send a JSON object with one or more of \"name\" (string), \"tags\" (array of strings), \"notes\" (string or null) and \"archived\" (true or false).", "body");
         }
@@ -150,5 +141,7 @@ internal static class RunEditEndpoints
         return null;
     }
 
-    private static IResult Invalid(string detail, string field) => Problems.Create(HttpStatusCode.BadRequest, "Invalid run edit", detail, field);
+    private const string Title = "Invalid run edit";
+
+    private static IResult Invalid(string detail, string field) => Problems.Create(HttpStatusCode.BadRequest, Title, detail, field);
 }

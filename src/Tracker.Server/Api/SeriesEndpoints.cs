@@ -92,7 +92,7 @@ internal static class SeriesEndpoints
     /// </summary>
     private static async Task<IResult> BatchAsync(string project, HttpContext context, SqlRunStore store, CancellationToken cancellationToken)
     {
-        var (body, invalid) = await Problems.ReadObjectAsync(context, BatchExample, cancellationToken);
+        var (body, invalid) = await Problems.ReadObjectAsync(context, "Invalid series batch", BatchExample, cancellationToken);
         if (body is null)
         {
             return invalid!;

@@ -1,8 +1,6 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using Tracker.Server.Storage;
 
 namespace Tracker.Server.Api;
@@ -72,19 +70,10 @@ internal static class ViewEndpoints
                 $"A view is at most {ViewTable.MaxBodyBytes / 1024} KiB of JSON. Keep settings in it, not data (runs, points).", "body");
         }
 
-        JsonNode? body;
-        try
+        var (body, malformed) = Problems.ParseObject(buffer.AsSpan(0, length), "Malformed view", """{"columns":["summary.loss"],"sort":"-summary.loss"}""");
+        if (body is null)
         {
-            body = JsonNode.Parse(buffer.AsSpan(0, length));
-        }
-        catch (JsonException ex)
-        {
-            return Problems.Create(HttpStatusCode.BadRequest, "Malformed view", $"The body is not valid JSON: {ex.Message}", "body");
-        }
-
-        if (body is not JsonObject)
-        {
-            return Problems.Create(HttpStatusCode.BadRequest, "Malformed view", "The body must be a JSON object, such as {\"columns\":[\"summary.loss\"],\"sort\":\"-summary.loss\"}.", "body");
+            return malformed!;
         }
 
         var created = await store.Views.PutAsync(project, name, body.ToJsonString(), time.GetUtcNow(), cancellationToken);

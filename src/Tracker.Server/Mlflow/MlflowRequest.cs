@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Tracker.Server.Api;
 
 namespace Tracker.Server.Mlflow;
 
@@ -45,21 +46,9 @@ internal sealed class MlflowRequest
             return new MlflowRequest([], null);
         }
 
-        if (RecordRules.DuplicateKey(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)) is { } repeated)
-        {
-            throw MlflowException.Invalid($"\"{repeated}\" is given twice in the request body; give each field once.");
-        }
-
-        try
-        {
-            return JsonNode.Parse(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)) is JsonObject body
-                ? new MlflowRequest(body, null)
-                : throw MlflowException.Invalid("The request body must be a JSON object.");
-        }
-        catch (JsonException ex)
-        {
-            throw MlflowException.Invalid($"The request body is not valid JSON: {ex.Message}");
-        }
+        return JsonBody.Parse(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), "Send the request's parameters as one JSON object, as MLflow's REST API documents them.", out var problem) is { } body
+            ? new MlflowRequest(body, null)
+            : throw MlflowException.Invalid(problem.Detail);
     }
 
     /// <summary>The run a request names: <c>run_id</c>, or the older <c>run_uuid</c>.</summary>

@@ -13,7 +13,7 @@ internal sealed class MetricTable(SqlDialect dialect)
     public async Task<IReadOnlyList<MetricInfo>> ListMetricsAsync(long runPk, CancellationToken cancellationToken) =>
         (await ListMetricsAsync([runPk], cancellationToken))[runPk];
 
-    /// <summary>Each run's metrics (key, count, steps, min, max, last) from its chunk summaries and pending points, the runs' chunks read in one query.</summary>
+    /// <summary>Each run's metrics (key, count, steps, min, max, last) from its chunk summaries and pending points: two queries however many runs.</summary>
     public async Task<Dictionary<long, IReadOnlyList<MetricInfo>>> ListMetricsAsync(IReadOnlyList<long> runPks, CancellationToken cancellationToken)
     {
         var summaries = runPks.Distinct().ToDictionary(pk => pk, _ => new Dictionary<string, List<ChunkSummary>>(StringComparer.Ordinal));
@@ -21,7 +21,7 @@ internal sealed class MetricTable(SqlDialect dialect)
         if (summaries.Count > 0)
         {
             await using var command = Sql.Command(connection, null,
-                $"SELECT run_pk, key, {SummaryColumns} FROM metric_chunks WHERE run_pk IN ({string.Join(", ", summaries.Keys)}) ORDER BY run_pk, key, chunk_no");
+                $"SELECT run_pk, key, {SummaryColumns} FROM metric_chunks WHERE run_pk IN ({Sql.InList(summaries.Keys)}) ORDER BY run_pk, key, chunk_no");
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
@@ -36,9 +36,10 @@ internal sealed class MetricTable(SqlDialect dialect)
             }
         }
 
-        foreach (var (runPk, keys) in summaries)
+        foreach (var (runPk, pending) in await PendingPoints.ReadRunsAsync(connection, summaries.Keys, cancellationToken))
         {
-            foreach (var (key, points) in (await PendingPoints.ReadAsync(connection, null, runPk, cancellationToken)).Keys)
+            var keys = summaries[runPk];
+            foreach (var (key, points) in pending)
             {
                 (keys.TryGetValue(key, out var list) ? list : keys[key] = []).AddRange(PendingPoints.AsChunks(points).Select(Summary));
             }
@@ -200,7 +201,7 @@ internal sealed class MetricTable(SqlDialect dialect)
         // Stored chunks come before pending ones.
         var stored = new List<PointBlock>(chunkNumbers.Count);
         await using var command = Sql.Command(connection, null,
-            $"SELECT steps, times, vals, first_step, count FROM metric_chunks WHERE run_pk = @run AND key = @key AND chunk_no IN ({InList(chunkNumbers)}) ORDER BY chunk_no",
+            $"SELECT steps, times, vals, first_step, count FROM metric_chunks WHERE run_pk = @run AND key = @key AND chunk_no IN ({Sql.InList(chunkNumbers)}) ORDER BY chunk_no",
             ("run", runPk), ("key", key));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
@@ -250,7 +251,4 @@ internal sealed class MetricTable(SqlDialect dialect)
         return new ChunkRow(chunkNo, steps[0], steps[^1], minTime, maxTime, points.Length, min, max, last,
             ChunkCodec.PackSteps(steps), timeBlob, valueBlob, ChunkCodec.PackBlocks(steps, times, values));
     }
-
-    /// <summary>Chunk numbers come from our own summary query, so listing them inline is safe.</summary>
-    private static string InList(IEnumerable<long> numbers) => string.Join(",", numbers.Select(n => n.ToString(CultureInfo.InvariantCulture)));
 }

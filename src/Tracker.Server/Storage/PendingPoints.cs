@@ -58,6 +58,33 @@ internal static class PendingPoints
         return pending;
     }
 
+    /// <summary>Several runs' pending points, per run and key in step order, read in one query (runs without any are absent).</summary>
+    public static async Task<Dictionary<long, Dictionary<string, List<(long Step, long Time, double Value)>>>> ReadRunsAsync(
+        DbConnection connection, IReadOnlyCollection<long> runPks, CancellationToken cancellationToken)
+    {
+        var runs = new Dictionary<long, Dictionary<string, List<(long Step, long Time, double Value)>>>();
+        if (runPks.Count == 0)
+        {
+            return runs;
+        }
+
+        await using var command = Sql.Command(connection, null,
+            $"SELECT run_pk, body FROM metric_pending WHERE run_pk IN ({Sql.InList(runPks)}) ORDER BY run_pk, pending_no");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var runPk = reader.GetInt64(0);
+            if (!runs.TryGetValue(runPk, out var keys))
+            {
+                runs[runPk] = keys = new(StringComparer.Ordinal);
+            }
+
+            Decode((byte[])reader[1], keys);
+        }
+
+        return runs;
+    }
+
     public static async Task DeleteAsync(DbConnection connection, DbTransaction transaction, long runPk, CancellationToken cancellationToken)
     {
         await using var command = Sql.Command(connection, transaction, "DELETE FROM metric_pending WHERE run_pk = @run", ("run", runPk));

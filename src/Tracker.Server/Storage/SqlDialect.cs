@@ -345,6 +345,12 @@ internal static class Sql
         return command;
     }
 
+    /// <summary>
+    /// Numbers the store itself made (run keys, chunk numbers) as an inline IN list, which is safe
+    /// and lets both databases take any number of them without a parameter each.
+    /// </summary>
+    public static string InList(IEnumerable<long> numbers) => string.Join(",", numbers.Select(n => n.ToString(CultureInfo.InvariantCulture)));
+
     /// <summary>SQLite cannot store NaN (it becomes NULL); NULL reads back as NaN in both.</summary>
     public static object Real(double value) => double.IsNaN(value) ? DBNull.Value : value;
 

@@ -11,39 +11,9 @@ namespace Tracker.IntegrationTests.Mlflow;
 /// </summary>
 [TestFixture("sqlite")]
 [TestFixture("postgres")]
-public sealed class MlflowApiTests(string storage)
+public sealed class MlflowApiTests(string storage) : ServerTestsBase(storage, "tracker-mlflow")
 {
     private const long T0 = 1_795_736_598_000;
-
-    private ServerProcess _server = null!;
-    private HttpClient _http = null!;
-    private string _root = string.Empty;
-
-    [OneTimeSetUp]
-    public async Task StartServer()
-    {
-        _server = await ServerProcess.StartAsync(storage);
-        _http = _server.Client();
-    }
-
-    [OneTimeTearDown]
-    public async Task StopServer()
-    {
-        _http.Dispose();
-        await _server.DisposeAsync();
-    }
-
-    [SetUp]
-    public void CreateRoot() => _root = Path.Combine(Path.GetTempPath(), "tracker-mlflow", Guid.NewGuid().ToString("N"));
-
-    [TearDown]
-    public void DeleteRoot()
-    {
-        if (Directory.Exists(_root))
-        {
-            Directory.Delete(_root, recursive: true);
-        }
-    }
 
     [Test]
     public async Task Experiments_CreateGetSearch_AnswerAsMlflow()
@@ -115,14 +85,14 @@ public sealed class MlflowApiTests(string storage)
         Assert.That((long?)updated["run_info"]!["end_time"], Is.EqualTo(T0 + 60_000));
 
         // Through Tracker's own read API.
-        var run = (await _http.GetFromJsonAsync<JsonObject>($"/api/v1/projects/{experiment}/runs/{runId}"))!;
+        var run = (await Http.GetFromJsonAsync<JsonObject>($"/api/v1/projects/{experiment}/runs/{runId}"))!;
         Assert.That((string?)run["name"], Is.EqualTo("baseline"));
         Assert.That((string?)run["state"], Is.EqualTo("finished"));
         Assert.That((string?)run["notes"], Is.EqualTo("first try"));
         Assert.That(run["tags"]!.AsArray().Select(t => (string?)t), Is.EquivalentTo(new[] { "stage", "team:speech" }));
         Assert.That(run["config"]!.ToJsonString(), Is.EqualTo("""{"lr":"0.1","optimizer":{"_str":"NaN"},"epochs":"10"}"""), "params are strings; the text NaN as the record format keeps it apart from the number");
         Assert.That(DateTimeOffset.Parse((string)run["start_time"]!, System.Globalization.CultureInfo.InvariantCulture).ToUnixTimeMilliseconds(), Is.EqualTo(T0));
-        var export = (await _http.GetFromJsonAsync<JsonObject>($"/api/v1/projects/{experiment}/runs/{runId}/export?key=loss"))!;
+        var export = (await Http.GetFromJsonAsync<JsonObject>($"/api/v1/projects/{experiment}/runs/{runId}/export?key=loss"))!;
         Assert.That(export["points"]!.ToJsonString(), Is.EqualTo($"[[0,{T0 + 10},0.9],[1,{T0 + 20},0.5],[2,{T0 + 25},\"NaN\"],[3,{T0 + 30},0.125]]"), "steps, timestamps and values exact");
 
         // Through MLflow's.
@@ -157,10 +127,10 @@ public sealed class MlflowApiTests(string storage)
         var run = Run.Init(new RunOptions
         {
             Project = experiment,
-            Dir = _root,
+            Dir = Root,
             Mode = RunMode.Online,
-            BaseUrl = _server.BaseUrl,
-            ApiKey = _server.ApiKey,
+            BaseUrl = Server.BaseUrl,
+            ApiKey = Server.ApiKey,
             Output = TextWriter.Null,
             FinishOnProcessExit = false,
             Name = "sdk-run",
@@ -177,7 +147,7 @@ public sealed class MlflowApiTests(string storage)
 
         var (status, got) = await GetAsync($"runs/get?run_id={run.Id}");
         var (_, history) = await GetAsync($"metrics/get-history?run_id={run.Id}&metric_key=train/loss");
-        var export = (await _http.GetFromJsonAsync<JsonObject>($"/api/v1/projects/{experiment}/runs/{run.Id}/export?key=train/loss"))!;
+        var export = (await Http.GetFromJsonAsync<JsonObject>($"/api/v1/projects/{experiment}/runs/{run.Id}/export?key=train/loss"))!;
 
         Assert.That(status, Is.EqualTo(HttpStatusCode.OK), got.ToJsonString());
         Assert.That((string?)got["run"]!["info"]!["status"], Is.EqualTo("FINISHED"));
@@ -227,10 +197,10 @@ public sealed class MlflowApiTests(string storage)
     {
         var experiment = await NewExperimentAsync();
         var runId = await NewRunAsync(experiment);
-        using var anonymous = _server.Client(key: "");
+        using var anonymous = Server.Client(key: "");
         anonymous.DefaultRequestHeaders.Authorization = null;
-        using var readOnly = _server.Client(await _server.CreateKeyAsync($"viewer-{Guid.NewGuid():N}", readOnly: true));
-        using var other = _server.Client(await _server.CreateKeyAsync($"other-{Guid.NewGuid():N}", project: "another-project"));
+        using var readOnly = Server.Client(await Server.CreateKeyAsync($"viewer-{Guid.NewGuid():N}", readOnly: true));
+        using var other = Server.Client(await Server.CreateKeyAsync($"other-{Guid.NewGuid():N}", project: "another-project"));
         var body = new { run_id = runId, key = "loss", value = 1.0, timestamp = T0 };
 
         await AssertErrorAsync(PostAsync("runs/log-metric", body, anonymous), HttpStatusCode.Unauthorized, "UNAUTHENTICATED", "Bearer");
@@ -275,8 +245,8 @@ public sealed class MlflowApiTests(string storage)
 
         await AssertErrorAsync(GetAsync($"runs/get?run_id={runId}"), HttpStatusCode.NotFound, "RESOURCE_DOES_NOT_EXIST", runId);
         await AssertErrorAsync(PostAsync("runs/log-metric", new { run_id = runId, key = "loss", value = 1.0, timestamp = T0 }), HttpStatusCode.NotFound, "RESOURCE_DOES_NOT_EXIST", runId);
-        Assert.That((await _http.GetAsync($"/api/v1/projects/{experiment}/runs/{runId}")).StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
-        var upsert = await _http.PutAsync($"/api/v1/projects/{experiment}/runs/{runId}", JsonContent.Create(new { id = runId }));
+        Assert.That((await Http.GetAsync($"/api/v1/projects/{experiment}/runs/{runId}")).StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+        var upsert = await Http.PutAsync($"/api/v1/projects/{experiment}/runs/{runId}", JsonContent.Create(new { id = runId }));
         Assert.That(upsert.StatusCode, Is.EqualTo(HttpStatusCode.Gone), "the id is not taken again");
     }
 
@@ -303,7 +273,7 @@ public sealed class MlflowApiTests(string storage)
 
     private static List<string> Ids(JsonObject search) => [.. (search["runs"]?.AsArray() ?? []).Select(r => (string)r!["info"]!["run_id"]!)];
 
-    private string NewExperimentName() => $"mlflow-{storage}-{Guid.NewGuid():N}"[..40];
+    private string NewExperimentName() => $"mlflow-{Storage}-{Guid.NewGuid():N}"[..40];
 
     private async Task<string> NewExperimentAsync()
     {
@@ -319,6 +289,20 @@ public sealed class MlflowApiTests(string storage)
         return (string)created["run"]!["info"]!["run_id"]!;
     }
 
+    [TestCase("runs/create", "{not json", "The body is not valid JSON: ")]
+    [TestCase("runs/create", "[1,2]", "The body is a JSON array, not an object.")]
+    [TestCase("runs/create", "\"run\"", "The body is a JSON string, not an object.")]
+    [TestCase("experiments/create", """{"name":"a","name":"b"}""", "\"name\" is given twice.")]
+    [TestCase("experiments/create", "", "Missing value for required parameter 'name'")] // MLflow reads an empty body as no parameters
+    public async Task Request_BodyNotAnObject_IsInvalidParameterValueInMlflowsShape(string path, string body, string said)
+    {
+        var response = await Http.PostAsync($"/api/2.0/mlflow/{path}", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+        var error = (await response.Content.ReadFromJsonAsync<JsonObject>())!;
+
+        await AssertErrorAsync(Task.FromResult((response.StatusCode, error)), HttpStatusCode.BadRequest, "INVALID_PARAMETER_VALUE", said);
+        Assert.That(error.Select(p => p.Key), Is.EquivalentTo(new[] { "error_code", "message" }));
+    }
+
     private async Task OkAsync(string path, object body)
     {
         var (status, answer) = await PostAsync(path, body);
@@ -327,13 +311,13 @@ public sealed class MlflowApiTests(string storage)
 
     private async Task<(HttpStatusCode Status, JsonObject Body)> PostAsync(string path, object body, HttpClient? client = null)
     {
-        var response = await (client ?? _http).PostAsJsonAsync($"/api/2.0/mlflow/{path}", body);
+        var response = await (client ?? Http).PostAsJsonAsync($"/api/2.0/mlflow/{path}", body);
         return (response.StatusCode, (await response.Content.ReadFromJsonAsync<JsonObject>())!);
     }
 
     private async Task<(HttpStatusCode Status, JsonObject Body)> GetAsync(string pathAndQuery, HttpClient? client = null)
     {
-        var response = await (client ?? _http).GetAsync($"/api/2.0/mlflow/{pathAndQuery}");
+        var response = await (client ?? Http).GetAsync($"/api/2.0/mlflow/{pathAndQuery}");
         return (response.StatusCode, (await response.Content.ReadFromJsonAsync<JsonObject>())!);
     }
 

@@ -13,49 +13,15 @@ namespace Tracker.IntegrationTests.Mlflow;
 /// and Tracker's own, with every request the backend made recorded by a handler in its HTTP path.
 /// </summary>
 [TestFixture("sqlite")]
-public sealed class MlflowBackendTests(string storage)
+public sealed class MlflowBackendTests(string storage) : ServerTestsBase(storage, "tracker-mlflow-backend")
 {
-    private ServerProcess _server = null!;
-    private HttpClient _http = null!;
-    private string _root = string.Empty;
-    private ConcurrentQueue<RunDiagnostic> _diagnostics = new();
-
-    [OneTimeSetUp]
-    public async Task StartServer()
-    {
-        _server = await ServerProcess.StartAsync(storage);
-        _http = _server.Client();
-    }
-
-    [OneTimeTearDown]
-    public async Task StopServer()
-    {
-        _http.Dispose();
-        await _server.DisposeAsync();
-    }
-
-    [SetUp]
-    public void CreateRoot()
-    {
-        _root = Path.Combine(Path.GetTempPath(), "tracker-mlflow-backend", Guid.NewGuid().ToString("N"));
-        _diagnostics = new();
-    }
-
-    [TearDown]
-    public void DeleteRoot()
-    {
-        if (Directory.Exists(_root))
-        {
-            Directory.Delete(_root, recursive: true);
-        }
-    }
 
     [Test]
     public async Task Run_SentThroughBackend_EveryPointOnce_RequestsWithinMlflowLimits()
     {
         var experiment = NewExperimentName();
         using var recorder = new Recorder();
-        var backend = new MlflowBackend(_server.BaseUrl, _server.ApiKey, experiment, recorder);
+        var backend = new MlflowBackend(Server.BaseUrl, Server.ApiKey, experiment, recorder);
         var config = Enumerable.Range(0, 150).ToDictionary(i => $"p{i:D3}", i => (object?)i);
         config["lr"] = 0.001;
         config["optimizer"] = "adam";
@@ -73,7 +39,7 @@ public sealed class MlflowBackendTests(string storage)
         var got = (await GetAsync($"runs/get?run_id={runId}"))["run"]!;
         var history = await HistoryAsync(runId, "loss");
         var logged = RunReader.Open(run.Directory!).ReadHistory().Where(r => r.Values.ContainsKey("loss")).ToList();
-        var export = (await _http.GetFromJsonAsync<JsonObject>($"/api/v1/projects/{experiment}/runs/{runId}/export?key=loss"))!["points"]!.AsArray();
+        var export = (await Http.GetFromJsonAsync<JsonObject>($"/api/v1/projects/{experiment}/runs/{runId}/export?key=loss"))!["points"]!.AsArray();
 
         Assert.That(await SearchAsync(experiment), Is.EqualTo(new[] { runId }), "one MLflow run in the experiment named by the backend");
         Assert.That((string?)got["info"]!["status"], Is.EqualTo("FINISHED"));
@@ -111,7 +77,7 @@ public sealed class MlflowBackendTests(string storage)
         Assert.That(batches, Has.All.Matches<JsonObject>(b => b["metrics"]!.AsArray().Count <= 1000 && b["params"]!.AsArray().Count <= 100 && b["tags"]!.AsArray().Count <= 100
             && b["metrics"]!.AsArray().Count + b["params"]!.AsArray().Count + b["tags"]!.AsArray().Count <= 1000));
         Assert.That(recorder.Failures, Is.Empty);
-        Assert.That(_diagnostics.Where(d => d.Level != DiagnosticLevel.Info), Is.Empty, string.Join("\n", _diagnostics));
+        Assert.That(DiagnosticsSeen.Where(d => d.Level != DiagnosticLevel.Info), Is.Empty, string.Join("\n", DiagnosticsSeen));
     }
 
     [Test]
@@ -129,7 +95,7 @@ public sealed class MlflowBackendTests(string storage)
         // Resumed with the backend: the whole backlog comes as one batch, which takes three requests;
         // the second fails once before it reaches the server, and the batch comes again.
         using var recorder = new Recorder { FailMetricsRequest = 2 };
-        var backend = new MlflowBackend(_server.BaseUrl, _server.ApiKey, experiment, recorder);
+        var backend = new MlflowBackend(Server.BaseUrl, Server.ApiKey, experiment, recorder);
         var options = Options(experiment, backend, id: offline.Id);
         options.Resume = ResumeMode.Must;
         var resumed = Run.Init(options);
@@ -148,7 +114,7 @@ public sealed class MlflowBackendTests(string storage)
     {
         var experiment = NewExperimentName();
         var id = $"r{Guid.NewGuid():N}"[..12];
-        var first = new MlflowBackend(_server.BaseUrl, _server.ApiKey, experiment);
+        var first = new MlflowBackend(Server.BaseUrl, Server.ApiKey, experiment);
         var run = Run.Init(Options(experiment, first, new Dictionary<string, object?> { ["lr"] = 0.1 }, id: id));
         for (var step = 0; step < 10; step++)
         {
@@ -157,7 +123,7 @@ public sealed class MlflowBackendTests(string storage)
 
         await run.FinishAsync();
 
-        var second = new MlflowBackend(_server.BaseUrl, _server.ApiKey, experiment);
+        var second = new MlflowBackend(Server.BaseUrl, Server.ApiKey, experiment);
         var options = Options(experiment, second, id: id);
         options.Resume = ResumeMode.Must;
         var resumed = Run.Init(options);
@@ -175,7 +141,7 @@ public sealed class MlflowBackendTests(string storage)
         var got = (await GetAsync($"runs/get?run_id={first.MlflowRunId}"))["run"]!;
         Assert.That((string?)got["info"]!["status"], Is.EqualTo("FINISHED"));
         Assert.That(Pairs(got["data"]!["params"])["lr"], Is.EqualTo("0.1"));
-        Assert.That(_diagnostics.Where(d => d.Level != DiagnosticLevel.Info), Is.Empty, string.Join("\n", _diagnostics));
+        Assert.That(DiagnosticsSeen.Where(d => d.Level != DiagnosticLevel.Info), Is.Empty, string.Join("\n", DiagnosticsSeen));
     }
 
     [Test]
@@ -183,7 +149,7 @@ public sealed class MlflowBackendTests(string storage)
     {
         var experiment = NewExperimentName();
         using var recorder = new Recorder();
-        var backend = new MlflowBackend(_server.BaseUrl, _server.ApiKey, experiment, recorder);
+        var backend = new MlflowBackend(Server.BaseUrl, Server.ApiKey, experiment, recorder);
         var run = Run.Init(Options(experiment, backend, new Dictionary<string, object?> { ["long"] = new string('x', 7000), ["ok"] = "1", ["lr"] = 0.1 }));
         for (var step = 0; step < 10; step++)
         {
@@ -197,7 +163,7 @@ public sealed class MlflowBackendTests(string storage)
 
         var runId = backend.MlflowRunId!;
         var got = (await GetAsync($"runs/get?run_id={runId}"))["run"]!;
-        var warnings = _diagnostics.Where(d => d.Level == DiagnosticLevel.Warning).Select(d => d.Message).ToList();
+        var warnings = DiagnosticsSeen.Where(d => d.Level == DiagnosticLevel.Warning).Select(d => d.Message).ToList();
 
         Assert.That(Pairs(got["data"]!["params"]), Is.EqualTo(new Dictionary<string, string> { ["ok"] = "1", ["lr"] = "0.1", ["new"] = "later" }), "the refused param left out, the first lr kept");
         Assert.That((await HistoryAsync(runId, "loss")).Select(p => (long)p["step"]!), Is.EqualTo(Enumerable.Range(0, 11).Select(i => (long)i)));
@@ -224,7 +190,7 @@ public sealed class MlflowBackendTests(string storage)
         var options = new RunOptions
         {
             Project = experiment,
-            Dir = _root,
+            Dir = Root,
             Mode = RunMode.Offline,
             Id = id,
             Output = TextWriter.Null,
@@ -232,7 +198,7 @@ public sealed class MlflowBackendTests(string storage)
             Config = config,
             Tags = tags,
             Notes = notes,
-            Diagnostics = _diagnostics.Enqueue,
+            Diagnostics = DiagnosticsSeen.Enqueue,
         };
         if (backend is not null)
         {
@@ -242,11 +208,11 @@ public sealed class MlflowBackendTests(string storage)
         return options;
     }
 
-    private string NewExperimentName() => $"mlout-{storage}-{Guid.NewGuid():N}"[..32];
+    private string NewExperimentName() => $"mlout-{Storage}-{Guid.NewGuid():N}"[..32];
 
     private async Task<List<string>> SearchAsync(string experiment)
     {
-        var response = await _http.PostAsJsonAsync("/api/2.0/mlflow/runs/search", new { experiment_ids = new[] { experiment } });
+        var response = await Http.PostAsJsonAsync("/api/2.0/mlflow/runs/search", new { experiment_ids = new[] { experiment } });
         var body = (await response.Content.ReadFromJsonAsync<JsonObject>())!;
         return [.. (body["runs"]?.AsArray() ?? []).Select(r => (string)r!["info"]!["run_id"]!)];
     }
@@ -256,7 +222,7 @@ public sealed class MlflowBackendTests(string storage)
 
     private async Task<JsonObject> GetAsync(string pathAndQuery)
     {
-        var response = await _http.GetAsync($"/api/2.0/mlflow/{pathAndQuery}");
+        var response = await Http.GetAsync($"/api/2.0/mlflow/{pathAndQuery}");
         var body = (await response.Content.ReadFromJsonAsync<JsonObject>())!;
         Assert.That(response.IsSuccessStatusCode, body.ToJsonString());
         return body;

@@ -16,14 +16,11 @@ namespace Tracker.IntegrationTests;
 /// that no page logged an error.
 /// </summary>
 [TestFixture]
-public sealed class KeyboardAndThemeTests
+public sealed class KeyboardAndThemeTests : BrowserTestsBase
 {
     private const string Project = "a11y";
     private const int Steps = 100;
 
-    private ServerProcess _server = null!;
-    private Browser _browser = null!;
-    private HttpClient _http = null!;
     private readonly string[] _ids = new string[3];
 
     /// <summary>The relative luminance (0 black to 1 white) of a CSS colour, as the page resolves it.</summary>
@@ -39,11 +36,8 @@ public sealed class KeyboardAndThemeTests
         """;
 
     [OneTimeSetUp]
-    public async Task StartAsync()
+    public async Task SeedRunsAsync()
     {
-        _server = await ServerProcess.StartAsync("sqlite");
-        _http = _server.Client();
-
         // Three runs with lr 0.3, 0.1, 0.2 (so neither creation nor name order is lr order), loss at 100 steps.
         var lrs = new[] { 0.3, 0.1, 0.2 };
         for (var i = 0; i < lrs.Length; i++)
@@ -53,32 +47,12 @@ public sealed class KeyboardAndThemeTests
                 $"{{\"seq\":{step + 1},\"type\":\"history\",\"step\":{step},\"ts\":{1_795_736_598_000L + (i * 1_000_000) + (step * 1000)},\"values\":{{\"loss\":{(1.0 / (step + 1)) + lrs[i]}}}}}"));
             await PostAsync($"/api/v1/projects/{Project}/runs/{_ids[i]}/records", string.Join('\n', lines));
         }
-
-        _browser = await Browser.LaunchAsync(_server.BaseUrl);
     }
-
-    [OneTimeTearDown]
-    public async Task StopAsync()
-    {
-        _http?.Dispose();
-        if (_browser is not null)
-        {
-            await _browser.DisposeAsync();
-        }
-
-        if (_server is not null)
-        {
-            await _server.DisposeAsync();
-        }
-    }
-
-    [TearDown]
-    public async Task EndTestAsync() => await _browser.EndTestAsync();
 
     [Test]
     public async Task RunsTable_TabToAHeader_EnterAndSpaceSort_AriaSortSaysTheOrder()
     {
-        var page = await _browser.OpenAsync($"/#/projects/{Project}");
+        var page = await Browser.OpenAsync($"/#/projects/{Project}");
         await Expect(RunRows(page)).ToHaveCountAsync(3);
         var lr = page.Locator("table#runs th[data-col=\"config.lr\"]");
         await Expect(lr).ToHaveAttributeAsync("aria-sort", "none");
@@ -108,7 +82,7 @@ public sealed class KeyboardAndThemeTests
     [Test]
     public async Task Chart_ZoomsInAndOutWithKeys_ResetsWithKeyOrButton()
     {
-        var page = await _browser.OpenAsync($"/#/projects/{Project}/runs/{_ids[0]}");
+        var page = await Browser.OpenAsync($"/#/projects/{Project}/runs/{_ids[0]}");
         var chart = Chart(page, "loss");
         await ExpectFullRangeAsync(chart);
         await Expect(chart.Locator("button.zoom-reset")).ToBeDisabledAsync();
@@ -167,9 +141,9 @@ public sealed class KeyboardAndThemeTests
     [Test]
     public async Task DarkScheme_PageIsDark_ChartTextIsLight_AndFollowsASwitch()
     {
-        var page = await _browser.NewPageAsync();
+        var page = await Browser.NewPageAsync();
         await page.EmulateMediaAsync(new PageEmulateMediaOptions { ColorScheme = ColorScheme.Dark });
-        await page.GotoAsync(new Uri(_server.BaseUrl, $"/#/projects/{Project}").ToString());
+        await page.GotoAsync(new Uri(Server.BaseUrl, $"/#/projects/{Project}").ToString());
         var chart = Chart(page, "loss");
         await Expect(chart.Locator("canvas")).ToHaveCountAsync(1);
         await Expect(chart.Locator(".plot")).ToHaveAttributeAsync("data-axis-colour", new Regex("."));
@@ -209,14 +183,14 @@ public sealed class KeyboardAndThemeTests
     [Test]
     public async Task Placeholders_ShowWhileThePageAndChartsLoad_GoneWhenDrawn()
     {
-        var page = await _browser.NewPageAsync();
+        var page = await Browser.NewPageAsync();
         var run = new TaskCompletionSource();
         var series = new TaskCompletionSource();
         await page.RouteAsync($"**/api/v1/projects/{Project}/runs/{_ids[1]}", async route => { await run.Task; await route.ContinueAsync(); });
         await page.RouteAsync($"**/api/v1/projects/{Project}/series", async route => { await series.Task; await route.ContinueAsync(); });
         try
         {
-            await page.GotoAsync(new Uri(_server.BaseUrl, $"/#/projects/{Project}/runs/{_ids[1]}").ToString());
+            await page.GotoAsync(new Uri(Server.BaseUrl, $"/#/projects/{Project}/runs/{_ids[1]}").ToString());
             await Expect(page.Locator("#view .page-placeholder .skeleton").First).ToBeVisibleAsync();
             await Expect(page.Locator("#view .page-placeholder")).ToHaveAttributeAsync("aria-label", "Loading");
 
@@ -240,7 +214,7 @@ public sealed class KeyboardAndThemeTests
     [Test]
     public async Task Navigation_FromARunPage_NeverShowsTheOldRunUnderTheNewAddress()
     {
-        var page = await _browser.OpenAsync($"/#/projects/{Project}/runs/{_ids[0]}");
+        var page = await Browser.OpenAsync($"/#/projects/{Project}/runs/{_ids[0]}");
         await Expect(page.Locator("#run-header h1")).ToContainTextAsync("run-a");
         var next = new TaskCompletionSource();
         var listing = new TaskCompletionSource();
@@ -310,14 +284,14 @@ public sealed class KeyboardAndThemeTests
         var id = $"{name}-{Guid.NewGuid():N}"[..16];
         var start = DateTimeOffset.FromUnixTimeMilliseconds(1_795_736_598_000L + (i * 1_000_000)).ToString("O", CultureInfo.InvariantCulture);
         var body = string.Create(CultureInfo.InvariantCulture, $"{{\"name\":\"{name}\",\"state\":\"finished\",\"start_time\":\"{start}\",\"config\":{{\"lr\":{lr}}}}}");
-        var response = await _http.PutAsync($"/api/v1/projects/{Project}/runs/{id}", new StringContent(body, Encoding.UTF8, "application/json"));
+        var response = await Http.PutAsync($"/api/v1/projects/{Project}/runs/{id}", new StringContent(body, Encoding.UTF8, "application/json"));
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
         return id;
     }
 
     private async Task PostAsync(string path, string ndjson)
     {
-        var response = await _http.PostAsync(path, new StringContent(ndjson, Encoding.UTF8, "application/x-ndjson"));
+        var response = await Http.PostAsync(path, new StringContent(ndjson, Encoding.UTF8, "application/x-ndjson"));
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
     }
 }

@@ -16,45 +16,15 @@ namespace Tracker.IntegrationTests;
 /// that no request left the server's host and that no page logged an error.
 /// </summary>
 [TestFixture]
-public sealed class RunManagementUiTests
+public sealed class RunManagementUiTests : BrowserTestsBase
 {
     private const string Project = "webui-manage";
-
-    private ServerProcess _server = null!;
-    private Browser _browser = null!;
-    private HttpClient _http = null!;
-
-    [OneTimeSetUp]
-    public async Task StartAsync()
-    {
-        _server = await ServerProcess.StartAsync("sqlite");
-        _http = _server.Client();
-        _browser = await Browser.LaunchAsync(_server.BaseUrl);
-    }
-
-    [OneTimeTearDown]
-    public async Task StopAsync()
-    {
-        _http?.Dispose();
-        if (_browser is not null)
-        {
-            await _browser.DisposeAsync();
-        }
-
-        if (_server is not null)
-        {
-            await _server.DisposeAsync();
-        }
-    }
-
-    [TearDown]
-    public async Task EndTestAsync() => await _browser.EndTestAsync();
 
     [Test]
     public async Task RunPage_RenameTagsAndMarkdownNotes_InPlace_AreStored_AndNotesCannotRunScript()
     {
         var id = await CreateRunAsync("edit", """{"name":"from-code","tags":["sdk"],"notes":"from code"}""");
-        var page = await OpenWithKeyAsync($"/#/projects/{Project}/runs/{id}", _server.ApiKey);
+        var page = await OpenWithKeyAsync($"/#/projects/{Project}/runs/{id}", Server.ApiKey);
 
         await page.ClickAsync("#edit-name");
         await page.FillAsync("#name-input", "renamed in the UI");
@@ -82,7 +52,7 @@ public sealed class RunManagementUiTests
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = "/tmp/run-management-run-page.png", FullPage = true });
         await Browser.SaveScreenshotAsync(page, "run-management-run-page");
 
-        var run = (await _http.GetFromJsonAsync<JsonObject>(RunUrl(id)))!;
+        var run = (await Http.GetFromJsonAsync<JsonObject>(RunUrl(id)))!;
         Assert.That((string?)run["name"], Is.EqualTo("renamed in the UI"));
         Assert.That(run["tags"]!.AsArray().Select(t => (string?)t), Is.EqualTo(new[] { "baseline", "ui-tag" }));
         Assert.That((string?)run["notes"], Is.EqualTo(notes), "stored as written; only its rendering is sanitised");
@@ -95,17 +65,17 @@ public sealed class RunManagementUiTests
     public async Task RunPage_ArchiveUnarchiveAndDelete_AreStored()
     {
         var id = await CreateRunAsync("page", """{"name":"to-delete"}""");
-        var page = await OpenWithKeyAsync($"/#/projects/{Project}/runs/{id}", _server.ApiKey);
+        var page = await OpenWithKeyAsync($"/#/projects/{Project}/runs/{id}", Server.ApiKey);
 
         await page.ClickAsync("#archive-run");
         await Expect(page.Locator("#run-archived")).ToBeVisibleAsync();
         await Expect(page.Locator("#archive-run")).ToHaveTextAsync("Unarchive");
-        Assert.That((bool)(await _http.GetFromJsonAsync<JsonObject>(RunUrl(id)))!["archived"]!, Is.True);
+        Assert.That((bool)(await Http.GetFromJsonAsync<JsonObject>(RunUrl(id)))!["archived"]!, Is.True);
         Assert.That(await ListedAsync(""), Does.Not.Contain(id));
 
         await page.ClickAsync("#archive-run");
         await Expect(page.Locator("#run-archived")).ToHaveCountAsync(0);
-        Assert.That((bool)(await _http.GetFromJsonAsync<JsonObject>(RunUrl(id)))!["archived"]!, Is.False);
+        Assert.That((bool)(await Http.GetFromJsonAsync<JsonObject>(RunUrl(id)))!["archived"]!, Is.False);
 
         string? question = null;
         page.Dialog += async (_, dialog) =>
@@ -117,7 +87,7 @@ public sealed class RunManagementUiTests
 
         await Expect(page).ToHaveURLAsync(new Regex($"#/projects/{Project}$"));
         Assert.That(question, Does.Contain("to-delete").And.Contain("removed for good"));
-        Assert.That((await _http.GetAsync(RunUrl(id))).StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+        Assert.That((await Http.GetAsync(RunUrl(id))).StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
     }
 
     [Test]
@@ -125,7 +95,7 @@ public sealed class RunManagementUiTests
     {
         var first = await CreateRunAsync("table", """{"name":"table-one"}""");
         var second = await CreateRunAsync("table", """{"name":"table-two"}""");
-        var page = await OpenWithKeyAsync($"/#/projects/{Project}", _server.ApiKey);
+        var page = await OpenWithKeyAsync($"/#/projects/{Project}", Server.ApiKey);
         await Expect(Row(page, first)).ToHaveCountAsync(1);
 
         await Row(page, first).Locator("input.select-run").CheckAsync();
@@ -148,16 +118,16 @@ public sealed class RunManagementUiTests
         await Row(page, second).Locator("input.select-run").CheckAsync();
         await page.ClickAsync("#delete-selected");
         await Expect(Row(page, second)).ToHaveCountAsync(0);
-        Assert.That((await _http.GetAsync(RunUrl(second))).StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
-        Assert.That((await _http.GetAsync(RunUrl(first))).StatusCode, Is.EqualTo(HttpStatusCode.OK), "only the selected run is deleted");
+        Assert.That((await Http.GetAsync(RunUrl(second))).StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+        Assert.That((await Http.GetAsync(RunUrl(first))).StatusCode, Is.EqualTo(HttpStatusCode.OK), "only the selected run is deleted");
     }
 
     [Test]
     public async Task RefusedWrites_SayWhy_WithoutAKeyAndWithAReadOnlyKey()
     {
         var id = await CreateRunAsync("refused", """{"name":"kept"}""");
-        _browser.ExpectConsoleErrors(new Regex("Failed to load resource: the server responded with a status of 40[13]"));
-        var page = await _browser.OpenAsync($"/#/projects/{Project}/runs/{id}");
+        Browser.ExpectConsoleErrors(new Regex("Failed to load resource: the server responded with a status of 40[13]"));
+        var page = await Browser.OpenAsync($"/#/projects/{Project}/runs/{id}");
 
         await page.ClickAsync("#edit-name");
         await page.FillAsync("#name-input", "changed");
@@ -165,19 +135,19 @@ public sealed class RunManagementUiTests
         await Expect(page.Locator("#manage-error")).ToContainTextAsync("Refused (401)");
         await Expect(page.Locator("#manage-error")).ToContainTextAsync("API key");
 
-        await SetKeyAsync(page, await _server.CreateKeyAsync("ui-viewer", readOnly: true));
+        await SetKeyAsync(page, await Server.CreateKeyAsync("ui-viewer", readOnly: true));
         await page.ClickAsync("#archive-run");
         await Expect(page.Locator("#manage-error")).ToContainTextAsync("Refused (403)");
         await Expect(page.Locator("#manage-error")).ToContainTextAsync("read-only access cannot change anything");
         await Browser.SaveScreenshotAsync(page, "run-management-refused");
 
-        var run = (await _http.GetFromJsonAsync<JsonObject>(RunUrl(id)))!;
+        var run = (await Http.GetFromJsonAsync<JsonObject>(RunUrl(id)))!;
         Assert.That(((string?)run["name"], (bool)run["archived"]!), Is.EqualTo(("kept", false)));
     }
 
     private async Task<IPage> OpenWithKeyAsync(string path, string key)
     {
-        var page = await _browser.OpenAsync(path);
+        var page = await Browser.OpenAsync(path);
         await SetKeyAsync(page, key);
         return page;
     }
@@ -194,13 +164,13 @@ public sealed class RunManagementUiTests
     private async Task<string> CreateRunAsync(string prefix, string runJson)
     {
         var id = $"{prefix}-{Guid.NewGuid():N}"[..20];
-        var response = await _http.PutAsync(RunUrl(id), new StringContent(runJson, Encoding.UTF8, "application/json"));
+        var response = await Http.PutAsync(RunUrl(id), new StringContent(runJson, Encoding.UTF8, "application/json"));
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
         return id;
     }
 
     private async Task<List<string?>> ListedAsync(string query) =>
-        [.. (await _http.GetFromJsonAsync<JsonArray>($"/api/v1/projects/{Project}/runs{query}"))!.Select(r => (string?)r!["id"])];
+        [.. (await Http.GetFromJsonAsync<JsonArray>($"/api/v1/projects/{Project}/runs{query}"))!.Select(r => (string?)r!["id"])];
 
     private static string RunUrl(string id) => $"/api/v1/projects/{Project}/runs/{id}";
 

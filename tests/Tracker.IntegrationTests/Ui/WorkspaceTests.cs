@@ -18,45 +18,15 @@ namespace Tracker.IntegrationTests;
 /// TearDown asserts that no request left the server's host and that no page logged an error.
 /// </summary>
 [TestFixture]
-public sealed class WorkspaceTests
+public sealed class WorkspaceTests : BrowserTestsBase
 {
     private const int Runs = 6;
-
-    private ServerProcess _server = null!;
-    private Browser _browser = null!;
-    private HttpClient _http = null!;
-
-    [OneTimeSetUp]
-    public async Task StartAsync()
-    {
-        _server = await ServerProcess.StartAsync("sqlite");
-        _http = _server.Client();
-        _browser = await Browser.LaunchAsync(_server.BaseUrl);
-    }
-
-    [OneTimeTearDown]
-    public async Task StopAsync()
-    {
-        _http?.Dispose();
-        if (_browser is not null)
-        {
-            await _browser.DisposeAsync();
-        }
-
-        if (_server is not null)
-        {
-            await _server.DisposeAsync();
-        }
-    }
-
-    [TearDown]
-    public async Task EndTestAsync() => await _browser.EndTestAsync();
 
     [Test]
     public async Task Workspace_ChartsTheListedRunsThenTheSelected_InSectionsByPrefix_SearchFiltersCharts()
     {
         var ids = await SeedAsync("ws-charts");
-        var page = await _browser.OpenAsync("/#/projects/ws-charts");
+        var page = await Browser.OpenAsync("/#/projects/ws-charts");
         await Expect(RunRows(page)).ToHaveCountAsync(Runs);
 
         foreach (var prefix in new[] { "train", "val", "system" })
@@ -91,7 +61,7 @@ public sealed class WorkspaceTests
     public async Task RunsTable_DefaultColumns_AreTheConfigKeysThatVaryAndTheSummaryMetrics_NameStaysPinned()
     {
         await SeedAsync("ws-columns");
-        var page = await _browser.OpenAsync("/#/projects/ws-columns");
+        var page = await Browser.OpenAsync("/#/projects/ws-columns");
         await Expect(RunRows(page)).ToHaveCountAsync(Runs);
 
         Assert.That(await HeadersAsync(page), Is.EqualTo(new[]
@@ -113,7 +83,7 @@ public sealed class WorkspaceTests
     public async Task RunsTable_PerColumnMinMax_SetsOneColumnOnly()
     {
         var ids = await SeedAsync("ws-agg");
-        var page = await _browser.OpenAsync("/#/projects/ws-agg");
+        var page = await Browser.OpenAsync("/#/projects/ws-agg");
         await Expect(RunRows(page)).ToHaveCountAsync(Runs);
         Assert.That(await NumberAsync(Cell(page, ids[0], "summary.train/loss")), Is.EqualTo(Loss(0, Steps - 1)).Within(1e-9), "last");
 
@@ -128,7 +98,7 @@ public sealed class WorkspaceTests
     public async Task Filters_TwoConditionsIncludingASummaryMetric_ShowWhatTheApiAnswers()
     {
         await SeedAsync("ws-filter");
-        var page = await _browser.OpenAsync("/#/projects/ws-filter");
+        var page = await Browser.OpenAsync("/#/projects/ws-filter");
         await Expect(RunRows(page)).ToHaveCountAsync(Runs);
 
         await page.ClickAsync("#add-filter");
@@ -163,12 +133,12 @@ public sealed class WorkspaceTests
     public async Task Filters_MalformedShowsTheServersMessage_UnknownKeyIsNamed()
     {
         await SeedAsync("ws-badfilter");
-        _browser.ExpectConsoleErrors(new Regex("status of 400"));
-        var page = await _browser.OpenAsync("/#/projects/ws-badfilter");
+        Browser.ExpectConsoleErrors(new Regex("status of 400"));
+        var page = await Browser.OpenAsync("/#/projects/ws-badfilter");
         await Expect(RunRows(page)).ToHaveCountAsync(Runs);
 
         await page.FillAsync("#filter-config", "val/acc >");
-        var response = await _http.GetAsync("/api/v1/projects/ws-badfilter/runs?filter=" + Uri.EscapeDataString("val/acc >"));
+        var response = await Http.GetAsync("/api/v1/projects/ws-badfilter/runs?filter=" + Uri.EscapeDataString("val/acc >"));
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
         var detail = (string)(await response.Content.ReadFromJsonAsync<JsonObject>())!["detail"]!;
         await Expect(page.Locator("#filter-error")).ToBeVisibleAsync();
@@ -187,7 +157,7 @@ public sealed class WorkspaceTests
     public async Task GroupRows_ByConfigKey_GroupRowsWithCounts_Collapse()
     {
         var ids = await SeedAsync("ws-group");
-        var page = await _browser.OpenAsync("/#/projects/ws-group");
+        var page = await Browser.OpenAsync("/#/projects/ws-group");
         await Expect(RunRows(page)).ToHaveCountAsync(Runs);
 
         await page.Locator("#group-rows").SelectOptionAsync("opt");
@@ -210,7 +180,7 @@ public sealed class WorkspaceTests
     public async Task State_RestoredAfterReload_AndFromASharedAddressInAFreshPage()
     {
         var ids = await SeedAsync("ws-state");
-        var page = await _browser.OpenAsync("/#/projects/ws-state");
+        var page = await Browser.OpenAsync("/#/projects/ws-state");
         await Expect(RunRows(page)).ToHaveCountAsync(Runs);
 
         await page.FillAsync("#filter-config", "opt = adam");
@@ -235,8 +205,8 @@ public sealed class WorkspaceTests
         await ExpectRestoredAsync(page, ids);
 
         // The address alone: a page with nothing in its storage.
-        var fresh = await _browser.NewPageAsync();
-        await fresh.GotoAsync(new Uri(_server.BaseUrl, "/").ToString());
+        var fresh = await Browser.NewPageAsync();
+        await fresh.GotoAsync(new Uri(Server.BaseUrl, "/").ToString());
         await fresh.EvaluateAsync("() => localStorage.clear()");
         await fresh.GotoAsync(address);
         await fresh.ReloadAsync();
@@ -245,7 +215,7 @@ public sealed class WorkspaceTests
 
         // And what the address added: without it, a fresh page shows the defaults.
         await fresh.EvaluateAsync("() => localStorage.clear()");
-        await fresh.GotoAsync(new Uri(_server.BaseUrl, "/#/projects/ws-state").ToString());
+        await fresh.GotoAsync(new Uri(Server.BaseUrl, "/#/projects/ws-state").ToString());
         await fresh.ReloadAsync();
         await Expect(RunRows(fresh)).ToHaveCountAsync(Runs);
         await Expect(fresh.Locator("#filter-config")).ToHaveValueAsync(string.Empty);
@@ -255,8 +225,8 @@ public sealed class WorkspaceTests
     public async Task SavedViews_SaveByName_Open_Delete_CheckedThroughTheApi_RefusedWithoutKey()
     {
         var ids = await SeedAsync("ws-views");
-        _browser.ExpectConsoleErrors(new Regex("status of 401"));
-        var page = await _browser.OpenAsync("/#/projects/ws-views");
+        Browser.ExpectConsoleErrors(new Regex("status of 401"));
+        var page = await Browser.OpenAsync("/#/projects/ws-views");
         await Expect(RunRows(page)).ToHaveCountAsync(Runs);
         await page.FillAsync("#filter-config", "opt = sgd");
         await ExpectEventuallyAsync(() => RunIdsAsync(page), Is.EquivalentTo(new[] { ids[1], ids[3], ids[5] }), "sgd runs");
@@ -267,17 +237,17 @@ public sealed class WorkspaceTests
         await page.ClickAsync("#view-save");
         await Expect(page.Locator("#view-error")).ToContainTextAsync("not saved");
         await Expect(page.Locator("#view-error")).ToContainTextAsync("API key");
-        Assert.That((await _http.GetAsync("/api/v1/projects/ws-views/views/sgd%20runs")).StatusCode, Is.EqualTo(HttpStatusCode.NotFound), "nothing stored of a refused write");
+        Assert.That((await Http.GetAsync("/api/v1/projects/ws-views/views/sgd%20runs")).StatusCode, Is.EqualTo(HttpStatusCode.NotFound), "nothing stored of a refused write");
 
         await page.ClickAsync("#api-key-button");
-        await page.FillAsync("#api-key-input", _server.ApiKey);
+        await page.FillAsync("#api-key-input", Server.ApiKey);
         await page.ClickAsync("#api-key-save");
         await OpenViewsMenuAsync(page);
         await page.FillAsync("#view-name", "sgd runs");
         await page.ClickAsync("#view-save");
         await Expect(page.Locator("#views-list li[data-view=\"sgd runs\"]")).ToHaveCountAsync(1);
         await Expect(page.Locator("#view-error")).ToBeHiddenAsync();
-        var stored = (await _http.GetFromJsonAsync<JsonObject>("/api/v1/projects/ws-views/views/sgd%20runs"))!;
+        var stored = (await Http.GetFromJsonAsync<JsonObject>("/api/v1/projects/ws-views/views/sgd%20runs"))!;
         Assert.That((string?)stored["expr"], Is.EqualTo("opt = sgd"));
         Assert.That((string?)stored["sort"], Is.EqualTo("summary.val/acc"));
         await Browser.SaveScreenshotAsync(page, "workspace-views-menu");
@@ -293,14 +263,14 @@ public sealed class WorkspaceTests
         await OpenViewsMenuAsync(page);
         await page.Locator("#views-list li[data-view=\"sgd runs\"] button.view-delete").ClickAsync();
         await Expect(page.Locator("#views-list li[data-view=\"sgd runs\"]")).ToHaveCountAsync(0);
-        Assert.That((await _http.GetAsync("/api/v1/projects/ws-views/views/sgd%20runs")).StatusCode, Is.EqualTo(HttpStatusCode.NotFound), "deleted");
+        Assert.That((await Http.GetAsync("/api/v1/projects/ws-views/views/sgd%20runs")).StatusCode, Is.EqualTo(HttpStatusCode.NotFound), "deleted");
     }
 
     [Test]
     public async Task LiveRefresh_ShowsANewRunAndAnUpdatedSummary_SelectionStays()
     {
         var ids = await SeedAsync("ws-live");
-        var page = await _browser.OpenAsync("/?poll=300#/projects/ws-live");
+        var page = await Browser.OpenAsync("/?poll=300#/projects/ws-live");
         await Expect(RunRows(page)).ToHaveCountAsync(Runs);
         await Row(page, ids[1]).Locator("input.select-run").CheckAsync();
         await page.ClickAsync("th[data-col=\"summary.val/acc\"]");
@@ -354,7 +324,7 @@ public sealed class WorkspaceTests
         var start = DateTimeOffset.FromUnixTimeMilliseconds(1_795_736_598_000L + (i * 100_000)).ToString("O", CultureInfo.InvariantCulture);
         var body = string.Create(CultureInfo.InvariantCulture,
             $"{{\"name\":\"{name}\",\"state\":\"{state}\",\"start_time\":\"{start}\",\"config\":{{\"opt\":\"{(i % 2 == 0 ? "adam" : "sgd")}\",\"lr\":{(i + 1) / 10.0},\"seed\":7}}}}");
-        var response = await _http.PutAsync($"/api/v1/projects/{project}/runs/{id}", new StringContent(body, Encoding.UTF8, "application/json"));
+        var response = await Http.PutAsync($"/api/v1/projects/{project}/runs/{id}", new StringContent(body, Encoding.UTF8, "application/json"));
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
         return id;
     }
@@ -365,12 +335,12 @@ public sealed class WorkspaceTests
 
     private async Task PostAsync(string path, string ndjson)
     {
-        var response = await _http.PostAsync(path, new StringContent(ndjson, Encoding.UTF8, "application/x-ndjson"));
+        var response = await Http.PostAsync(path, new StringContent(ndjson, Encoding.UTF8, "application/x-ndjson"));
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
     }
 
     private async Task<List<string>> ListedAsync(string project, string filter) =>
-        [.. (await _http.GetFromJsonAsync<JsonArray>($"/api/v1/projects/{project}/runs?filter={Uri.EscapeDataString(filter)}"))!.Select(r => (string)r!["id"]!)];
+        [.. (await Http.GetFromJsonAsync<JsonArray>($"/api/v1/projects/{project}/runs?filter={Uri.EscapeDataString(filter)}"))!.Select(r => (string)r!["id"]!)];
 
     private static async Task ExpectRestoredAsync(IPage page, string[] ids)
     {

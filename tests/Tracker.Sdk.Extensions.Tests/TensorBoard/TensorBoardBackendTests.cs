@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using System.Text.Json;
 using Tracker.Extensions.TensorBoard;
 using Tracker.Extensions.TensorBoard.Protos;
-using Tracker.Extensions.TensorBoard.Protos.HParams;
 using Tracker.Reading;
 
 namespace Tracker.Extensions.Tests.TensorBoard;
@@ -43,7 +42,8 @@ public sealed class TensorBoardBackendTests
         run.Log("edge/big_step", 0.25, BigStep);
         run.Finish();
 
-        var events = ReadEvents(Path.Combine(run.Directory!, "tensorboard"), out var files);
+        var read = EventFolder.Of(run);
+        var (events, files) = (read.Events, read.Files);
         var reader = RunReader.Open(run.Directory!);
         var history = reader.ReadHistory().ToList();
 
@@ -51,7 +51,7 @@ public sealed class TensorBoardBackendTests
         AssertFramed(files[0]);
         Assert.That(Path.GetFileName(files[0]), Does.Match(@"^events\.out\.tfevents\.\d+\..+\.\d+\.\d+$"));
         Assert.That(events[0].FileVersion, Is.EqualTo("brain.Event:2"));
-        var scalars = Scalars(events);
+        var scalars = read.Scalars;
         Assert.That(scalars.Count(s => s.Tag == "train/loss"), Is.EqualTo(20), "each point once");
         Assert.That(scalars.Any(s => s.Tag == "phase"), Is.False, "strings are not scalars");
         foreach (var row in history)
@@ -88,7 +88,7 @@ public sealed class TensorBoardBackendTests
         Assert.That(text.Value.Metadata.PluginData.PluginName, Is.EqualTo("text"));
         Assert.That(EventSummaries.TensorText(text.Value.Tensor), Is.EqualTo("**step 22**: fine"));
 
-        var hparams = SessionStarts(events);
+        var hparams = read.SessionStarts;
         Assert.That(hparams, Has.Count.EqualTo(2), "the config at the start, then with the change");
         Assert.That(hparams[0].Hparams.Keys, Is.EquivalentTo(new[] { "lr", "opt" }));
         Assert.That((hparams[0].Hparams["lr"].NumberValue, hparams[0].Hparams["opt"].StringValue), Is.EqualTo((0.01, "adam")));
@@ -107,8 +107,8 @@ public sealed class TensorBoardBackendTests
         run.Finish();
 
         Assert.That(Directory.GetDirectories(logDir).Select(Path.GetFileName), Is.EqualTo(new[] { $"lr_0.01-{run.Id}" }));
-        Assert.That(Scalars(ReadEvents(Path.Combine(logDir, $"lr_0.01-{run.Id}"), out _)).Single().Value, Is.EqualTo(0.5f));
-        Assert.That(Directory.Exists(Path.Combine(run.Directory!, "tensorboard")), Is.False);
+        Assert.That(EventFolder.Read(Path.Combine(logDir, $"lr_0.01-{run.Id}")).Scalars.Single().Value, Is.EqualTo(0.5f));
+        Assert.That(Directory.Exists(EventFolder.PathOf(run)), Is.False);
     }
 
     [Test]
@@ -121,7 +121,7 @@ public sealed class TensorBoardBackendTests
         var run = Run.Init(Options(new TensorBoardBackend()));
         LogLoss(run, 0, 5);
         run.Finish();
-        var folder = Path.Combine(run.Directory!, "tensorboard");
+        var folder = EventFolder.PathOf(run);
         var first = Directory.GetFiles(folder, "events.out.tfevents.*").Single();
         var firstBytes = File.ReadAllBytes(first);
 
@@ -129,11 +129,11 @@ public sealed class TensorBoardBackendTests
         LogLoss(resumed, 5, 10);
         resumed.Finish();
 
-        var events = ReadEvents(folder, out var files);
-        Assert.That(files, Has.Length.EqualTo(2));
+        var read = EventFolder.Read(folder);
+        Assert.That(read.Files, Has.Length.EqualTo(2));
         Assert.That(File.ReadAllBytes(first), Is.EqualTo(firstBytes), "never rewritten");
-        Assert.That(Scalars(events).Where(s => s.Tag == "loss").Select(s => s.Step), Is.EqualTo(Enumerable.Range(0, 10).Select(i => (long)i)));
-        Assert.That(files.Select(f => ReadEvents(f)[0].FileVersion), Is.All.EqualTo("brain.Event:2"));
+        Assert.That(read.Steps("loss"), Is.EqualTo(Enumerable.Range(0, 10).Select(i => (long)i)));
+        Assert.That(read.Files.Select(f => EventFolder.ReadFile(f)[0].FileVersion), Is.All.EqualTo("brain.Event:2"));
     }
 
     [Test]
@@ -142,7 +142,7 @@ public sealed class TensorBoardBackendTests
         var run = Run.Init(Options(new TensorBoardBackend()));
         LogLoss(run, 0, 5);
         run.Finish();
-        var folder = Path.Combine(run.Directory!, "tensorboard");
+        var folder = EventFolder.PathOf(run);
         var first = Directory.GetFiles(folder, "events.out.tfevents.*").Single();
         var firstBytes = File.ReadAllBytes(first);
         // A crash after the event file took the records but before the worker saved its cursor.
@@ -153,7 +153,7 @@ public sealed class TensorBoardBackendTests
         resumed.Finish();
 
         Assert.That(File.ReadAllBytes(first), Is.EqualTo(firstBytes));
-        Assert.That(Scalars(ReadEvents(folder, out _)).Where(s => s.Tag == "loss").Select(s => s.Step), Is.EqualTo(Enumerable.Range(0, 6).Select(i => (long)i)));
+        Assert.That(EventFolder.Read(folder).Steps("loss"), Is.EqualTo(Enumerable.Range(0, 6).Select(i => (long)i)));
     }
 
     [Test]
@@ -162,7 +162,7 @@ public sealed class TensorBoardBackendTests
         var run = Run.Init(Options(new TensorBoardBackend()));
         LogLoss(run, 0, 5);
         run.Finish();
-        var folder = Path.Combine(run.Directory!, "tensorboard");
+        var folder = EventFolder.PathOf(run);
         var first = Directory.GetFiles(folder, "events.out.tfevents.*").Single();
         var confirmed = File.ReadAllBytes(first);
         // A batch the file took before the process died, without the state (and the cursor) moving past it.
@@ -176,7 +176,7 @@ public sealed class TensorBoardBackendTests
         resumed.Finish();
 
         Assert.That(File.ReadAllBytes(first), Is.EqualTo(confirmed));
-        Assert.That(Scalars(ReadEvents(folder, out _)).Select(s => s.Step), Is.EqualTo(Enumerable.Range(0, 5).Select(i => (long)i)));
+        Assert.That(EventFolder.Read(folder).Scalars.Select(s => s.Step), Is.EqualTo(Enumerable.Range(0, 5).Select(i => (long)i)));
     }
 
     [Test]
@@ -194,7 +194,7 @@ public sealed class TensorBoardBackendTests
             }
         };
         var run = Run.Init(options);
-        var folder = Path.Combine(run.Directory!, "tensorboard");
+        var folder = EventFolder.PathOf(run);
         LogLoss(run, 0, 5);
         var waited = System.Diagnostics.Stopwatch.StartNew();
         while (!File.Exists(Path.Combine(folder, "tensorboard.json")) && waited.Elapsed < TimeSpan.FromSeconds(30))
@@ -209,9 +209,9 @@ public sealed class TensorBoardBackendTests
         run.Finish();
 
         Assert.That(failures, Is.EqualTo(1));
-        var events = ReadEvents(folder, out var files);
-        Assert.That(Scalars(events).Where(s => s.Tag == "loss").Select(s => s.Step), Is.EqualTo(Enumerable.Range(0, 10).Select(i => (long)i)));
-        Assert.That(files, Has.Length.EqualTo(2), "the retried batch went into a new file");
+        var read = EventFolder.Read(folder);
+        Assert.That(read.Steps("loss"), Is.EqualTo(Enumerable.Range(0, 10).Select(i => (long)i)));
+        Assert.That(read.Files, Has.Length.EqualTo(2), "the retried batch went into a new file");
     }
 
     [Test]
@@ -223,7 +223,7 @@ public sealed class TensorBoardBackendTests
         run.Log("loss", 1.0, 0);
         run.Finish();
 
-        var start = SessionStarts(ReadEvents(Path.Combine(run.Directory!, "tensorboard"), out _)).Single();
+        var start = EventFolder.Of(run).SessionStarts.Single();
         Assert.That(start.Hparams["layers"].StringValue, Is.EqualTo("[64,32]"));
         Assert.That(start.Hparams["dropout"].NumberValue, Is.EqualTo(0.5));
     }
@@ -234,7 +234,7 @@ public sealed class TensorBoardBackendTests
         var run = Run.Init(Options(new TensorBoardBackend()));
         LogLoss(run, 0, 3);
         run.Finish();
-        var folder = Path.Combine(run.Directory!, "tensorboard");
+        var folder = EventFolder.PathOf(run);
 
         using var state = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(folder, "tensorboard.json")));
         var file = Directory.GetFiles(folder, "events.out.tfevents.*").Single();
@@ -272,31 +272,6 @@ public sealed class TensorBoardBackendTests
             run.Log("loss", 1.0 / (step + 1), step);
         }
     }
-
-    private static List<Event> ReadEvents(string folder, out string[] files)
-    {
-        files = [.. Directory.GetFiles(folder, "events.out.tfevents.*").Order(StringComparer.Ordinal)];
-        return [.. files.SelectMany(ReadEvents)];
-    }
-
-    private static List<Event> ReadEvents(string file)
-    {
-        using var reader = new EventFileReader(file);
-        var events = reader.ReadAll().ToList();
-        Assert.That(reader.CorruptRecords, Is.Zero, file);
-        Assert.That(reader.Offset, Is.EqualTo(new FileInfo(file).Length), file);
-        return events;
-    }
-
-    private static List<(string Tag, long Step, double WallTime, float Value)> Scalars(IEnumerable<Event> events) =>
-        [.. events.Where(e => e.Summary is not null).SelectMany(e => e.Summary.Value
-            .Where(v => v.ValueCase == Summary.Types.Value.ValueOneofCase.SimpleValue)
-            .Select(v => (v.Tag, e.Step, e.WallTime, v.SimpleValue)))];
-
-    private static List<SessionStartInfo> SessionStarts(IEnumerable<Event> events) =>
-        [.. events.Where(e => e.Summary is not null).SelectMany(e => e.Summary.Value)
-            .Where(v => v.Tag == EventSummaries.SessionStartInfoTag)
-            .Select(v => HParamsPluginData.Parser.ParseFrom(v.Metadata.PluginData.Content).SessionStartInfo)];
 
     /// <summary>Walks the file record by record: uint64 length, its masked CRC-32C, the data, the data's masked CRC-32C, to the last byte.</summary>
     private static void AssertFramed(string file)
