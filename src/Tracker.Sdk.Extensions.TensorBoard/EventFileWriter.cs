@@ -27,7 +27,20 @@ internal sealed class EventFileWriter : IDisposable
     {
         var now = (time ?? TimeProvider.System).GetUtcNow();
         Directory.CreateDirectory(directory);
-        Path = System.IO.Path.Combine(directory, FileName(now, Environment.MachineName, Environment.ProcessId, Interlocked.Increment(ref _fileCount)));
+
+        // TensorBoard reads a folder's event files in name order: a new file must sort after those there.
+        // Within one second the counter decides, and "10" sorts before "9"; the clock may go back too.
+        // Then the name takes the second after the last file's, which is all the name's time is for.
+        var seconds = now.ToUnixTimeSeconds();
+        var number = Interlocked.Increment(ref _fileCount);
+        var name = FileName(seconds, Environment.MachineName, Environment.ProcessId, number);
+        var last = Directory.EnumerateFiles(directory).Select(System.IO.Path.GetFileName).Where(f => EventFraming.IsEventFile(f!)).Max(StringComparer.Ordinal);
+        if (last is not null && string.CompareOrdinal(name, last) <= 0 && SecondsOf(last) is { } lastSeconds)
+        {
+            name = FileName(Math.Max(seconds, lastSeconds + 1), Environment.MachineName, Environment.ProcessId, number);
+        }
+
+        Path = System.IO.Path.Combine(directory, name);
         _stream = new FileStream(Path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 1 << 16);
         Write(new Event { WallTime = now.ToUnixTimeMilliseconds() / 1000.0, FileVersion = EventFraming.FileVersion });
     }
@@ -39,13 +52,17 @@ internal sealed class EventFileWriter : IDisposable
     public long Length => _stream.Position;
 
     /// <summary>The name of an event file: <c>events.out.tfevents.&lt;seconds&gt;.&lt;host&gt;.&lt;pid&gt;.&lt;n&gt;</c>.</summary>
-    /// <param name="now">When the file is created; whole seconds since the Unix epoch go in the name.</param>
+    /// <param name="seconds">When the file is created, in whole seconds since the Unix epoch.</param>
     /// <param name="host">The machine name.</param>
     /// <param name="processId">The writing process.</param>
     /// <param name="number">A counter that tells apart files one process creates in the same second.</param>
     /// <returns>The file name.</returns>
-    public static string FileName(DateTimeOffset now, string host, int processId, int number) =>
-        string.Create(CultureInfo.InvariantCulture, $"events.out.{EventFraming.FileNameMarker}.{now.ToUnixTimeSeconds()}.{host}.{processId}.{number}");
+    private static string FileName(long seconds, string host, int processId, int number) =>
+        string.Create(CultureInfo.InvariantCulture, $"events.out.{EventFraming.FileNameMarker}.{seconds}.{host}.{processId}.{number}");
+
+    /// <summary>The seconds in an event file's name, or null when it is not named the usual way.</summary>
+    private static long? SecondsOf(string name) =>
+        name.Split('.') is [_, _, _, var seconds, ..] && long.TryParse(seconds, NumberStyles.None, CultureInfo.InvariantCulture, out var value) ? value : null;
 
     /// <summary>Frames and buffers one Event.</summary>
     /// <param name="value">The Event.</param>

@@ -215,6 +215,31 @@ public sealed class TensorBoardBackendTests
     }
 
     [Test]
+    public void NewEventFile_SortsAfterTheFilesAlreadyThere_AsTensorBoardReadsThemInNameOrder()
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "tracker-tb-order", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        try
+        {
+            // A file from a clock ahead of this one, and one whose counter sorts after any one-digit counter of this second.
+            var ahead = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeSeconds();
+            File.WriteAllBytes(Path.Combine(folder, $"events.out.tfevents.{ahead}.other-host.1.9"), []);
+            var names = new List<string>();
+            for (var i = 0; i < 12; i++)
+            {
+                using var writer = new EventFileWriter(folder);
+                names.Add(Path.GetFileName(writer.Path));
+            }
+
+            Assert.That(Directory.GetFiles(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal).Skip(1), Is.EqualTo(names), "each new file last in name order");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Test]
     public void Run_ConfigWithAList_HParamHoldsItsJson()
     {
         var options = Options(new TensorBoardBackend());
