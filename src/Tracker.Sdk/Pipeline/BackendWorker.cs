@@ -59,7 +59,7 @@ internal sealed class BackendWorker
         _cursor = _paced?.Cursor ?? new BackendCursor(directory, Name);
         _reports = _paced?.Reports ?? new BackendReports(Name, run.Id, directory, diagnostics);
         _cursor.Load(localSeq);
-        (backend as IReportingBackend)?.UseDiagnostics(diagnostics);
+        (backend as IReportingBackend)?.UseDiagnostics(diagnostics.Report);
     }
 
     /// <summary>The backend's name, read once.</summary>
