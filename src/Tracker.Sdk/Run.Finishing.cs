@@ -90,7 +90,8 @@ public sealed partial class Run
             }
         }
 
-        if (statistics.LinesUnsynced > 0)
+        // Without a Diagnostics hook, the upload's own report of these lines went to the same output.
+        if (statistics.LinesUnsynced > 0 && _options.Diagnostics is not null)
         {
             var output = _options.Output ?? Console.Error;
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,

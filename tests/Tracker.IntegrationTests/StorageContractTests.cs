@@ -327,6 +327,38 @@ public sealed class StorageContractTests(string kind)
     }
 
     [Test]
+    public async Task Upsert_WaitingOnADeleteOfTheRun_DoesNotBringItBack()
+    {
+        if (kind != "postgres")
+        {
+            Assert.Ignore("SQLite writers take turns (SqliteDialect.EnterWriteAsync): an upsert never waits inside a delete there.");
+        }
+
+        var run = await CreateRunAsync();
+
+        // A delete as DeleteRunAsync makes it, held open: the row is locked and gone, the tombstone not committed yet.
+        await using var connection = await _store.Dialect.OpenAsync(CancellationToken.None);
+        await using var deleting = await connection.BeginTransactionAsync();
+        await using (var delete = connection.CreateCommand())
+        {
+            delete.Transaction = deleting;
+            delete.CommandText = $"SELECT pk FROM runs WHERE pk = {run.Pk} FOR UPDATE; DELETE FROM run_values WHERE run_pk = {run.Pk}; DELETE FROM runs WHERE pk = {run.Pk}; "
+                + "INSERT INTO deleted_runs (project, run_id, deleted_at) VALUES ('p', 'r', '2026-11-27T00:00:00.0000000+00:00')";
+            await delete.ExecuteNonQueryAsync();
+        }
+
+        // The client's upsert (a changed run.json) arrives meanwhile and waits for the row.
+        var upsert = _store.Runs.UpsertRunAsync("p", "r", new JsonObject { ["name"] = "run", ["state"] = "running" }, Now, CancellationToken.None);
+        await Task.Delay(300);
+        Assert.That(upsert.IsCompleted, Is.False, "the upsert waits for the delete's lock");
+        await deleting.CommitAsync();
+
+        Assert.ThrowsAsync<RunDeletedException>(() => upsert.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.That(await _store.Runs.GetRunAsync("p", "r", CancellationToken.None), Is.Null, "the deleted run stays deleted");
+        Assert.That(await _store.Runs.IsDeletedAsync("p", "r", CancellationToken.None), Is.True);
+    }
+
+    [Test]
     public async Task ListProjectsAndRuns()
     {
         await CreateRunAsync("p", "r1");

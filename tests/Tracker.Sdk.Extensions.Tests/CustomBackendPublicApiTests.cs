@@ -59,6 +59,61 @@ public sealed class CustomBackendPublicApiTests
         });
     }
 
+    [Test]
+    public void ReportingBackend_WrittenAgainstThePublicApi_ReportsThroughTheRunsDiagnostics()
+    {
+        var diagnostics = new List<RunDiagnostic>();
+        var backend = new SkippingBackend();
+        var options = new RunOptions { Project = "public-api", Dir = _root, FinishOnProcessExit = false, PrintSummary = false, SystemMetricsInterval = null, Diagnostics = diagnostics.Add };
+        options.Backends.Add(backend);
+        var run = Run.Init(options);
+        run.Log("loss", 0.5);
+        run.Log("note", "text");
+        run.Finish();
+
+        var said = diagnostics.Where(d => d.Message.StartsWith("Backend 'skipping'", StringComparison.Ordinal)).ToList();
+        Assert.That(said, Has.Count.EqualTo(1), string.Join("\n", diagnostics));
+        Assert.That(said[0].Level, Is.EqualTo(DiagnosticLevel.Warning));
+        Assert.That(said[0].Message, Does.Contain("left out 'note'"));
+        Assert.That(backend.ReporterBeforeOpen, Is.True, "the reporter comes before OpenAsync");
+    }
+
+    /// <summary>Takes numbers only, and reports each other key it leaves out once, through the run.</summary>
+    private sealed class SkippingBackend : IReportingBackend
+    {
+        private readonly HashSet<string> _reported = [];
+        private Action<RunDiagnostic>? _report;
+
+        public string Name => "skipping";
+
+        public bool ReporterBeforeOpen { get; private set; }
+
+        public void UseDiagnostics(Action<RunDiagnostic> report) => _report = report;
+
+        public Task OpenAsync(RunInfo run, string directory, CancellationToken cancellationToken)
+        {
+            ReporterBeforeOpen = _report is not null;
+            return Task.CompletedTask;
+        }
+
+        public Task WriteAsync(BackendBatch batch, CancellationToken cancellationToken)
+        {
+            foreach (var column in batch.Records.OfType<HistoryLine>().SelectMany(h => h.Block.Columns))
+            {
+                if (column.Value(0) is not double && _reported.Add(column.Key))
+                {
+                    _report?.Invoke(new RunDiagnostic(DiagnosticLevel.Warning, $"Backend 'skipping' left out '{column.Key}': it stores numbers only."));
+                }
+            }
+
+            return Task.CompletedTask;
+        }
+
+        public Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
     /// <summary>Writes history points, tags, summary and the final state as text lines.</summary>
     private sealed class CsvBackend : IRecordBackend
     {

@@ -167,6 +167,49 @@ public sealed class OnlineRunTests : OnlineTestBase
         Assert.That(run.Statistics.LinesUnsynced, Is.EqualTo(lines));
         Assert.That(Output.ToString(), Does.Contain($"tracker: {lines} record lines of run {run.Id} are not on the server yet").And.Contain($"tracker sync {run.Directory}"));
         Assert.That(SyncState(run.Directory!).Synced, Is.False);
+        var count = Diagnostics.Single(d => d.Message.Contains("are not on", StringComparison.Ordinal));
+        Assert.That(count.Level, Is.EqualTo(DiagnosticLevel.Warning), "the refusal was the error");
+        Assert.That(count.Message, Does.Contain($"{lines} record lines of run {run.Id} are not on {ServerUrl}").And.Contain($"upload them later with: tracker sync {run.Directory}"));
+    }
+
+    [Test]
+    public async Task Finish_WithoutADiagnosticsHook_PrintsWhatTheServerLacksOnce()
+    {
+        Server.Fault = async (_, ct) =>
+        {
+            await Task.Delay(Timeout.InfiniteTimeSpan, ct);
+            return null;
+        };
+        var options = OnlineOptions();
+        options.Diagnostics = null;
+        options.FinishTimeout = TimeSpan.FromSeconds(2);
+        var run = Run.Init(options);
+        run.Log("x", 1);
+        var finish = run.FinishAsync();
+        await AdvanceUntil(() => finish.IsCompleted);
+        await finish;
+
+        // The upload's report goes to the output, so the footer does not say it again.
+        var printed = Output.ToString().Split('\n').Where(l => l.Contains($"tracker sync {run.Directory}", StringComparison.Ordinal)).ToList();
+        Assert.That(printed, Has.Count.EqualTo(1), Output.ToString());
+        Assert.That(printed[0], Does.StartWith("tracker: error:"));
+    }
+
+    [Test]
+    public async Task Finish_AfterTheServerSaidTheRunWasDeleted_SaysHowManyLinesItLacksWithoutSuggestingSync()
+    {
+        Server.Fault = (request, _) => Task.FromResult(request.IsAppend
+            ? FakeTrackerServer.Status(HttpStatusCode.Gone, """{"title":"Run deleted","detail":"Run 'r' was deleted on this server.","status":410}""")
+            : null);
+        var run = Run.Init(OnlineOptions());
+        run.Log("x", 1);
+        await run.FinishAsync().WaitAsync(Budget);
+
+        var lines = LocalLines(run.Directory!).Count;
+        Assert.That(Diagnostics.Single(d => d.Level == DiagnosticLevel.Error).Message, Does.Contain("the run was deleted there"));
+        var count = Diagnostics.Single(d => d.Message.Contains("are not on", StringComparison.Ordinal));
+        Assert.That(count.Level, Is.EqualTo(DiagnosticLevel.Warning));
+        Assert.That(count.Message, Does.Contain($"{lines} record lines of run {run.Id} are not on {ServerUrl}").And.Contain("tracker sync will refuse them too"));
     }
 
     [Test]
@@ -202,6 +245,10 @@ public sealed class OnlineRunTests : OnlineTestBase
         var printed = Output.ToString().Split('\n').Where(l => l.Contains("not on the server yet", StringComparison.Ordinal)).ToList();
         Assert.That(printed, Has.Count.EqualTo(1));
         Assert.That(printed[0], Does.Contain($"they are safe in {run.Directory}. Upload them later with: tracker sync {run.Directory}"));
+        var said = Diagnostics.Where(d => d.Message.Contains("are not on", StringComparison.Ordinal)).ToList();
+        Assert.That(said, Has.Count.EqualTo(1), "once, in the run's diagnostics too");
+        Assert.That(said[0].Level, Is.EqualTo(DiagnosticLevel.Error));
+        Assert.That(said[0].Message, Does.Contain($"{lines} record lines of run {run.Id} are not on {ServerUrl}").And.Contain("FinishTimeout").And.Contain($"tracker sync {run.Directory}"));
     }
 
     [Test]

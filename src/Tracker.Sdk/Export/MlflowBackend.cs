@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Tracker.Internal;
 using Tracker.Reading;
 
 namespace Tracker.Export;
@@ -54,7 +53,7 @@ namespace Tracker.Export;
 /// at-least-once window.
 /// </para>
 /// </remarks>
-public sealed class MlflowBackend : IRecordBackend, IReportingBackend
+public sealed class MlflowBackend : IReportingBackend
 {
     /// <summary>The state file in the run directory's <c>backends</c> folder, beside the worker's cursor <c>mlflow.json</c>.</summary>
     internal const string StateFile = "mlflow.state.json";
@@ -75,7 +74,7 @@ public sealed class MlflowBackend : IRecordBackend, IReportingBackend
     private readonly HashSet<string> _refusedMetrics = new(StringComparer.Ordinal);
     private readonly HashSet<string> _refusedParams = new(StringComparer.Ordinal);
     private MlflowClient? _client;
-    private DiagnosticsSink? _diagnostics;
+    private Action<RunDiagnostic>? _report;
     private string _statePath = string.Empty;
     private string _trackerRunId = string.Empty;
     private State _state = new(string.Empty, string.Empty, string.Empty, 0, 0, 0);
@@ -127,8 +126,9 @@ public sealed class MlflowBackend : IRecordBackend, IReportingBackend
     /// <summary>The MLflow run's id (32 hex digits on MLflow's own server) once the backend has opened; null before.</summary>
     public string? MlflowRunId => _state.RunId.Length > 0 ? _state.RunId : null;
 
-    // Internal: the run's diagnostics, so refusals are reported where the run's other problems are.
-    void IReportingBackend.UseDiagnostics(DiagnosticsSink diagnostics) => _diagnostics = diagnostics;
+    /// <summary>Reports refusals (a value MLflow does not take, a param it cannot change) where the run's other problems go.</summary>
+    /// <param name="report">The run's diagnostics.</param>
+    void IReportingBackend.UseDiagnostics(Action<RunDiagnostic> report) => _report = report;
 
     /// <inheritdoc/>
     public async Task OpenAsync(RunInfo run, string directory, CancellationToken cancellationToken)
@@ -623,7 +623,7 @@ public sealed class MlflowBackend : IRecordBackend, IReportingBackend
 
     private static string Shorten(string text) => text.Length <= 100 ? text : text[..100] + "…";
 
-    private void Report(DiagnosticLevel level, string message) => _diagnostics?.Report(new RunDiagnostic(level, $"Backend 'mlflow': {message}"));
+    private void Report(DiagnosticLevel level, string message) => _report?.Invoke(new RunDiagnostic(level, $"Backend 'mlflow': {message}"));
 
     private State? ReadState()
     {

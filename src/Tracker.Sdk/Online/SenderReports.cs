@@ -65,9 +65,26 @@ internal sealed class SenderReports(string runId, string server, string director
         }
     }
 
-    /// <summary>Nothing to say: the run's footer tells what the server lacks and how to upload it.</summary>
-    public void NotTaken(TimeSpan budget, long pending, string step)
+    /// <summary>
+    /// What the server lacks at Finish and how to upload it; a warning after a refusal for good,
+    /// which was reported as an error already and says whether <c>tracker sync</c> can help.
+    /// </summary>
+    public void NotTaken(long pending, string step, TimeSpan? budgetRanOut, Exception? stoppedBy)
     {
+        var lines = $"{pending:N0} record lines of run {runId} are not on {server}";
+        if (stoppedBy is not null)
+        {
+            diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Warning,
+                $"{lines}: it refused the run (see the error before). They stay in {directory}; "
+                + (RefusedForGood(stoppedBy) ? "tracker sync will refuse them too." : $"upload them later with: tracker sync {directory}")));
+            return;
+        }
+
+        var why = budgetRanOut is { } budget
+            ? $"Finish's {budget.TotalSeconds:N1} s budget (FinishTimeout) ran out while the upload was {step}"
+            : $"the upload ended without them (it was {step})";
+        diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Error,
+            $"{lines}: {why}. They are safe in {directory}; upload them later with: tracker sync {directory}"));
     }
 
     /// <summary>Sending stopped for good; an auth failure's own message says it all.</summary>
@@ -82,9 +99,13 @@ internal sealed class SenderReports(string runId, string server, string director
             TrackerServerException { StatusCode: null } => ($"Run {runId} is no longer sent to {server}: its answers do not follow the Tracker protocol.", exception),
             _ => ($"Run {runId} is no longer sent to {server}: the server refused it.", exception),
         };
-        var rest = exception is TrackerRunIdInUseException or TrackerServerException { StatusCode: HttpStatusCode.Gone }
+        var rest = RefusedForGood(exception)
             ? $"The run keeps logging locally in {directory}; tracker sync will refuse it too."
             : $"The run keeps logging locally in {directory}; upload it later with: tracker sync {directory}";
         diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Error, $"{problem} {rest}", cause));
     }
+
+    /// <summary>Whether <c>tracker sync</c> is refused the same way: a deleted run, or another run under its id.</summary>
+    private static bool RefusedForGood(Exception exception) =>
+        exception is TrackerRunIdInUseException or TrackerServerException { StatusCode: HttpStatusCode.Gone };
 }

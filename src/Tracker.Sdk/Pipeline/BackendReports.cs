@@ -42,8 +42,16 @@ internal sealed class BackendReports(string name, string runId, string directory
     {
     }
 
-    public void NotTaken(TimeSpan budget, long pending, string step) =>
+    public void NotTaken(long pending, string step, TimeSpan? budgetRanOut, Exception? stoppedBy)
+    {
+        var why = (budgetRanOut, stoppedBy) switch
+        {
+            ({ } budget, _) => $"(it was {step}) within Finish's {budget.TotalSeconds:N1} s budget (FinishTimeout)",
+            (_, { } refusal) => $"(it stopped taking them: {refusal.Message})",
+            _ => $"before its worker ended (it was {step})",
+        };
         diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Error,
-            $"Backend '{name}' did not take {pending:N0} records of run {runId} (it was {step}) within Finish's {budget.TotalSeconds:N1} s budget (FinishTimeout). "
-            + $"They stay in {directory}; resume the run with the backend registered to send them."));
+            $"Backend '{name}' did not take {pending:N0} records of run {runId} {why}. They stay in {directory}, and its cursor "
+            + $"({RunFiles.BackendsFolder}/{name}.json) lets a later run pick up: resume the run with the backend registered to send them."));
+    }
 }

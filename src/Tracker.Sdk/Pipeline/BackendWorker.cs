@@ -16,8 +16,6 @@ namespace Tracker.Pipeline;
 internal sealed class BackendWorker
 {
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(1);
-    private static readonly TimeSpan RereadDelay = TimeSpan.FromMilliseconds(20);
-    private const int MaxFinishRereads = 25; // half a second at most
     private static readonly TimeSpan FinishingRetryDelay = TimeSpan.FromMilliseconds(200);
 
     private readonly IRecordBackend _backend;
@@ -37,6 +35,7 @@ internal sealed class BackendWorker
     private IProgress<long>? _progress;
     private long _written;
     private string _step = "opening";
+    private Exception? _stoppedBy;
 
     /// <param name="backend">The backend; the worker disposes it when it stops.</param>
     /// <param name="run">The run as it started, passed to <see cref="IRecordBackend.OpenAsync"/>.</param>
@@ -60,7 +59,7 @@ internal sealed class BackendWorker
         _cursor = _paced?.Cursor ?? new BackendCursor(directory, Name);
         _reports = _paced?.Reports ?? new BackendReports(Name, run.Id, directory, diagnostics);
         _cursor.Load(localSeq);
-        (backend as IReportingBackend)?.UseDiagnostics(diagnostics);
+        (backend as IReportingBackend)?.UseDiagnostics(diagnostics.Report);
     }
 
     /// <summary>The backend's name, read once.</summary>
@@ -96,7 +95,8 @@ internal sealed class BackendWorker
 
     /// <summary>
     /// Called once every record is in records.jsonl: waits, at most <paramref name="budget"/>, for the
-    /// backend to take them and flush, then disposes it. Reports what it did not take; never throws.
+    /// backend to take them and flush, then disposes it. Reports once what it did not take, however
+    /// its loop ended (the budget, a refusal for good, or an end with lines left); never throws.
     /// </summary>
     /// <returns>The lines the backend did not take.</returns>
     public async Task<long> StopAsync(TimeSpan budget)
@@ -113,7 +113,7 @@ internal sealed class BackendWorker
         {
             completed = false;
             await _stop.CancelAsync().ConfigureAwait(false);
-            _reports.NotTaken(budget, Pending, _step);
+            _reports.NotTaken(Pending, _step, budget, _stoppedBy);
             try
             {
                 // A backend that ignores cancellation must not hold Finish hostage.
@@ -141,6 +141,12 @@ internal sealed class BackendWorker
 #pragma warning restore CA1031
         {
             _diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Error, $"Closing backend '{Name}' failed: {ex.Message}", ex));
+        }
+
+        if (completed && Pending > 0)
+        {
+            // The loop ended on its own with lines the backend does not have: said here, whatever ended it.
+            _reports.NotTaken(Pending, _step, budgetRanOut: null, _stoppedBy);
         }
 
         _stop.Dispose();
@@ -174,7 +180,6 @@ internal sealed class BackendWorker
     private async Task LoopAsync(bool retry, CancellationToken cancellation)
     {
         var attempt = 0;
-        var rereads = 0;
         var opened = false;
         var quiet = false;
         var lastSent = long.MinValue;
@@ -221,13 +226,6 @@ internal sealed class BackendWorker
                 }
 
                 attempt = 0;
-                if (finishing && retry && Pending > 0 && rereads++ < MaxFinishRereads)
-                {
-                    // Lines reported written that the read did not find yet: look again, briefly, before calling the run done.
-                    await Task.Delay(RereadDelay, cancellation).ConfigureAwait(false);
-                    continue;
-                }
-
                 _reports.CaughtUp(_cursor.Delivered);
                 if (finishing)
                 {
@@ -253,6 +251,7 @@ internal sealed class BackendWorker
             }
             catch (Exception ex) when (retry && !cancellation.IsCancellationRequested && _paced?.IsFinal(ex) == true)
             {
+                _stoppedBy = ex;
                 _reports.Stopped(ex);
                 return;
             }

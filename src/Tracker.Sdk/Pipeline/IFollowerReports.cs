@@ -15,6 +15,10 @@ internal interface IFollowerReports
     /// <summary>Finish begins to wait, at most <paramref name="budget"/>, for <paramref name="pending"/> records.</summary>
     void FinishWaits(TimeSpan budget, long pending);
 
-    /// <summary>Finish's budget ran out with <paramref name="pending"/> records not taken, the worker at <paramref name="step"/>.</summary>
-    void NotTaken(TimeSpan budget, long pending, string step);
+    /// <summary>
+    /// Finish ends with <paramref name="pending"/> records the backend did not take, the worker last at
+    /// <paramref name="step"/>; said once per backend. <paramref name="budgetRanOut"/> is Finish's budget
+    /// when it ran out; <paramref name="stoppedBy"/>, the refusal after which the worker stopped, already reported.
+    /// </summary>
+    void NotTaken(long pending, string step, TimeSpan? budgetRanOut, Exception? stoppedBy);
 }

@@ -58,6 +58,14 @@ internal sealed class RunTable(SqlDialect dialect)
             }
         }
 
+        // A delete that held the row while this statement waited (PostgreSQL: the statement's snapshot
+        // predates the delete's tombstone, and the row it conflicted with is gone) would let it insert
+        // the run again; a fresh read sees the tombstone, and the run stays deleted.
+        if (pk is not null && await IsDeletedAsync(connection, transaction, project, runId, cancellationToken))
+        {
+            throw new RunDeletedException(project, runId);
+        }
+
         if (pk is not null)
         {
             // A user's edits outlast the client's upsert: the listing filters by the name and tags they show.
