@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.Extensions.Time.Testing;
 using Moq;
 using Tracker.Backends;
+using Tracker.Format;
 using Tracker.Pipeline;
 
 namespace Tracker.Tests;
@@ -44,6 +45,44 @@ public sealed class PipelineTests : RunTestBase
         Assert.That(run.Statistics.RecordsRetried, Is.EqualTo(2 * run.Statistics.RecordsWritten));
         Assert.That(Diagnostics.Where(d => d.Level == DiagnosticLevel.Warning).Select(d => d.Message), Has.Some.Contains("retrying in"));
         Assert.That(Read(run).ReadRecords().Select(r => r.Seq), Is.Unique.And.Ordered);
+    }
+
+    [Test]
+    public async Task SummaryFileCannotBeReplacedOnce_TheRetriedBatchIsWrittenOnce()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var options = Options();
+        options.TimeProvider = time;
+        string? blocker = null;
+        options.Diagnostics = d =>
+        {
+            Diagnostics.Enqueue(d);
+            if (d.Message.Contains("retrying in", StringComparison.Ordinal) && Interlocked.Exchange(ref blocker, null) is { } path)
+            {
+                Directory.Delete(path); // the next attempt can replace the file
+            }
+        };
+        var run = Run.Init(options);
+
+        // The batch's lines append, then summary.json cannot be replaced: a folder stands where its temporary file goes.
+        var temporary = Path.Combine(run.Directory!, RunFiles.SummaryFile + ".tmp");
+        Directory.CreateDirectory(temporary);
+        Volatile.Write(ref blocker, temporary);
+        for (var i = 0; i < 100; i++)
+        {
+            run.Log("x", i);
+        }
+
+        var finish = run.FinishAsync();
+        await AdvanceUntil(time, () => finish.IsCompleted);
+        await finish;
+
+        Assert.That(blocker, Is.Null, "the replacement failed once");
+        var lines = File.ReadAllLines(Path.Combine(run.Directory!, RunFiles.RecordsFile));
+        Assert.That(lines, Is.Unique, "no line twice");
+        Assert.That(Read(run).ReadRecords().Select(r => r.Seq), Is.Unique.And.Ordered);
+        Assert.That(History(run).Select(r => Convert.ToDouble(r.Values["x"], CultureInfo.InvariantCulture)), Is.EqualTo(Enumerable.Range(0, 100).Select(i => (double)i)));
+        Assert.That(run.Statistics.RecordsDropped, Is.Zero);
     }
 
     [Test]

@@ -47,17 +47,6 @@ internal sealed class LocalFileBackend : IRunBackend
     {
         cancellationToken.ThrowIfCancellationRequested();
         _formatter.Format(batch);
-        try
-        {
-            _records.Position = _length;
-            _records.Write(_formatter.Written.Span);
-            _length += _formatter.Written.Length;
-        }
-        catch
-        {
-            TryCutBack();
-            throw;
-        }
 
         // The newest metadata in the batch wins.
         byte[]? runJson = null;
@@ -74,16 +63,29 @@ internal sealed class LocalFileBackend : IRunBackend
             }
         }
 
-        if (summaryJson is not null)
+        // All of the batch or none of it: a failed replacement cuts the appended lines back too, or
+        // the retry would write them a second time.
+        try
         {
-            ReplaceAtomically(Path.Combine(_directory, RunFiles.SummaryFile), summaryJson);
+            _records.Position = _length;
+            _records.Write(_formatter.Written.Span);
+            if (summaryJson is not null)
+            {
+                ReplaceAtomically(Path.Combine(_directory, RunFiles.SummaryFile), summaryJson);
+            }
+
+            if (runJson is not null)
+            {
+                ReplaceAtomically(Path.Combine(_directory, RunFiles.RunFile), runJson);
+            }
+        }
+        catch
+        {
+            TryCutBack();
+            throw;
         }
 
-        if (runJson is not null)
-        {
-            ReplaceAtomically(Path.Combine(_directory, RunFiles.RunFile), runJson);
-        }
-
+        _length += _formatter.Written.Length;
         return Task.CompletedTask;
     }
 
