@@ -1,4 +1,3 @@
-using System.Globalization;
 using Tracker.Internal;
 using Tracker.Pipeline;
 using Tracker.Reading;
@@ -90,12 +89,12 @@ public sealed partial class Run
             }
         }
 
-        // Without a Diagnostics hook, the upload's own report of these lines went to the same output.
-        if (statistics.LinesUnsynced > 0 && _options.Diagnostics is not null)
+        // The upload's report of what the server lacks, and what to do, went to the Diagnostics hook:
+        // the console gets it too (without a hook it went to the console already).
+        if (_options.Diagnostics is not null && _server?.NotTaken is { } notTaken)
         {
             var output = _options.Output ?? Console.Error;
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"tracker: {statistics.LinesUnsynced:N0} record lines of run {Id} are not on the server yet; they are safe in {Directory}. Upload them later with: tracker sync {Directory}"));
+            output.WriteLine($"tracker: {notTaken}");
             output.Flush();
         }
     }

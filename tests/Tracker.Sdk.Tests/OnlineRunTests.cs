@@ -165,7 +165,7 @@ public sealed class OnlineRunTests : OnlineTestBase
         Assert.That(History(run), Has.Count.EqualTo(100));
         var lines = LocalLines(run.Directory!).Count;
         Assert.That(run.Statistics.LinesUnsynced, Is.EqualTo(lines));
-        Assert.That(Output.ToString(), Does.Contain($"tracker: {lines} record lines of run {run.Id} are not on the server yet").And.Contain($"tracker sync {run.Directory}"));
+        Assert.That(Output.ToString(), Does.Contain($"tracker: {lines} record lines of run {run.Id} are not on {ServerUrl}").And.Contain($"tracker sync {run.Directory}"));
         Assert.That(SyncState(run.Directory!).Synced, Is.False);
         var count = Diagnostics.Single(d => d.Message.Contains("are not on", StringComparison.Ordinal));
         Assert.That(count.Level, Is.EqualTo(DiagnosticLevel.Warning), "the refusal was the error");
@@ -210,6 +210,7 @@ public sealed class OnlineRunTests : OnlineTestBase
         var count = Diagnostics.Single(d => d.Message.Contains("are not on", StringComparison.Ordinal));
         Assert.That(count.Level, Is.EqualTo(DiagnosticLevel.Warning));
         Assert.That(count.Message, Does.Contain($"{lines} record lines of run {run.Id} are not on {ServerUrl}").And.Contain("tracker sync will refuse them too"));
+        Assert.That(Output.ToString(), Does.Contain($"tracker: {count.Message}").And.Not.Contain("upload them later"), "the console is told the same, not to sync");
     }
 
     [Test]
@@ -242,9 +243,9 @@ public sealed class OnlineRunTests : OnlineTestBase
         Assert.That(Read(run).Info.State, Is.EqualTo("finished"), "the local run is complete whatever the server does");
         Assert.That(SyncState(run.Directory!), Is.EqualTo((0L, false, ServerUrl.ToString())));
         Assert.That(run.Statistics.LinesUnsynced, Is.EqualTo(lines));
-        var printed = Output.ToString().Split('\n').Where(l => l.Contains("not on the server yet", StringComparison.Ordinal)).ToList();
+        var printed = Output.ToString().Split('\n').Where(l => l.Contains("are not on", StringComparison.Ordinal)).ToList();
         Assert.That(printed, Has.Count.EqualTo(1));
-        Assert.That(printed[0], Does.Contain($"they are safe in {run.Directory}. Upload them later with: tracker sync {run.Directory}"));
+        Assert.That(printed[0], Does.StartWith("tracker: ").And.Contain($"They are safe in {run.Directory}; upload them later with: tracker sync {run.Directory}"));
         var said = Diagnostics.Where(d => d.Message.Contains("are not on", StringComparison.Ordinal)).ToList();
         Assert.That(said, Has.Count.EqualTo(1), "once, in the run's diagnostics too");
         Assert.That(said[0].Level, Is.EqualTo(DiagnosticLevel.Error));

@@ -74,7 +74,7 @@ internal sealed class SenderReports(string runId, string server, string director
         var lines = $"{pending:N0} record lines of run {runId} are not on {server}";
         if (stoppedBy is not null)
         {
-            diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Warning,
+            Report(new RunDiagnostic(DiagnosticLevel.Warning,
                 $"{lines}: it refused the run (see the error before). They stay in {directory}; "
                 + (RefusedForGood(stoppedBy) ? "tracker sync will refuse them too." : $"upload them later with: tracker sync {directory}")));
             return;
@@ -83,9 +83,18 @@ internal sealed class SenderReports(string runId, string server, string director
         var why = budgetRanOut is { } budget
             ? $"Finish's {budget.TotalSeconds:N1} s budget (FinishTimeout) ran out while the upload was {step}"
             : $"the upload ended without them (it was {step})";
-        diagnostics.Report(new RunDiagnostic(DiagnosticLevel.Error,
+        Report(new RunDiagnostic(DiagnosticLevel.Error,
             $"{lines}: {why}. They are safe in {directory}; upload them later with: tracker sync {directory}"));
+
+        void Report(RunDiagnostic report)
+        {
+            NotTakenMessage = report.Message;
+            diagnostics.Report(report);
+        }
     }
+
+    /// <summary>What <see cref="NotTaken"/> said, for the finish footer; null when the server has every line.</summary>
+    public string? NotTakenMessage { get; private set; }
 
     /// <summary>Sending stopped for good; an auth failure's own message says it all.</summary>
     public void Stopped(Exception exception)

@@ -87,6 +87,9 @@ internal sealed class ServerBackend : IPacedBackend
 
     public IFollowerReports Reports => _reports;
 
+    /// <summary>What the upload said the server lacks at Finish, with what to do; null when it has every line.</summary>
+    public string? NotTaken => _reports.NotTakenMessage;
+
     public TimeSpan SendInterval { get; }
 
     public TimeSpan IdleInterval { get; }
