@@ -1,9 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Net.Http.Json;
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using Spectre.Console;
+using Tracker.Api;
 
 namespace Tracker.Cli.Commands;
 
@@ -18,13 +16,11 @@ internal static class LsCommand
         var apiKey = new Option<string?>("--api-key") { Description = "API key, when the server's reads need one (default: TRACKER_API_KEY, then the key tracker login stored)." };
         var filter = new Option<string?>("--filter")
         {
-            Description = "Only the local runs that match, in the runs listing's filter syntax, such as: summary.val/acc > 0.8 and config.optimizer = 'sgd' and state = finished.",
+            Description = "Only the runs that match, local or on the server, in the runs listing's filter syntax, such as: summary.val/acc > 0.8 and config.optimizer = 'sgd' and state = finished.",
         };
         var command = new Command("ls", "List runs: local ones, or a server's with --server.") { dir, project, filter, server, apiKey };
         command.SetAction((r, ct) => r.GetValue(server) is { } url
-            ? r.GetValue(filter) is null
-                ? ServerAsync(SyncCommand.ServerUrl(url), r.GetValue(apiKey), r.GetValue(project), ct)
-                : throw new UsageException("--filter filters local runs; for a server's runs, filter in its web UI or with GET /api/v1/projects/P/runs?filter=..., or report them with tracker report --server --project P --filter ...")
+            ? ServerAsync(url, r.GetValue(apiKey), r.GetValue(project), r.GetValue(filter), ct)
             : Task.FromResult(Local(r.GetValue(dir)!, r.GetValue(project), r.GetValue(filter))));
         return command;
     }
@@ -73,43 +69,40 @@ internal static class LsCommand
         return CliExit.Success;
     }
 
-    private static async Task<int> ServerAsync(Uri server, string? apiKey, string? project, CancellationToken cancellationToken)
+    private static async Task<int> ServerAsync(string server, string? apiKey, string? project, string? filter, CancellationToken cancellationToken)
     {
-        apiKey = CliSettings.ApiKey(apiKey, server);
-        using var http = new HttpClient { BaseAddress = new Uri(server, "api/v1/"), Timeout = TimeSpan.FromSeconds(30) };
-        if (!string.IsNullOrEmpty(apiKey))
-        {
-            http.DefaultRequestHeaders.Authorization = new("Bearer", apiKey);
-        }
-
+        using var api = RunSource.Api(server, apiKey);
         try
         {
-            var projects = project is not null ? [project]
-                : (await http.GetFromJsonAsync<JsonArray>("projects", cancellationToken))!.Select(p => (string)p!["name"]!).ToList();
-            var table = new Spectre.Console.Table().AddColumns("Project", "Run", "Name", "State", "Started", "Updated", "URL");
+            var projects = project is not null ? [project] : (await api.GetProjectsAsync(cancellationToken)).Select(p => p.Name).ToList();
+            var table = new Spectre.Console.Table().AddColumns("Project", "Run", "Name", "State", "Started", "Ended", "URL");
+            var listed = 0;
             foreach (var name in projects)
             {
-                foreach (var run in (await http.GetFromJsonAsync<JsonArray>($"projects/{Uri.EscapeDataString(name)}/runs?sort=-start_time", cancellationToken))!)
+                await foreach (var run in api.GetRunsAsync(name, filter, sort: "-start_time", cancellationToken: cancellationToken))
                 {
-                    var id = (string?)run!["id"] ?? "";
-                    table.AddRow(Markup.Escape(name), Markup.Escape(id), Markup.Escape((string?)run["name"] ?? ""), StateMarkup((string?)run["state"] ?? ""),
-                        Time((string?)run["start_time"]), Time((string?)run["updated_at"]), Markup.Escape(RunFiles.UrlOf(server, name, id)));
+                    listed++;
+                    table.AddRow(Markup.Escape(name), Markup.Escape(run.Id), Markup.Escape(run.Name), StateMarkup(run.State),
+                        Time(run.Info.StartTime), run.Info.EndTime is { } end ? Time(end) : "-", Markup.Escape(RunFiles.UrlOf(api.BaseUrl, name, run.Id)));
                 }
+            }
+
+            if (listed == 0)
+            {
+                Console.WriteLine($"No run on {api.BaseUrl}{(project is null ? "" : $" in project {project}")}{(filter is null ? "" : $" matches '{filter}'")}.");
+                return CliExit.Success;
             }
 
             AnsiConsole.Write(table);
             return CliExit.Success;
         }
-        catch (Exception ex) when (ex is HttpRequestException or JsonException or TaskCanceledException)
+        catch (TrackerApiException ex)
         {
-            throw new CliException($"Could not list the runs on {server}: {ex.Message}");
+            throw new CliException($"Could not list the runs on {api.BaseUrl}: {ex.Message}");
         }
     }
 
-    private static string Time(string? iso) =>
-        DateTimeOffset.TryParse(iso, CultureInfo.InvariantCulture, DateTimeStyles.None, out var time)
-            ? time.ToLocalTime().ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)
-            : Markup.Escape(iso ?? "");
+    private static string Time(DateTimeOffset time) => time.ToLocalTime().ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture);
 
     /// <summary>How far the server has the run, and which server (null when it was never sent).</summary>
     private static (string State, Uri? Server) SyncState(string directory)
