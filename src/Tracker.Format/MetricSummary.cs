@@ -33,7 +33,6 @@ public sealed class MetricSummary
 
     /// <summary>Adds a double (NaN and infinities included).</summary>
     /// <param name="value">The value.</param>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)] // per logged value: optimised at first call, not after thousands of slow calls
     public void Add(double value)
     {
         Observe(new Scalar(ScalarKind.Double, value, 0, null));
@@ -46,7 +45,6 @@ public sealed class MetricSummary
 
     /// <summary>Adds an integer, kept exact.</summary>
     /// <param name="value">The value.</param>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)] // per logged value: optimised at first call, not after thousands of slow calls
     public void Add(long value)
     {
         Observe(new Scalar(ScalarKind.Int64, value, value, null));

@@ -157,7 +157,6 @@ public sealed class GrowingBuckets(int target)
     /// <summary>Adds a point; an x lower than the first point's joins the first bucket.</summary>
     /// <param name="x">Its step or time.</param>
     /// <param name="value">Its value.</param>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)] // per logged value: optimised at first call, not after thousands of slow calls
     public void Add(long x, double value)
     {
         if (_first == long.MinValue)
