@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Tracker.Internal;
 using Tracker.Pipeline;
 using Tracker.Reading;
@@ -105,13 +106,11 @@ public sealed partial class Run
     /// rather than thrown into it, which would turn Ctrl+C into a crash); throws after <c>Finish</c>.
     /// Called with the run's lock held.
     /// </summary>
-    private bool StoppedOrThrow()
-    {
-        if (_finishTask is null)
-        {
-            return false;
-        }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // checked by every Log call: no call while the run is going
+    private bool StoppedOrThrow() => _finishTask is not null && StoppedOrThrowFinished();
 
+    private bool StoppedOrThrowFinished()
+    {
         if (_stoppedBySignal)
         {
             return true;

@@ -79,6 +79,7 @@ public sealed partial class Run
             return new Run(o, disabled, directory: null, backend: null, resumed: null, server: null);
         }
 
+        StartWarmup(); // overlaps Init's own work, on another thread
         var directory = Path.Combine(root, project, id);
         var exists = File.Exists(Path.Combine(directory, RunFiles.RunFile));
         if (exists && resume == ResumeMode.Never)

@@ -140,7 +140,7 @@ public sealed partial class Run
             var media = 0;
             foreach (var (known, name, value) in _scratch)
             {
-                if (value is Media)
+                if (value is not double && value is Media) // a double first: no cast helper call for the common value
                 {
                     media++;
                     continue; // records of their own, after the row
@@ -247,6 +247,12 @@ public sealed partial class Run
             RecordRules.ThrowIfInvalidKey(key, metric: true);
         }
 
+        if (value is double)
+        {
+            _scratch.Add((known, key, value)); // the common value, without the type tests below (each a call when not inlined)
+            return;
+        }
+
         if (value is null)
         {
             return;
@@ -342,6 +348,7 @@ public sealed partial class Run
         return _keys.Add(key, _summary.Metric(key));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // read once a Log call
     private long NowUnixMs() => _coarseClock
         ? _startUnixMs + (Environment.TickCount64 - _startTickCount)
         : _startUnixMs + (long)((_time.GetTimestamp() - _startTimestamp) * _msPerTick);
