@@ -111,12 +111,15 @@ internal static class UiTiming
         page.Request += Count;
         page.RequestFailed += Fail;
         var navigation = await page.EvaluateAsync<double>("() => { performance.clearResourceTimings(); return performance.now(); }");
-        var profiler = Environment.GetEnvironmentVariable("TRACKER_BENCH_PROFILE") == "1" ? await page.Context.NewCDPSessionAsync(page) : null;
-        if (profiler is not null)
+        // TRACKER_BENCH_PROFILE=1: a Chromium trace of the view, summed up by event below.
+        var tracing = Environment.GetEnvironmentVariable("TRACKER_BENCH_PROFILE") == "1" ? await page.Context.NewCDPSessionAsync(page) : null;
+        var traceEvents = new List<System.Text.Json.JsonElement>();
+        var traced = new TaskCompletionSource();
+        if (tracing is not null)
         {
-            await profiler.SendAsync("Profiler.enable");
-            await profiler.SendAsync("Profiler.setSamplingInterval", new() { ["interval"] = 200 });
-            await profiler.SendAsync("Profiler.start");
+            tracing.Event("Tracing.dataCollected").OnEvent += (_, data) => traceEvents.AddRange(data!.Value.GetProperty("value").EnumerateArray().Select(e => e.Clone()));
+            tracing.Event("Tracing.tracingComplete").OnEvent += (_, _) => traced.TrySetResult();
+            await tracing.SendAsync("Tracing.start", new() { ["categories"] = "devtools.timeline,v8.execute,blink,disabled-by-default-devtools.timeline", ["transferMode"] = "ReportEvents" });
         }
 
         var compare = await TimeAsync(page, $"{site}#/projects/compare/compare?runs={string.Join(',', Enumerable.Range(0, CompareRuns).Select(i => $"c{i:D3}"))}",
@@ -124,20 +127,23 @@ internal static class UiTiming
         page.Request -= Count;
         page.RequestFailed -= Fail;
 
-        if (profiler is not null)
+        if (tracing is not null)
         {
-            // Where the page's script time went: the functions with the most samples of their own.
-            var profile = (await profiler.SendAsync("Profiler.stop"))!.Value.GetProperty("profile");
-            var self = new Dictionary<string, int>();
-            foreach (var node in profile.GetProperty("nodes").EnumerateArray())
-            {
-                var frame = node.GetProperty("callFrame");
-                var name = $"{frame.GetProperty("functionName").GetString()} {Path.GetFileName(frame.GetProperty("url").GetString())}:{frame.GetProperty("lineNumber").GetInt32() + 1}";
-                self[name] = self.GetValueOrDefault(name) + node.GetProperty("hitCount").GetInt32();
-            }
+            // Where the renderer's main thread spent the time: the trace's events there, by name (nested ones overlap).
+            await tracing.SendAsync("Tracing.end");
+            await traced.Task.WaitAsync(TimeSpan.FromSeconds(60));
+            var events = traceEvents;
+            var main = events.Where(e => e.GetProperty("name").GetString() == "thread_name" && e.GetProperty("args").GetProperty("name").GetString() == "CrRendererMain")
+                .Select(e => (e.GetProperty("pid").GetInt32(), e.GetProperty("tid").GetInt32())).ToHashSet();
+            var totals = events.Where(e => e.GetProperty("ph").GetString() == "X" && e.TryGetProperty("dur", out _) && main.Contains((e.GetProperty("pid").GetInt32(), e.GetProperty("tid").GetInt32())))
+                .GroupBy(e => e.GetProperty("name").GetString()!).Select(g => (Name: g.Key, Ms: g.Sum(e => e.GetProperty("dur").GetDouble()) / 1000, Count: g.Count()))
+                .OrderByDescending(t => t.Ms).Take(16);
+            Console.WriteLine("  main thread: " + string.Join("; ", totals.Select(t => string.Create(CultureInfo.InvariantCulture, $"{t.Name} {t.Ms:F0} ms x{t.Count}"))));
+        }
 
-            var total = self.Values.Sum();
-            Console.WriteLine($"  profile ({total} samples of 0.2 ms): " + string.Join("; ", self.OrderByDescending(p => p.Value).Take(14).Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key} {100.0 * p.Value / total:F1}%"))));
+        if (tracing is not null)
+        {
+            Console.WriteLine("  DOM: " + await page.EvaluateAsync<string>("""() => `${document.getElementsByTagName('*').length} elements, ${document.querySelectorAll('.chart-legend *').length} in legends, ${document.querySelectorAll('table *').length} in tables, ${document.querySelectorAll('canvas').length} canvases`"""));
         }
 
         // The series requests from the page's own resource timings: server wait, bytes, and when the last answer was in.

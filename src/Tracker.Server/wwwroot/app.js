@@ -93,6 +93,8 @@
   // Buckets one chart asks for in all lines together: 300 runs get 200 each, since no eye tells
   // 300 overlaid lines apart at finer grain, and fetching and drawing cost grow with every bucket.
   const CHART_BUCKETS = 60000;
+  // Lines a chart draws min-max bands for: past it the bands of many runs cover each other and the chart.
+  const BAND_LINES = 10;
   const seriesSlots = limiter(4);
 
   /** Whether a failed request may succeed if sent again: no answer at all, or the server busy or failing. */
@@ -859,7 +861,8 @@
         for (let i = 0; i < runs.length; i += SERIES_BATCH) batches.push({ key, runs: runs.slice(i, i + SERIES_BATCH) });
       }
       const buckets = this.buckets(batches.reduce((n, b) => n + b.runs.length, 0));
-      const answers = await Promise.allSettled(batches.map(b => this.fetchBatch(b.runs, b.key, mode, buckets)));
+      const lineCount = batches.reduce((n, b) => n + b.runs.length, 0);
+      const answers = await Promise.allSettled(batches.map(b => this.fetchBatch(b.runs, b.key, mode, buckets, lineCount <= BAND_LINES)));
       if (token !== this.token || ws.gen !== generation) return;
       const failed = batches.map((b, i) => ({ ...b, error: answers[i].reason })).filter((b, i) => answers[i].status === 'rejected');
       const order = new Map(ws.runs.map((r, i) => [r.id, i]));
@@ -902,10 +905,10 @@
     }
 
     /** The series of `key` for up to 50 runs, in one request (retried once), each as x, last, min, max arrays in the axis's units. */
-    async fetchBatch(runs, key, mode, buckets) {
+    async fetchBatch(runs, key, mode, buckets, bands) {
       // Only the four fields a line needs, as one array each: a third of the bytes of whole buckets.
       const x = mode.startsWith('metric:') ? 'x_value' : 'last_x';
-      const body = { runs: runs.map(r => r.id), keys: [key], buckets, columns: [x, 'last', 'min', 'max'] };
+      const body = { runs: runs.map(r => r.id), keys: [key], buckets, columns: bands ? [x, 'last', 'min', 'max'] : [x, 'last'] };
       const startMs = run => Date.parse(run.start_time) || 0;
       if (mode.startsWith('metric:')) {
         body.x = mode; // paired by step on the server: each bucket's x is the other metric's value at the bucket's last step
@@ -926,10 +929,10 @@
       const answer = await seriesSlots(() => (this.ws.gen !== generation ? Promise.resolve({ series: [] }) : retryOnce(() => postApi(`/projects/${enc(this.ws.project)}/series`, body))));
       return answer.series.map(({ columns: c }, i) => {
         const run = runs[i], lastStep = this.ws.metrics.get(key).get(run.id).last_step;
-        const last = c.last.map(num), min = c.min.map(num), max = c.max.map(num);
+        const last = c.last.map(num), min = c.min?.map(num) ?? null, max = c.max?.map(num) ?? null;
         if (mode.startsWith('metric:')) {
           const order = c.x_value.map(num).map((v, j) => [v, j]).filter(r => Number.isFinite(r[0])).sort((p, q) => p[0] - q[0]);
-          return { run, key, xs: order.map(r => r[0]), last: order.map(r => last[r[1]]), min: order.map(r => min[r[1]]), max: order.map(r => max[r[1]]), lastStep };
+          return { run, key, xs: order.map(r => r[0]), last: order.map(r => last[r[1]]), min: min && order.map(r => min[r[1]]), max: max && order.map(r => max[r[1]]), lastStep };
         }
         const toX = v => (mode === 'step' ? v : mode === 'wall' ? v / 1000 : (v - startMs(run)) / 1000);
         return { run, key, xs: mode === 'step' ? c.last_x : c.last_x.map(toX), last, min, max, lastStep };
@@ -967,7 +970,7 @@
       this.plot = null;
       const lines = this.lines();
       this.el.dataset.series = new Set(this.series.map(s => s.run.id)).size;
-      Object.assign(this.el.dataset, { groups: this.ws.settings.groupBy.length ? lines.length : 0, band: this.ws.settings.band });
+      Object.assign(this.el.dataset, { groups: this.ws.settings.groupBy.length ? lines.length : 0, band: this.ws.settings.band, bands: lines.filter(l => l.lo && l.hi).length });
       if (lines.length === 0 || lines.every(l => l.xs.length === 0)) {
         plotEl.innerHTML = '<p class="empty">no points</p>';
         return;

@@ -271,6 +271,7 @@ public sealed class ChartTests
         var acc = await LegendColoursAsync(Chart(page, "acc"));
 
         Assert.That(loss, Has.Count.EqualTo(CompareRuns));
+        Assert.That(await Chart(page, "loss").GetAttributeAsync("data-bands"), Is.EqualTo("0"), "past 10 lines a chart draws no min-max bands: they would cover one another");
         Assert.That(acc, Is.EquivalentTo(loss), "the same run, the same colour on both charts");
         Assert.That(loss.Values, Is.Unique, "no two of twelve runs share a colour");
     }

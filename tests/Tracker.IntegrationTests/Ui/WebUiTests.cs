@@ -341,6 +341,7 @@ public sealed class WebUiTests
         foreach (var chart in await charts.AllAsync())
         {
             await Expect(chart).ToHaveAttributeAsync("data-series", "2");
+            await Expect(chart).ToHaveAttributeAsync("data-bands", "2"); // each run's min-max band
         }
 
         await ExpectEventuallyAsync(() => DiffKeysAsync(page), Is.EquivalentTo(new[] { "lr", "opt" }), "config diff");
@@ -382,7 +383,7 @@ public sealed class WebUiTests
         {
             if (request.Url.Contains("/series", StringComparison.Ordinal))
             {
-                seriesRequests.Enqueue($"{request.Method} {request.Url} {request.PostData?[..Math.Min(100, request.PostData.Length)]}");
+                seriesRequests.Enqueue($"{request.Method} {request.Url} {request.PostData}");
             }
 
             if (request.Url.Contains("/api/", StringComparison.Ordinal))
@@ -427,12 +428,14 @@ public sealed class WebUiTests
         {
             await Expect(chart).ToHaveAttributeAsync("data-series", $"{Runs}", new() { Timeout = 60_000 });
             Assert.That(int.Parse((await chart.GetAttributeAsync("data-buckets"))!, CultureInfo.InvariantCulture), Is.EqualTo(200), "300 lines share the chart's 60,000 buckets");
+            Assert.That(await chart.GetAttributeAsync("data-bands"), Is.EqualTo("0"), "300 runs' bands would cover the chart");
         }
 
         await Browser.SaveScreenshotAsync(page, "compare-300");
         Assert.That(failures, Is.Empty, "no request failed or was refused");
         await Expect(page.Locator(".chart-error")).ToHaveCountAsync(0);
         Assert.That(seriesRequests, Has.All.StartWith("POST "), "series come from the batch read");
+        Assert.That(seriesRequests, Has.All.Contains("\"columns\":[\"last_x\",\"last\"]"), "a line's x and value, no band to draw");
         Assert.That(seriesRequests, Has.Count.EqualTo(keys.Length * Runs / 50), $"one request per 50 runs of each chart, none left over from the project page:\n{string.Join('\n', seriesRequests)}");
         Assert.That(apiRequests.Count(r => r.Contains("/runs/batch", StringComparison.Ordinal)), Is.EqualTo(Runs / 100), "the runs and their metric lists, 100 runs a request");
         Assert.That(apiRequests, Has.None.Match("/runs/m\\d+"), "no run read one by one");
