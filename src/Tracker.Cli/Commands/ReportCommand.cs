@@ -315,10 +315,10 @@ internal static class ReportCommand
         return html.Append("</tbody></table>").ToString();
     }
 
-    /// <summary>How long the run ran, as h:mm:ss (days as hours past 24); empty while it runs.</summary>
+    /// <summary>How long the run ran, in seconds for the page to write as the web UI does (format.js); empty while it runs.</summary>
     private static string Duration(RunInfo info) =>
-        info.EndTime is { } end && end >= info.StartTime && end - info.StartTime is var d
-            ? string.Create(CultureInfo.InvariantCulture, $"{(long)d.TotalHours}:{d.Minutes:D2}:{d.Seconds:D2}")
+        info.EndTime is { } end && end >= info.StartTime
+            ? string.Create(CultureInfo.InvariantCulture, $"<span class=\"duration\" data-seconds=\"{(end - info.StartTime).TotalSeconds:R}\"></span>")
             : string.Empty;
 
     /// <summary>The commit's first 8 hex digits, with '*' when the tree had changes; the whole hash and branch as its title.</summary>

@@ -2,11 +2,13 @@
 // charts and heat maps are drawn by the web UI's shared modules (shared/*.js), inlined before this.
 'use strict';
 (() => {
-  const { num, fmt, lineChart, readout: readoutHtml, xRange, runColour, unitOf, HistogramHeatmap } = window.Tracker;
+  const { num, fmt, fmtDuration, lineChart, readout: readoutHtml, xRange, runColour, unitOf, HistogramHeatmap } = window.Tracker;
   const data = JSON.parse(document.getElementById('report-data').textContent);
   // Each run's colour by its place among the report's runs, from the web UI's palette: the same on every chart, table and card.
   data.runs.forEach((run, i) => { run.colour = runColour(i); });
   for (const swatch of document.querySelectorAll('.swatch[data-run]')) swatch.style.background = data.runs[Number(swatch.dataset.run)]?.colour ?? '';
+  // Durations as the web UI writes them.
+  for (const span of document.querySelectorAll('.duration[data-seconds]')) span.textContent = fmtDuration(Number(span.dataset.seconds));
   const container = document.getElementById('charts');
   for (const metric of data.metrics) {
     const el = document.createElement('div');

@@ -15,7 +15,7 @@
   // ---- Helpers ----
 
   // Number formatting, charts and heat maps are the shared modules (shared/*.js) that the report inlines too.
-  const { esc, num, fmt, clock, unitOf, runColour, PALETTE, DASHES, lineChart, readout, xRange, HistogramHeatmap, groupOf, groupColours, groupLine } = window.Tracker;
+  const { esc, num, fmt, clock, fmtDuration, unitOf, runColour, PALETTE, DASHES, lineChart, readout, xRange, HistogramHeatmap, groupOf, groupColours, groupLine } = window.Tracker;
   const enc = encodeURIComponent;
 
   function duration(run) {
@@ -23,12 +23,6 @@
     const end = run.state === 'running' ? Date.now() : Date.parse(run.end_time || run.updated_at);
     if (!Number.isFinite(start) || !Number.isFinite(end)) return null;
     return Math.max(0, (end - start) / 1000);
-  }
-
-  function fmtDuration(seconds) {
-    if (seconds === null) return '';
-    const h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = Math.floor(seconds % 60);
-    return h ? `${h}h ${m}m` : m ? `${m}m ${s}s` : `${seconds.toFixed(1)}s`;
   }
 
   class ApiError extends Error {
@@ -1084,7 +1078,7 @@
   }
 
   // What the project workspace (workspace.js) shares with the other pages.
-  window.TrackerApp = { api, request, ApiError, Workspace, assignColours, duration, fmtDuration, setCrumbs, stopLive, route, generation: () => generation, pollMs: POLL_MS };
+  window.TrackerApp = { api, request, ApiError, Workspace, assignColours, duration, setCrumbs, stopLive, route, generation: () => generation, pollMs: POLL_MS };
 
   window.TrackerManage.mountKeyButton(document.querySelector('header'));
   window.addEventListener('hashchange', route);

@@ -5,7 +5,7 @@
 // browser, so coming back from a run page restores it.
 'use strict';
 window.TrackerWorkspace = (() => {
-  const { esc, num, fmt } = window.Tracker;
+  const { esc, num, fmt, fmtDuration } = window.Tracker;
   const enc = encodeURIComponent;
   const PAGE_ROWS = 200; // a table lays out in time proportional to its cells: longer lists grow on demand
   const CHART_RUNS = 10; // runs charted when none are selected: W&B's default too, and about what one chart can show apart
@@ -299,7 +299,7 @@ window.TrackerWorkspace = (() => {
         case 'state': return `<td ${attr}><span class="state state-${esc(v)}">${esc(v)}</span></td>`;
         case 'tags': return `<td ${attr}>${(run.tags || []).map(t => `<span class="tag">${esc(t)}</span>`).join('')}</td>`;
         case 'start_time': return `<td ${attr}>${esc(v ? new Date(v).toLocaleString() : '')}</td>`;
-        case 'duration': return `<td ${attr} class="num">${this.App.fmtDuration(v)}</td>`;
+        case 'duration': return `<td ${attr} class="num">${fmtDuration(v)}</td>`;
         default: return `<td ${attr} class="${typeof v === 'number' ? 'num' : ''}">${esc(fmt(v))}</td>`;
       }
     }

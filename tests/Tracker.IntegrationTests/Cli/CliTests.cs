@@ -437,6 +437,36 @@ public sealed class CliTests
     }
 
     [Test]
+    public async Task LsServer_Filter_ListsOnlyTheServersRunsThatMatch()
+    {
+        var project = $"ls-filter-{Guid.NewGuid():N}"[..18];
+        var runs = new[] { 0.01, 0.5 }.Select(lr =>
+        {
+            var run = Run.Init(Options(project, config: new { lr }));
+            LogLoss(run, 0, 10);
+            run.Finish();
+            return run;
+        }).ToList();
+        var synced = await SyncAsync(_server);
+        Assert.That(synced.ExitCode, Is.Zero, synced.ToString());
+
+        var result = await CliProcess.RunAsync(["ls", "--server", _server.BaseUrl.ToString(), "--project", project, "--filter", "config.lr > 0.1"]);
+
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        var table = CliTable.Find(result.Output, "Project");
+        Assert.That(table.RowsWhere("Run", runs[1].Id), Has.Count.EqualTo(1), result.Output);
+        Assert.That(table.RowsWhere("Run", runs[0].Id), Is.Empty, "lr 0.01 does not match");
+
+        var none = await CliProcess.RunAsync(["ls", "--server", _server.BaseUrl.ToString(), "--project", project, "--filter", "config.lr > 1"]);
+        Assert.That(none.ExitCode, Is.Zero, none.ToString());
+        Assert.That(none.Output, Does.Contain($"No run on {_server.BaseUrl}").And.Contain("matches 'config.lr > 1'"));
+
+        var wrong = await CliProcess.RunAsync(["ls", "--server", _server.BaseUrl.ToString(), "--project", project, "--filter", "config.lr >"]);
+        Assert.That(wrong.ExitCode, Is.EqualTo(1), wrong.ToString());
+        Assert.That(wrong.Error, Does.StartWith("tracker: Could not list the runs on").And.Contain("filter"));
+    }
+
+    [Test]
     public async Task Show_PrintsConfigSummaryAndASparklinePerMetric()
     {
         var run = Run.Init(Options(Project, config: new { lr = 0.1, optimizer = "adam" }));

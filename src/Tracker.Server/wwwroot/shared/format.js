@@ -80,6 +80,13 @@
   }
 
   /** Labels for a relative-time axis: h:mm:ss, with the fewest decimals of the second (0 to 3) at which no two ticks read the same. */
+  /** A run's duration in seconds as the runs table and the report show it: 1h 2m, 3m 4s or 1.5s; '' for none (a running run). */
+  function fmtDuration(seconds) {
+    if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return '';
+    const h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = Math.floor(seconds % 60);
+    return h ? `${h}h ${m}m` : m ? `${m}m ${s}s` : `${seconds.toFixed(1)}s`;
+  }
+
   function clockTicks(values) {
     const finite = values.filter(Number.isFinite);
     let labels = [];
@@ -128,5 +135,5 @@
     return `#${f(0)}${f(8)}${f(4)}`;
   }
 
-  window.Tracker = Object.assign(window.Tracker || {}, { num, fmt, short, ticks, tick, clock, clockTicks, unitOf, esc, alpha, runColour, PALETTE });
+  window.Tracker = Object.assign(window.Tracker || {}, { num, fmt, short, ticks, tick, clock, clockTicks, fmtDuration, unitOf, esc, alpha, runColour, PALETTE });
 })();
