@@ -15,7 +15,7 @@
   // ---- Helpers ----
 
   // Number formatting, charts and heat maps are the shared modules (shared/*.js) that the report inlines too.
-  const { esc, num, fmt, clock, fmtDuration, unitOf, runColour, PALETTE, DASHES, lineChart, readout, xRange, HistogramHeatmap, groupOf, groupColours, groupLine } = window.Tracker;
+  const { esc, num, fmt, clock, fmtDuration, unitOf, runColour, PALETTE, DASHES, BAND_LINES, lineChart, readout, xRange, HistogramHeatmap, groupOf, groupColours, groupLine } = window.Tracker;
   const enc = encodeURIComponent;
 
   function duration(run) {
@@ -87,8 +87,6 @@
   // Buckets one chart asks for in all lines together: 300 runs get 200 each, since no eye tells
   // 300 overlaid lines apart at finer grain, and fetching and drawing cost grow with every bucket.
   const CHART_BUCKETS = 60000;
-  // Lines a chart draws min-max bands for: past it the bands of many runs cover each other and the chart.
-  const BAND_LINES = 10;
   const seriesSlots = limiter(4);
 
   /** Whether a failed request may succeed if sent again: no answer at all, or the server busy or failing. */
@@ -856,7 +854,7 @@
       }
       const buckets = this.buckets(batches.reduce((n, b) => n + b.runs.length, 0));
       const lineCount = batches.reduce((n, b) => n + b.runs.length, 0);
-      const answers = await Promise.allSettled(batches.map(b => this.fetchBatch(b.runs, b.key, mode, buckets, lineCount <= BAND_LINES)));
+      const answers = await Promise.allSettled(batches.map(b => this.fetchBatch(b.runs, b.key, mode, buckets, lineCount <= BAND_LINES))); // min and max only for the bands, which charts of few lines draw
       if (token !== this.token || ws.gen !== generation) return;
       const failed = batches.map((b, i) => ({ ...b, error: answers[i].reason })).filter((b, i) => answers[i].status === 'rejected');
       const order = new Map(ws.runs.map((r, i) => [r.id, i]));
@@ -964,7 +962,7 @@
       this.plot = null;
       const lines = this.lines();
       this.el.dataset.series = new Set(this.series.map(s => s.run.id)).size;
-      Object.assign(this.el.dataset, { groups: this.ws.settings.groupBy.length ? lines.length : 0, band: this.ws.settings.band, bands: lines.filter(l => l.lo && l.hi).length });
+      Object.assign(this.el.dataset, { groups: this.ws.settings.groupBy.length ? lines.length : 0, band: this.ws.settings.band });
       if (lines.length === 0 || lines.every(l => l.xs.length === 0)) {
         plotEl.innerHTML = '<p class="empty">no points</p>';
         return;
@@ -986,6 +984,7 @@
           setCursor: [u => this.readout(u)],
         },
       });
+      this.el.dataset.bands = chart.bands;
       this.data = chart.data;
       this.main = chart.main; // each line's main series, for the readout and the CSV
       this.plot = chart.plot;

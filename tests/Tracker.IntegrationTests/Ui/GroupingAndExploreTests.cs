@@ -146,6 +146,30 @@ public sealed class GroupingAndExploreTests
         Assert.That(wrong, Does.Contain("'iqr'").And.Contain("minmax, std, stderr"));
     }
 
+    [TestCase(1, 1)]
+    [TestCase(10, 10)]
+    [TestCase(11, 0)]
+    public async Task LineChart_DrawsMinMaxBandsForUpToTenLines_InTheWebUiAndTheReportAlike(int lineCount, int bands)
+    {
+        // The shared chart module decides, so the web UI and the report (which inlines it) draw the same.
+        var page = await OpenModulesAsync();
+
+        var drawn = await page.EvaluateAsync<int>("""
+            n => {
+              const target = document.createElement('div');
+              document.body.append(target);
+              const lines = Array.from({ length: n }, (_, i) => ({ label: `run ${i}`, colour: Tracker.runColour(i), xs: [0, 1, 2], ys: [i, i + 1, i], lo: [i - 1, i, i - 1], hi: [i + 1, i + 2, i + 1] }));
+              const chart = Tracker.lineChart(target, { lines, width: 400, height: 200, xLabel: 'step' });
+              const count = chart.bands;
+              chart.destroy();
+              target.remove();
+              return count;
+            }
+            """, lineCount);
+
+        Assert.That(drawn, Is.EqualTo(bands));
+    }
+
     [Test]
     public async Task Grouping_GroupHasOneColourOnEveryChart_AndTheBandFollowsTheChoice()
     {

@@ -68,6 +68,9 @@
 
   const MARKS = { nan: 'NaN', inf: '+∞', ninf: '−∞' };
 
+  /** Lines a chart draws bands for: past it the bands of many lines cover one another and the chart, and each line is drawn alone. */
+  const BAND_LINES = 10;
+
   /**
    * Draws lines into `target` and returns { plot, data, main, destroy }: `data` is uPlot's aligned
    * data (x first), `main` each line's { index, raw, label, colour } (the series drawn bold, and the
@@ -107,7 +110,7 @@
         if (y === Infinity || hi === Infinity) marks.push({ line: li, x, kind: 'inf' });
         if (y === -Infinity || lo === -Infinity) marks.push({ line: li, x, kind: 'ninf' });
       });
-      if (line.lo && line.hi) {
+      if (line.lo && line.hi && lines.length <= BAND_LINES) {
         cols.push(line.hi.map(bandValue), line.lo.map(bandValue));
         series.push({ label: `${line.label} max`, stroke: 'transparent', points: { show: false }, spanGaps: true }, { label: `${line.label} min`, stroke: 'transparent', points: { show: false }, spanGaps: true });
         bands.push({ series: [first, first + 1], fill: alpha(line.colour, 0.12) });
@@ -281,7 +284,7 @@
     const media = [matchMedia('(prefers-color-scheme: dark)'), matchMedia('print')], retheme = () => plot.redraw(false, true);
     media.forEach(m => m.addEventListener('change', retheme));
     const destroy = () => { media.forEach(m => m.removeEventListener('change', retheme)); plot.destroy(); target.replaceChildren(); };
-    return { plot, data, main, legend, destroy };
+    return { plot, data, main, legend, bands: bands.length, destroy };
   }
 
   /** The readout under a chart for the cursor at data index i: the x, then each shown line's value there. */
@@ -300,5 +303,5 @@
     return xs.length ? [Math.min(...xs), Math.max(...xs)] : ['', ''];
   }
 
-  window.Tracker = Object.assign(window.Tracker || {}, { smooth, lineChart, readout, xRange, DASHES, roundTicks });
+  window.Tracker = Object.assign(window.Tracker || {}, { smooth, lineChart, readout, xRange, DASHES, BAND_LINES, roundTicks });
 })();
