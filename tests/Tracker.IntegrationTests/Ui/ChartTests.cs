@@ -277,6 +277,19 @@ public sealed class ChartTests
     }
 
     [Test]
+    public async Task Compare_ReadoutOfTwelveLines_ListsTheTenNearestThePointerAndSaysHowManyMore()
+    {
+        var page = await OpenCompareAsync();
+        var loss = Chart(page, "loss");
+
+        await loss.Locator(".plot .u-over").HoverAsync();
+
+        var readout = loss.Locator(".readout");
+        await Expect(readout.Locator(".swatch")).ToHaveCountAsync(10);
+        await Expect(readout).ToContainTextAsync($"and {CompareRuns - 10} more");
+    }
+
+    [Test]
     public async Task TwoMetricsOfOneRun_OnOneChart_DifferByDashPattern()
     {
         var page = await _browser.OpenAsync($"/#/projects/{CompareProject}/compare?runs={_compare[0]}");

@@ -287,14 +287,23 @@
     return { plot, data, main, legend, bands: bands.length, destroy };
   }
 
+  /** Lines the readout lists at most: with more, those nearest the pointer's height, then how many more there are. */
+  const READOUT_LINES = 10;
+
   /** The readout under a chart for the cursor at data index i: the x, then each shown line's value there. */
   function readout(chart, i, xLabel, xText = fmt, unit = '') {
     if (i === null || i === undefined || !chart?.data) return '';
-    return `<span>${esc(xLabel)} ${esc(xText(chart.data[0][i]))}</span>${chart.main.map(m => {
-      const v = chart.data[m.index][i];
-      if (v === null || v === undefined || chart.plot?.series[m.index].show === false) return '';
-      return `<span><i class="swatch" style="background:${m.colour}"></i>${esc(m.label)}: ${esc(fmt(v))}${unit ? esc(` ${unit}`) : ''}</span>`;
-    }).join('')}`;
+    const shown = chart.main.map(m => ({ m, v: chart.data[m.index][i] }))
+      .filter(({ m, v }) => v !== null && v !== undefined && chart.plot?.series[m.index].show !== false);
+    let listed = shown;
+    if (shown.length > READOUT_LINES) {
+      const top = chart.plot?.cursor.top, y = Number.isFinite(top) && top >= 0 ? chart.plot.posToVal(top, 'y') : null;
+      listed = [...shown].sort((a, b) => (y === null ? b.v - a.v : Math.abs(a.v - y) - Math.abs(b.v - y))).slice(0, READOUT_LINES);
+    }
+    const more = shown.length - listed.length;
+    return `<span>${esc(xLabel)} ${esc(xText(chart.data[0][i]))}</span>${listed.map(({ m, v }) =>
+      `<span><i class="swatch" style="background:${m.colour}"></i>${esc(m.label)}: ${esc(fmt(v))}${unit ? esc(` ${unit}`) : ''}</span>`).join('')}${
+      more ? `<span class="readout-more">and ${more} more (the ${READOUT_LINES} nearest the pointer shown)</span>` : ''}`;
   }
 
   /** The lowest and highest finite x drawn, for the chart's data-x-min and data-x-max. */
