@@ -17,6 +17,27 @@ internal abstract class SqlDialect
     /// </summary>
     public abstract IReadOnlyList<(int Version, string Sql)> Migrations { get; }
 
+    /// <summary>The migrations whose SQL is the same in both dialects, written once: each dialect's list ends with them.</summary>
+    private protected static readonly (int Version, string Sql)[] SharedMigrations =
+    [
+        // MLflow experiments created before any run (a project otherwise exists through its runs), and run ids looked up without their project (MLflow's run_id).
+        (9, """
+            CREATE TABLE mlflow_experiments (project TEXT PRIMARY KEY, created_at TEXT NOT NULL);
+            CREATE INDEX runs_run_id ON runs (run_id);
+            """),
+        // Indexes that hold the whole order of a sort by name (ties: newest start first), one per direction, so that a page
+        // walks them and stops (SQLite 3.53 sorted every run rather than walk an index holding only the order's first part),
+        // and the same under the stored state, for "state = X" (RunQuery.StateCondition) sorted by name or newest first.
+        (10, """
+            DROP INDEX runs_by_name;
+            CREATE INDEX runs_by_name ON runs (project, COALESCE(shown_name, name), (start_time IS NULL), start_time DESC, run_id);
+            CREATE INDEX runs_by_name_desc ON runs (project, COALESCE(shown_name, name) DESC, (start_time IS NULL), start_time DESC, run_id);
+            CREATE INDEX runs_by_state_name ON runs (project, state, COALESCE(shown_name, name), (start_time IS NULL), start_time DESC, run_id);
+            CREATE INDEX runs_by_state_name_desc ON runs (project, state, COALESCE(shown_name, name) DESC, (start_time IS NULL), start_time DESC, run_id);
+            CREATE INDEX runs_by_state_newest ON runs (project, state, (start_time IS NULL), start_time DESC, run_id);
+            """),
+    ];
+
     /// <summary>Appended to the SELECT of a run row inside a write transaction.</summary>
     public abstract string LockRowSuffix { get; }
 
@@ -140,22 +161,7 @@ internal sealed class SqliteDialect(string path) : SqlDialect
             CREATE INDEX runs_newest ON runs (project, (start_time IS NULL), start_time DESC, run_id);
             CREATE INDEX runs_by_name ON runs (project, COALESCE(shown_name, name));
             """),
-        // MLflow experiments created before any run (a project otherwise exists through its runs), and run ids looked up without their project (MLflow's run_id).
-        (9, """
-            CREATE TABLE mlflow_experiments (project TEXT PRIMARY KEY, created_at TEXT NOT NULL);
-            CREATE INDEX runs_run_id ON runs (run_id);
-            """),
-        // Indexes that hold the whole order of a sort by name (ties: newest start first), one per direction, so that a page
-        // walks them and stops (SQLite 3.53 sorted every run rather than walk an index holding only the order's first part),
-        // and the same under the stored state, for "state = X" (RunQuery.StateCondition) sorted by name or newest first.
-        (10, """
-            DROP INDEX runs_by_name;
-            CREATE INDEX runs_by_name ON runs (project, COALESCE(shown_name, name), (start_time IS NULL), start_time DESC, run_id);
-            CREATE INDEX runs_by_name_desc ON runs (project, COALESCE(shown_name, name) DESC, (start_time IS NULL), start_time DESC, run_id);
-            CREATE INDEX runs_by_state_name ON runs (project, state, COALESCE(shown_name, name), (start_time IS NULL), start_time DESC, run_id);
-            CREATE INDEX runs_by_state_name_desc ON runs (project, state, COALESCE(shown_name, name) DESC, (start_time IS NULL), start_time DESC, run_id);
-            CREATE INDEX runs_by_state_newest ON runs (project, state, (start_time IS NULL), start_time DESC, run_id);
-            """),
+        .. SharedMigrations,
     ];
 
     public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
@@ -270,21 +276,7 @@ internal sealed class PostgresDialect(string connectionString) : SqlDialect
             CREATE STATISTICS run_values_keys (mcv, dependencies) ON project, kind, key FROM run_values;
             CREATE STATISTICS run_values_texts (mcv, dependencies) ON project, kind, key, txt FROM run_values;
             """),
-        (9, """
-            CREATE TABLE mlflow_experiments (project TEXT PRIMARY KEY, created_at TEXT NOT NULL);
-            CREATE INDEX runs_run_id ON runs (run_id);
-            """),
-        // Indexes that hold the whole order of a sort by name (ties: newest start first), one per direction, so that a page
-        // walks them and stops (SQLite 3.53 sorted every run rather than walk an index holding only the order's first part),
-        // and the same under the stored state, for "state = X" (RunQuery.StateCondition) sorted by name or newest first.
-        (10, """
-            DROP INDEX runs_by_name;
-            CREATE INDEX runs_by_name ON runs (project, COALESCE(shown_name, name), (start_time IS NULL), start_time DESC, run_id);
-            CREATE INDEX runs_by_name_desc ON runs (project, COALESCE(shown_name, name) DESC, (start_time IS NULL), start_time DESC, run_id);
-            CREATE INDEX runs_by_state_name ON runs (project, state, COALESCE(shown_name, name), (start_time IS NULL), start_time DESC, run_id);
-            CREATE INDEX runs_by_state_name_desc ON runs (project, state, COALESCE(shown_name, name) DESC, (start_time IS NULL), start_time DESC, run_id);
-            CREATE INDEX runs_by_state_newest ON runs (project, state, (start_time IS NULL), start_time DESC, run_id);
-            """),
+        .. SharedMigrations,
     ];
 
     public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken) =>
