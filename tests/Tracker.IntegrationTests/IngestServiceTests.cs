@@ -21,35 +21,18 @@ public sealed class IngestServiceTests(string kind)
     private static readonly DateTimeOffset Now = new(2026, 11, 27, 0, 0, 0, TimeSpan.Zero);
     private SqlRunStore _store = null!;
     private IngestService _ingest = null!;
-    private string? _directory;
+    private TestStore _database = null!;
 
     [SetUp]
     public async Task CreateStore()
     {
-        if (kind == "sqlite")
-        {
-            _directory = Path.Combine(Path.GetTempPath(), "tracker-store", Guid.NewGuid().ToString("N"));
-            Directory.CreateDirectory(_directory);
-            _store = new SqlRunStore(new SqliteDialect(Path.Combine(_directory, "t.db")));
-        }
-        else
-        {
-            _store = new SqlRunStore(new PostgresDialect(Postgres.NewDatabase()));
-        }
-
-        await _store.MigrateAsync(CancellationToken.None);
+        _database = await TestStore.CreateAsync(kind);
+        _store = _database.Store;
         _ingest = new IngestService(_store, TimeProvider.System);
     }
 
     [TearDown]
-    public void DeleteStore()
-    {
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        if (_directory is not null)
-        {
-            Directory.Delete(_directory, recursive: true);
-        }
-    }
+    public void DeleteStore() => _database.Dispose();
 
     [Test]
     public async Task Append_ThousandsOfTinyBatchesOfManyKeys_ReadBackExactlyInFewRows()

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
 using Tracker.Format;
+using Tracker.IntegrationTests.Infrastructure;
 using Tracker.Server.Ingest;
 using Tracker.Server.Storage;
 
@@ -16,16 +17,14 @@ public sealed class RunQueryPathTests
 {
     private const string Project = "paths";
     private static readonly DateTimeOffset Now = new(2026, 11, 30, 0, 0, 0, TimeSpan.Zero);
-    private string _directory = null!;
+    private TestStore _database = null!;
     private SqlRunStore _store = null!;
 
     [OneTimeSetUp]
     public async Task Seed()
     {
-        _directory = Path.Combine(Path.GetTempPath(), "tracker-store", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(_directory);
-        _store = new SqlRunStore(new SqliteDialect(Path.Combine(_directory, "t.db")));
-        await _store.MigrateAsync(CancellationToken.None);
+        _database = await TestStore.CreateAsync("sqlite");
+        _store = _database.Store;
         var ingest = new IngestService(_store, TimeProvider.System);
 
         // 90 runs: optimizer sgd/adam/"10", lr i/1000, tag base or best, summary acc (missing in a tenth), and "both":
@@ -64,11 +63,7 @@ public sealed class RunQueryPathTests
     }
 
     [OneTimeTearDown]
-    public void Delete()
-    {
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        Directory.Delete(_directory, recursive: true);
-    }
+    public void Delete() => _database.Dispose();
 
     [TestCase("acc > 0.3 and optimizer = sgd", "-summary.acc")]
     [TestCase("config.lr < 0.05 and tag = base", "summary.acc")]

@@ -19,24 +19,14 @@ public sealed class RunStateQueryTests(string kind)
     private static readonly DateTimeOffset Now = new(2026, 11, 30, 12, 0, 0, TimeSpan.Zero);
     private static readonly DateTimeOffset Cutoff = Now.AddMinutes(-5);
     private static readonly string[] Sorts = ["name", "-name", "", "state", "-state", "id", "-start_time"];
-    private string? _directory;
+    private TestStore _database = null!;
     private SqlRunStore _store = null!;
 
     [OneTimeSetUp]
     public async Task Seed()
     {
-        if (kind == "sqlite")
-        {
-            _directory = Path.Combine(Path.GetTempPath(), "tracker-store", Guid.NewGuid().ToString("N"));
-            Directory.CreateDirectory(_directory);
-            _store = new SqlRunStore(new SqliteDialect(Path.Combine(_directory, "t.db")));
-        }
-        else
-        {
-            _store = new SqlRunStore(new PostgresDialect(Postgres.NewDatabase()));
-        }
-
-        await _store.MigrateAsync(CancellationToken.None);
+        _database = await TestStore.CreateAsync(kind);
+        _store = _database.Store;
 
         // 70 runs: running and heard from, running and stale (read as crashed), stored as crashed, finished, failed, killed;
         // names and start times repeat (ties: newest first, then id), a few have no start time, some are renamed, one archived.
@@ -62,14 +52,7 @@ public sealed class RunStateQueryTests(string kind)
     }
 
     [OneTimeTearDown]
-    public void Delete()
-    {
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        if (_directory is not null)
-        {
-            Directory.Delete(_directory, recursive: true);
-        }
-    }
+    public void Delete() => _database.Dispose();
 
     [TestCase("state = finished")]
     [TestCase("state = failed")]
