@@ -118,12 +118,7 @@ public sealed class TensorBoardBackendTests
     [Test]
     public void Resume_AppendsASecondFile_FirstUnchangedAndNoPointTwice()
     {
-        var run = Run.Init(Options(new TensorBoardBackend()));
-        LogLoss(run, 0, 5);
-        run.Finish();
-        var folder = EventFolder.PathOf(run);
-        var first = Directory.GetFiles(folder, "events.out.tfevents.*").Single();
-        var firstBytes = File.ReadAllBytes(first);
+        var (run, folder, first, firstBytes) = FinishedRunOfFiveSteps();
 
         var resumed = Run.Init(Options(new TensorBoardBackend(), run.Id));
         LogLoss(resumed, 5, 10);
@@ -139,12 +134,7 @@ public sealed class TensorBoardBackendTests
     [Test]
     public void Resume_BatchDeliveredAgain_WrittenOnce()
     {
-        var run = Run.Init(Options(new TensorBoardBackend()));
-        LogLoss(run, 0, 5);
-        run.Finish();
-        var folder = EventFolder.PathOf(run);
-        var first = Directory.GetFiles(folder, "events.out.tfevents.*").Single();
-        var firstBytes = File.ReadAllBytes(first);
+        var (run, folder, first, firstBytes) = FinishedRunOfFiveSteps();
         // A crash after the event file took the records but before the worker saved its cursor.
         File.WriteAllText(Path.Combine(run.Directory!, "backends", "tensorboard.json"), """{"delivered_seq":0}""");
 
@@ -159,12 +149,7 @@ public sealed class TensorBoardBackendTests
     [Test]
     public void Resume_AfterACrashMidBatch_UnconfirmedRecordsCutOff()
     {
-        var run = Run.Init(Options(new TensorBoardBackend()));
-        LogLoss(run, 0, 5);
-        run.Finish();
-        var folder = EventFolder.PathOf(run);
-        var first = Directory.GetFiles(folder, "events.out.tfevents.*").Single();
-        var confirmed = File.ReadAllBytes(first);
+        var (run, folder, first, confirmed) = FinishedRunOfFiveSteps();
         // A batch the file took before the process died, without the state (and the cursor) moving past it.
         using (var stream = new FileStream(first, FileMode.Append))
         {
@@ -288,6 +273,17 @@ public sealed class TensorBoardBackendTests
 
         options.Backends.Add(backend);
         return options;
+    }
+
+    /// <summary>A finished run that logged loss at steps 0 to 4: its event folder, its one event file and that file's bytes.</summary>
+    private (Run Run, string Folder, string File, byte[] Bytes) FinishedRunOfFiveSteps()
+    {
+        var run = Run.Init(Options(new TensorBoardBackend()));
+        LogLoss(run, 0, 5);
+        run.Finish();
+        var folder = EventFolder.PathOf(run);
+        var file = Directory.GetFiles(folder, "events.out.tfevents.*").Single();
+        return (run, folder, file, File.ReadAllBytes(file));
     }
 
     private static void LogLoss(Run run, int from, int to)
