@@ -115,8 +115,7 @@ public sealed class RunCommandTests
     [Test]
     public async Task DotnetProgramWithTheSdk_JoinsTheSameRun()
     {
-        var app = Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "Tracker.TestApp", "bin",
-            Path.GetFileName(Path.GetDirectoryName(AppContext.BaseDirectory.TrimEnd('/'))!), "net10.0", "Tracker.TestApp.dll");
+        var app = TestAppDll;
         Assert.That(File.Exists(app), Is.True, $"test app not built at {app}");
 
         var result = await CliProcess.RunAsync(["run", "--dir", _root, "--project", "p", "--", "dotnet", app, "joined", "unused", "5"]);
@@ -134,8 +133,7 @@ public sealed class RunCommandTests
     [Test]
     public async Task Online_DotnetProgramWithTheSdk_OneRunOnTheServerWithItsPointsAndState()
     {
-        var app = Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "Tracker.TestApp", "bin",
-            Path.GetFileName(Path.GetDirectoryName(AppContext.BaseDirectory.TrimEnd('/'))!), "net10.0", "Tracker.TestApp.dll");
+        var app = TestAppDll;
         await using var server = await ServerProcess.StartAsync("sqlite");
         var environment = new Dictionary<string, string> { ["TRACKER_BASE_URL"] = server.BaseUrl.ToString(), ["TRACKER_API_KEY"] = server.ApiKey! };
 
@@ -184,6 +182,10 @@ public sealed class RunCommandTests
     /// <summary>The program tracker run started (Linux: /proc).</summary>
     private static int ChildOf(int pid) =>
         int.Parse(File.ReadAllText($"/proc/{pid}/task/{pid}/children").Split(' ', StringSplitOptions.RemoveEmptyEntries).Single(), System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>The test program that uses the SDK, built in this build's configuration (Debug or Release).</summary>
+    private static string TestAppDll => Path.Combine(Repository.Root, "tests", "Tracker.TestApp", "bin",
+        Path.GetFileName(Path.GetDirectoryName(AppContext.BaseDirectory.TrimEnd('/'))!), "net10.0", "Tracker.TestApp.dll");
 
     private string OnlyRun()
     {
