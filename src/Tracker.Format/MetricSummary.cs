@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Tracker.Format;
 
 /// <summary>
@@ -33,6 +35,7 @@ public sealed class MetricSummary
 
     /// <summary>Adds a double (NaN and infinities included).</summary>
     /// <param name="value">The value.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // into the SDK's fold of logged values (Run.FoldLogged)
     public void Add(double value)
     {
         Observe(new Scalar(ScalarKind.Double, value, 0, null));
@@ -45,6 +48,7 @@ public sealed class MetricSummary
 
     /// <summary>Adds an integer, kept exact.</summary>
     /// <param name="value">The value.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // into the SDK's fold of logged values (Run.FoldLogged)
     public void Add(long value)
     {
         Observe(new Scalar(ScalarKind.Int64, value, value, null));
@@ -70,6 +74,7 @@ public sealed class MetricSummary
 
     /// <summary>Adds an unsigned integer, kept exact.</summary>
     /// <param name="value">The value.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // into the SDK's fold of logged values (Run.FoldLogged)
     public void Add(ulong value)
     {
         Observe(new Scalar(ScalarKind.UInt64, value, unchecked((long)value), null));
@@ -126,6 +131,7 @@ public sealed class MetricSummary
     internal static object? Exact(Int128 value) =>
         value > ulong.MaxValue || value < long.MinValue ? null : value > long.MaxValue ? (ulong)value : (long)value;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // into the SDK's fold of logged values (Run.FoldLogged)
     private void Observe(Scalar value)
     {
         if (Count == 0)
@@ -138,6 +144,7 @@ public sealed class MetricSummary
         Overridden = false;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // into the SDK's fold of logged values (Run.FoldLogged)
     private void AddNumber(double value)
     {
         _numbers++;

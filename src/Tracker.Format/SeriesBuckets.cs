@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
 namespace Tracker.Format;
 
 /// <summary>
@@ -28,6 +31,7 @@ public struct SeriesBucket
     /// <summary>Adds one point.</summary>
     /// <param name="x">Its step or time.</param>
     /// <param name="value">Its value.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // into the SDK's fold of logged values (Run.FoldLogged)
     public void Add(long x, double value) => Add(1, value, value, value, x, x);
 
     /// <summary>Adds a summary of several points (a stored chunk, or another bucket).</summary>
@@ -37,6 +41,7 @@ public struct SeriesBucket
     /// <param name="last">The value at <paramref name="lastX"/>.</param>
     /// <param name="firstX">Their lowest x.</param>
     /// <param name="lastX">Their highest x.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // into the SDK's fold of logged values (Run.FoldLogged)
     public void Add(long count, double min, double max, double last, long firstX, long lastX)
     {
         if (count <= 0)
@@ -146,7 +151,7 @@ public sealed class GrowingBuckets(int target)
 {
     private readonly List<SeriesBucket> _buckets = [];
     private long _first = long.MinValue;
-    private long _width = 1;
+    private int _widthShift; // a bucket is 2^_widthShift wide: an index is a shift, not a division
 
     /// <summary>The buckets, in x order; empty ones have <see cref="SeriesBucket.Count"/> 0.</summary>
     public IReadOnlyList<SeriesBucket> Buckets => _buckets;
@@ -157,6 +162,7 @@ public sealed class GrowingBuckets(int target)
     /// <summary>Adds a point; an x lower than the first point's joins the first bucket.</summary>
     /// <param name="x">Its step or time.</param>
     /// <param name="value">Its value.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // into the SDK's fold of logged values (Run.FoldLogged)
     public void Add(long x, double value)
     {
         if (_first == long.MinValue)
@@ -164,11 +170,11 @@ public sealed class GrowingBuckets(int target)
             _first = x;
         }
 
-        var index = Math.Max(0, (x - _first) / _width);
+        var index = Math.Max(0, (x - _first) >> _widthShift);
         while (index >= 2 * target)
         {
             Merge();
-            index = Math.Max(0, (x - _first) / _width);
+            index = Math.Max(0, (x - _first) >> _widthShift);
         }
 
         while (_buckets.Count <= index)
@@ -176,9 +182,7 @@ public sealed class GrowingBuckets(int target)
             _buckets.Add(default);
         }
 
-        var bucket = _buckets[(int)index];
-        bucket.Add(x, value);
-        _buckets[(int)index] = bucket;
+        CollectionsMarshal.AsSpan(_buckets)[(int)index].Add(x, value);
         Count++;
     }
 
@@ -200,7 +204,7 @@ public sealed class GrowingBuckets(int target)
         }
 
         _buckets.RemoveRange((_buckets.Count + 1) / 2, _buckets.Count / 2);
-        _width *= 2;
+        _widthShift++;
     }
 }
 

@@ -44,30 +44,6 @@ public sealed partial class Run
             }
 
             var metric = _keys.Find(key) ?? AddKey(key);
-            switch (kind)
-            {
-                case EntryKind.Number:
-                    metric.Summary.Add(number);
-                    break;
-                case EntryKind.Integer:
-                    metric.Summary.Add(bits);
-                    break;
-                case EntryKind.UInteger:
-                    metric.Summary.Add(unchecked((ulong)bits));
-                    break;
-                case EntryKind.Bool:
-                    metric.Summary.Add(number != 0);
-                    break;
-                default:
-                    metric.Summary.Add(text!);
-                    break;
-            }
-
-            if (kind != EntryKind.Text)
-            {
-                metric.Buckets.Add(_step, number);
-            }
-
             ref var entry = ref NextEntry(sameLine: false);
             entry.Kind = kind;
             entry.KeyId = metric.Id;
@@ -91,6 +67,11 @@ public sealed partial class Run
         }
     }
 
+    // Optimised from its first call: a short run should not pay unoptimised code for its first tens
+    // of thousands of calls (the runtime promotes code only after 100 ms without new compilation).
+    // Without a profile it is as fast as promoted code because nothing here needs one: the summaries
+    // are folded per chunk (FoldLogged), the common value is taken inline (docs/benchmarks.md).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void LogRow(IReadOnlyDictionary<string, object?> values, long? step, bool? commit)
     {
         List<(Task Write, bool Behind)>? mediaWrites = null;
@@ -152,26 +133,9 @@ public sealed partial class Run
                 entry.Step = _step;
                 entry.UnixMs = unixMs;
                 entry.Kind = Values.Classify(value, out entry.Number, out entry.Bits);
-                switch (entry.Kind)
-                {
-                    case EntryKind.Number:
-                        metric.Summary.Add(entry.Number); // no boxing on the common paths
-                        break;
-                    case EntryKind.Integer:
-                        metric.Summary.Add(entry.Bits);
-                        break;
-                    default:
-                        metric.Summary.Add(value); // text, a bool, or a ulong above long.MaxValue
-                        break;
-                }
-
                 if (entry.Kind == EntryKind.Text)
                 {
                     entry.Payload = value;
-                }
-                else
-                {
-                    metric.Buckets.Add(_step, entry.Number);
                 }
 
                 sameLine = true;
@@ -237,11 +201,26 @@ public sealed partial class Run
         return false;
     }
 
-    /// <summary>Validates one value of a dictionary (flattening nested ones) into the scratch list.</summary>
+    /// <summary>
+    /// Validates one value of a dictionary (flattening nested ones) into the call's values. The common
+    /// one, a double under a key registered (so validated) before, is taken here, inlined into LogRow.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Collect(string key, object? value, int depth)
     {
-        // A key already registered was validated then; most calls repeat the same keys.
         var known = _keys.Find(key);
+        if (known is not null && value is double)
+        {
+            _scratch.Add((known, key, value));
+            return;
+        }
+
+        CollectChecked(known, key, value, depth);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void CollectChecked(MetricKey? known, string key, object? value, int depth)
+    {
         if (known is null)
         {
             RecordRules.ThrowIfInvalidKey(key, metric: true);
@@ -249,7 +228,7 @@ public sealed partial class Run
 
         if (value is double)
         {
-            _scratch.Add((known, key, value)); // the common value, without the type tests below (each a call when not inlined)
+            _scratch.Add((known, key, value));
             return;
         }
 
@@ -394,6 +373,7 @@ public sealed partial class Run
         var dropped = chunk.Count - kept;
         Array.Clear(chunk.Entries, kept, dropped);
         chunk.Count = kept;
+        _folded = kept;
         _droppedByQueue += dropped;
         _diagnostics.ReportRateLimited(new RunDiagnostic(DiagnosticLevel.Warning,
             $"The queue of run {Id} is full (MaxQueuedRecords = {_options.MaxQueuedRecords:N0}) and FullMode is DropNewest: {dropped:N0} points were dropped, {_droppedByQueue:N0} so far. Raise MaxQueuedRecords or use QueueFullMode.Wait to lose nothing."));
@@ -409,13 +389,66 @@ public sealed partial class Run
         }
 
         _sealedSinceTick = true;
+        FoldLogged();
         if (!_queue!.TryPublish(chunk, wait))
         {
             return false;
         }
 
         _current = _queue.Rent();
+        _folded = 0;
         return true;
+    }
+
+    /// <summary>
+    /// Brings the live summaries and the finish footer's buckets up to every value logged so far,
+    /// from the current chunk's entries, as the files and the server fold what the writer writes.
+    /// Log only appends entries; this runs when a chunk is handed off and before the summary is read
+    /// or changed, one tight loop, compiled optimised from its first call (docs/benchmarks.md).
+    /// Caller holds the lock.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void FoldLogged()
+    {
+        var chunk = _current;
+        if (chunk is null)
+        {
+            return;
+        }
+
+        var entries = chunk.Entries;
+        for (var i = _folded; i < chunk.Count; i++)
+        {
+            ref readonly var entry = ref entries[i];
+            if (entry.Kind == EntryKind.Record)
+            {
+                continue;
+            }
+
+            var metric = _keys[entry.KeyId];
+            switch (entry.Kind)
+            {
+                case EntryKind.Number:
+                    metric.Summary.Add(entry.Number);
+                    break;
+                case EntryKind.Integer:
+                    metric.Summary.Add(entry.Bits);
+                    break;
+                case EntryKind.UInteger:
+                    metric.Summary.Add(unchecked((ulong)entry.Bits));
+                    break;
+                case EntryKind.Bool:
+                    metric.Summary.Add(entry.Number != 0);
+                    break;
+                default:
+                    metric.Summary.Add((string)entry.Payload!);
+                    continue; // text has no place on a chart
+            }
+
+            metric.Buckets.Add(entry.Step, entry.Number);
+        }
+
+        _folded = chunk.Count;
     }
 
     private void OnFlushTick()
@@ -498,6 +531,7 @@ public sealed partial class Run
                 return;
             }
 
+            FoldLogged(); // a change (an override, a metric's definition) comes after what was logged before it
             apply();
             if (!IsDisabled)
             {
@@ -521,5 +555,9 @@ public sealed partial class Run
         Error = error,
     };
 
-    private Dictionary<string, object?> SummarySnapshot() => _summary.Snapshot();
+    private Dictionary<string, object?> SummarySnapshot()
+    {
+        FoldLogged();
+        return _summary.Snapshot();
+    }
 }

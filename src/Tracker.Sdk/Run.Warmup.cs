@@ -1,3 +1,4 @@
+using Tracker.Backends;
 using Tracker.Pipeline;
 using Tracker.Reading;
 
@@ -13,9 +14,9 @@ public sealed partial class Run
     internal static bool WarmupDone { get; private set; }
 
     /// <summary>
-    /// Once a process, compiles <c>Log(dictionary)</c>'s code path on the thread pool while the
-    /// caller goes on: the first call would otherwise pay 5 ms or more of JIT for about 60 methods.
-    /// The methods stay at tier 0 until the runtime promotes them, as any others.
+    /// Once a process, compiles <c>Log(dictionary)</c>'s code path and the writer's on the thread
+    /// pool while the caller goes on: the first call would otherwise pay 5 ms or more of JIT, and
+    /// a run's worker would take tens of milliseconds to return its first written chunks.
     /// </summary>
     private static void StartWarmup()
     {
@@ -26,11 +27,12 @@ public sealed partial class Run
     }
 
     /// <summary>
-    /// Logs a few rows into a throw-away run: no backend, no worker, a chunk never handed off, so
-    /// nothing is written, sent or printed. Its values cover the kinds whose code differs (double,
-    /// integer); a new key on the first row and known keys after, as a training loop's rows are.
+    /// Logs a few rows into a throw-away run (no backend, nothing printed), folds its summaries, and
+    /// has a worker of its own format the chunk and keep nothing: nothing is written or sent. Its
+    /// values cover the kinds whose code differs (double, integer); a new key on the first row and
+    /// known keys after, as a training loop's rows are.
     /// </summary>
-    /// <returns>Whether every row was taken; false if the warm-up failed (it costs only speed).</returns>
+    /// <returns>Whether every row was taken and formatted; false if the warm-up failed (it costs only speed).</returns>
     internal static bool Warmup()
     {
         try
@@ -46,7 +48,17 @@ public sealed partial class Run
                 scratch.LogRow(row, step: null, commit: null);
             }
 
-            return true;
+            scratch.FoldLogged();
+
+            // The write path too: until a run's worker returns written chunks, Log fills new ones, and
+            // filling fresh memory cost the caller about 1 us a call in a fresh process (docs/benchmarks.md).
+            var queue = new RecordQueue(ChunkSize, capacityInChunks: 1);
+            var worker = new RunWorker(queue, new FormatOnlyBackend(), scratch._keys, scratch._options, scratch._diagnostics, firstSeq: 1);
+            worker.Start();
+            var taken = queue.TryPublish(scratch._current, wait: false);
+            queue.Complete();
+            worker.StopAsync(TimeSpan.FromSeconds(10), TimeProvider.System).GetAwaiter().GetResult();
+            return taken && worker.Counters.Written == WarmupCalls * row.Count;
         }
 #pragma warning disable CA1031 // a failed warm-up costs only speed; the real Log reports its own errors
         catch (Exception)
@@ -54,5 +66,19 @@ public sealed partial class Run
         {
             return false;
         }
+    }
+
+    /// <summary>Formats each batch as a run directory's writer does, and keeps nothing.</summary>
+    private sealed class FormatOnlyBackend : IRunBackend
+    {
+        private readonly JsonlFormatter _formatter = new();
+
+        public Task WriteAsync(RecordBatch batch, CancellationToken cancellationToken)
+        {
+            _formatter.Format(batch);
+            return Task.CompletedTask;
+        }
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 }

@@ -47,6 +47,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     private readonly MediaLog? _media;
     private readonly Action<RecordPayload> _appendRecord;
     private Chunk? _current;
+    private int _folded; // entries of _current already in the summaries (FoldLogged)
     private bool _sealedSinceTick;
     private long _step;
     private long _received;

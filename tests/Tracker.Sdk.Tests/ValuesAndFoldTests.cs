@@ -151,6 +151,39 @@ public sealed class ValuesAndFoldTests : RunTestBase
     }
 
     [Test]
+    public void Summary_ReadBetweenAndAcrossChunkHandOffs_CountsEveryValueOnce()
+    {
+        // Log only appends entries; the live summary is folded from them when a chunk is handed off and
+        // when it is read. 7,000 rows of 3 values are 10 chunks and more: reads land inside chunks and after hand-offs.
+        var run = Run.Init(Options());
+        run.DefineMetric("loss", summary: SummaryMode.Mean);
+        run.DefineMetric("acc", summary: SummaryMode.Max);
+        var row = new Dictionary<string, object?>();
+        for (var step = 0; step < 7_000; step++)
+        {
+            row["loss"] = (double)step;
+            row["acc"] = step % 1000;
+            row["phase"] = step % 2 == 0 ? "train" : "eval";
+            run.Log(row);
+            if (step % 997 == 0)
+            {
+                Assert.That(run.Summary["loss"], Is.EqualTo(step / 2.0), $"the mean of 0..{step}");
+                Assert.That(run.Summary["acc"], Is.EqualTo((long)Math.Min(step, 999)));
+            }
+        }
+
+        run.Summary["acc"] = 2_000L; // after every value logged before it
+        Assert.That(run.Summary["acc"], Is.EqualTo(2_000L));
+        run.Log("loss", 7_000.0);
+        Assert.That(run.Summary["loss"], Is.EqualTo(3_500.0));
+        Assert.That(run.Summary["phase"], Is.EqualTo("eval"));
+        run.Finish();
+
+        Assert.That(Read(run).ReadSummary(), Is.EquivalentTo(new Dictionary<string, object?> { ["loss"] = 3_500.0, ["acc"] = 2_000L, ["phase"] = "eval" }));
+        Assert.That(Output.ToString(), Does.Contain("loss"), "the footer's sparkline, drawn from the folded buckets");
+    }
+
+    [Test]
     public void Reader_RunJsonWithoutOptionalMembers_ReadsEmptyCollections()
     {
         var directory = Path.Combine(Root, "minimal", "m1");

@@ -1,8 +1,8 @@
 namespace Tracker.Tests;
 
 /// <summary>
-/// The warm-up <c>Run.Init</c> starts: <c>Log(dictionary)</c>'s code compiled on another thread,
-/// through a throw-away run that leaves no trace. What it saves is measured by the benchmarks'
+/// The warm-up <c>Run.Init</c> starts: <c>Log(dictionary)</c>'s code and the writer's compiled on
+/// another thread, through a throw-away run that leaves no trace. What it saves is measured by the benchmarks'
 /// <c>warmup</c> mode (docs/benchmarks.md), in fresh processes.
 /// </summary>
 [NonParallelizable] // one test redirects the console
@@ -32,7 +32,7 @@ public sealed class WarmupTests : RunTestBase
     }
 
     [Test]
-    public void Warmup_TakesItsRowsWithoutWritingOrPrintingAnything()
+    public void Warmup_TakesItsRowsThroughTheWriterWithoutWritingOrPrintingAnything()
     {
         var (stdout, stderr) = (Console.Out, Console.Error);
         using var captured = new StringWriter();
@@ -41,7 +41,7 @@ public sealed class WarmupTests : RunTestBase
         var filesBefore = Directory.Exists(Root) ? Directory.GetFileSystemEntries(Root, "*", SearchOption.AllDirectories).Length : 0;
         try
         {
-            Assert.That(Run.Warmup(), Is.True, "the throw-away run refused its rows");
+            Assert.That(Run.Warmup(), Is.True, "the throw-away run refused its rows, or its worker did not format them all");
         }
         finally
         {

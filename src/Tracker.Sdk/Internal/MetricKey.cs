@@ -18,6 +18,9 @@ internal sealed class MetricKey(int id, string name, MetricSummary summary)
 
     /// <summary>The numeric history by step, bucketed as every chart is, for the finish footer's sparkline.</summary>
     public GrowingBuckets Buckets { get; } = new(16);
+
+    /// <summary>The key found after this one the last time (a training loop logs its keys in the same order each step).</summary>
+    public MetricKey? Next { get; set; }
 }
 
 /// <summary>
@@ -41,26 +44,42 @@ internal sealed class KeyRegistry
 
     public IEnumerable<MetricKey> All => _byId.Take(Count);
 
-    /// <summary>Finds a key; the most recent one is recognised by reference, without hashing.</summary>
+    /// <summary>
+    /// Finds a key. The one found last, and the one that followed it the time before, are recognised
+    /// by reference without hashing: a loop logging the same keys in the same order finds each so.
+    /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)] // no tier-0 warm-up (docs/benchmarks.md)
     public MetricKey? Find(string name)
     {
         var last = _last;
-        if (last is not null && ReferenceEquals(last.Name, name))
+        if (last is not null)
         {
-            return last;
+            if (ReferenceEquals(last.Name, name))
+            {
+                return last;
+            }
+
+            var next = last.Next;
+            if (next is not null && ReferenceEquals(next.Name, name))
+            {
+                _last = next;
+                return next;
+            }
         }
 
-        if (_byReference.TryGetValue(name, out var key))
+        if (!_byReference.TryGetValue(name, out var key) && _byName.TryGetValue(name, out key))
         {
-            _last = key;
-            return key;
-        }
-
-        if (_byName.TryGetValue(name, out key))
-        {
-            _last = key;
             Remember(name, key);
+        }
+
+        if (key is not null)
+        {
+            if (last is not null)
+            {
+                last.Next = key;
+            }
+
+            _last = key;
         }
 
         return key;
@@ -82,6 +101,11 @@ internal sealed class KeyRegistry
         _byId[Count] = key;
         Count++;
         _byName.Add(name, key);
+        if (_last is not null)
+        {
+            _last.Next = key;
+        }
+
         _last = key;
         Remember(name, key);
         return key;

@@ -28,7 +28,7 @@ internal sealed class RunWorker
     private readonly CancellationTokenSource _abort = new();
     private readonly List<Chunk> _markers = [];
     private Task _loop = Task.CompletedTask;
-    private ResiliencePipeline? _pipeline; // built by the loop: building it costs a cold Run.Init tens of milliseconds
+    private ResiliencePipeline _pipeline = ResiliencePipeline.Empty; // built by the loop: building it costs a cold Run.Init tens of milliseconds
     private bool _droppedSinceMarker;
     private long _nextSeq;
     private long _numberAfter; // set by the sender's thread: the server holds the numbers up to it
@@ -125,6 +125,7 @@ internal sealed class RunWorker
         var reader = _queue.Reader;
         try
         {
+            _pipeline = BuildPipeline(); // before the first chunk comes, not while Log's chunks wait for it
             while (await _queue.WaitToReadAsync(_abort.Token).ConfigureAwait(false))
             {
                 while (_batch.EntryCount < _maxBatchRecords && _batch.ApproximateBytes < _maxBatchBytes && reader.TryRead(out var chunk))
@@ -186,7 +187,6 @@ internal sealed class RunWorker
     {
         _nextSeq = Math.Max(_nextSeq, Interlocked.Read(ref _numberAfter) + 1);
         _batch.FirstSeq = _nextSeq;
-        _pipeline ??= BuildPipeline();
         try
         {
             await _pipeline.ExecuteAsync(
