@@ -154,7 +154,12 @@ public sealed partial class Run
             }
         }
 
-        foreach (var (write, behind) in mediaWrites ?? [])
+        if (mediaWrites is null)
+        {
+            return; // most calls: no media, and no empty list made for them (AllocationTests)
+        }
+
+        foreach (var (write, behind) in mediaWrites)
         {
             // Past the backlog limit the caller writes its own media: back-pressure, not unbounded memory.
             if (behind)
