@@ -337,7 +337,7 @@ public sealed partial class Run
         ? _startUnixMs + (Environment.TickCount64 - _startTickCount)
         : _startUnixMs + (long)((_time.GetTimestamp() - _startTimestamp) * _msPerTick);
 
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)] // no tier-0 warm-up (docs/benchmarks.md)
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)] // inlined into LogRow; optimised at first call for the scalar overloads (docs/benchmarks.md)
     private ref Entry NextEntry(bool sameLine)
     {
         var chunk = _current!;

@@ -48,7 +48,7 @@ internal sealed class KeyRegistry
     /// Finds a key. The one found last, and the one that followed it the time before, are recognised
     /// by reference without hashing: a loop logging the same keys in the same order finds each so.
     /// </summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)] // no tier-0 warm-up (docs/benchmarks.md)
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining | System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)] // inlined into Log's code; optimised at first call elsewhere (docs/benchmarks.md)
     public MetricKey? Find(string name)
     {
         var last = _last;

@@ -13,7 +13,7 @@ internal static class Values
     /// Classifies a logged scalar without boxing it again: doubles (float, decimal and Half too),
     /// integers kept exact (<paramref name="bits"/> holds the long, or the ulong's bits), bools and text.
     /// </summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)] // optimised at first call (Run.Warmup.cs)
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining | System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)] // inlined into Log's code; optimised at first call elsewhere (docs/benchmarks.md)
     public static EntryKind Classify(object value, out double number, out long bits)
     {
         bits = 0;
