@@ -9,7 +9,6 @@ namespace Tracker;
 // The step log: a call validated whole, then its values appended as entries of the current chunk, the step counter, and records beside the history.
 public sealed partial class Run
 {
-    /// <summary>The body of <see cref="Log(IReadOnlyDictionary{string, object?}, long?, bool?)"/>: validate the whole call, then append its row and media.</summary>
     /// <summary>One value of a scalar overload: inlined into each, so the branches on a constant kind fold away.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void LogScalar(string key, EntryKind kind, double number, long bits, string? text, long? step, bool? commit)
@@ -67,6 +66,7 @@ public sealed partial class Run
         }
     }
 
+    /// <summary>The body of <see cref="Log(IReadOnlyDictionary{string, object?}, long?, bool?)"/>: validate the whole call, then append its row and media.</summary>
     // Optimised from its first call: a short run should not pay unoptimised code for its first tens
     // of thousands of calls (the runtime promotes code only after 100 ms without new compilation).
     // Without a profile it is as fast as promoted code because nothing here needs one: the summaries

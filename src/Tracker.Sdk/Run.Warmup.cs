@@ -49,6 +49,9 @@ public sealed partial class Run
             }
 
             scratch.FoldLogged();
+            scratch.Log("loss", 0.5); // the scalar overloads most used, each compiled whole at its first call (a disabled run returns at once)
+            scratch.Log("epoch", 1);
+            scratch.Log("samples", 1L);
 
             // The write path too: until a run's worker returns written chunks, Log fills new ones, and
             // filling fresh memory cost the caller about 1 us a call in a fresh process (docs/benchmarks.md).

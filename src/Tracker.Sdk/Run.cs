@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using Tracker.Internal;
 using Tracker.Online;
 using Tracker.Pipeline;
@@ -180,6 +181,11 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
         }
     }
 
+    // The scalar overloads are optimised at their first call (Init's warm-up compiles the double one
+    // off the caller's thread) and never inlined into the caller: a training loop recompiled on the
+    // stack after ~1,000 iterations then stays small and quick to compile (docs/benchmarks.md).
+    private const MethodImplOptions ScalarLog = MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization;
+
     /// <summary>
     /// Logs one value at the current step. With the default <paramref name="commit"/> the step
     /// then advances, so log several metrics of one step with a dictionary or <c>commit: false</c>.
@@ -191,35 +197,42 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     /// <param name="commit">Whether to advance the step afterwards; default: true without <paramref name="step"/>, false with it.</param>
     /// <exception cref="ArgumentException">The key is empty, too long or reserved; or the step is outside 0 to <see cref="RecordRules.MaxStep"/> (2^53 - 1).</exception>
     /// <exception cref="InvalidOperationException">The run is finished.</exception>
+    [MethodImpl(ScalarLog)]
     public void Log(string key, double value, long? step = null, bool? commit = null) =>
         LogScalar(key, EntryKind.Number, value, 0, null, step, commit);
 
     /// <summary>Logs an integer at the current step, kept exact (up to 2^63 - 1) in the record, the server and exports. Allocation-free.</summary>
     /// <inheritdoc cref="Log(string, double, long?, bool?)"/>
+    [MethodImpl(ScalarLog)]
     public void Log(string key, long value, long? step = null, bool? commit = null) =>
         LogScalar(key, EntryKind.Integer, value, value, null, step, commit);
 
     /// <inheritdoc cref="Log(string, long, long?, bool?)"/>
+    [MethodImpl(ScalarLog)]
     public void Log(string key, int value, long? step = null, bool? commit = null) =>
         LogScalar(key, EntryKind.Integer, value, value, null, step, commit);
 
     /// <summary>Logs an unsigned integer at the current step, kept exact up to 2^64 - 1. Allocation-free.</summary>
     /// <inheritdoc cref="Log(string, double, long?, bool?)"/>
+    [MethodImpl(ScalarLog)]
     public void Log(string key, ulong value, long? step = null, bool? commit = null) =>
         LogScalar(key, value > long.MaxValue ? EntryKind.UInteger : EntryKind.Integer, value, unchecked((long)value), null, step, commit);
 
     /// <summary>Logs a float at the current step, as the double it widens to exactly. Allocation-free.</summary>
     /// <inheritdoc cref="Log(string, double, long?, bool?)"/>
+    [MethodImpl(ScalarLog)]
     public void Log(string key, float value, long? step = null, bool? commit = null) =>
         LogScalar(key, EntryKind.Number, value, 0, null, step, commit);
 
     /// <summary>Logs a decimal at the current step as the nearest double (metrics are doubles, as in W&amp;B). Allocation-free.</summary>
     /// <inheritdoc cref="Log(string, double, long?, bool?)"/>
+    [MethodImpl(ScalarLog)]
     public void Log(string key, decimal value, long? step = null, bool? commit = null) =>
         LogScalar(key, EntryKind.Number, (double)value, 0, null, step, commit);
 
     /// <summary>Logs a boolean at the current step: kept a boolean in the record and exports, charted as 0 and 1. Allocation-free.</summary>
     /// <inheritdoc cref="Log(string, double, long?, bool?)"/>
+    [MethodImpl(ScalarLog)]
     public void Log(string key, bool value, long? step = null, bool? commit = null) =>
         LogScalar(key, EntryKind.Bool, value ? 1 : 0, 0, null, step, commit);
 
@@ -230,6 +243,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     /// <inheritdoc cref="Log(string, double, long?, bool?)"/>
     /// <exception cref="ArgumentNullException"><paramref name="value"/> is null.</exception>
     /// <exception cref="ArgumentException">The key is invalid, or the text makes the record line larger than <see cref="RecordRules.MaxLineBytes"/>.</exception>
+    [MethodImpl(ScalarLog)]
     public void Log(string key, string value, long? step = null, bool? commit = null)
     {
         ArgumentNullException.ThrowIfNull(value);

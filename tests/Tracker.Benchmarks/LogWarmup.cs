@@ -7,9 +7,9 @@ namespace Tracker.Benchmarks;
 /// <summary>
 /// What a short run pays for warm-up: the first calls of a 10-key <c>Log(dictionary)</c> in this
 /// (fresh) process, against the steady state after a few million calls. Run it once per process:
-/// <c>warmup [local|discard]</c>. <c>local</c> (the default) writes the run directory as a user's
+/// <c>warmup [local|discard] [scalar]</c>. <c>local</c> (the default) writes the run directory as a user's
 /// run does; <c>discard</c> gives the writer nothing to do, to see what the writer costs the
-/// training thread. The first 10,000 calls are split into ranges, timed with a stopwatch each.
+/// training thread. <c>scalar</c> logs each row as 10 <c>Log(key, double)</c> calls instead. The first 10,000 calls are split into ranges, timed with a stopwatch each.
 /// On Linux the calling thread's CPU time is reported too: on a shared machine it leaves out the
 /// time other processes took the core, which wall time cannot.
 /// </summary>
@@ -18,7 +18,7 @@ internal static class LogWarmup
     private const int First = 10_000;
     private const int SteadyCalls = 2_000_000;
 
-    public static void Run(bool discard)
+    public static void Run(bool discard, bool scalar)
     {
         var root = Path.Combine(Path.GetTempPath(), "tracker-bench-warmup", Guid.NewGuid().ToString("N"));
         var options = new RunOptions { Project = "warmup", Dir = root, PrintSummary = false, FinishOnProcessExit = false, Capture = EnvironmentCapture.None };
@@ -46,7 +46,7 @@ internal static class LogWarmup
                 var methodsBefore = System.Runtime.JitInfo.GetCompiledMethodCount(currentThread: true);
                 var cpuBefore = ThreadCpuMicroseconds();
                 var start = Stopwatch.GetTimestamp();
-                Calls(run, values, ends[r] - call);
+                Calls(run, values, ends[r] - call, scalar);
                 call = ends[r];
 
                 ticks[r] = Stopwatch.GetTimestamp() - start;
@@ -64,11 +64,11 @@ internal static class LogWarmup
             var allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedStart;
 
             // Steady state: the last of several million calls, once every method has reached its final tier.
-            Calls(run, values, SteadyCalls);
+            Calls(run, values, SteadyCalls, scalar);
 
             var steadyCpuStart = ThreadCpuMicroseconds();
             var steady = Stopwatch.StartNew();
-            Calls(run, values, 1_000_000);
+            Calls(run, values, 1_000_000, scalar);
 
             var steadyUs = steady.Elapsed.TotalMicroseconds / 1_000_000;
             var steadyCpuUs = (ThreadCpuMicroseconds() - steadyCpuStart) / 1_000_000;
@@ -83,7 +83,7 @@ internal static class LogWarmup
             }
 
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"warmup ({(discard ? "discard" : "local")}): first {First:N0} calls {firstUs:F2} us/call; steady {steadyUs:F3} us/call; ratio {firstUs / steadyUs:F1}x; thread CPU: first {firstCpuUs:F2}, steady {steadyCpuUs:F3} us/call, ratio {firstCpuUs / steadyCpuUs:F1}x"));
+                $"warmup ({(discard ? "discard" : "local")}{(scalar ? ", scalar" : string.Empty)}): first {First:N0} calls {firstUs:F2} us/call; steady {steadyUs:F3} us/call; ratio {firstUs / steadyUs:F1}x; thread CPU: first {firstCpuUs:F2}, steady {steadyCpuUs:F3} us/call, ratio {firstCpuUs / steadyCpuUs:F1}x"));
             Console.WriteLine("  " + string.Join("; ", ranges));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"  first {First:N0} calls on this thread: JIT {jit.TotalMilliseconds:F1} ms for {jitMethods} methods; {gcs} gen0 GCs, {gcPause.TotalMilliseconds:F1} ms paused; {allocated / 1024.0:F0} KiB allocated"));
@@ -103,11 +103,29 @@ internal static class LogWarmup
     /// would have the runtime recompile all of it (on-stack replacement, ~20 ms) after about a
     /// thousand iterations, on this thread, and that would be counted as Log's warm-up.
     /// </summary>
-    private static void Calls(Run run, Dictionary<string, object?> values, int count)
+    private static void Calls(Run run, Dictionary<string, object?> values, int count, bool scalar)
     {
+        if (scalar)
+        {
+            ScalarCalls(run, [.. values.Keys], count);
+            return;
+        }
+
         for (var i = 0; i < count; i++)
         {
             run.Log(values);
+        }
+    }
+
+    /// <summary>The same rows as 10 scalar calls each, the last one committing the step.</summary>
+    private static void ScalarCalls(Run run, string[] keys, int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            for (var k = 0; k < keys.Length; k++)
+            {
+                run.Log(keys[k], k * 0.1, commit: k == keys.Length - 1);
+            }
         }
     }
 

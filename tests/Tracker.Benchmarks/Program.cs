@@ -37,10 +37,10 @@ if (args.Length > 0 && args[0] == "init")
     return;
 }
 
-// `warmup [local|discard]`: the first 10,000 dictionary Log calls of a fresh process against the steady state.
+// `warmup [local|discard] [scalar]`: the first 10,000 dictionary Log calls (or rows of 10 scalar calls) of a fresh process against the steady state.
 if (args.Length > 0 && args[0] == "warmup")
 {
-    LogWarmup.Run(args.Length > 1 && args[1] == "discard");
+    LogWarmup.Run(args.Length > 1 && args[1] == "discard", args.Length > 2 && args[2] == "scalar");
     return;
 }
 
