@@ -43,7 +43,7 @@ public sealed partial class Run
             }
 
             var metric = _keys.Find(key) ?? AddKey(key);
-            ref var entry = ref NextEntry(sameLine: false);
+            ref var entry = ref NextEntry(sameLine: kind != EntryKind.Text && JoinsOpenRow(metric.Id));
             entry.Kind = kind;
             entry.KeyId = metric.Id;
             entry.Step = _step;
@@ -62,8 +62,50 @@ public sealed partial class Run
             if (commit ?? !step.HasValue)
             {
                 _step++;
+                _openRowChunk = null;
+            }
+            else if (kind == EntryKind.Text)
+            {
+                _openRowChunk = null; // text stays on a line of its own: its size is checked per call
+            }
+            else
+            {
+                var chunk = _current!;
+                if (!entry.SameLine)
+                {
+                    (_openRowChunk, _openRowStart) = (chunk, chunk.Count - 1);
+                }
+
+                _openRowEnd = chunk.Count;
             }
         }
+    }
+
+    /// <summary>
+    /// Whether a scalar value joins the line of the uncommitted scalar values just before it, as W&amp;B
+    /// gathers <c>commit=False</c> calls into one row: one line, and rows of the same keys a block,
+    /// rather than a line per value. Not when anything else was appended since, the step moved, the
+    /// key is on the line already, or the line has <see cref="MaxScalarRowKeys"/> keys.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // into the scalar overloads, optimised at their first call
+    private bool JoinsOpenRow(int keyId)
+    {
+        var chunk = _openRowChunk;
+        if (chunk != _current || chunk is null || chunk.Count != _openRowEnd || _openRowEnd - _openRowStart >= MaxScalarRowKeys
+            || chunk.Entries[_openRowStart].Step != _step)
+        {
+            return false;
+        }
+
+        for (var i = _openRowStart; i < _openRowEnd; i++)
+        {
+            if (chunk.Entries[i].KeyId == keyId)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>The body of <see cref="Log(IReadOnlyDictionary{string, object?}, long?, bool?)"/>: validate the whole call, then append its row and media.</summary>
@@ -394,6 +436,7 @@ public sealed partial class Run
         }
 
         _sealedSinceTick = true;
+        _openRowChunk = null; // a line never spans chunks
         FoldLogged();
         if (!_queue!.TryPublish(chunk, wait))
         {

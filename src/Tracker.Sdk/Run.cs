@@ -17,6 +17,7 @@ namespace Tracker;
 public sealed partial class Run : IDisposable, IAsyncDisposable
 {
     private const int ChunkSize = 2048;
+    private const int MaxScalarRowKeys = 256; // bounds the scan for a key already on the line
 
     private readonly object _sync = new();
     private readonly RunOptions _options;
@@ -49,6 +50,9 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     private readonly Action<RecordPayload> _appendRecord;
     private Chunk? _current;
     private int _folded; // entries of _current already in the summaries (FoldLogged)
+    private Chunk? _openRowChunk; // the uncommitted scalar values' line: entries _openRowStart.._openRowEnd of this chunk (JoinsOpenRow)
+    private int _openRowStart;
+    private int _openRowEnd;
     private bool _sealedSinceTick;
     private long _step;
     private long _received;

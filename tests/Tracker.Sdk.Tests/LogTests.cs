@@ -50,6 +50,49 @@ public sealed class LogTests : RunTestBase
     }
 
     [Test]
+    public void Log_ScalarsOfOneStepWithCommitFalse_AreWrittenAsOneRow_AndSuchRowsAsBlocks()
+    {
+        // As W&B gathers commit=False calls into one row: a line per step (and rows of the same keys
+        // one block), not a line per value.
+        var run = Run.Init(Options());
+        string[] keys = ["train/loss", "train/acc", "lr", "epoch", "grad_norm"];
+        for (var step = 0; step < 200; step++)
+        {
+            for (var k = 0; k < keys.Length; k++)
+            {
+                run.Log(keys[k], (step * 10) + k, commit: k == keys.Length - 1);
+            }
+        }
+
+        run.Finish();
+
+        var history = new RecordFile(Path.Combine(run.Directory!, RunFiles.RecordsFile)).Read().Count(r => r.Type == "history");
+        Assert.That(history, Is.LessThanOrEqualTo(2), "200 rows of the same 5 keys: one block (two if a flush split the chunk), not 1,000 lines");
+        var rows = History(run);
+        Assert.That(rows.Select(r => r.Step), Is.EqualTo(Enumerable.Range(0, 200).Select(i => (long)i)));
+        Assert.That(rows[123].Values, Is.EquivalentTo(keys.Select((key, k) => KeyValuePair.Create(key, (object?)(long)(1230 + k)))));
+    }
+
+    [Test]
+    public void Log_ScalarCommitFalse_SameKeyAgainOrARecordBetween_StartsANewLine_InOrder()
+    {
+        var run = Run.Init(Options());
+        run.Log("a", 1.0, commit: false);
+        run.Log("a", 2.0, commit: false); // the key is on the line already
+        run.Log("b", 3.0, commit: false);
+        run.Config["lr"] = 0.1; // a record between values of one step
+        run.Log("c", 4.0, commit: false);
+        run.Log("note", "text", commit: false); // text keeps a line of its own
+        run.Log("d", 5.0);
+        run.Finish();
+
+        var lines = new RecordFile(Path.Combine(run.Directory!, RunFiles.RecordsFile)).Read()
+            .Where(r => r.Type is "history" or "config").Select(r => r is HistoryLine h ? string.Join(",", h.Block.Columns.Select(c => c.Key)) : "config").ToList();
+        Assert.That(lines, Is.EqualTo(new[] { "a", "a,b", "config", "c", "note", "d" }));
+        Assert.That(History(run).Single().Values, Is.EquivalentTo(new Dictionary<string, object?> { ["a"] = 2.0, ["b"] = 3.0, ["c"] = 4.0, ["note"] = "text", ["d"] = 5.0 }));
+    }
+
+    [Test]
     public void Log_ExplicitStep_MergesUntilAHigherStepArrives()
     {
         var run = Run.Init(Options());
