@@ -36,13 +36,19 @@ public sealed partial class Run
                 ThrowIfTooLarge(key, text);
             }
 
+            var metric = _keys.Find(key);
+            if (metric is null)
+            {
+                ThrowIfKeyRefused(key); // before the step moves: a refused call changes nothing
+            }
+
             ThrowIfStepOutOfRange(step);
             if (step.HasValue && !MoveTo(step.Value))
             {
                 return;
             }
 
-            var metric = _keys.Find(key) ?? AddKey(key);
+            metric ??= AddKey(key);
             ref var entry = ref NextEntry(sameLine: false);
             entry.Kind = kind;
             entry.KeyId = metric.Id;
@@ -323,13 +329,18 @@ public sealed partial class Run
 
     private MetricKey AddKey(string key)
     {
+        ThrowIfKeyRefused(key);
+        return _keys.Add(key, _summary.Metric(key));
+    }
+
+    /// <summary>Throws when a new key is invalid or one too many for the run (<see cref="RecordRules.MaxKeysPerRun"/>).</summary>
+    private void ThrowIfKeyRefused(string key)
+    {
         RecordRules.ThrowIfInvalidKey(key, metric: true);
         if (!_summary.Contains(key) && RecordRules.RunKeyCountProblem(_summary.KeyCount + 1) is { } tooMany)
         {
             throw new ArgumentException(tooMany, nameof(key));
         }
-
-        return _keys.Add(key, _summary.Metric(key));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] // read once a Log call

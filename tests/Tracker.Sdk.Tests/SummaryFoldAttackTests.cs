@@ -384,6 +384,22 @@ public sealed class SummaryFoldAttackTests : RunTestBase
         Assert.That(line.TrimEnd(), Does.EndWith("wave " + Sparkline.Render(expected.LastValues())));
     }
 
+    [Test]
+    public void ScalarLog_WithAnInvalidNewKeyAndAStep_ThrowsAndLeavesTheStepAndSummaryAsTheyWere()
+    {
+        var run = Run.Init(Options());
+        run.Log("loss", 1.0);
+        Assert.That(() => run.Log("_reserved", 2.0, step: 50), Throws.ArgumentException);
+        Assert.That(() => run.Log(new string('k', 300), 2L, step: 60), Throws.ArgumentException);
+        Assert.That(run.Step, Is.EqualTo(1), "a refused call moves no step");
+        run.Log("loss", 3.0, step: 1);
+        var live = Live(run);
+        Assert.That(live, Is.EquivalentTo(new Dictionary<string, object?> { ["loss"] = 3.0 }));
+        run.Finish();
+        AssertSummariesAgree(run, live);
+        Assert.That(History(run).Select(r => r.Step), Is.EqualTo(new[] { 0L, 1L }));
+    }
+
     private sealed class GatedBackend(IRunBackend inner, SemaphoreSlim gate) : IRunBackend
     {
         public async Task WriteAsync(RecordBatch batch, CancellationToken cancellationToken)
