@@ -36,13 +36,19 @@ public sealed partial class Run
                 ThrowIfTooLarge(key, text);
             }
 
+            var metric = _keys.Find(key);
+            if (metric is null)
+            {
+                ThrowIfKeyRefused(key); // before the step moves: a refused call changes nothing
+            }
+
             ThrowIfStepOutOfRange(step);
             if (step.HasValue && !MoveTo(step.Value))
             {
                 return;
             }
 
-            var metric = _keys.Find(key) ?? AddKey(key);
+            metric ??= AddKey(key);
             ref var entry = ref NextEntry(sameLine: kind != EntryKind.Text && JoinsOpenRow(metric.Id));
             entry.Kind = kind;
             entry.KeyId = metric.Id;
@@ -365,13 +371,18 @@ public sealed partial class Run
 
     private MetricKey AddKey(string key)
     {
+        ThrowIfKeyRefused(key);
+        return _keys.Add(key, _summary.Metric(key));
+    }
+
+    /// <summary>Throws when a new key is invalid or one too many for the run (<see cref="RecordRules.MaxKeysPerRun"/>).</summary>
+    private void ThrowIfKeyRefused(string key)
+    {
         RecordRules.ThrowIfInvalidKey(key, metric: true);
         if (!_summary.Contains(key) && RecordRules.RunKeyCountProblem(_summary.KeyCount + 1) is { } tooMany)
         {
             throw new ArgumentException(tooMany, nameof(key));
         }
-
-        return _keys.Add(key, _summary.Metric(key));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] // read once a Log call
@@ -450,8 +461,8 @@ public sealed partial class Run
 
     /// <summary>
     /// Brings the live summaries and the finish footer's buckets up to every value logged so far,
-    /// from the current chunk's entries, as the files and the server fold what the writer writes.
-    /// Log only appends entries; this runs when a chunk is handed off and before the summary is read
+    /// from the current chunk's entries (values a full queue then drops in DropNewest mode included,
+    /// as W&amp;B's summary counts every logged value). Log only appends entries; this runs when a chunk is handed off and before the summary is read
     /// or changed, one tight loop, compiled optimised from its first call (docs/benchmarks.md).
     /// Caller holds the lock.
     /// </summary>
