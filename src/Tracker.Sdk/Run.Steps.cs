@@ -133,6 +133,7 @@ public sealed partial class Run
             ThrowIfStepOutOfRange(step);
             _scratch.Clear();
             _nestedInCall = false;
+            _newKeysInCall = 0;
             _textBytesInCall = 0;
             if (values is Dictionary<string, object?> concrete)
             {
@@ -157,6 +158,12 @@ public sealed partial class Run
             if (RecordRules.KeyCountProblem(_scratch.Count, "This Log call") is { } tooMany)
             {
                 throw new ArgumentException(tooMany, nameof(values));
+            }
+
+            // Before the step moves or any value is appended: a call over the run's limit logs nothing.
+            if (_newKeysInCall > 0 && RecordRules.RunKeyCountProblem(_summary.KeyCount + _newKeysInCall) is { } tooManyForRun)
+            {
+                throw new ArgumentException(tooManyForRun, nameof(values));
             }
 
             if (step.HasValue && !MoveTo(step.Value))
@@ -281,7 +288,7 @@ public sealed partial class Run
 
         if (value is double)
         {
-            _scratch.Add((known, key, value));
+            AddNewValue(known, key, value);
             return;
         }
 
@@ -326,6 +333,17 @@ public sealed partial class Run
         else if (value is not (double or bool or string) && Values.Classify(value, out _, out _) == EntryKind.Record)
         {
             throw Values.Unsupported(key, value);
+        }
+
+        AddNewValue(known, key, value);
+    }
+
+    /// <summary>A history value of the call (not media) under a key that may be new: counted against the run's key limit.</summary>
+    private void AddNewValue(MetricKey? known, string key, object value)
+    {
+        if (known is null && !_summary.Contains(key))
+        {
+            _newKeysInCall++;
         }
 
         _scratch.Add((known, key, value));

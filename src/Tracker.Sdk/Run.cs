@@ -44,6 +44,7 @@ public sealed partial class Run : IDisposable, IAsyncDisposable
     private readonly ConcurrentQueue<(string Stream, string Line)> _outputLines = new();
     private long _systemSamples;
     private bool _nestedInCall;
+    private int _newKeysInCall; // keys the Log call being validated would add to the run
     private long _textBytesInCall;
     private readonly DiagnosticsSink _diagnostics;
     private readonly MediaLog? _media;

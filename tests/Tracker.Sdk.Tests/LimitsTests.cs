@@ -41,6 +41,33 @@ public sealed class LimitsTests : RunTestBase
     }
 
     [Test]
+    public void DictionaryCrossingTheRunsKeyLimit_Throws_AndLogsNothingOfTheCall()
+    {
+        var run = Run.Init(Options());
+        for (var i = 0; i < RecordRules.MaxKeysPerRun - 1; i++)
+        {
+            run.Log($"k{i}", i, commit: false);
+        }
+
+        run.Log("k0", -1); // commits the step: the row of 99,999 keys
+        var stepBefore = run.Step;
+
+        // A known key first, then two new ones where only one fits: nothing of it may be applied.
+        var error = Assert.Throws<ArgumentException>(() => run.Log(new Dictionary<string, object?> { ["k0"] = 5.0, ["new/a"] = 1.0, ["new/b"] = 2.0 }, step: stepBefore + 10));
+        Assert.That(error!.Message, Does.Contain("100,000"));
+        Assert.That(run.Step, Is.EqualTo(stepBefore), "the explicit step did not move");
+        Assert.That(run.Summary["k0"], Is.EqualTo(-1L), "the known key's value was not taken");
+        Assert.That(run.Summary.ContainsKey("new/a"), Is.False);
+
+        run.Log(new Dictionary<string, object?> { ["k0"] = 6.0, ["new/a"] = 1.0 }); // exactly at the limit is fine
+        run.Finish();
+
+        var rows = History(run);
+        Assert.That(rows.Select(r => r.Step), Is.EqualTo(new[] { 0L, stepBefore }));
+        Assert.That(rows[^1].Values, Is.EquivalentTo(new Dictionary<string, object?> { ["k0"] = 6.0, ["new/a"] = 1.0 }));
+    }
+
+    [Test]
     public void RunTextOverItsLimits_Throws()
     {
         var run = Run.Init(Options());
