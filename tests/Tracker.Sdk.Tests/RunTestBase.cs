@@ -40,6 +40,14 @@ public abstract class RunTestBase
         FinishOnProcessExit = false,
     };
 
+    /// <summary>Opens the run <paramref name="id"/> again, continuing it (<see cref="ResumeMode.Allow"/>).</summary>
+    protected Run Resume(string id)
+    {
+        var options = Options(id);
+        options.Resume = ResumeMode.Allow;
+        return Run.Init(options);
+    }
+
     protected static RunReader Read(Run run) => RunReader.Open(run.Directory!);
 
     protected static List<HistoryRow> History(Run run) => Read(run).ReadHistory().ToList();

@@ -13,13 +13,6 @@ namespace Tracker.Tests;
 /// </summary>
 public sealed class SummaryFoldAttackTests : RunTestBase
 {
-    private Run Resume(string id)
-    {
-        var options = Options(id);
-        options.Resume = ResumeMode.Allow;
-        return Run.Init(options);
-    }
-
     /// <summary>The summary three ways: summary.json, the fold of the records, and (given) the live one.</summary>
     private static void AssertSummariesAgree(Run run, IReadOnlyDictionary<string, object?> live)
     {

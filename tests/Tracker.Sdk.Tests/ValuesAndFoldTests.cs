@@ -5,13 +5,6 @@ namespace Tracker.Tests;
 /// <summary>Values keep their type from Log, Config and Summary to the run directory; the summary and resume use the one fold.</summary>
 public sealed class ValuesAndFoldTests : RunTestBase
 {
-    private Run Resume(string id)
-    {
-        var options = Options(id);
-        options.Resume = ResumeMode.Allow;
-        return Run.Init(options);
-    }
-
     [Test]
     public void Mean_SkipsNaN_AsMinAndMaxDo_LiveFinishedAndResumed()
     {
