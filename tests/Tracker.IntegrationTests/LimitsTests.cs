@@ -12,25 +12,9 @@ namespace Tracker.IntegrationTests;
 /// </summary>
 [TestFixture("sqlite")]
 [TestFixture("postgres")]
-public sealed class LimitsTests(string storage)
+public sealed class LimitsTests(string storage) : ServerTestsBase(storage, "tracker-limits")
 {
-    private ServerProcess _server = null!;
-    private HttpClient _http = null!;
     private int _run;
-
-    [OneTimeSetUp]
-    public async Task StartServer()
-    {
-        _server = await ServerProcess.StartAsync(storage);
-        _http = _server.Client();
-    }
-
-    [OneTimeTearDown]
-    public async Task StopServer()
-    {
-        _http.Dispose();
-        await _server.DisposeAsync();
-    }
 
     [Test]
     public async Task LineWith50000Keys_Is400_AndTheServerDoesNotGrow()
@@ -39,7 +23,7 @@ public sealed class LimitsTests(string storage)
         (await PostAsync(runUrl, "{\"seq\":1,\"type\":\"history\",\"step\":0,\"ts\":1795736598000,\"values\":{\"loss\":1}}")).EnsureSuccessStatusCode();
         var line = "{\"seq\":2,\"type\":\"history\",\"step\":1,\"ts\":1795736598001,\"values\":{"
             + string.Join(',', Enumerable.Range(0, 50_000).Select(i => $"\"k{i}\":{i}")) + "}}";
-        var before = _server.WorkingSetBytes;
+        var before = Server.WorkingSetBytes;
 
         for (var i = 0; i < 5; i++)
         {
@@ -47,7 +31,7 @@ public sealed class LimitsTests(string storage)
             await AssertProblemAsync(response, HttpStatusCode.BadRequest, "values", "10,000");
         }
 
-        var grown = _server.WorkingSetBytes - before;
+        var grown = Server.WorkingSetBytes - before;
         Assert.That(grown, Is.LessThan(100L << 20), $"five 50,000-key lines grew the server by {grown / 1048576} MiB");
         await AssertRunUnchangedAsync(runUrl, ackedSeq: 1, keys: ["loss"]);
     }
@@ -77,7 +61,7 @@ public sealed class LimitsTests(string storage)
         (await PostAsync(runUrl, Request(1, 0))).EnsureSuccessStatusCode();
         await AssertProblemAsync(await PostAsync(runUrl, Request(7, 1)), HttpStatusCode.BadRequest, "values", "100,000");
 
-        var run = await _http.GetFromJsonAsync<JsonObject>(runUrl);
+        var run = await Http.GetFromJsonAsync<JsonObject>(runUrl);
         Assert.That((long)run!["acked_seq"]!, Is.EqualTo(6), "the refused request stored nothing");
         Assert.That(run["summary"]!.AsObject().Count, Is.EqualTo(60_000));
     }
@@ -92,7 +76,7 @@ public sealed class LimitsTests(string storage)
         (await PostAsync(runUrl, Config(1))).EnsureSuccessStatusCode(); // about 0.6 MB: the two together are over 1 MiB
         await AssertProblemAsync(await PostAsync(runUrl, Config(2)), HttpStatusCode.BadRequest, "values", "The run's config");
 
-        var run = await _http.GetFromJsonAsync<JsonObject>(runUrl);
+        var run = await Http.GetFromJsonAsync<JsonObject>(runUrl);
         Assert.That((long)run!["acked_seq"]!, Is.EqualTo(1));
         var config = run["config"]!.AsObject().Select(p => p.Key).ToList();
         Assert.That(config, Does.Contain("c1_999").And.None.StartsWith("c2_"), "the first config record stays, the refused one left nothing");
@@ -119,8 +103,8 @@ public sealed class LimitsTests(string storage)
         var response = await PostAsync(runUrl, body.ToString());
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
-        var peak = _server.PeakWorkingSetBytes;
-        TestContext.Out.WriteLine($"{storage}: body {body.Length / 1048576.0:F1} MiB, server peak working set {peak / 1048576.0:F0} MiB");
+        var peak = Server.PeakWorkingSetBytes;
+        TestContext.Out.WriteLine($"{Storage}: body {body.Length / 1048576.0:F1} MiB, server peak working set {peak / 1048576.0:F0} MiB");
         Assert.That(peak, Is.LessThan(1536L << 20), "the largest batch the limits allow fits in 1.5 GiB");
     }
 
@@ -130,7 +114,7 @@ public sealed class LimitsTests(string storage)
         var runUrl = await CreateRunAsync();
         (await PostAsync(runUrl, "{\"seq\":1,\"type\":\"history\",\"step\":5,\"ts\":1795736598000,\"values\":{\"loss\":1.5}}")).EnsureSuccessStatusCode();
 
-        var response = await _http.GetAsync($"{runUrl}/series?key=loss&from={long.MinValue}&to={long.MaxValue}&buckets=10000");
+        var response = await Http.GetAsync($"{runUrl}/series?key=loss&from={long.MinValue}&to={long.MaxValue}&buckets=10000");
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
         var buckets = (await response.Content.ReadFromJsonAsync<JsonObject>())!["buckets"]!.AsArray();
@@ -147,7 +131,7 @@ public sealed class LimitsTests(string storage)
         var response = await PostAsync(runUrl, "{\"seq\":1,\"type\":\"output\",\"ts\":1795736598000,\"stream\":\"stdout\",\"line\":\"a\\u0000b\"}");
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
-        var output = await _http.GetStringAsync($"{runUrl}/output");
+        var output = await Http.GetStringAsync($"{runUrl}/output");
         Assert.That(output, Does.Contain("a\uFFFDb").Or.Contain("a\\uFFFDb"));
     }
 
@@ -164,10 +148,10 @@ public sealed class LimitsTests(string storage)
     {
         var runUrl = await CreateRunAsync();
 
-        var response = await _http.PutAsync(runUrl, new StringContent(body, Encoding.UTF8, "application/json"));
+        var response = await Http.PutAsync(runUrl, new StringContent(body, Encoding.UTF8, "application/json"));
 
         await AssertProblemAsync(response, HttpStatusCode.BadRequest, field, string.Empty);
-        var run = await _http.GetFromJsonAsync<JsonObject>(runUrl);
+        var run = await Http.GetFromJsonAsync<JsonObject>(runUrl);
         Assert.That((string?)run!["name"], Is.EqualTo("it"));
         Assert.That((string?)run["state"], Is.EqualTo("running"));
     }
@@ -178,10 +162,10 @@ public sealed class LimitsTests(string storage)
         var runUrl = await CreateRunAsync();
         var notes = new string('n', 30 << 20);
 
-        var response = await _http.PutAsync(runUrl, new StringContent($"{{\"name\":\"it\",\"notes\":\"{notes}\"}}", Encoding.UTF8, "application/json"));
+        var response = await Http.PutAsync(runUrl, new StringContent($"{{\"name\":\"it\",\"notes\":\"{notes}\"}}", Encoding.UTF8, "application/json"));
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest).Or.EqualTo(HttpStatusCode.RequestEntityTooLarge));
-        var run = await _http.GetFromJsonAsync<JsonObject>(runUrl);
+        var run = await Http.GetFromJsonAsync<JsonObject>(runUrl);
         Assert.That(run!.ToJsonString(), Has.Length.LessThan(10_000));
     }
 
@@ -199,7 +183,7 @@ public sealed class LimitsTests(string storage)
 
         await AssertProblemAsync(response, HttpStatusCode.BadRequest, field, string.Empty);
         await AssertRunUnchangedAsync(runUrl, ackedSeq: 0, keys: []);
-        var run = await _http.GetFromJsonAsync<JsonObject>(runUrl);
+        var run = await Http.GetFromJsonAsync<JsonObject>(runUrl);
         Assert.That(run!["config"]!.ToJsonString(), Is.EqualTo("{\"lr\":0.1}"));
     }
 
@@ -210,9 +194,9 @@ public sealed class LimitsTests(string storage)
         var sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes));
         using var content = new ByteArrayContent(bytes);
         content.Headers.ContentType = new("application/json");
-        (await _http.PutAsync($"/api/v1/projects/it/blobs/{sha}", content)).EnsureSuccessStatusCode();
+        (await Http.PutAsync($"/api/v1/projects/it/blobs/{sha}", content)).EnsureSuccessStatusCode();
 
-        var response = await _http.GetAsync($"/api/v1/projects/it/blobs/{sha}");
+        var response = await Http.GetAsync($"/api/v1/projects/it/blobs/{sha}");
 
         Assert.That(response.Headers.GetValues("X-Content-Type-Options"), Is.EqualTo(new[] { "nosniff" }));
     }
@@ -220,13 +204,13 @@ public sealed class LimitsTests(string storage)
     private async Task<string> CreateRunAsync()
     {
         var url = $"/api/v1/projects/it/runs/limits{Interlocked.Increment(ref _run)}";
-        var response = await _http.PutAsync(url, new StringContent("{\"name\":\"it\",\"state\":\"running\",\"config\":{\"lr\":0.1}}", Encoding.UTF8, "application/json"));
+        var response = await Http.PutAsync(url, new StringContent("{\"name\":\"it\",\"state\":\"running\",\"config\":{\"lr\":0.1}}", Encoding.UTF8, "application/json"));
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
         return url;
     }
 
     private Task<HttpResponseMessage> PostAsync(string runUrl, string body) =>
-        _http.PostAsync($"{runUrl}/records", new StringContent(body, Encoding.UTF8, "application/x-ndjson"));
+        Http.PostAsync($"{runUrl}/records", new StringContent(body, Encoding.UTF8, "application/x-ndjson"));
 
     private static async Task AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string field, string detailPart)
     {
@@ -240,9 +224,9 @@ public sealed class LimitsTests(string storage)
 
     private async Task AssertRunUnchangedAsync(string runUrl, long ackedSeq, string[] keys)
     {
-        var run = await _http.GetFromJsonAsync<JsonObject>(runUrl);
+        var run = await Http.GetFromJsonAsync<JsonObject>(runUrl);
         Assert.That((long)run!["acked_seq"]!, Is.EqualTo(ackedSeq));
-        var metrics = await _http.GetFromJsonAsync<JsonArray>($"{runUrl}/metrics");
+        var metrics = await Http.GetFromJsonAsync<JsonArray>($"{runUrl}/metrics");
         Assert.That(metrics!.Select(m => (string)m!["key"]!), Is.EquivalentTo(keys));
     }
 }

@@ -11,27 +11,11 @@ namespace Tracker.IntegrationTests;
 /// <summary>Media records and their files (docs/protocol.md, "Media") against a real server process, on both stores.</summary>
 [TestFixture("sqlite")]
 [TestFixture("postgres")]
-public sealed class MediaApiTests(string storage)
+public sealed class MediaApiTests(string storage) : ServerTestsBase(storage, "tracker-media-api")
 {
     private const string Project = "media";
     private static readonly byte[] PngSignature = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A];
-    private ServerProcess _server = null!;
-    private HttpClient _http = null!;
     private int _run;
-
-    [OneTimeSetUp]
-    public async Task StartServer()
-    {
-        _server = await ServerProcess.StartAsync(storage);
-        _http = _server.Client();
-    }
-
-    [OneTimeTearDown]
-    public async Task StopServer()
-    {
-        _http.Dispose();
-        await _server.DisposeAsync();
-    }
 
     [Test]
     public async Task Append_MediaOfEveryKind_ReadBackAsKeysAndItemsAndKeptOutOfSummaryAndMetrics()
@@ -48,14 +32,14 @@ public sealed class MediaApiTests(string storage)
             "{\"seq\":6,\"type\":\"media\",\"ts\":1795736598409,\"step\":3,\"key\":\"notes\",\"media\":{\"_type\":\"text\",\"text\":\"epoch 3: loss plateaued\"}}");
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
-        var keys = await _http.GetFromJsonAsync<JsonArray>($"{runUrl}/media");
+        var keys = await Http.GetFromJsonAsync<JsonArray>($"{runUrl}/media");
         Assert.That(keys!.ToJsonString(), Is.EqualTo(
             "[{\"key\":\"notes\",\"kind\":\"text\",\"count\":1,\"first_step\":3,\"last_step\":3},"
             + "{\"key\":\"predictions\",\"kind\":\"table\",\"count\":1,\"first_step\":3,\"last_step\":3},"
             + "{\"key\":\"samples\",\"kind\":\"image\",\"count\":2,\"first_step\":0,\"last_step\":3},"
             + "{\"key\":\"weights\",\"kind\":\"histogram\",\"count\":1,\"first_step\":3,\"last_step\":3}]"));
 
-        var samples = (await _http.GetFromJsonAsync<JsonObject>($"{runUrl}/media?key=samples"))!;
+        var samples = (await Http.GetFromJsonAsync<JsonObject>($"{runUrl}/media?key=samples"))!;
         Assert.That((string?)samples["key"], Is.EqualTo("samples"));
         Assert.That(samples["next_after_seq"], Is.Null);
         var first = samples["items"]!.AsArray()[0]!;
@@ -64,17 +48,17 @@ public sealed class MediaApiTests(string storage)
             $"{{\"_type\":\"image\",\"sha256\":\"{image}\",\"path\":\"media/{image}.png\",\"format\":\"png\",\"width\":256,\"height\":256,\"bytes\":4120,\"caption\":\"digit 7\","
             + $"\"url\":\"/api/v1/projects/{Project}/blobs/{image}\",\"available\":false}}"));
 
-        var weights = (await _http.GetFromJsonAsync<JsonObject>($"{runUrl}/media?key=weights"))!["items"]!.AsArray().Single()!["media"]!;
+        var weights = (await Http.GetFromJsonAsync<JsonObject>($"{runUrl}/media?key=weights"))!["items"]!.AsArray().Single()!["media"]!;
         Assert.That(weights.ToJsonString(), Is.EqualTo("{\"_type\":\"histogram\",\"bins\":[-1,-0.5,0,0.5,1],\"counts\":[1,4,3,2],\"nan\":0,\"inf\":0}"), "inline media carry no url");
-        var notes = (await _http.GetFromJsonAsync<JsonObject>($"{runUrl}/media?key=notes"))!["items"]!.AsArray().Single()!["media"]!;
+        var notes = (await Http.GetFromJsonAsync<JsonObject>($"{runUrl}/media?key=notes"))!["items"]!.AsArray().Single()!["media"]!;
         Assert.That((string?)notes["text"], Is.EqualTo("epoch 3: loss plateaued"));
-        var predictions = (await _http.GetFromJsonAsync<JsonObject>($"{runUrl}/media?key=predictions"))!["items"]!.AsArray().Single()!["media"]!;
+        var predictions = (await Http.GetFromJsonAsync<JsonObject>($"{runUrl}/media?key=predictions"))!["items"]!.AsArray().Single()!["media"]!;
         Assert.That((string?)predictions["url"], Is.EqualTo($"/api/v1/projects/{Project}/blobs/{table}"));
 
-        var run = (await _http.GetFromJsonAsync<JsonObject>(runUrl))!;
+        var run = (await Http.GetFromJsonAsync<JsonObject>(runUrl))!;
         Assert.That(run["summary"]!.AsObject().Select(kv => kv.Key), Is.EqualTo(new[] { "loss" }), "media are not in the summary");
         Assert.That((long)run["acked_seq"]!, Is.EqualTo(6));
-        var metrics = await _http.GetFromJsonAsync<JsonArray>($"{runUrl}/metrics");
+        var metrics = await Http.GetFromJsonAsync<JsonArray>($"{runUrl}/metrics");
         Assert.That(metrics!.Select(m => (string?)m!["key"]), Is.EqualTo(new[] { "loss" }), "media are not charted");
     }
 
@@ -85,14 +69,14 @@ public sealed class MediaApiTests(string storage)
         long[] steps = [5, 1, 3, 3, 2, 4, 0];
         await PostRecordsAsync(runUrl, steps.Select((step, i) => Text(i + 1, step, "log", $"at {step}")).ToArray());
 
-        var whole = (await _http.GetFromJsonAsync<JsonObject>($"{runUrl}/media?key=log"))!["items"]!.AsArray();
+        var whole = (await Http.GetFromJsonAsync<JsonObject>($"{runUrl}/media?key=log"))!["items"]!.AsArray();
         Assert.That(whole.Select(i => ((long)i!["step"]!, (long)i["seq"]!)), Is.EqualTo(new[] { (0L, 7L), (1L, 2L), (2L, 5L), (3L, 3L), (3L, 4L), (4L, 6L), (5L, 1L) }));
 
         var paged = new List<long>();
         var after = string.Empty;
         for (var page = 0; page < 10; page++)
         {
-            var body = (await _http.GetFromJsonAsync<JsonObject>($"{runUrl}/media?key=log&limit=2{after}"))!;
+            var body = (await Http.GetFromJsonAsync<JsonObject>($"{runUrl}/media?key=log&limit=2{after}"))!;
             paged.AddRange(body["items"]!.AsArray().Select(i => (long)i!["seq"]!));
             if (body["next_after_seq"] is not { } next)
             {
@@ -116,7 +100,7 @@ public sealed class MediaApiTests(string storage)
         var sha = Sha(bytes);
 
         var put = await PutBlobAsync(sha, bytes, contentType);
-        var get = await _http.GetAsync(BlobUrl(sha));
+        var get = await Http.GetAsync(BlobUrl(sha));
 
         Assert.That(put.StatusCode, Is.EqualTo(HttpStatusCode.OK), await put.Content.ReadAsStringAsync());
         Assert.That((await put.Content.ReadFromJsonAsync<JsonObject>())!.ToJsonString(), Is.EqualTo($"{{\"sha256\":\"{sha}\",\"bytes\":{bytes.Length},\"stored\":true}}"));
@@ -128,7 +112,7 @@ public sealed class MediaApiTests(string storage)
 
         using var conditional = new HttpRequestMessage(HttpMethod.Get, BlobUrl(sha));
         conditional.Headers.IfNoneMatch.Add(new EntityTagHeaderValue($"\"{sha}\""));
-        Assert.That((await _http.SendAsync(conditional)).StatusCode, Is.EqualTo(HttpStatusCode.NotModified));
+        Assert.That((await Http.SendAsync(conditional)).StatusCode, Is.EqualTo(HttpStatusCode.NotModified));
     }
 
     [Test]
@@ -137,17 +121,17 @@ public sealed class MediaApiTests(string storage)
         var bytes = NewFile();
         var sha = Sha(bytes);
         using var before = new HttpRequestMessage(HttpMethod.Head, BlobUrl(sha));
-        var missing = await _http.SendAsync(before);
+        var missing = await Http.SendAsync(before);
         await PutBlobAsync(sha, bytes, "image/png");
         using var after = new HttpRequestMessage(HttpMethod.Head, BlobUrl(sha));
-        var present = await _http.SendAsync(after);
+        var present = await Http.SendAsync(after);
 
         Assert.That(missing.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
         Assert.That(present.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         Assert.That(present.Content.Headers.ContentLength, Is.EqualTo(bytes.Length));
         Assert.That(present.Content.Headers.ContentType!.MediaType, Is.EqualTo("image/png"));
         Assert.That(await present.Content.ReadAsByteArrayAsync(), Is.Empty);
-        Assert.That((await _http.GetAsync(BlobUrl(Sha(NewFile())))).StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+        Assert.That((await Http.GetAsync(BlobUrl(Sha(NewFile())))).StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
     }
 
     [Test]
@@ -163,7 +147,7 @@ public sealed class MediaApiTests(string storage)
         var stored = await Task.WhenAll(concurrent.Select(async r => (bool)(await r.Content.ReadFromJsonAsync<JsonObject>())!["stored"]!));
         Assert.That(stored.Count(s => s), Is.EqualTo(1), "one of the uploads stores the file, the others find it");
         Assert.That((await again.Content.ReadFromJsonAsync<JsonObject>())!.ToJsonString(), Is.EqualTo($"{{\"sha256\":\"{sha}\",\"bytes\":{bytes.Length},\"stored\":false}}"));
-        Assert.That(await _http.GetByteArrayAsync(BlobUrl(sha)), Is.EqualTo(bytes));
+        Assert.That(await Http.GetByteArrayAsync(BlobUrl(sha)), Is.EqualTo(bytes));
     }
 
     [Test]
@@ -179,7 +163,7 @@ public sealed class MediaApiTests(string storage)
         var problem = (await response.Content.ReadFromJsonAsync<JsonObject>())!;
         Assert.That((string?)problem["detail"], Does.Contain($"the bytes hash to {Sha(bytes)}, not {claimed}").IgnoreCase);
         Assert.That((string?)problem["field"], Is.EqualTo("sha256"));
-        Assert.That((await _http.GetAsync(BlobUrl(claimed))).StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+        Assert.That((await Http.GetAsync(BlobUrl(claimed))).StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
     }
 
     [TestCase("text/plain")]
@@ -196,7 +180,7 @@ public sealed class MediaApiTests(string storage)
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
         var detail = (string?)(await response.Content.ReadFromJsonAsync<JsonObject>())!["detail"];
         Assert.That(detail, Does.Contain("image/png").And.Contain("image/jpeg").And.Contain("application/json"));
-        Assert.That((await _http.GetAsync(BlobUrl(sha))).StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+        Assert.That((await Http.GetAsync(BlobUrl(sha))).StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
     }
 
     [Test]
@@ -209,7 +193,7 @@ public sealed class MediaApiTests(string storage)
         var shortName = await PutBlobAsync(sha[..40], bytes, "image/png");
         using var content = new ByteArrayContent(bytes);
         content.Headers.ContentType = new MediaTypeHeaderValue("image/png");
-        var badProject = await _http.PutAsync($"/api/v1/projects/has%20space/blobs/{sha}", content);
+        var badProject = await Http.PutAsync($"/api/v1/projects/has%20space/blobs/{sha}", content);
 
         Assert.That(new[] { upper.StatusCode, shortName.StatusCode, badProject.StatusCode }, Has.All.EqualTo(HttpStatusCode.BadRequest));
         Assert.That((string?)(await badProject.Content.ReadFromJsonAsync<JsonObject>())!["field"], Is.EqualTo("project"));
@@ -220,15 +204,15 @@ public sealed class MediaApiTests(string storage)
     {
         var bytes = NewFile();
         var sha = Sha(bytes);
-        using var anonymous = _server.Client(key: string.Empty);
-        using var wrong = _server.Client(key: "trk_not-a-key");
-        using var otherProject = _server.Client(await _server.CreateKeyAsync($"media-other-{storage}", project: "elsewhere"));
-        using var sameProject = _server.Client(await _server.CreateKeyAsync($"media-scoped-{storage}", project: Project));
+        using var anonymous = Server.Client(key: string.Empty);
+        using var wrong = Server.Client(key: "trk_not-a-key");
+        using var otherProject = Server.Client(await Server.CreateKeyAsync($"media-other-{Storage}", project: "elsewhere"));
+        using var sameProject = Server.Client(await Server.CreateKeyAsync($"media-scoped-{Storage}", project: Project));
 
         Assert.That((await PutBlobAsync(sha, bytes, "image/png", anonymous)).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
         Assert.That((await PutBlobAsync(sha, bytes, "image/png", wrong)).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
         Assert.That((await PutBlobAsync(sha, bytes, "image/png", otherProject)).StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
-        Assert.That((await _http.GetAsync(BlobUrl(sha))).StatusCode, Is.EqualTo(HttpStatusCode.NotFound), "a refused upload stores nothing");
+        Assert.That((await Http.GetAsync(BlobUrl(sha))).StatusCode, Is.EqualTo(HttpStatusCode.NotFound), "a refused upload stores nothing");
         Assert.That((await PutBlobAsync(sha, bytes, "image/png", sameProject)).StatusCode, Is.EqualTo(HttpStatusCode.OK));
     }
 
@@ -241,7 +225,7 @@ public sealed class MediaApiTests(string storage)
         await PostRecordsAsync(runUrl, Image(1, step: 0, "samples", sha));
 
         async Task<bool> AvailableAsync() =>
-            (bool)(await _http.GetFromJsonAsync<JsonObject>($"{runUrl}/media?key=samples"))!["items"]![0]!["media"]!["available"]!;
+            (bool)(await Http.GetFromJsonAsync<JsonObject>($"{runUrl}/media?key=samples"))!["items"]![0]!["media"]!["available"]!;
 
         var before = await AvailableAsync();
         await PutBlobAsync(sha, bytes, "image/png", project: "another-project");
@@ -279,7 +263,7 @@ public sealed class MediaApiTests(string storage)
         var problem = (await response.Content.ReadFromJsonAsync<JsonObject>())!;
         Assert.That((string?)problem["field"], Is.EqualTo(field), (string?)problem["detail"]);
         Assert.That((string?)problem["detail"], Does.StartWith("line 2"));
-        Assert.That((await _http.GetFromJsonAsync<JsonArray>($"{runUrl}/media"))!, Is.Empty, "nothing of a rejected batch is stored");
+        Assert.That((await Http.GetFromJsonAsync<JsonArray>($"{runUrl}/media"))!, Is.Empty, "nothing of a rejected batch is stored");
     }
 
     [Test]
@@ -293,9 +277,9 @@ public sealed class MediaApiTests(string storage)
         var replay = await PostRecordsAsync(runUrl, [.. batch, Text(3, 1, "notes", "second")]);
 
         Assert.That((await replay.Content.ReadFromJsonAsync<JsonObject>())!.ToJsonString(), Is.EqualTo("{\"acked_seq\":3,\"stored\":1,\"skipped\":2}"));
-        var keys = await _http.GetFromJsonAsync<JsonArray>($"{runUrl}/media");
+        var keys = await Http.GetFromJsonAsync<JsonArray>($"{runUrl}/media");
         Assert.That(keys!.Select(k => ((string?)k!["key"], (long)k["count"]!)), Is.EqualTo(new[] { ("notes", 2L), ("samples", 1L) }));
-        var notes = (await _http.GetFromJsonAsync<JsonObject>($"{runUrl}/media?key=notes"))!["items"]!.AsArray();
+        var notes = (await Http.GetFromJsonAsync<JsonObject>($"{runUrl}/media?key=notes"))!["items"]!.AsArray();
         Assert.That(notes.Select(n => (string?)n!["media"]!["text"]), Is.EqualTo(new[] { "first", "second" }));
     }
 
@@ -304,24 +288,24 @@ public sealed class MediaApiTests(string storage)
     {
         var runUrl = await CreateRunAsync();
 
-        var unknownRun = await _http.GetAsync($"/api/v1/projects/{Project}/runs/never-created/media");
-        var unknownKey = (await _http.GetFromJsonAsync<JsonObject>($"{runUrl}/media?key=nothing"))!;
+        var unknownRun = await Http.GetAsync($"/api/v1/projects/{Project}/runs/never-created/media");
+        var unknownKey = (await Http.GetFromJsonAsync<JsonObject>($"{runUrl}/media?key=nothing"))!;
 
         Assert.That(unknownRun.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
         Assert.That(unknownKey.ToJsonString(), Is.EqualTo("{\"key\":\"nothing\",\"items\":[],\"next_after_seq\":null}"));
-        Assert.That((await _http.GetAsync($"{runUrl}/media?key=x&after_seq=soon")).StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That((await Http.GetAsync($"{runUrl}/media?key=x&after_seq=soon")).StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
     }
 
     private async Task<string> CreateRunAsync()
     {
         var url = $"/api/v1/projects/{Project}/runs/run{Interlocked.Increment(ref _run)}";
-        var response = await _http.PutAsync(url, new StringContent("{\"name\":\"media\",\"state\":\"running\"}", Encoding.UTF8, "application/json"));
+        var response = await Http.PutAsync(url, new StringContent("{\"name\":\"media\",\"state\":\"running\"}", Encoding.UTF8, "application/json"));
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         return url;
     }
 
     private Task<HttpResponseMessage> PostRecordsAsync(string runUrl, params string[] lines) =>
-        _http.PostAsync($"{runUrl}/records", new StringContent(string.Join('\n', lines), Encoding.UTF8, "application/x-ndjson"));
+        Http.PostAsync($"{runUrl}/records", new StringContent(string.Join('\n', lines), Encoding.UTF8, "application/x-ndjson"));
 
     private Task<HttpResponseMessage> PutBlobAsync(string sha, byte[] bytes, string? contentType, HttpClient? client = null, string project = Project)
     {
@@ -331,7 +315,7 @@ public sealed class MediaApiTests(string storage)
             content.Headers.ContentType = new MediaTypeHeaderValue(contentType);
         }
 
-        return (client ?? _http).PutAsync(BlobUrl(sha, project), content);
+        return (client ?? Http).PutAsync(BlobUrl(sha, project), content);
     }
 
     private static string BlobUrl(string sha, string project = Project) => $"/api/v1/projects/{project}/blobs/{sha}";

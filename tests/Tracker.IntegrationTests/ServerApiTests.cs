@@ -11,25 +11,9 @@ namespace Tracker.IntegrationTests;
 /// <summary>The HTTP API of a real server process: bad input, auth, and the read endpoints.</summary>
 [TestFixture("sqlite")]
 [TestFixture("postgres")]
-public sealed class ServerApiTests(string storage)
+public sealed class ServerApiTests(string storage) : ServerTestsBase(storage, "tracker-server-api")
 {
-    private ServerProcess _server = null!;
-    private HttpClient _http = null!;
     private int _run;
-
-    [OneTimeSetUp]
-    public async Task StartServer()
-    {
-        _server = await ServerProcess.StartAsync(storage);
-        _http = _server.Client();
-    }
-
-    [OneTimeTearDown]
-    public async Task StopServer()
-    {
-        _http.Dispose();
-        await _server.DisposeAsync();
-    }
 
     [Test]
     public async Task Append_ValidBatchThenReplay_StoresOnceAndSaysSo()
@@ -43,7 +27,7 @@ public sealed class ServerApiTests(string storage)
         Assert.That(first.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         Assert.That((await first.Content.ReadFromJsonAsync<JsonObject>())!.ToJsonString(), Is.EqualTo("{\"acked_seq\":100,\"stored\":100,\"skipped\":0}"));
         Assert.That((await replay.Content.ReadFromJsonAsync<JsonObject>())!.ToJsonString(), Is.EqualTo("{\"acked_seq\":100,\"stored\":0,\"skipped\":100}"));
-        var metrics = await _http.GetFromJsonAsync<JsonArray>($"{runUrl}/metrics");
+        var metrics = await Http.GetFromJsonAsync<JsonArray>($"{runUrl}/metrics");
         Assert.That((long)metrics![0]!["count"]!, Is.EqualTo(100));
     }
 
@@ -52,11 +36,11 @@ public sealed class ServerApiTests(string storage)
     {
         var runUrl = await CreateRunAsync();
         (await PostRecordsAsync(runUrl, Lines(1, 10))).EnsureSuccessStatusCode();
-        (await _http.GetAsync($"{runUrl}/metrics")).EnsureSuccessStatusCode();
+        (await Http.GetAsync($"{runUrl}/metrics")).EnsureSuccessStatusCode();
         await Task.Delay(200); // the console logger writes on a thread of its own
 
-        Assert.That(_server.Output, Has.Some.Contains("Tracker server listening"), "the output is read");
-        Assert.That(_server.Output, Has.None.Contains("Request starting").And.None.Contains("Executing endpoint"),
+        Assert.That(Server.Output, Has.Some.Contains("Tracker server listening"), "the output is read");
+        Assert.That(Server.Output, Has.None.Contains("Request starting").And.None.Contains("Executing endpoint"),
             "ASP.NET Core's per-request Information lines are off unless Logging:LogLevel:Microsoft.AspNetCore says otherwise");
     }
 
@@ -72,7 +56,7 @@ public sealed class ServerApiTests(string storage)
 
         using var content = new ByteArrayContent(compressed.ToArray());
         content.Headers.ContentEncoding.Add("gzip");
-        var response = await _http.PostAsync($"{runUrl}/records", content);
+        var response = await Http.PostAsync($"{runUrl}/records", content);
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         Assert.That((long)(await response.Content.ReadFromJsonAsync<JsonObject>())!["acked_seq"]!, Is.EqualTo(50));
@@ -111,7 +95,7 @@ public sealed class ServerApiTests(string storage)
         var after = string.Empty;
         for (var page = 0; page < 100; page++)
         {
-            var body = (await _http.GetFromJsonAsync<JsonObject>($"{runUrl}/export?key=loss&limit=777{after}"))!;
+            var body = (await Http.GetFromJsonAsync<JsonObject>($"{runUrl}/export?key=loss&limit=777{after}"))!;
             steps.AddRange(body["points"]!.AsArray().Select(p => (long)p![0]!));
             if (body["next_after_step"] is not { } next)
             {
@@ -140,7 +124,7 @@ public sealed class ServerApiTests(string storage)
         var runUrl = await CreateRunAsync();
         await PostRecordsAsync(runUrl, "{\"seq\":1,\"type\":\"history\",\"steps\":[0,1,1],\"ts\":[1,0,0],\"values\":{\"x\":[\"NaN\",\"Infinity\",2]}}");
 
-        var export = await _http.GetFromJsonAsync<JsonObject>($"{runUrl}/export?key=x");
+        var export = await Http.GetFromJsonAsync<JsonObject>($"{runUrl}/export?key=x");
         Assert.That(export!["points"]!.AsArray().Select(p => p![2]!.ToJsonString()), Is.EqualTo(new[] { "\"NaN\"", "\"Infinity\"", "2" }));
     }
 
@@ -152,7 +136,7 @@ public sealed class ServerApiTests(string storage)
         // With Expect: 100-continue the server can refuse before the client sends ~40 MB (the limit is 32 MiB).
         using var request = new HttpRequestMessage(HttpMethod.Post, $"{runUrl}/records") { Content = Ndjson(Lines(1, 450_000)) };
         request.Headers.ExpectContinue = true;
-        var response = await _http.SendAsync(request);
+        var response = await Http.SendAsync(request);
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.RequestEntityTooLarge));
         Assert.That(await AckedAsync(runUrl), Is.Zero);
@@ -174,7 +158,7 @@ public sealed class ServerApiTests(string storage)
 
         using var content = new ByteArrayContent(compressed.ToArray());
         content.Headers.ContentEncoding.Add("gzip");
-        var response = await _http.PostAsync($"{runUrl}/records", content);
+        var response = await Http.PostAsync($"{runUrl}/records", content);
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.RequestEntityTooLarge));
     }
@@ -203,26 +187,26 @@ public sealed class ServerApiTests(string storage)
     [Test]
     public async Task Upsert_WrongTypesOrBadNames_Are400()
     {
-        var wrongConfig = await _http.PutAsync("/api/v1/projects/it/runs/bad1", Json("{\"config\":[1,2]}"));
-        var wrongName = await _http.PutAsync("/api/v1/projects/it/runs/bad2", Json("{\"name\":5}"));
-        var badId = await _http.PutAsync("/api/v1/projects/it/runs/has%20space", Json("{}"));
-        var notJson = await _http.PutAsync("/api/v1/projects/it/runs/bad3", Json("{{{"));
+        var wrongConfig = await Http.PutAsync("/api/v1/projects/it/runs/bad1", Json("{\"config\":[1,2]}"));
+        var wrongName = await Http.PutAsync("/api/v1/projects/it/runs/bad2", Json("{\"name\":5}"));
+        var badId = await Http.PutAsync("/api/v1/projects/it/runs/has%20space", Json("{}"));
+        var notJson = await Http.PutAsync("/api/v1/projects/it/runs/bad3", Json("{{{"));
 
         Assert.That(new[] { wrongConfig.StatusCode, wrongName.StatusCode, badId.StatusCode, notJson.StatusCode }, Has.All.EqualTo(HttpStatusCode.BadRequest));
-        Assert.That((await _http.GetAsync("/api/v1/projects/it/runs/bad1")).StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+        Assert.That((await Http.GetAsync("/api/v1/projects/it/runs/bad1")).StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
     }
 
     [Test]
     public async Task Auth_MissingBadRevokedAndOtherProjectKeys_AreRefused()
     {
         var runUrl = await CreateRunAsync();
-        using var anonymous = _server.Client(key: string.Empty);
-        using var wrong = _server.Client(key: "trk_not-a-key");
-        var revokedKey = await _server.CreateKeyAsync($"revoked{storage}");
-        await _server.RevokeKeyAsync($"revoked{storage}");
-        using var revoked = _server.Client(revokedKey);
-        using var otherProject = _server.Client(await _server.CreateKeyAsync($"other{storage}", project: "elsewhere"));
-        using var sameProject = _server.Client(await _server.CreateKeyAsync($"scoped{storage}", project: "it"));
+        using var anonymous = Server.Client(key: string.Empty);
+        using var wrong = Server.Client(key: "trk_not-a-key");
+        var revokedKey = await Server.CreateKeyAsync($"revoked{Storage}");
+        await Server.RevokeKeyAsync($"revoked{Storage}");
+        using var revoked = Server.Client(revokedKey);
+        using var otherProject = Server.Client(await Server.CreateKeyAsync($"other{Storage}", project: "elsewhere"));
+        using var sameProject = Server.Client(await Server.CreateKeyAsync($"scoped{Storage}", project: "it"));
 
         Assert.That((await anonymous.PostAsync($"{runUrl}/records", Ndjson(Lines(1, 1)))).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
         Assert.That((await wrong.PostAsync($"{runUrl}/records", Ndjson(Lines(1, 1)))).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
@@ -238,23 +222,23 @@ public sealed class ServerApiTests(string storage)
     [Test]
     public async Task ListRuns_FiltersAndSortsBySummary()
     {
-        var project = $"list{storage}";
+        var project = $"list{Storage}";
         foreach (var (id, lr, acc) in new[] { ("a", 0.1, 0.7), ("b", 0.2, 0.9), ("c", 0.1, 0.8) })
         {
             var url = $"/api/v1/projects/{project}/runs/{id}";
-            await _http.PutAsync(url, Json($"{{\"name\":\"run-{id}\",\"tags\":[\"{(id == "b" ? "best" : "base")}\"],\"config\":{{\"lr\":{lr}}}}}"));
+            await Http.PutAsync(url, Json($"{{\"name\":\"run-{id}\",\"tags\":[\"{(id == "b" ? "best" : "base")}\"],\"config\":{{\"lr\":{lr}}}}}"));
             await PostRecordsAsync(url, $"{{\"seq\":1,\"type\":\"history\",\"step\":0,\"ts\":1,\"values\":{{\"acc\":{acc}}}}}");
         }
 
         async Task<string[]> Ids(string query) =>
-            (await _http.GetFromJsonAsync<JsonArray>($"/api/v1/projects/{project}/runs{query}"))!.Select(r => (string)r!["id"]!).ToArray();
+            (await Http.GetFromJsonAsync<JsonArray>($"/api/v1/projects/{project}/runs{query}"))!.Select(r => (string)r!["id"]!).ToArray();
 
         Assert.That(await Ids("?sort=-summary.acc"), Is.EqualTo(new[] { "b", "c", "a" }));
         Assert.That(await Ids("?sort=summary.acc"), Is.EqualTo(new[] { "a", "c", "b" }));
         Assert.That(await Ids("?tag=best"), Is.EqualTo(new[] { "b" }));
         Assert.That(await Ids("?config.lr=0.1&sort=name"), Is.EqualTo(new[] { "a", "c" }));
         Assert.That(await Ids("?name=run-c"), Is.EqualTo(new[] { "c" }));
-        Assert.That((await _http.GetFromJsonAsync<JsonArray>("/api/v1/projects"))!.Select(p => (string?)p!["name"]), Does.Contain(project));
+        Assert.That((await Http.GetFromJsonAsync<JsonArray>("/api/v1/projects"))!.Select(p => (string?)p!["name"]), Does.Contain(project));
     }
 
     [Test]
@@ -269,7 +253,7 @@ public sealed class ServerApiTests(string storage)
 
         foreach (var buckets in new[] { 5, 20, 1000 })
         {
-            var series = await _http.GetFromJsonAsync<JsonObject>($"{runUrl}/series?key=val/acc&x=metric:epoch&buckets={buckets}");
+            var series = await Http.GetFromJsonAsync<JsonObject>($"{runUrl}/series?key=val/acc&x=metric:epoch&buckets={buckets}");
             var points = series!["buckets"]!.AsArray().Select(b => ((double)b!["x_value"]!, (double)b["last"]!, (long)b["last_x"]!)).ToList();
 
             Assert.That((string?)series["x"], Is.EqualTo("metric:epoch"));
@@ -289,7 +273,7 @@ public sealed class ServerApiTests(string storage)
     {
         var runUrl = await CreateRunAsync();
 
-        var response = await _http.GetAsync($"{runUrl}/series?key=loss&{parameter}");
+        var response = await Http.GetAsync($"{runUrl}/series?key=loss&{parameter}");
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
         Assert.That((string?)(await response.Content.ReadFromJsonAsync<JsonObject>())!["field"], Is.EqualTo(field));
@@ -298,14 +282,14 @@ public sealed class ServerApiTests(string storage)
     private async Task<string> CreateRunAsync()
     {
         var url = $"/api/v1/projects/it/runs/run{Interlocked.Increment(ref _run)}";
-        var response = await _http.PutAsync(url, Json("{\"name\":\"it\",\"state\":\"running\",\"config\":{\"lr\":0.1}}"));
+        var response = await Http.PutAsync(url, Json("{\"name\":\"it\",\"state\":\"running\",\"config\":{\"lr\":0.1}}"));
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         return url;
     }
 
-    private async Task<long> AckedAsync(string runUrl) => (long)(await _http.GetFromJsonAsync<JsonObject>(runUrl))!["acked_seq"]!;
+    private async Task<long> AckedAsync(string runUrl) => (long)(await Http.GetFromJsonAsync<JsonObject>(runUrl))!["acked_seq"]!;
 
-    private Task<HttpResponseMessage> PostRecordsAsync(string runUrl, string body) => _http.PostAsync($"{runUrl}/records", Ndjson(body));
+    private Task<HttpResponseMessage> PostRecordsAsync(string runUrl, string body) => Http.PostAsync($"{runUrl}/records", Ndjson(body));
 
     private static string Lines(long firstSeq, int count) => string.Join('\n', Enumerable.Range(0, count).Select(i =>
         $"{{\"seq\":{firstSeq + i},\"type\":\"history\",\"step\":{firstSeq + i - 1},\"ts\":{1_795_736_598_000 + i},\"values\":{{\"loss\":{(i % 100) / 7.0}}}}}"));
